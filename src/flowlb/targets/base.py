@@ -1,0 +1,95 @@
+"""The interface every target offers the checks: endpoints, node control, HAProxy's evidence."""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Protocol
+
+from flowlb.haproxy.runtime import RuntimeAPI
+from flowlb.spec import LB_ROLES, ClusterSpec
+
+
+class HealthState(str, enum.Enum):
+    """What a mock Flow node's health URL does (see ``flowlb.mocknode``)."""
+
+    HEALTHY = "healthy"  # 200
+    BOOTSTRAP = "bootstrap"  # 503: the server lost its cluster membership
+    HANG = "hang"  # accepts the request, never answers
+    SLOW = "slow"  # answers after a delay
+    REFUSE = "refuse"  # the server port stops listening
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    """Where a client reaches one LB role: a loopback host and port."""
+
+    host: str
+    port: int
+
+    def url(self, scheme: str, path: str = "/") -> str:
+        return f"{scheme}://{self.host}:{self.port}{path}"
+
+
+@dataclass(frozen=True)
+class Endpoints:
+    """The LB's five roles, and the name clients send as SNI and verify the certificate against."""
+
+    http: Endpoint
+    https: Endpoint
+    server: Endpoint
+    server_tls: Endpoint
+    stomp: Endpoint
+    server_name: str
+
+    def by_role(self) -> dict[str, Endpoint]:
+        return {role: getattr(self, role) for role in LB_ROLES}
+
+
+class NodeControl(Protocol):
+    """What a harness target can do to its Flow nodes (an external LB offers none of it)."""
+
+    def kill(self, name: str) -> None:
+        """The node dies at once (SIGKILL / ``docker kill``): connections reset, ports closed."""
+
+    def hang(self, name: str) -> None:
+        """The whole node freezes (SIGSTOP / ``docker pause``): connections open, nothing answers."""
+
+    def restart(self, name: str) -> None:
+        """Undo :meth:`kill` or :meth:`hang`; returns when the node serves again."""
+
+    def set_health(self, name: str, state: HealthState, delay_ms: int = 0) -> None:
+        """Switch what the node's health URL does."""
+
+    def counters(self, name: str) -> dict[str, Any]:
+        """The node's own counters: requests per port, health checks, STOMP sessions and frames."""
+
+    def reset(self) -> None:
+        """Every node running, healthy, counters zeroed."""
+
+
+class Target(Protocol):
+    """A running cluster behind a load balancer, as the checks see it."""
+
+    kind: str
+    spec: ClusterSpec
+    profile: str
+    endpoints: Endpoints
+    ca_file: Path
+    config_text: str
+
+    def node_names(self) -> list[str]:
+        """The HAProxy server names of the Flow nodes, in ``server`` line order."""
+
+    def nodes(self) -> NodeControl | None:
+        """Node control, or ``None`` where the nodes are not ours (checks that need it skip)."""
+
+    def evidence(self) -> RuntimeAPI | None:
+        """HAProxy's runtime API, or ``None`` where it cannot be reached."""
+
+    def reset(self) -> None:
+        """Bring the cluster back to its starting state between checks."""
+
+    def close(self) -> None:
+        """Stop everything the target started and remove its files; safe to call twice."""

@@ -1,0 +1,83 @@
+"""Child processes that die with us: the local target's HAProxy and mock nodes."""
+
+from __future__ import annotations
+
+import ctypes
+import os
+import selectors
+import signal
+import subprocess
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import IO
+
+_PR_SET_PDEATHSIG = 1
+
+
+def _die_with_parent() -> None:
+    """Runs in the child before exec: the kernel SIGKILLs it when the test process dies, however."""
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
+
+
+def spawn(argv: Sequence[str], log: Path | None = None, env: dict[str, str] | None = None) -> subprocess.Popen[bytes]:
+    """Start ``argv``; stdout is a pipe (or ``log``), stderr goes with it. The child dies with us."""
+    output: IO[bytes] | int = open(log, "ab") if log else subprocess.PIPE  # noqa: SIM115 - owned by the child
+    try:
+        return subprocess.Popen(
+            list(argv),
+            stdout=output,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            env={**os.environ, **(env or {})},
+            preexec_fn=_die_with_parent,  # noqa: PLW1509 - no threads are started before this
+        )
+    finally:
+        if not isinstance(output, int):
+            output.close()
+
+
+def read_line_matching(process: subprocess.Popen[bytes], prefix: str, timeout: float) -> tuple[str | None, str]:
+    """Read ``process``'s stdout until a line starts with ``prefix``; return (that line, all output).
+
+    The line is ``None`` when the process exits or ``timeout`` passes first.
+    """
+    assert process.stdout is not None
+    deadline = time.monotonic() + timeout
+    seen: list[str] = []
+    buffer = b""
+    with selectors.DefaultSelector() as selector:
+        selector.register(process.stdout, selectors.EVENT_READ)
+        while (left := deadline - time.monotonic()) > 0:
+            if not selector.select(left):
+                continue
+            chunk = os.read(process.stdout.fileno(), 65536)
+            if not chunk:
+                break
+            buffer += chunk
+            while b"\n" in buffer:
+                raw, buffer = buffer.split(b"\n", 1)
+                line = raw.decode(errors="replace")
+                seen.append(line)
+                if line.startswith(prefix):
+                    return line, "\n".join(seen)
+    seen.append(buffer.decode(errors="replace"))
+    return None, "\n".join(seen).strip()
+
+
+def stop(process: subprocess.Popen[bytes], grace: float = 3.0) -> None:
+    """Terminate, then kill after ``grace`` seconds; also wakes a stopped (SIGSTOP) process."""
+    if process.poll() is not None:
+        return
+    try:
+        process.send_signal(signal.SIGCONT)
+        process.terminate()
+        process.wait(grace)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait(grace)
+    except ProcessLookupError:
+        pass
+    if process.stdout:
+        process.stdout.close()

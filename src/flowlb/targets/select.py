@@ -1,0 +1,38 @@
+"""Pick and start a target by name: ``auto`` means containers when Docker answers, else local."""
+
+from __future__ import annotations
+
+import shutil
+
+from flowlb.errors import FlowlbError
+from flowlb.spec import ClusterSpec
+from flowlb.targets.base import Target
+
+TARGETS = ("auto", "containers", "local")
+
+
+def choose_target(requested: str) -> str:
+    """Resolve ``auto``: containers when a Docker engine answers, else local when haproxy is installed."""
+    if requested != "auto":
+        return requested
+    from flowlb.targets.dockerenv import docker_answers
+
+    if docker_answers():
+        return "containers"
+    if shutil.which("haproxy"):
+        return "local"
+    raise FlowlbError(
+        "no target: no Docker engine answers and no 'haproxy' on PATH "
+        "(start dockerd, or apt-get install -y haproxy for --target local)"
+    )
+
+
+def start_target(kind: str, spec: ClusterSpec, profile: str) -> Target:
+    """Start the cluster on the named target (``containers`` or ``local``)."""
+    if kind == "containers":
+        from flowlb.targets.containers import ContainersTarget
+
+        return ContainersTarget(spec, profile)
+    from flowlb.targets.local import LocalTarget
+
+    return LocalTarget(spec, profile)

@@ -1,0 +1,320 @@
+"""The containers target: HAProxy and the mock Flow nodes in containers started by Testcontainers.
+
+The nodes get fixed addresses on a network the run creates, so a killed and restarted node comes
+back where HAProxy resolved it at start. Every published port is bound to 127.0.0.1 only::
+
+    with ContainersTarget(load_spec(), "hardened") as target:
+        target.endpoints.stomp          # Endpoint(host="127.0.0.1", port=<mapped>)
+        target.nodes().kill("node2")    # docker kill
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+import random
+import shutil
+import tempfile
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+from flowlb.targets import dockerenv  # noqa: I001 - sets the environment before testcontainers loads
+
+import docker
+import docker.constants
+import docker.errors
+import docker.types
+from testcontainers.core.container import DockerContainer
+from testcontainers.core.network import Network
+
+from flowlb.errors import HAProxyConfigError, TargetError
+from flowlb.haproxy.layout import Layout, ServerAddress
+from flowlb.haproxy.messages import one_line_error
+from flowlb.haproxy.render import render
+from flowlb.haproxy.runtime import RuntimeAPI, wait_until
+from flowlb.spec import ClusterSpec
+from flowlb.targets.base import Endpoint, Endpoints, HealthState
+from flowlb.targets.images import ensure_images
+from flowlb.targets.local import ConfigSource
+from flowlb.targets.nodeclient import MockNodeClient
+from flowlb.targets.readiness import HAProxyExited, wait_for_haproxy
+from flowlb.tls import make_certificates
+
+CONFIG_DIR = "/usr/local/etc/haproxy"
+SOCKET_DIR = "/run/flowlb"
+CONTROL_PORT = 9000
+
+
+def _labels() -> dict[str, str]:
+    return {dockerenv.LABEL: "true", dockerenv.OWNER_LABEL: str(os.getpid())}
+
+
+def _loopback(container: DockerContainer, *ports: int) -> None:
+    """Publish ``ports`` on 127.0.0.1 only, on ports the engine picks."""
+    for port in ports:
+        container.ports[f"{port}/tcp"] = ("127.0.0.1", None)  # type: ignore[assignment]
+
+
+class FlowNodeContainer(DockerContainer):
+    """A mock Flow node: web :80, server :8000 with the health URL, STOMP :61613, control :9000."""
+
+    def __init__(self, image: str, name: str, network: Network, address: str) -> None:
+        super().__init__(image)
+        self.node_name = name
+        self.address = address
+        self.with_command(["--name", name, "--host", "0.0.0.0", "--control-port", str(CONTROL_PORT)])
+        _loopback(self, CONTROL_PORT)
+        self.with_network(network).with_network_aliases(name)
+        endpoint = docker.types.EndpointConfig(docker.constants.DEFAULT_DOCKER_API_VERSION, aliases=[name], ipv4_address=address)
+        self.with_kwargs(labels=_labels(), networking_config={network.name: endpoint}, hostname=name)
+
+    def control_client(self) -> MockNodeClient:
+        """A client for this node's control API on its loopback-published port."""
+        return MockNodeClient(self.node_name, "127.0.0.1", self.get_exposed_port(CONTROL_PORT))
+
+
+class HAProxyContainer(DockerContainer):
+    """HAProxy with a given config and certificate, its runtime API socket shared with the host."""
+
+    def __init__(self, image: str, config: str, server_pem: Path, socket_dir: Path, ports: list[int], network: Network) -> None:
+        super().__init__(image)
+        self.with_copy_into_container(config.encode(), f"{CONFIG_DIR}/haproxy.cfg")
+        self.with_copy_into_container(server_pem, f"{CONFIG_DIR}/server.pem", 0o600)
+        self.with_volume_mapping(str(socket_dir), SOCKET_DIR, "rw")
+        _loopback(self, *ports)
+        self.with_network(network)
+        self.with_kwargs(labels=_labels())
+
+    def exited_output(self) -> str | None:
+        """``None`` while HAProxy runs; its logs once the container has stopped."""
+        wrapped = self.get_wrapped_container()
+        wrapped.reload()
+        if wrapped.status in ("created", "running"):
+            return None
+        stdout, stderr = self.get_logs()
+        return (stdout + stderr).decode(errors="replace")
+
+
+class ContainersTarget:
+    """The cluster in containers; see the module docstring."""
+
+    kind = "containers"
+
+    def __init__(
+        self,
+        spec: ClusterSpec,
+        profile: str,
+        config_source: ConfigSource | None = None,
+        ready_timeout: float = 60.0,
+    ) -> None:
+        self.spec = spec
+        self.profile = profile
+        self.ready_timeout = ready_timeout
+        self.config_text = ""
+        self._nodes: dict[str, FlowNodeContainer] = {}
+        self._clients: dict[str, MockNodeClient] = {}
+        self._haproxy: HAProxyContainer | None = None
+        self._network: Network | None = None
+        self.run_dir = Path(tempfile.mkdtemp(prefix="flowlb-containers-"))
+        try:
+            self._client = docker.from_env(timeout=30)
+            self._client.ping()
+        except Exception as exc:  # noqa: BLE001 - any failure means "no engine"
+            shutil.rmtree(self.run_dir, ignore_errors=True)
+            raise TargetError(f"containers target: no Docker engine answers at {os.environ['DOCKER_HOST']}: {exc}") from None
+        try:
+            remove_leftovers(self._client)
+            self._start(config_source or (lambda layout: render(spec, profile, layout)))
+        except BaseException:
+            self.close()
+            raise
+
+    def _start(self, config_source: ConfigSource) -> None:
+        images = ensure_images(self._client)
+        certs = make_certificates(self.run_dir / "tls", self.spec.lb.names)
+        self.ca_file = certs.ca_file
+        self._network, addresses = _create_network(self._client, len(self.spec.nodes))
+        for node, address in zip(self.spec.nodes, addresses, strict=True):
+            container = FlowNodeContainer(images.flownode, node.name, self._network, str(address))
+            self._nodes[node.name] = container
+            container.start()  # all nodes start together; their readiness is awaited below
+        for name, container in self._nodes.items():
+            self._clients[name] = container.control_client()
+        try:
+            wait_until(lambda: all(c.ready() for c in self._clients.values()), self.ready_timeout, "mock nodes ready")
+        except TimeoutError:
+            logs = {name: b"".join(c.get_logs()).decode(errors="replace").strip() for name, c in self._nodes.items()}
+            failed = ", ".join(f"{name}: {text.splitlines()[-1] if text else 'no output'}" for name, text in logs.items())
+            raise TargetError(f"containers target: mock nodes did not start ({failed})") from None
+        socket_dir = self.run_dir / "runtime"
+        socket_dir.mkdir()
+        p = self.spec.node_ports
+        layout = Layout(
+            binds={role: f"*:{port}" for role, port in self.spec.lb.ports.by_role().items()},
+            servers={node.name: ServerAddress(node.name, p.web, p.server, p.stomp) for node in self.spec.nodes},
+            cert_path=f"{CONFIG_DIR}/server.pem",
+            runtime_socket=f"{SOCKET_DIR}/admin.sock",
+            log_target="stdout format raw local0",
+            harness=True,
+        )
+        self.config_text = config_source(layout)
+        lb_ports = self.spec.lb.ports.by_role()
+        self._haproxy = HAProxyContainer(
+            images.haproxy, self.config_text, certs.server_pem, socket_dir, list(lb_ports.values()), self._network
+        )
+        self._haproxy.start()
+        self._api = RuntimeAPI(socket_dir / "admin.sock")
+        try:
+            wait_until(lambda: self._haproxy.exited_output() is not None or self._api.answers(), self.ready_timeout, "HAProxy container")  # type: ignore[union-attr]
+            output = self._haproxy.exited_output()
+            if output is not None:
+                raise HAProxyExited(output)
+            host = self._haproxy.get_container_host_ip()
+            if not dockerenv.is_loopback(host):
+                raise TargetError(f"containers target: container host {host} is not loopback; refusing to send traffic")
+            self.endpoints = Endpoints(
+                **{role: Endpoint("127.0.0.1", self._haproxy.get_exposed_port(port)) for role, port in lb_ports.items()},
+                server_name=self.spec.lb.name,
+            )
+            wait_for_haproxy(self._api, self.endpoints.by_role().values(), self.ready_timeout, self._haproxy.exited_output)
+        except HAProxyExited as exited:
+            raise HAProxyConfigError(one_line_error(exited.output, self.config_text)) from None
+        except TimeoutError as exc:
+            raise TargetError(f"containers target: HAProxy not ready: {exc}") from None
+
+    # -- the Target interface ------------------------------------------------------------------
+
+    def node_names(self) -> list[str]:
+        return self.spec.node_names()
+
+    def nodes(self) -> ContainersTarget:
+        return self
+
+    def evidence(self) -> RuntimeAPI:
+        return self._api
+
+    def reset(self) -> None:
+        """Every node running and healthy with zeroed counters, and HAProxy seeing them all UP."""
+        for name, container in self._nodes.items():
+            wrapped = container.get_wrapped_container()
+            wrapped.reload()
+            if wrapped.status != "running":
+                self.restart(name)
+            self._clients[name].reset()
+        assert self._haproxy is not None
+        wait_for_haproxy(self._api, [], self.ready_timeout, self._haproxy.exited_output)
+
+    # -- NodeControl ---------------------------------------------------------------------------
+
+    def kill(self, name: str) -> None:
+        self._node(name).get_wrapped_container().kill()
+
+    def hang(self, name: str) -> None:
+        self._node(name).get_wrapped_container().pause()
+
+    def restart(self, name: str) -> None:
+        container = self._node(name)
+        wrapped = container.get_wrapped_container()
+        wrapped.reload()
+        if wrapped.status == "paused":
+            wrapped.unpause()
+        elif wrapped.status != "running":
+            wrapped.start()
+            self._clients[name].close()
+            self._clients[name] = container.control_client()  # the published port may have changed
+        wait_until(self._clients[name].ready, self.ready_timeout, f"mock node {name} serving again")
+
+    def set_health(self, name: str, state: HealthState, delay_ms: int = 0) -> None:
+        self._node(name)
+        self._clients[name].set_health(state, delay_ms)
+
+    def counters(self, name: str) -> dict[str, Any]:
+        self._node(name)
+        return self._clients[name].counters()
+
+    def _node(self, name: str) -> FlowNodeContainer:
+        try:
+            return self._nodes[name]
+        except KeyError:
+            raise TargetError(f"no node named {name!r} (nodes: {', '.join(self._nodes)})") from None
+
+    # -- teardown ------------------------------------------------------------------------------
+
+    def close(self) -> None:
+        for client in self._clients.values():
+            client.close()
+        self._clients.clear()
+        for container in [self._haproxy, *self._nodes.values()]:
+            if container is not None and container._container is not None:
+                try:
+                    container.get_wrapped_container().remove(force=True, v=True)
+                except docker.errors.APIError:
+                    pass
+        self._haproxy = None
+        self._nodes.clear()
+        if self._network is not None and self._network._network is not None:
+            try:
+                self._network.remove()
+            except docker.errors.APIError:
+                pass
+            self._network = None
+        shutil.rmtree(self.run_dir, ignore_errors=True)
+
+    def __enter__(self) -> ContainersTarget:
+        return self
+
+    def __exit__(self, *exc: tuple[type[BaseException] | None, BaseException | None, TracebackType | None]) -> None:
+        self.close()
+
+
+def _create_network(client: docker.DockerClient, count: int) -> tuple[Network, list[ipaddress.IPv4Address]]:
+    """A network of the run's own with a /24 no other network uses, and ``count`` node addresses in it."""
+    candidates = [ipaddress.IPv4Network(f"172.29.{i}.0/24") for i in range(256)]
+    random.shuffle(candidates)
+    for subnet in candidates[:32]:
+        ipam = docker.types.IPAMConfig(pool_configs=[docker.types.IPAMPool(subnet=str(subnet))])
+        network = Network(docker_network_kw={"ipam": ipam, "labels": _labels()})
+        try:
+            network.create()
+        except docker.errors.APIError as exc:
+            if "overlap" in str(exc).lower():
+                continue
+            raise TargetError(f"containers target: cannot create a network: {exc.explanation or exc}") from None
+        hosts = list(subnet.hosts())
+        return network, hosts[10 : 10 + count]
+    raise TargetError("containers target: no free /24 in 172.29.0.0/16 for the run's network")
+
+
+def remove_leftovers(client: docker.DockerClient) -> int:
+    """Remove flowlb containers and networks whose owning process is gone; return how many."""
+    removed = 0
+    selector = {"label": dockerenv.LABEL}
+    for container in client.containers.list(all=True, filters=selector):
+        if not _owner_alive(container.labels):
+            container.remove(force=True, v=True)
+            removed += 1
+    for network in client.networks.list(filters=selector):
+        if not _owner_alive(network.attrs.get("Labels") or {}):
+            try:
+                network.remove()
+                removed += 1
+            except docker.errors.APIError:
+                pass
+    return removed
+
+
+def _owner_alive(labels: dict[str, str]) -> bool:
+    try:
+        pid = int(labels.get(dockerenv.OWNER_LABEL, ""))
+    except ValueError:
+        return False
+    if pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True

@@ -1,0 +1,95 @@
+"""The two images the containers target runs, built from ``docker/`` once and cached by content.
+
+Tags carry a hash of what goes into the image, so a changed Dockerfile or mock node rebuilds it and
+an unchanged one is reused (rebuilding on every run is slow). The Debian base is made locally by
+``docker/make-base-image.sh`` when it is missing, since no registry can be reached.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path
+
+import docker
+import docker.errors
+
+from flowlb.errors import TargetError
+from flowlb.targets.dockerenv import LABEL
+
+REPO = Path(__file__).resolve().parents[3]
+DOCKER_DIR = REPO / "docker"
+DEFAULT_BASE = "debian:bookworm-slim"
+
+
+@dataclass(frozen=True)
+class Images:
+    """The image tags a run uses."""
+
+    haproxy: str
+    flownode: str
+
+
+def ensure_images(client: docker.DockerClient, base: str | None = None) -> Images:
+    """Build whatever image is missing; return the tags. Raises :class:`TargetError` on failure."""
+    base = base or os.environ.get("FLOWLB_BASE_IMAGE", DEFAULT_BASE)
+    node_sources = [REPO / "src/flowlb/__init__.py", *sorted((REPO / "src/flowlb/mocknode").glob("*.py"))]
+    images = Images(
+        haproxy=f"flowlb/haproxy:{_digest([DOCKER_DIR / 'haproxy/Dockerfile'], base)}",
+        flownode=f"flowlb/flownode:{_digest([DOCKER_DIR / 'flownode/Dockerfile', *node_sources], base)}",
+    )
+    missing = [tag for tag in (images.haproxy, images.flownode) if not _exists(client, tag)]
+    if missing:
+        _ensure_base(client, base)
+    if images.haproxy in missing:
+        _build(client, images.haproxy, DOCKER_DIR / "haproxy", "Dockerfile", base)
+    if images.flownode in missing:
+        _build(client, images.flownode, REPO, "docker/flownode/Dockerfile", base)
+    return images
+
+
+def _digest(paths: list[Path], base: str) -> str:
+    digest = hashlib.sha256(base.encode())
+    for path in paths:
+        digest.update(path.name.encode())
+        digest.update(path.read_bytes())
+    return digest.hexdigest()[:12]
+
+
+def _exists(client: docker.DockerClient, tag: str) -> bool:
+    try:
+        client.images.get(tag)
+    except docker.errors.ImageNotFound:
+        return False
+    return True
+
+
+def _ensure_base(client: docker.DockerClient, base: str) -> None:
+    if _exists(client, base):
+        return
+    script = DOCKER_DIR / "make-base-image.sh"
+    result = subprocess.run(["bash", str(script), base], capture_output=True, text=True, check=False)
+    if result.returncode != 0 or not _exists(client, base):
+        last = (result.stderr.strip() or result.stdout.strip() or "no output").splitlines()[-1]
+        raise TargetError(f"base image {base} is missing and {script.name} failed: {last}")
+
+
+def _build(client: docker.DockerClient, tag: str, context: Path, dockerfile: str, base: str) -> None:
+    try:
+        client.images.build(
+            path=str(context),
+            dockerfile=dockerfile,
+            tag=tag,
+            buildargs={"BASE": base},
+            labels={LABEL: "true"},
+            rm=True,
+            forcerm=True,
+        )
+    except docker.errors.BuildError as exc:
+        lines = [str(item.get("stream") or item.get("error") or "").strip() for item in exc.build_log]
+        last = next((line for line in reversed(lines) if line), str(exc))
+        raise TargetError(f"building image {tag} failed: {last}") from None
+    except docker.errors.APIError as exc:
+        raise TargetError(f"building image {tag} failed: {exc.explanation or exc}") from None

@@ -1,0 +1,47 @@
+"""Smoke: each of the LB's five ports is wired to the right place.
+
+One request per port, proving the cluster is up before the real checks run: 80 answers with a
+redirect to https, 443 reaches a node's web port, 8000 and 8443 reach a node's Flow server port,
+61613 gives a STOMP session over TLS verified against the run's CA. Any wrong backend, a dead
+port or a certificate that does not verify for the LB name fails it.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from flowlb.lbclient import echo, lb_pool
+from flowlb.stompclient import open_session
+from flowlb.targets.base import Target
+
+pytestmark = pytest.mark.smoke
+
+
+def test_port_80_answers_with_a_redirect_to_https(lb: Target) -> None:
+    pool = lb_pool(lb.endpoints.http, tls=False)
+    reply = pool.request("GET", "/flow/", headers={"Host": lb.endpoints.server_name}, redirect=False)
+    assert 300 <= reply.status < 400, f"port 80 answered {reply.status}, not a redirect"
+    location = reply.headers.get("Location", "")
+    assert location.startswith("https://"), f"port 80 redirects to {location!r}, not to https"
+
+
+@pytest.mark.parametrize(
+    ("role", "tls", "node_port"),
+    [("https", True, "web"), ("server", False, "server"), ("server_tls", True, "server")],
+    ids=["443-to-web", "8000-to-server", "8443-to-server"],
+)
+def test_port_reaches_the_right_node_port(lb: Target, role: str, tls: bool, node_port: str) -> None:
+    endpoint = lb.endpoints.by_role()[role]
+    pool = lb_pool(endpoint, tls=tls, ca_file=lb.ca_file, server_name=lb.endpoints.server_name)
+    reply = pool.request("GET", "/flowlb/smoke")
+    assert reply.status == 200, f"LB port for {role} answered {reply.status}"
+    seen = echo(reply)
+    assert seen["node"] in lb.node_names(), f"answer from {seen['node']!r}, not one of the Flow nodes"
+    assert seen["port"] == node_port, f"LB port for {role} reached the node's {seen['port']} port, not {node_port}"
+
+
+def test_port_61613_gives_a_stomp_session_over_tls(lb: Target) -> None:
+    with open_session(lb.endpoints.stomp, ca_file=lb.ca_file) as session:
+        assert session.tls_version() in ("TLSv1.2", "TLSv1.3")
+        assert session.server.removeprefix("flowlb-mocknode/") in lb.node_names(), session.server
+        session.send_with_receipt("/queue/flowlb.smoke", b"hello")

@@ -1,0 +1,105 @@
+"""The conformance suite's pytest plugin: options, the session cluster, the per-test reset.
+
+Loaded by ``conformance/conftest.py``. The cluster is started once per session (the expensive
+part); every test gets it through the function-scoped ``lb`` fixture, which first brings it back
+to its starting state (all nodes running and healthy, counters zeroed) so tests never leak state.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from flowlb.errors import FlowlbError
+from flowlb.spec import PROFILES, ClusterSpec, load_spec
+from flowlb.targets.base import Target
+from flowlb.targets.select import TARGETS, choose_target, start_target
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    group = parser.getgroup("flowlb", "flowlb: the cluster under test")
+    group.addoption(
+        "--target",
+        dest="flowlb_target",
+        choices=TARGETS,
+        default=os.environ.get("FLOWLB_TARGET", "auto"),
+        help="where the cluster runs: containers (Docker), local (haproxy + processes on loopback), "
+        "auto = containers when a Docker engine answers, else local [env FLOWLB_TARGET; default auto]",
+    )
+    group.addoption(
+        "--profile",
+        dest="flowlb_profile",
+        choices=PROFILES,
+        default=os.environ.get("FLOWLB_PROFILE"),
+        help="config to render: kb (the article) or hardened [env FLOWLB_PROFILE; default: the spec's profile]",
+    )
+    group.addoption(
+        "--spec",
+        dest="flowlb_spec",
+        type=Path,
+        default=os.environ.get("FLOWLB_SPEC"),
+        help="cluster spec (TOML) [env FLOWLB_SPEC; default fixtures/cluster.toml]",
+    )
+    group.addoption(
+        "--keep-cluster",
+        dest="flowlb_keep",
+        action="store_true",
+        help="leave the cluster running after the session (containers target) and print how to reach it",
+    )
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    # SIGTERM (CI cancelling a job) runs the same teardown as Ctrl-C: no containers left behind.
+    if signal.getsignal(signal.SIGTERM) is signal.SIG_DFL:
+        signal.signal(signal.SIGTERM, _raise_interrupt)
+
+
+def _raise_interrupt(signum: int, frame: Any) -> None:
+    raise KeyboardInterrupt(f"signal {signum}")
+
+
+@pytest.fixture(scope="session")
+def flowlb_spec(pytestconfig: pytest.Config) -> ClusterSpec:
+    """The cluster spec of this run."""
+    try:
+        return load_spec(pytestconfig.getoption("flowlb_spec"))
+    except FlowlbError as exc:
+        pytest.exit(f"flowlb: {exc}", returncode=2)
+
+
+@pytest.fixture(scope="session")
+def cluster(pytestconfig: pytest.Config, flowlb_spec: ClusterSpec) -> Iterator[Target]:
+    """The cluster under test, started once for the session."""
+    profile = pytestconfig.getoption("flowlb_profile") or flowlb_spec.profile
+    try:
+        kind = choose_target(pytestconfig.getoption("flowlb_target"))
+        target = start_target(kind, flowlb_spec, profile)
+    except FlowlbError as exc:
+        pytest.exit(f"flowlb: {exc}", returncode=2)
+    try:
+        yield target
+    finally:
+        if pytestconfig.getoption("flowlb_keep") and target.kind == "containers":
+            roles = ", ".join(f"{role}={e.host}:{e.port}" for role, e in target.endpoints.by_role().items())
+            print(f"\nflowlb: cluster kept: {roles}; remove with: docker rm -f $(docker ps -aq --filter label=flowlb)")
+        else:
+            target.close()
+
+
+@pytest.fixture
+def lb(cluster: Target) -> Target:
+    """The cluster, reset to its starting state for this test."""
+    cluster.reset()
+    return cluster
+
+
+def pytest_report_header(config: pytest.Config) -> str:
+    return (
+        f"flowlb: target={config.getoption('flowlb_target')} "
+        f"profile={config.getoption('flowlb_profile') or '(spec)'} spec={config.getoption('flowlb_spec') or 'default'}"
+    )

@@ -1,0 +1,159 @@
+"""The project's thin STOMP layer on stomp.py, shared by the checks and the Locust STOMP user.
+
+Mind two stomp.py pitfalls (shared/FACTS.md): TLS applies only to the (host, port) pairs given to
+``set_ssl``, and ``try_loopback_connect`` would dial ``localhost`` as 127.0.0.1 in plaintext; so it is
+always off here, and :func:`open_session` asserts that the socket really is TLS::
+
+    with open_session(target.endpoints.stomp, ca_file=target.ca_file) as session:
+        session.server          # "flowlb-mocknode/node2": who answered through the LB
+        session.send_with_receipt("/queue/flowlb", b"hello")
+"""
+
+from __future__ import annotations
+
+import ssl
+import threading
+import time
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+import stomp
+import stomp.exception
+
+from flowlb.errors import FlowlbError
+from flowlb.targets.base import Endpoint
+
+
+class StompError(FlowlbError):
+    """A STOMP session could not be opened or an operation failed."""
+
+
+@dataclass
+class _Collector(stomp.ConnectionListener):  # type: ignore[misc]
+    """Collects what the server sends: CONNECTED headers, receipts, messages, errors."""
+
+    connected: dict[str, str] = field(default_factory=dict)
+    receipts: set[str] = field(default_factory=set)
+    messages: list[Any] = field(default_factory=list)
+    errors: list[Any] = field(default_factory=list)
+    disconnected: threading.Event = field(default_factory=threading.Event)
+    changed: threading.Condition = field(default_factory=threading.Condition)
+
+    def _notify(self) -> None:
+        with self.changed:
+            self.changed.notify_all()
+
+    def on_connected(self, frame: Any) -> None:
+        self.connected = dict(frame.headers)
+        self._notify()
+
+    def on_receipt(self, frame: Any) -> None:
+        self.receipts.add(frame.headers.get("receipt-id", ""))
+        self._notify()
+
+    def on_message(self, frame: Any) -> None:
+        self.messages.append(frame)
+        self._notify()
+
+    def on_error(self, frame: Any) -> None:
+        self.errors.append(frame)
+        self._notify()
+
+    def on_disconnected(self) -> None:
+        self.disconnected.set()
+        self._notify()
+
+    def wait_for(self, condition: Any, timeout: float) -> bool:
+        with self.changed:
+            return bool(self.changed.wait_for(condition, timeout))
+
+
+class StompSession:
+    """One STOMP 1.2 session through the LB, over TLS verified against a CA."""
+
+    def __init__(
+        self,
+        endpoint: Endpoint,
+        ca_file: Path | None,
+        heartbeats: tuple[int, int] = (0, 0),
+        timeout: float = 10.0,
+        auto_decode: bool = False,
+    ) -> None:
+        self.endpoint = endpoint
+        self.timeout = timeout
+        host_and_port = (endpoint.host, endpoint.port)
+        self.connection = stomp.Connection12(
+            [host_and_port],
+            heartbeats=heartbeats,
+            try_loopback_connect=False,
+            reconnect_attempts_max=1,
+            timeout=timeout,
+            auto_decode=auto_decode,
+        )
+        if ca_file is not None:
+            self.connection.set_ssl(for_hosts=[host_and_port], ca_certs=str(ca_file))
+        self.listener = _Collector()
+        self.connection.set_listener("flowlb", self.listener)
+
+    def open(self) -> StompSession:
+        """Connect and wait for ``CONNECTED``; raises :class:`StompError` with the reason."""
+        try:
+            self.connection.connect(wait=True, headers={"host": self.endpoint.host})
+        except stomp.exception.ConnectFailedException:
+            raise StompError(f"no STOMP session on {self.endpoint.host}:{self.endpoint.port}") from None
+        if not self.listener.connected and self.listener.errors:
+            raise StompError(f"STOMP server refused the session: {self.listener.errors[0].headers}")
+        return self
+
+    @property
+    def server(self) -> str:
+        """The ``server`` header of ``CONNECTED``: which node answered."""
+        return self.listener.connected.get("server", "")
+
+    @property
+    def version(self) -> str:
+        return self.listener.connected.get("version", "")
+
+    @property
+    def socket(self) -> Any:
+        return self.connection.transport.socket
+
+    def tls_version(self) -> str | None:
+        """The TLS version of the live socket, ``None`` when it is plaintext."""
+        sock = self.socket
+        return sock.version() if isinstance(sock, ssl.SSLSocket) else None
+
+    def send_with_receipt(self, destination: str, body: bytes | str, headers: dict[str, str] | None = None) -> float:
+        """SEND and wait for its RECEIPT; return the round trip in seconds."""
+        receipt = uuid.uuid4().hex
+        start = time.perf_counter()
+        self.connection.send(destination, body, headers={**(headers or {}), "receipt": receipt})
+        if not self.listener.wait_for(lambda: receipt in self.listener.receipts, self.timeout):
+            raise StompError(f"no RECEIPT for a SEND to {destination} within {self.timeout:.0f} s")
+        return time.perf_counter() - start
+
+    def close(self) -> None:
+        """DISCONNECT (with a receipt) when connected; always safe."""
+        try:
+            if self.connection.is_connected():
+                self.connection.disconnect(receipt=uuid.uuid4().hex)
+        except (stomp.exception.StompException, OSError):
+            pass
+
+    def __enter__(self) -> StompSession:
+        return self
+
+    def __exit__(self, *exc: tuple[type[BaseException] | None, BaseException | None, TracebackType | None]) -> None:
+        self.close()
+
+
+def open_session(endpoint: Endpoint, ca_file: Path | None, **kwargs: Any) -> StompSession:
+    """Open a session; with a CA file it must be TLS, else :class:`StompError`."""
+    session = StompSession(endpoint, ca_file, **kwargs).open()
+    if ca_file is not None and session.tls_version() is None:
+        session.close()
+        raise StompError("the STOMP session is plaintext although TLS was asked for (stomp.py loopback pitfall)")
+    return session

@@ -1,0 +1,41 @@
+"""``flowlb generate``: output, files, and one-line errors that leave nothing behind."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from tests.conftest import run_flowlb
+
+GOLDEN = Path(__file__).parent / "golden"
+
+
+def test_generate_prints_the_spec_profile() -> None:
+    result = run_flowlb("generate")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith('# flowlb profile "hardened"')
+
+
+def test_generate_kb_to_a_file(tmp_path: Path) -> None:
+    out = tmp_path / "sub" / "haproxy.cfg"
+    result = run_flowlb("generate", "--profile", "kb", "--cert", "/etc/haproxy/server.pem", "-o", str(out))
+    assert result.returncode == 0, result.stderr
+    assert out.read_text().splitlines()[2:] == (GOLDEN / "kb.cfg").read_text().splitlines()[2:]
+    assert [p.name for p in out.parent.iterdir()] == ["haproxy.cfg"]
+
+
+def test_bad_spec_is_one_line_and_writes_nothing(tmp_path: Path) -> None:
+    spec = tmp_path / "bad.toml"
+    spec.write_text('[[nodes]]\nname = "node1"\n[lb.ports]\nhttps = 99999\n')
+    out = tmp_path / "haproxy.cfg"
+    result = run_flowlb("generate", "--spec", str(spec), "-o", str(out))
+    assert result.returncode == 2
+    assert result.stderr == f"flowlb: cluster spec {spec}: lb.ports.https: 99999 is not a port (1-65535)\n"
+    assert list(tmp_path.iterdir()) == [spec]
+
+
+def test_unwritable_output_is_one_line(tmp_path: Path) -> None:
+    blocker = tmp_path / "file"
+    blocker.write_text("")
+    result = run_flowlb("generate", "-o", str(blocker / "haproxy.cfg"))
+    assert result.returncode == 2
+    assert result.stderr.startswith("flowlb: cannot write") and result.stderr.count("\n") == 1

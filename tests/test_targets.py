@@ -1,0 +1,113 @@
+"""Both targets: the conformance suite passes on each, bad input is one line and leaves nothing behind.
+
+These start real clusters (HAProxy + three mock nodes), so they are the slowest tests here.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from flowlb.errors import HAProxyConfigError, TargetError
+from flowlb.spec import load_spec
+from tests.conftest import REPO
+
+BROKEN = "frontend commander-web-frontend-insecure\n  mode http\n  redirect scheme https if !{ssl_fc}\n"
+
+
+def run_conformance(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "pytest", "conformance/", "-q", "-p", "no:cacheprovider", *args],
+        capture_output=True,
+        text=True,
+        cwd=REPO,
+        env={**os.environ, **(env or {})},
+        check=False,
+        timeout=600,
+    )
+
+
+def flowlb_processes() -> list[str]:
+    """Command lines of live processes a local target started (tagged FLOWLB_RUN_DIR in their environment)."""
+    found = []
+    for proc in Path("/proc").iterdir():
+        if not proc.name.isdigit():
+            continue
+        try:
+            environ = (proc / "environ").read_bytes()
+            argv = (proc / "cmdline").read_bytes().replace(b"\0", b" ").decode()
+        except OSError:
+            continue
+        if b"FLOWLB_RUN_DIR=" in environ and not argv.startswith(sys.executable + " -m pytest"):
+            found.append(argv)
+    return found
+
+
+def flowlb_containers() -> list[str]:
+    import docker
+
+    client = docker.from_env()
+    try:
+        return [c.name for c in client.containers.list(all=True, filters={"label": "flowlb"})]
+    finally:
+        client.close()
+
+
+@pytest.mark.parametrize("target", ["local", "containers"])
+def test_conformance_smoke_passes_on_target(target: str, request: pytest.FixtureRequest) -> None:
+    request.getfixturevalue("haproxy_bin" if target == "local" else "docker_engine")
+    result = run_conformance("--target", target, "-m", "smoke")
+    print(result.stdout[-3000:])
+    assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-2000:]
+    assert " passed" in result.stdout.splitlines()[-1]
+    assert flowlb_processes() == []
+    if target == "containers":
+        assert flowlb_containers() == []
+
+
+def test_local_refused_config_is_one_line_and_leaves_nothing(haproxy_bin: str) -> None:
+    from flowlb.targets.local import LocalTarget
+
+    with pytest.raises(HAProxyConfigError) as caught:
+        LocalTarget(load_spec(), "hardened", config_source=lambda layout: BROKEN)
+    message = str(caught.value)
+    assert "no such ACL : '{ssl_fc}'" in message and "(line 3: `redirect scheme https if !{ssl_fc}`)" in message
+    assert "\n" not in message
+    assert flowlb_processes() == []
+
+
+def test_containers_refused_config_is_one_line_and_leaves_nothing(docker_engine: None) -> None:
+    from flowlb.targets.containers import ContainersTarget
+
+    with pytest.raises(HAProxyConfigError) as caught:
+        ContainersTarget(load_spec(), "hardened", config_source=lambda layout: BROKEN)
+    message = str(caught.value)
+    assert "no such ACL : '{ssl_fc}'" in message and "\n" not in message
+    assert flowlb_containers() == []
+
+
+def test_no_docker_engine_is_one_line(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    from flowlb.targets.containers import ContainersTarget
+
+    monkeypatch.setenv("DOCKER_HOST", f"unix://{tmp_path}/absent.sock")
+    with pytest.raises(TargetError, match=r"^containers target: no Docker engine answers at unix://"):
+        ContainersTarget(load_spec(), "hardened")
+
+
+def test_no_target_at_all_exits_2_with_one_line(tmp_path: Path) -> None:
+    env = {"PATH": str(Path(sys.executable).parent), "DOCKER_HOST": f"unix://{tmp_path}/absent.sock"}
+    result = run_conformance("--target", "auto", env=env)
+    assert result.returncode == 2
+    assert "flowlb: no target: no Docker engine answers and no 'haproxy' on PATH" in result.stdout + result.stderr
+
+
+def test_bad_spec_exits_2_with_one_line(tmp_path: Path) -> None:
+    spec = tmp_path / "bad.toml"
+    spec.write_text("[[nodes]]\nname = 'node1'\nport = 1\n")
+    result = run_conformance("--target", "local", "--spec", str(spec))
+    assert result.returncode == 2
+    assert f"flowlb: cluster spec {spec}: nodes[0].port: unknown key" in result.stdout + result.stderr

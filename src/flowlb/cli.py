@@ -1,8 +1,8 @@
 """``flowlb``: the command line. Every failure is one line on stderr and a non-zero exit.
 
-    flowlb generate [--spec PATH] [--profile kb|hardened] [--cert PATH] [-o FILE]
-    flowlb up [--target auto|containers|local] [--spec PATH] [--profile kb|hardened] [--hold]
-    flowlb mock-node --name node1 [--host H] [--web-port P] [--server-port P] [--stomp-port P] [--control-port P]
+flowlb generate [--spec PATH] [--profile kb|hardened] [--cert PATH] [-o FILE]
+flowlb up [--target auto|containers|local] [--spec PATH] [--profile kb|hardened] [--hold]
+flowlb mock-node --name node1 [--host H] [--web-port P] [--server-port P] [--stomp-port P] [--control-port P]
 """
 
 from __future__ import annotations

@@ -22,7 +22,9 @@ PROFILES = ("kb", "hardened")
 LB_ROLES = ("http", "https", "server", "server_tls", "stomp")
 NODE_ROLES = ("web", "server", "stomp")
 DEFAULT_SPEC = Path(__file__).resolve().parents[2] / "fixtures" / "cluster.toml"
-_HOSTNAME = re.compile(r"^(?=.{1,253}$)[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$")
+_HOSTNAME = re.compile(
+    r"^(?=.{1,253}$)[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$"
+)
 _NODE_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_-]{0,31}$")
 
 
@@ -152,7 +154,9 @@ def parse_spec(raw: dict[str, Any], source: str = "<dict>") -> ClusterSpec:
             reader.fail(f"lb.names[{index}]", f"{name!r} is not a DNS name")
     ports_raw = reader.table(lb_raw, "lb.ports")
     reader.only(ports_raw, "lb.ports", set(LB_ROLES))
-    lb_ports = LBPorts(**{role: reader.port(ports_raw, f"lb.ports.{role}", getattr(LBPorts, role)) for role in LB_ROLES})
+    lb_ports = LBPorts(
+        **{role: reader.port(ports_raw, f"lb.ports.{role}", getattr(LBPorts, role)) for role in LB_ROLES}
+    )
     used: dict[int, str] = {}
     for role, port in lb_ports.by_role().items():
         if port in used:
@@ -246,7 +250,8 @@ class _Reader:
         value = parent.get(key.rsplit(".", 1)[-1], {})
         if not isinstance(value, dict):
             self.fail(key, "must be a table")
-        return value
+        table: dict[str, Any] = value
+        return table
 
     def text(self, parent: dict[str, Any], key: str, default: Any = _MISSING) -> str:
         value = parent.get(key.rsplit(".", 1)[-1], default)
@@ -254,7 +259,7 @@ class _Reader:
             self.fail(key, "missing")
         if not isinstance(value, str) or not value:
             self.fail(key, f"must be a non-empty string, not {value!r}")
-        return value
+        return str(value)
 
     def text_list(self, parent: dict[str, Any], key: str, default: list[str]) -> list[str]:
         value = parent.get(key.rsplit(".", 1)[-1], default)

@@ -45,7 +45,7 @@ def _kb(spec: ClusterSpec, layout: Layout) -> list[str]:
     b, h = layout.binds, spec.health
     lines = [
         '# flowlb profile "kb": the configuration of KBEC-00281 "Configuring Load Balancers in',
-        f"# ElectricFlow Clusters" + '", as HAProxy 2.x loads it. Generated from ' + f"{spec.source}.",
+        "# ElectricFlow Clusters" + '", as HAProxy 2.x loads it. Generated from ' + f"{spec.source}.",
         "# It keeps the article's defects on purpose so that the conformance suite can show them: DO NOT DEPLOY.",
         "#",
         "# Differences from the article, and why:",
@@ -55,7 +55,7 @@ def _kb(spec: ClusterSpec, layout: Layout) -> list[str]:
         "#     the TLS ones read `bind ssl crt`. Each frontend here binds the port the spec gives it.",
         "#  3. The article's `server` lines have no host (`server node1 :80 check`): each gets its node's host.",
         f"#  4. The certificate path `/home//server.pem` (the user name lost) is {layout.cert_path}.",
-        "#  5. The article's \"comment out\" list (log, chroot, ssl-relay, errorfile lines) targets a stock",
+        '#  5. The article\'s "comment out" list (log, chroot, ssl-relay, errorfile lines) targets a stock',
         "#     haproxy.cfg that is not shown; nothing of it is reproduced.",
     ]
     if layout.runtime_socket:
@@ -105,10 +105,7 @@ def _kb(spec: ClusterSpec, layout: Layout) -> list[str]:
         "  log global",
         f"backend {STOMP_BACKEND}",
         "  mode tcp",
-        *(
-            f"  server {name} {a.host}:{a.stomp_port} check port {a.server_port}"
-            for name, a in layout.servers.items()
-        ),
+        *(f"  server {name} {a.host}:{a.stomp_port} check port {a.server_port}" for name, a in layout.servers.items()),
         "  option tcplog",
         "  log global",
     ]

@@ -10,6 +10,7 @@ back where HAProxy resolved it at start. Every published port is bound to 127.0.
 
 from __future__ import annotations
 
+import contextlib
 import ipaddress
 import os
 import random
@@ -18,8 +19,6 @@ import tempfile
 from pathlib import Path
 from types import TracebackType
 from typing import Any
-
-from flowlb.targets import dockerenv  # noqa: I001 - sets the environment before testcontainers loads
 
 import docker
 import docker.constants
@@ -34,6 +33,7 @@ from flowlb.haproxy.messages import one_line_error
 from flowlb.haproxy.render import render
 from flowlb.haproxy.runtime import RuntimeAPI, wait_until
 from flowlb.spec import ClusterSpec
+from flowlb.targets import dockerenv
 from flowlb.targets.base import Endpoint, Endpoints, HealthState
 from flowlb.targets.images import ensure_images
 from flowlb.targets.local import ConfigSource
@@ -53,10 +53,10 @@ def _labels() -> dict[str, str]:
 def _loopback(container: DockerContainer, *ports: int) -> None:
     """Publish ``ports`` on 127.0.0.1 only, on ports the engine picks."""
     for port in ports:
-        container.ports[f"{port}/tcp"] = ("127.0.0.1", None)  # type: ignore[assignment]
+        container.ports[f"{port}/tcp"] = ("127.0.0.1", None)
 
 
-class FlowNodeContainer(DockerContainer):
+class FlowNodeContainer(DockerContainer):  # type: ignore[misc]
     """A mock Flow node: web :80, server :8000 with the health URL, STOMP :61613, control :9000."""
 
     def __init__(self, image: str, name: str, network: Network, address: str) -> None:
@@ -66,7 +66,9 @@ class FlowNodeContainer(DockerContainer):
         self.with_command(["--name", name, "--host", "0.0.0.0", "--control-port", str(CONTROL_PORT)])
         _loopback(self, CONTROL_PORT)
         self.with_network(network).with_network_aliases(name)
-        endpoint = docker.types.EndpointConfig(docker.constants.DEFAULT_DOCKER_API_VERSION, aliases=[name], ipv4_address=address)
+        endpoint = docker.types.EndpointConfig(
+            docker.constants.DEFAULT_DOCKER_API_VERSION, aliases=[name], ipv4_address=address
+        )
         self.with_kwargs(labels=_labels(), networking_config={network.name: endpoint}, hostname=name)
 
     def control_client(self) -> MockNodeClient:
@@ -74,10 +76,12 @@ class FlowNodeContainer(DockerContainer):
         return MockNodeClient(self.node_name, "127.0.0.1", self.get_exposed_port(CONTROL_PORT))
 
 
-class HAProxyContainer(DockerContainer):
+class HAProxyContainer(DockerContainer):  # type: ignore[misc]
     """HAProxy with a given config and certificate, its runtime API socket shared with the host."""
 
-    def __init__(self, image: str, config: str, server_pem: Path, socket_dir: Path, ports: list[int], network: Network) -> None:
+    def __init__(
+        self, image: str, config: str, server_pem: Path, socket_dir: Path, ports: list[int], network: Network
+    ) -> None:
         super().__init__(image)
         self.with_copy_into_container(config.encode(), f"{CONFIG_DIR}/haproxy.cfg")
         self.with_copy_into_container(server_pem, f"{CONFIG_DIR}/server.pem", 0o600)
@@ -93,7 +97,7 @@ class HAProxyContainer(DockerContainer):
         if wrapped.status in ("created", "running"):
             return None
         stdout, stderr = self.get_logs()
-        return (stdout + stderr).decode(errors="replace")
+        return bytes(stdout + stderr).decode(errors="replace")
 
 
 class ContainersTarget:
@@ -122,7 +126,9 @@ class ContainersTarget:
             self._client.ping()
         except Exception as exc:  # noqa: BLE001 - any failure means "no engine"
             shutil.rmtree(self.run_dir, ignore_errors=True)
-            raise TargetError(f"containers target: no Docker engine answers at {os.environ['DOCKER_HOST']}: {exc}") from None
+            raise TargetError(
+                f"containers target: no Docker engine answers at {os.environ['DOCKER_HOST']}: {exc}"
+            ) from None
         try:
             remove_leftovers(self._client)
             self._start(config_source or (lambda layout: render(spec, profile, layout)))
@@ -145,7 +151,9 @@ class ContainersTarget:
             wait_until(lambda: all(c.ready() for c in self._clients.values()), self.ready_timeout, "mock nodes ready")
         except TimeoutError:
             logs = {name: b"".join(c.get_logs()).decode(errors="replace").strip() for name, c in self._nodes.items()}
-            failed = ", ".join(f"{name}: {text.splitlines()[-1] if text else 'no output'}" for name, text in logs.items())
+            failed = ", ".join(
+                f"{name}: {text.splitlines()[-1] if text else 'no output'}" for name, text in logs.items()
+            )
             raise TargetError(f"containers target: mock nodes did not start ({failed})") from None
         socket_dir = self.run_dir / "runtime"
         socket_dir.mkdir()
@@ -160,24 +168,33 @@ class ContainersTarget:
         )
         self.config_text = config_source(layout)
         lb_ports = self.spec.lb.ports.by_role()
-        self._haproxy = HAProxyContainer(
+        haproxy = HAProxyContainer(
             images.haproxy, self.config_text, certs.server_pem, socket_dir, list(lb_ports.values()), self._network
         )
-        self._haproxy.start()
+        self._haproxy = haproxy
+        haproxy.start()
         self._api = RuntimeAPI(socket_dir / "admin.sock")
         try:
-            wait_until(lambda: self._haproxy.exited_output() is not None or self._api.answers(), self.ready_timeout, "HAProxy container")  # type: ignore[union-attr]
-            output = self._haproxy.exited_output()
+            wait_until(
+                lambda: haproxy.exited_output() is not None or self._api.answers(),
+                self.ready_timeout,
+                "HAProxy container",
+            )
+            output = haproxy.exited_output()
             if output is not None:
                 raise HAProxyExited(output)
-            host = self._haproxy.get_container_host_ip()
+            host = haproxy.get_container_host_ip()
             if not dockerenv.is_loopback(host):
                 raise TargetError(f"containers target: container host {host} is not loopback; refusing to send traffic")
             self.endpoints = Endpoints(
-                **{role: Endpoint("127.0.0.1", self._haproxy.get_exposed_port(port)) for role, port in lb_ports.items()},
+                **{
+                    role: Endpoint("127.0.0.1", haproxy.get_exposed_port(port)) for role, port in lb_ports.items()
+                },
                 server_name=self.spec.lb.name,
             )
-            wait_for_haproxy(self._api, self.endpoints.by_role().values(), self.ready_timeout, self._haproxy.exited_output)
+            wait_for_haproxy(
+                self._api, self.endpoints.by_role().values(), self.ready_timeout, haproxy.exited_output
+            )
         except HAProxyExited as exited:
             raise HAProxyConfigError(one_line_error(exited.output, self.config_text)) from None
         except TimeoutError as exc:
@@ -247,17 +264,13 @@ class ContainersTarget:
         self._clients.clear()
         for container in [self._haproxy, *self._nodes.values()]:
             if container is not None and container._container is not None:
-                try:
+                with contextlib.suppress(docker.errors.APIError):
                     container.get_wrapped_container().remove(force=True, v=True)
-                except docker.errors.APIError:
-                    pass
         self._haproxy = None
         self._nodes.clear()
         if self._network is not None and self._network._network is not None:
-            try:
+            with contextlib.suppress(docker.errors.APIError):
                 self._network.remove()
-            except docker.errors.APIError:
-                pass
             self._network = None
         shutil.rmtree(self.run_dir, ignore_errors=True)
 

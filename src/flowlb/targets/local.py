@@ -105,7 +105,9 @@ class LocalTarget:
         self.config_path.write_text(self.config_text)
         self.haproxy_log = self.run_dir / "haproxy.log"
         self._haproxy = processes.spawn(
-            [haproxy_bin, "-db", "-f", str(self.config_path)], log=self.haproxy_log, env={"FLOWLB_RUN_DIR": str(self.run_dir)}
+            [haproxy_bin, "-db", "-f", str(self.config_path)],
+            log=self.haproxy_log,
+            env={"FLOWLB_RUN_DIR": str(self.run_dir)},
         )
         self._api = RuntimeAPI(self.socket_path)
         try:

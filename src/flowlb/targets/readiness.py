@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import socket
 from collections.abc import Callable, Iterable
+from functools import partial
 
 from flowlb.errors import TargetError
 from flowlb.haproxy.runtime import RuntimeAPI, ServerStat, wait_until
@@ -49,7 +50,7 @@ def wait_for_haproxy(
         states = ", ".join(f"{s.backend}/{s.server}={s.status}({s.check_status})" for s in api.stats())
         raise TargetError(f"HAProxy started but not every server came up: {states}") from None
     for endpoint in endpoints:
-        wait_until(check(lambda e=endpoint: port_accepts(e)), timeout, f"LB port {endpoint.port}")
+        wait_until(check(partial(port_accepts, endpoint)), timeout, f"LB port {endpoint.port}")
 
 
 def port_accepts(endpoint: Endpoint) -> bool:

@@ -9,16 +9,22 @@ from __future__ import annotations
 
 import os
 import signal
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+import urllib3
 
+from flowlb.checks.topology import Route, learn_route
 from flowlb.errors import FlowlbError
+from flowlb.haproxy.runtime import RuntimeAPI
+from flowlb.lbclient import lb_pool
 from flowlb.spec import PROFILES, ClusterSpec, load_spec
-from flowlb.targets.base import Target
+from flowlb.targets.base import NodeControl, Target
 from flowlb.targets.select import TARGETS, choose_target, start_target
+
+TLS_ROLES = ("https", "server_tls", "stomp")
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -96,6 +102,64 @@ def lb(cluster: Target) -> Target:
     """The cluster, reset to its starting state for this test."""
     cluster.reset()
     return cluster
+
+
+@pytest.fixture
+def node_control(lb: Target) -> NodeControl:
+    """Control of the Flow nodes; checks that need it skip where the nodes are not ours."""
+    control = lb.nodes()
+    if control is None:
+        pytest.skip("needs control of the Flow nodes, which this target does not offer")
+    return control
+
+
+@pytest.fixture
+def runtime(lb: Target) -> RuntimeAPI:
+    """HAProxy's runtime API; checks that need HAProxy's own evidence skip without it."""
+    api = lb.evidence()
+    if api is None:
+        pytest.skip("needs HAProxy's runtime API (or stats), which this target does not offer")
+    return api
+
+
+@pytest.fixture(scope="session")
+def _routes() -> dict[str, Route]:
+    return {}
+
+
+@pytest.fixture
+def route(
+    lb: Target, runtime: RuntimeAPI, http: Callable[..., urllib3.HTTPConnectionPool], _routes: dict[str, Route]
+) -> Callable[[str], Route]:
+    """``route("server")``: the HAProxy backend behind an HTTP role and each node's server name in it."""
+
+    def learn(role: str) -> Route:
+        if role not in _routes:
+            try:
+                _routes[role] = learn_route(runtime, http(role), lb.node_names())
+            except FlowlbError as exc:
+                pytest.fail(str(exc))
+        return _routes[role]
+
+    return learn
+
+
+@pytest.fixture
+def http(lb: Target) -> Iterator[Callable[..., urllib3.HTTPConnectionPool]]:
+    """``http("server_tls")``: a keep-alive pool to an LB role, TLS verified against the run's CA."""
+    pools: list[urllib3.HTTPConnectionPool] = []
+
+    def make(role: str, **kwargs: Any) -> urllib3.HTTPConnectionPool:
+        tls = role in TLS_ROLES
+        pool = lb_pool(
+            lb.endpoints.by_role()[role], tls=tls, ca_file=lb.ca_file, server_name=lb.endpoints.server_name, **kwargs
+        )
+        pools.append(pool)
+        return pool
+
+    yield make
+    for pool in pools:
+        pool.close()
 
 
 def pytest_report_header(config: pytest.Config) -> str:

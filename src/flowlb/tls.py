@@ -10,7 +10,9 @@ from the python-trio project, so that no certificate code is written by hand her
 from __future__ import annotations
 
 import ipaddress
+import socket
 import ssl
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -82,3 +84,47 @@ def is_ip_address(host: str) -> bool:
     except ValueError:
         return False
     return True
+
+
+def handshake(host: str, port: int, context: ssl.SSLContext, server_name: str | None, timeout: float = 5.0) -> str:
+    """Complete a TLS handshake and return the negotiated version; raises ``ssl.SSLError``/``OSError``."""
+    with (
+        socket.create_connection((host, port), timeout=timeout) as sock,
+        context.wrap_socket(sock, server_hostname=server_name) as tls,
+    ):
+        return str(tls.version())
+
+
+def accepts_legacy_version(version: ssl.TLSVersion) -> bool:
+    """Prove this machine's client can really negotiate ``version``, against a loopback server of our own.
+
+    Without this, "the LB refuses TLS 1.0" could pass because the *client* never offered it.
+    """
+    ca = trustme.CA()
+    server = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    server.set_ciphers("ALL:@SECLEVEL=0")
+    server.minimum_version = server.maximum_version = version
+    ca.issue_cert("127.0.0.1").configure_cert(server)
+    with socket.create_server(("127.0.0.1", 0)) as listener:
+        port = listener.getsockname()[1]
+
+        def serve() -> None:
+            listener.settimeout(5)
+            try:
+                conn, _ = listener.accept()
+                with server.wrap_socket(conn, server_side=True) as tls:
+                    tls.recv(1)
+            except (OSError, ssl.SSLError):
+                pass
+
+        thread = threading.Thread(target=serve, daemon=True)
+        thread.start()
+        try:
+            return handshake("127.0.0.1", port, legacy_client_context(version), None) == _NAMES[version]
+        except (OSError, ssl.SSLError):
+            return False
+        finally:
+            thread.join(5)
+
+
+_NAMES = {ssl.TLSVersion.TLSv1: "TLSv1", ssl.TLSVersion.TLSv1_1: "TLSv1.1"}

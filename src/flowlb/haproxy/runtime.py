@@ -32,11 +32,18 @@ class ServerStat:
     check_status: str
     check_code: str
     last_change_s: int
+    check_rise: int = 0
+    check_fall: int = 0
 
     @property
     def is_up(self) -> bool:
         """UP, including "UP 1/3" (up, but failing checks)."""
         return self.status.startswith("UP")
+
+    @property
+    def is_down(self) -> bool:
+        """DOWN, including "DOWN 1/2" (down, passing checks again); MAINT counts as down too."""
+        return self.status.startswith(("DOWN", "MAINT"))
 
 
 class RuntimeAPI:
@@ -81,6 +88,8 @@ class RuntimeAPI:
                 check_status=row.get("check_status", ""),
                 check_code=row.get("check_code", ""),
                 last_change_s=int(row.get("lastchg") or 0),
+                check_rise=int(row.get("check_rise") or 0),
+                check_fall=int(row.get("check_fall") or 0),
             )
             for row in rows
             if row.get("svname") not in (None, "FRONTEND", "BACKEND")

@@ -85,6 +85,9 @@ class Target(Protocol):
     def nodes(self) -> NodeControl | None:
         """Node control, or ``None`` where the nodes are not ours (checks that need it skip)."""
 
+    def client_address(self) -> str | None:
+        """The source address the LB sees for this machine's clients, ``None`` when unknown."""
+
     def evidence(self) -> RuntimeAPI | None:
         """HAProxy's runtime API, or ``None`` where it cannot be reached."""
 

@@ -187,14 +187,10 @@ class ContainersTarget:
             if not dockerenv.is_loopback(host):
                 raise TargetError(f"containers target: container host {host} is not loopback; refusing to send traffic")
             self.endpoints = Endpoints(
-                **{
-                    role: Endpoint("127.0.0.1", haproxy.get_exposed_port(port)) for role, port in lb_ports.items()
-                },
+                **{role: Endpoint("127.0.0.1", haproxy.get_exposed_port(port)) for role, port in lb_ports.items()},
                 server_name=self.spec.lb.name,
             )
-            wait_for_haproxy(
-                self._api, self.endpoints.by_role().values(), self.ready_timeout, haproxy.exited_output
-            )
+            wait_for_haproxy(self._api, self.endpoints.by_role().values(), self.ready_timeout, haproxy.exited_output)
         except HAProxyExited as exited:
             raise HAProxyConfigError(one_line_error(exited.output, self.config_text)) from None
         except TimeoutError as exc:
@@ -210,6 +206,14 @@ class ContainersTarget:
 
     def evidence(self) -> RuntimeAPI:
         return self._api
+
+    def client_address(self) -> str | None:
+        """Docker's proxy connects from the gateway of the run's network on the client's behalf."""
+        assert self._network is not None
+        network = self._client.networks.get(self._network.name)
+        configs = network.attrs.get("IPAM", {}).get("Config") or [{}]
+        gateway = configs[0].get("Gateway")
+        return str(gateway) if gateway else None
 
     def reset(self) -> None:
         """Every node running and healthy with zeroed counters, and HAProxy seeing them all UP."""

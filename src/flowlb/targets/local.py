@@ -147,6 +147,9 @@ class LocalTarget:
     def evidence(self) -> RuntimeAPI:
         return self._api
 
+    def client_address(self) -> str:
+        return "127.0.0.1"
+
     def reset(self) -> None:
         """Every node running and healthy with zeroed counters, and HAProxy seeing them all UP."""
         for name, node in self._nodes.items():

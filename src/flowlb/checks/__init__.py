@@ -1,0 +1,1 @@
+"""Plumbing the conformance checks share: clients per LB role, raw requests, bounded traffic."""

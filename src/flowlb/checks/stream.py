@@ -1,0 +1,115 @@
+"""A bounded stream of idempotent requests through the LB, recorded per request for failover checks.
+
+Every request is recorded with when it started, how long it took, which node answered (or the
+error), so a check can say "3 requests failed, all within 0.8 s of the kill" and the report can draw
+the timeline. The stream stops by itself after ``max_requests`` or ``max_seconds``, whichever first::
+
+    with RequestStream(pool_factory, path="/flowlb/failover", workers=4, max_seconds=20) as stream:
+        ...kill a node, wait for HAProxy to mark it down...
+    stream.failures()
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from types import TracebackType
+
+import urllib3
+
+from flowlb.lbclient import echo
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """One request: start time (seconds since the stream began), duration, node or error."""
+
+    started: float
+    seconds: float
+    node: str | None
+    status: int | None
+    error: str | None
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None and self.status == 200
+
+
+class RequestStream:
+    """Worker threads sending GETs until stopped or a bound is reached."""
+
+    def __init__(
+        self,
+        pool_factory: Callable[[], urllib3.HTTPConnectionPool],
+        path: str,
+        workers: int = 4,
+        max_requests: int = 20000,
+        max_seconds: float = 30.0,
+    ) -> None:
+        self.pool_factory = pool_factory
+        self.path = path
+        self.workers = workers
+        self.max_requests = max_requests
+        self.max_seconds = max_seconds
+        self.outcomes: list[Outcome] = []
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self._threads: list[threading.Thread] = []
+        self.t0 = 0.0
+
+    def start(self) -> RequestStream:
+        self.t0 = time.monotonic()
+        for index in range(self.workers):
+            thread = threading.Thread(target=self._run, name=f"stream-{index}", daemon=True)
+            thread.start()
+            self._threads.append(thread)
+        return self
+
+    def now(self) -> float:
+        """Seconds since the stream started: the clock of every recorded event."""
+        return time.monotonic() - self.t0
+
+    def _run(self) -> None:
+        pool = self.pool_factory()
+        try:
+            while not self._stop.is_set() and self.now() < self.max_seconds:
+                with self._lock:
+                    if len(self.outcomes) >= self.max_requests:
+                        return
+                started = self.now()
+                try:
+                    reply = pool.request("GET", self.path)
+                    node = echo(reply).get("node") if reply.status == 200 else None
+                    outcome = Outcome(started, self.now() - started, node, reply.status, None)
+                except (urllib3.exceptions.HTTPError, OSError, ValueError) as exc:
+                    outcome = Outcome(started, self.now() - started, None, None, type(exc).__name__)
+                with self._lock:
+                    self.outcomes.append(outcome)
+        finally:
+            pool.close()
+
+    def stop(self) -> None:
+        self._stop.set()
+        for thread in self._threads:
+            thread.join(self.max_seconds)
+
+    def count(self) -> int:
+        with self._lock:
+            return len(self.outcomes)
+
+    def snapshot(self) -> list[Outcome]:
+        with self._lock:
+            return sorted(self.outcomes, key=lambda o: o.started)
+
+    def failures(self) -> list[Outcome]:
+        return [o for o in self.snapshot() if not o.ok]
+
+    def __enter__(self) -> RequestStream:
+        return self.start()
+
+    def __exit__(
+        self, kind: type[BaseException] | None, value: BaseException | None, traceback: TracebackType | None
+    ) -> None:
+        self.stop()

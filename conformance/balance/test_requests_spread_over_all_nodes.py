@@ -1,0 +1,47 @@
+"""Balancing: requests on 443, 8000 and 8443 spread over every healthy node.
+
+Measured twice: from the node that answered each request, and from HAProxy's own per-server
+counters (``stot`` in ``show stat``), which must agree with the nodes. Tolerance: with N requests
+and k nodes, every node gets between half and one and a half times its fair share N/k. Fails
+with `balance source` (all of this client's requests go to one node), a node left out of a
+backend, `weight 0`, or a server in `disabled`/`backup` state.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Callable
+
+import pytest
+import urllib3
+
+from flowlb.haproxy.runtime import RuntimeAPI
+from flowlb.lbclient import echo
+from flowlb.targets.base import Target
+
+REQUESTS_PER_NODE = 20
+
+
+@pytest.mark.parametrize("role", ["https", "server", "server_tls"], ids=["443", "8000", "8443"])
+def test_requests_spread_evenly(
+    lb: Target, http: Callable[..., urllib3.HTTPConnectionPool], runtime: RuntimeAPI, role: str
+) -> None:
+    nodes = lb.node_names()
+    total = REQUESTS_PER_NODE * len(nodes)
+    before = {(s.backend, s.server): s.total_sessions for s in runtime.stats()}
+    pool = http(role)
+    answered = Counter(echo(pool.request("GET", f"/flowlb/balance?i={i}"))["node"] for i in range(total))
+    after = {(s.backend, s.server): s.total_sessions for s in runtime.stats()}
+    moved = {key: after[key] - before.get(key, 0) for key in after if after[key] > before.get(key, 0)}
+
+    fair = total / len(nodes)
+    shares = ", ".join(f"{name}={answered[name]}" for name in nodes)
+    for name in nodes:
+        assert 0.5 * fair <= answered[name] <= 1.5 * fair, (
+            f"{total} requests on the {role} port were answered {shares}: {name} got "
+            f"{answered[name]}, outside {0.5 * fair:.0f}-{1.5 * fair:.0f}. "
+            "Fix: `balance roundrobin` (or leastconn) and every node in the backend, weight > 0."
+        )
+    assert sum(moved.values()) == total and sorted(moved.values()) == sorted(answered.values()), (
+        f"HAProxy's per-server counters moved by {moved}, which disagrees with the nodes' answers {dict(answered)}"
+    )

@@ -1,0 +1,71 @@
+"""Failover under load: a Flow node freezes (SIGSTOP / `docker pause`) while clients stream on 8443.
+
+A frozen node still holds its TCP connections but never answers. Requests already sent to it wait
+for `timeout server` (or are retried on `response-timeout`). The check streams GETs (4 workers,
+5 s client read timeout, at most 30 s), freezes one node, and waits for HAProxy to mark it DOWN
+(limit: ``2 x inter x fall`` plus one interval and 1 s, as each check waits out its timeout). It reports detection time
+and failed requests. After detection plus one client timeout, every request must succeed. Fails
+when HAProxy never takes the node out (TCP-only checks: the kernel still accepts) or keeps routing to it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import pytest
+import urllib3
+
+from flowlb.checks.health import check_timing
+from flowlb.checks.stream import RequestStream
+from flowlb.checks.topology import Route
+from flowlb.haproxy.runtime import RuntimeAPI, wait_until
+from flowlb.spec import ClusterSpec
+from flowlb.targets.base import NodeControl, Target
+
+CLIENT_TIMEOUT_S = 5.0
+
+
+def test_hung_node_is_taken_out_under_load(
+    lb: Target,
+    runtime: RuntimeAPI,
+    node_control: NodeControl,
+    route: Callable[[str], Route],
+    http: Callable[..., urllib3.HTTPConnectionPool],
+    flowlb_spec: ClusterSpec,
+    record_property: Callable[[str, object], None],
+) -> None:
+    server_route = route("server_tls")
+    victim = lb.node_names()[1]
+    server = server_route.server(victim)
+    limit = check_timing(runtime, lb.config_text, flowlb_spec, server_route.backend, server).down_limit_s(True)
+    timeout = urllib3.Timeout(connect=5.0, read=CLIENT_TIMEOUT_S)
+
+    with RequestStream(
+        lambda: http("server_tls", timeout=timeout), "/flowlb/hang", workers=4, max_seconds=30
+    ) as stream:
+        wait_until(lambda: stream.count() >= 50, 10, "the request stream running")
+        hung_at = stream.now()
+        node_control.hang(victim)
+        try:
+            detected = wait_until(lambda: runtime.server(server_route.backend, server).is_down, limit, "down")
+        except TimeoutError:
+            pytest.fail(
+                f"{victim} is frozen but HAProxy still has it UP after {limit:.1f} s: requests sent to it hang. "
+                "Fix: an HTTP health check (`option httpchk GET /commanderRequest/health`)."
+            )
+        clean_from = stream.now() + CLIENT_TIMEOUT_S
+        wait_until(lambda: stream.now() > clean_from + 1.0, CLIENT_TIMEOUT_S + 5, "the stream after detection")
+    outcomes = stream.snapshot()
+    failures = stream.failures()
+    late = [o for o in failures if o.started > clean_from]
+    record_property("hang_detection_s", round(detected, 2))
+    record_property("hang_requests", len(outcomes))
+    record_property("hang_failed_requests", len(failures))
+    print(
+        f"froze {victim} at {hung_at:.2f} s: HAProxy marked it down {detected:.2f} s later; "
+        f"{len(failures)} of {len(outcomes)} requests failed, {len(late)} after detection settled"
+    )
+    assert not late, (
+        f"{len(late)} requests failed after HAProxy had taken {victim} out (first at {late[0].started:.2f} s): "
+        "traffic still goes to the frozen node."
+    )

@@ -1,0 +1,53 @@
+"""Health checks: HAProxy checks each Flow server with `GET /commanderRequest/health`, an HTTP check.
+
+Flow answers that URL with 503 in bootstrap mode (no cluster membership), while its port still
+accepts TCP connections. A bare TCP check (the article's default `check`) or a check of another URL
+never sees it. Evidence from both sides: HAProxy reports a layer-7 check result (``L7OK``) for every
+server behind 8000/8443, and every node received checks with exactly that request line. Fails
+with a TCP-only check, `option httpchk GET /`, `HEAD`, or another path.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from flowlb.checks.topology import Route
+from flowlb.haproxy.runtime import RuntimeAPI, wait_until
+from flowlb.spec import ClusterSpec
+from flowlb.targets.base import NodeControl, Target
+
+
+def test_servers_are_checked_with_the_health_url(
+    lb: Target,
+    runtime: RuntimeAPI,
+    node_control: NodeControl,
+    route: Callable[[str], Route],
+    flowlb_spec: ClusterSpec,
+) -> None:
+    server_route = route("server")
+    statuses = {
+        node: runtime.server(server_route.backend, server).check_status for node, server in server_route.servers.items()
+    }
+    assert all(status == "L7OK" for status in statuses.values()), (
+        f"HAProxy checks the Flow servers behind 8000/8443 with {statuses}, not an HTTP check (L7OK): a server in "
+        f"bootstrap mode stays in the pool. Fix: `option httpchk GET {flowlb_spec.health.path}` and "
+        "`http-check expect status 200` in the server backend."
+    )
+    health = flowlb_spec.health
+    expected = f"GET {health.path}"
+
+    def every_node_checked() -> bool:
+        return all(node_control.counters(node)["server"]["health_checks"] >= 2 for node in lb.node_names())
+
+    try:
+        wait_until(every_node_checked, timeout=3 * health.inter_ms / 1000 + 2, what="two health checks per node")
+    except TimeoutError:
+        counts = {node: node_control.counters(node)["server"]["health_checks"] for node in lb.node_names()}
+        raise AssertionError(
+            f"the Flow servers received health checks {counts} in {3 * health.inter_ms / 1000 + 2:.0f} s: "
+            f"HAProxy does not request {health.path}. Fix: `option httpchk GET {health.path}`."
+        ) from None
+    for node in lb.node_names():
+        lines = node_control.counters(node)["server"]["health_check_lines"]
+        wrong = [line for line in lines if not line.startswith(expected + " HTTP/1.")]
+        assert not wrong, f"{node} received health checks {wrong}, not `{expected}`"

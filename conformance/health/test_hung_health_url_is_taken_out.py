@@ -1,0 +1,53 @@
+"""Health checks: a Flow server whose health URL hangs (accepts, never answers) is taken out.
+
+A server stuck in a long GC pause or a deadlock accepts connections but never answers. The check
+must time out and count as failed. Limit: ``fall`` checks, each lasting at most one interval plus
+its own timeout (``2 x inter x fall``), plus one interval and 1 s. No request may reach the server once
+it is DOWN. Fails with a TCP-only check (the port still accepts) or a `timeout check` longer than
+the interval allows.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Callable
+
+import pytest
+import urllib3
+
+from flowlb.checks.health import check_timing
+from flowlb.checks.topology import Route
+from flowlb.haproxy.runtime import RuntimeAPI, wait_until
+from flowlb.lbclient import echo
+from flowlb.spec import ClusterSpec
+from flowlb.targets.base import HealthState, NodeControl, Target
+
+
+def test_hung_health_url_marks_the_server_down(
+    lb: Target,
+    runtime: RuntimeAPI,
+    node_control: NodeControl,
+    route: Callable[[str], Route],
+    http: Callable[..., urllib3.HTTPConnectionPool],
+    flowlb_spec: ClusterSpec,
+    record_property: Callable[[str, object], None],
+) -> None:
+    server_route = route("server")
+    victim = lb.node_names()[0]
+    server = server_route.server(victim)
+    limit = check_timing(runtime, lb.config_text, flowlb_spec, server_route.backend, server).down_limit_s(True)
+
+    node_control.set_health(victim, HealthState.HANG)
+    try:
+        took = wait_until(lambda: runtime.server(server_route.backend, server).is_down, limit, "down")
+    except TimeoutError:
+        now = runtime.server(server_route.backend, server)
+        pytest.fail(
+            f"{victim}'s health URL never answers, yet HAProxy still has it {now.status} ({now.check_status}) "
+            f"after {limit:.1f} s. Fix: an HTTP check (`option httpchk GET /commanderRequest/health`) and no "
+            "`timeout check` longer than `inter`."
+        )
+    record_property("hung_health_detection_s", round(took, 2))
+    print(f"hung health URL: marked down in {took:.2f} s (limit {limit:.1f})")
+    answered = Counter(echo(http("server").request("GET", "/flowlb/while-hung"))["node"] for _ in range(15))
+    assert answered[victim] == 0, f"requests reached {victim} while HAProxy had it DOWN: {dict(answered)}"

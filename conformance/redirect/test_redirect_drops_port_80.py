@@ -1,0 +1,27 @@
+"""Redirect (80): the Location does not carry port 80 into https (FACTS.md item 7).
+
+A client that sends ``Host: flow-lb:80`` (many tools do) must be sent to ``https://flow-lb/``, not to
+``https://flow-lb:80/``, where nothing speaks TLS. The article's ``redirect scheme https`` keeps the
+Host header's port, so it fails here; so does any redirect that copies Host verbatim.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from urllib.parse import urlsplit
+
+import urllib3
+
+from flowlb.targets.base import Target
+
+
+def test_redirect_does_not_leak_port_80(lb: Target, http: Callable[..., urllib3.HTTPConnectionPool]) -> None:
+    host = lb.endpoints.server_name
+    reply = http("http").request("GET", "/flow/", headers={"Host": f"{host}:80"}, redirect=False)
+    location = reply.headers.get("Location", "")
+    port = urlsplit(location).port
+    assert port in (None, 443), (
+        f"`Host: {host}:80` is redirected to {location!r}: https on port {port} fails in the browser. "
+        "Fix: build the Location without the port, e.g. "
+        "`http-request redirect code 301 location https://%[req.hdr(host),field(1,:)]%[capture.req.uri]`."
+    )

@@ -1,0 +1,35 @@
+"""Redirect (80): plain HTTP is sent to https on the same host, with a redirect code, for every method.
+
+Guards the first thing a browser does: ``http://flow-lb/`` must land on ``https://flow-lb/``. Fails
+when port 80 serves content instead of redirecting, when the Location is not https or names another
+host, when the code is not a redirect (301, 302, 307, 308), or when HEAD or POST are not redirected.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from urllib.parse import urlsplit
+
+import pytest
+import urllib3
+
+from flowlb.targets.base import Target
+
+REDIRECT_CODES = (301, 302, 307, 308)
+
+
+@pytest.mark.parametrize("method", ["GET", "HEAD", "POST"])
+def test_port_80_redirects_to_https_on_the_same_host(
+    lb: Target, http: Callable[..., urllib3.HTTPConnectionPool], method: str
+) -> None:
+    host = lb.endpoints.server_name
+    body = b"{}" if method == "POST" else None
+    reply = http("http").request(method, "/commander/link/projects", body=body, headers={"Host": host}, redirect=False)
+    assert reply.status in REDIRECT_CODES, (
+        f"port 80 answers {method} with {reply.status}, not a redirect to https: browsers and API clients "
+        "stay on plain HTTP. Fix: `http-request redirect scheme https` in the port 80 frontend."
+    )
+    assert "X-Flow-Node" not in reply.headers, "port 80 forwarded the request to a Flow node instead of redirecting"
+    location = urlsplit(reply.headers.get("Location", ""))
+    assert location.scheme == "https", f"port 80 redirects to {reply.headers.get('Location')!r}, not to https"
+    assert location.hostname == host, f"the redirect goes to host {location.hostname!r}, not back to {host!r}"

@@ -1,0 +1,49 @@
+"""Security: requests with ambiguous framing (Content-Length vs Transfer-Encoding) cannot desync the LB.
+
+Request smuggling needs the LB and the server to disagree on where a request ends. The LB must
+reject (4xx) two Content-Length headers that differ, and a Transfer-Encoding it does not fully
+understand (`xchunked`, `chunked, identity`). It must never forward a request that carries both
+Content-Length and Transfer-Encoding: reject it, or keep only Transfer-Encoding (RFC 9112 §6.1).
+Fails when such a request reaches a Flow node unchanged, e.g. with
+`option accept-invalid-http-request`.
+"""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from flowlb.checks.raw import exchange
+from flowlb.targets.base import Target
+
+POST = b"POST /flowlb/smuggle HTTP/1.1\r\nHost: lb\r\n"
+MUST_REJECT = {
+    "two-content-lengths": POST + b"Content-Length: 4\r\nContent-Length: 5\r\n\r\nabcde",
+    "obfuscated-te": POST + b"Transfer-Encoding: xchunked\r\n\r\n0\r\n\r\n",
+    "te-chunked-identity": POST + b"Transfer-Encoding: chunked, identity\r\n\r\n0\r\n\r\n",
+}
+CL_AND_TE = POST + b"Content-Length: 6\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\nG"
+
+
+@pytest.mark.parametrize("case", list(MUST_REJECT))
+def test_ambiguous_framing_is_rejected(lb: Target, case: str) -> None:
+    reply = exchange(lb.endpoints.server, MUST_REJECT[case])
+    assert not reply.from_node and reply.status is not None and 400 <= reply.status < 500, (
+        f"a request with {case} was answered {reply.status} "
+        f"{'by a Flow node' if reply.from_node else 'by the LB'}, not rejected with 4xx: a smuggling vector. "
+        "Fix: do not use `option accept-invalid-http-request`; keep HAProxy's strict HTTP parsing."
+    )
+
+
+def test_content_length_with_transfer_encoding_never_reaches_a_node(lb: Target) -> None:
+    reply = exchange(lb.endpoints.server, CL_AND_TE)
+    if not reply.from_node:
+        assert reply.status is not None and 400 <= reply.status < 500, f"answered {reply.status}, expected 4xx"
+        return
+    body = reply.data.split(b"\r\n\r\n", 1)[1]
+    headers = {name.lower() for name, _ in json.loads(body)["headers"]}
+    assert not {"content-length", "transfer-encoding"} <= headers, (
+        "a request with both Content-Length and Transfer-Encoding reached a Flow node with both headers: "
+        "the LB and the node may disagree where it ends (request smuggling)."
+    )

@@ -1,0 +1,34 @@
+"""TLS termination (443, 8443, 61613): the LB presents a chain that verifies for its name.
+
+Clients send the LB's name as SNI and verify the chain against the CA. Fails when a TLS port
+does not speak TLS, serves a certificate from another CA, or one without the LB's name
+(clients then fail with "certificate verify failed"). Connecting with a name that is not on the
+certificate must fail too: that proves verification is really on.
+"""
+
+from __future__ import annotations
+
+import ssl
+
+import pytest
+
+from flowlb.targets.base import Target
+from flowlb.tls import client_context, handshake
+
+TLS_ROLES = ["https", "server_tls", "stomp"]
+
+
+@pytest.mark.parametrize("role", TLS_ROLES, ids=["443", "8443", "61613"])
+def test_chain_verifies_for_the_lb_name(lb: Target, role: str) -> None:
+    endpoint = lb.endpoints.by_role()[role]
+    context = client_context(lb.ca_file)
+    try:
+        version = handshake(endpoint.host, endpoint.port, context, lb.endpoints.server_name)
+    except (ssl.SSLError, OSError) as exc:
+        pytest.fail(
+            f"port for {role} does not complete a verified TLS handshake for {lb.endpoints.server_name!r}: {exc}. "
+            "Fix: `bind :PORT ssl crt /path/server.pem` with the LB's full chain and key."
+        )
+    assert version in ("TLSv1.2", "TLSv1.3")
+    with pytest.raises(ssl.SSLCertVerificationError):
+        handshake(endpoint.host, endpoint.port, context, "not-the-lb.invalid")

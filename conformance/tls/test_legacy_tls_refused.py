@@ -1,0 +1,38 @@
+"""TLS floor: TLS 1.0 and 1.1 are refused on 443, 8443 and 61613.
+
+Both are deprecated (RFC 8996). The client here really offers them: OpenSSL 3 refuses them on
+the client side by default, so the check first proves, against a loopback server of its own, that
+it can negotiate the version. Otherwise "refused" would pass for the wrong reason. Fails
+when the LB completes a TLS 1.0 or 1.1 handshake, e.g. after `ssl-min-ver TLSv1.0`.
+"""
+
+from __future__ import annotations
+
+import ssl
+import warnings
+
+import pytest
+
+from flowlb.targets.base import Target
+from flowlb.tls import accepts_legacy_version, handshake, legacy_client_context
+
+with warnings.catch_warnings():
+    warnings.simplefilter("ignore", DeprecationWarning)
+    LEGACY = [ssl.TLSVersion.TLSv1, ssl.TLSVersion.TLSv1_1]
+
+
+@pytest.mark.filterwarnings("ignore::DeprecationWarning")
+@pytest.mark.parametrize("role", ["https", "server_tls", "stomp"], ids=["443", "8443", "61613"])
+@pytest.mark.parametrize("version", LEGACY, ids=["TLS1.0", "TLS1.1"])
+def test_legacy_version_refused(lb: Target, role: str, version: ssl.TLSVersion) -> None:
+    if not accepts_legacy_version(version):
+        pytest.fail(f"this machine's TLS client cannot offer {version.name}, so the check cannot see it accepted")
+    endpoint = lb.endpoints.by_role()[role]
+    try:
+        negotiated = handshake(endpoint.host, endpoint.port, legacy_client_context(version), lb.endpoints.server_name)
+    except (ssl.SSLError, OSError):
+        return
+    pytest.fail(
+        f"port for {role} accepts {negotiated}, a deprecated protocol. "
+        "Fix: `ssl-default-bind-options ssl-min-ver TLSv1.2` in global."
+    )

@@ -17,7 +17,7 @@ CONFIG = "frontend a\n  mode http\n  redirect scheme https if !{ssl_fc}\n"
 def test_first_alert_with_the_offending_line() -> None:
     line = one_line_error(REFUSED, CONFIG)
     assert line == (
-        "HAProxy rejected the config: parsing [/tmp/kb.cfg:3] : error detected while parsing a 'redirect' rule : "
+        "the config does not load: parsing [/tmp/kb.cfg:3] : error detected while parsing a 'redirect' rule : "
         "no such ACL : '{ssl_fc}'. (line 3: `redirect scheme https if !{ssl_fc}`)"
     )
 
@@ -31,9 +31,9 @@ def test_alerts_and_warnings_are_split() -> None:
 def test_start_failure_without_a_line_number() -> None:
     output = "[ALERT]    (1) : Starting frontend f: cannot bind socket (Address already in use) [127.0.0.1:80]\n"
     assert one_line_error(output, "") == (
-        "HAProxy rejected the config: Starting frontend f: cannot bind socket (Address already in use) [127.0.0.1:80]"
+        "the config does not load: Starting frontend f: cannot bind socket (Address already in use) [127.0.0.1:80]"
     )
 
 
 def test_no_alert_falls_back_to_the_last_lines() -> None:
-    assert one_line_error("Segmentation fault\n", "") == "HAProxy rejected the config: Segmentation fault"
+    assert one_line_error("Segmentation fault\n", "") == "the config does not load: Segmentation fault"

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 import signal
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Generator, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +17,8 @@ import pytest
 import urllib3
 
 from flowlb.checks.topology import Route, learn_route
-from flowlb.errors import FlowlbError
+from flowlb.errors import FlowlbError, HAProxyConfigError
+from flowlb.haproxy.operator import OperatorConfig
 from flowlb.haproxy.runtime import RuntimeAPI
 from flowlb.lbclient import lb_pool
 from flowlb.spec import PROFILES, ClusterSpec, load_spec
@@ -25,6 +26,7 @@ from flowlb.targets.base import NodeControl, Target
 from flowlb.targets.select import TARGETS, choose_target, start_target
 
 TLS_ROLES = ("https", "server_tls", "stomp")
+OPERATOR_KEY = pytest.StashKey[OperatorConfig | None]()
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -50,6 +52,14 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         type=Path,
         default=os.environ.get("FLOWLB_SPEC"),
         help="cluster spec (TOML) [env FLOWLB_SPEC; default fixtures/cluster.toml]",
+    )
+    group.addoption(
+        "--haproxy-cfg",
+        dest="flowlb_haproxy_cfg",
+        type=Path,
+        default=os.environ.get("FLOWLB_HAPROXY_CFG"),
+        help="run YOUR haproxy.cfg instead of a generated profile: its binds, server addresses and certificate "
+        "paths are mapped onto the test cluster, everything else runs as written [env FLOWLB_HAPROXY_CFG]",
     )
     group.addoption(
         "--keep-cluster",
@@ -79,12 +89,22 @@ def flowlb_spec(pytestconfig: pytest.Config) -> ClusterSpec:
 
 
 @pytest.fixture(scope="session")
-def cluster(pytestconfig: pytest.Config, flowlb_spec: ClusterSpec) -> Iterator[Target]:
-    """The cluster under test, started once for the session."""
+def cluster_start(pytestconfig: pytest.Config, flowlb_spec: ClusterSpec) -> Iterator[Target | HAProxyConfigError]:
+    """Start the cluster once: the running target, or HAProxy's refusal of the config ("does not load").
+
+    Any other start-up failure (no target, a spec or file error, Docker trouble) ends the session
+    with one line and exit code 2.
+    """
     profile = pytestconfig.getoption("flowlb_profile") or flowlb_spec.profile
+    cfg_path = pytestconfig.getoption("flowlb_haproxy_cfg")
     try:
         kind = choose_target(pytestconfig.getoption("flowlb_target"))
-        target = start_target(kind, flowlb_spec, profile)
+        operator = OperatorConfig.load(Path(cfg_path), flowlb_spec) if cfg_path else None
+        pytestconfig.stash[OPERATOR_KEY] = operator
+        target = start_target(kind, flowlb_spec, profile, operator)
+    except HAProxyConfigError as refused:
+        yield refused
+        return
     except FlowlbError as exc:
         pytest.exit(f"flowlb: {exc}", returncode=2)
     try:
@@ -95,6 +115,14 @@ def cluster(pytestconfig: pytest.Config, flowlb_spec: ClusterSpec) -> Iterator[T
             print(f"\nflowlb: cluster kept: {roles}; remove with: docker rm -f $(docker ps -aq --filter label=flowlb)")
         else:
             target.close()
+
+
+@pytest.fixture(scope="session")
+def cluster(cluster_start: Target | HAProxyConfigError) -> Target:
+    """The cluster under test; every check skips when the config does not load (that check fails)."""
+    if isinstance(cluster_start, HAProxyConfigError):
+        pytest.skip("the config does not load (see loads/test_config_loads.py)")
+    return cluster_start
 
 
 @pytest.fixture
@@ -160,6 +188,18 @@ def http(lb: Target) -> Iterator[Callable[..., urllib3.HTTPConnectionPool]]:
     yield make
     for pool in pools:
         pool.close()
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Generator[None, Any, None]:
+    """On a failed check against an operator's config, show the lines the harness rewrote."""
+    outcome = yield
+    report = outcome.get_result()
+    operator = item.config.stash.get(OPERATOR_KEY, None)
+    if report.failed and call.when == "call" and operator is not None and operator.last is not None:
+        report.sections.append(
+            (f"flowlb: lines of {operator.path} rewritten for the test cluster", operator.last.relevant_lines())
+        )
 
 
 def pytest_report_header(config: pytest.Config) -> str:

@@ -33,7 +33,7 @@ class Diagnosis:
         return cls(tuple(alerts), tuple(warnings))
 
 
-def one_line_error(output: str, config_text: str, what: str = "HAProxy rejected the config") -> str:
+def one_line_error(output: str, config_text: str, what: str = "the config does not load") -> str:
     """``what: <HAProxy's first alert> (line N: <that line of the config>)``; never a traceback."""
     diagnosis = Diagnosis.parse(output)
     if not diagnosis.alerts:

@@ -33,7 +33,7 @@ from flowlb.haproxy.messages import one_line_error
 from flowlb.haproxy.render import render
 from flowlb.haproxy.runtime import RuntimeAPI, wait_until
 from flowlb.spec import ClusterSpec
-from flowlb.targets import dockerenv
+from flowlb.targets import dockerenv  # also set up by the package, before testcontainers loads
 from flowlb.targets.base import Endpoint, Endpoints, HealthState
 from flowlb.targets.images import ensure_images
 from flowlb.targets.local import ConfigSource
@@ -110,10 +110,12 @@ class ContainersTarget:
         spec: ClusterSpec,
         profile: str,
         config_source: ConfigSource | None = None,
+        config_name: str = "haproxy.cfg",
         ready_timeout: float = 60.0,
     ) -> None:
         self.spec = spec
         self.profile = profile
+        self.config_name = config_name
         self.ready_timeout = ready_timeout
         self.config_text = ""
         self._nodes: dict[str, FlowNodeContainer] = {}
@@ -192,7 +194,8 @@ class ContainersTarget:
             )
             wait_for_haproxy(self._api, self.endpoints.by_role().values(), self.ready_timeout, haproxy.exited_output)
         except HAProxyExited as exited:
-            raise HAProxyConfigError(one_line_error(exited.output, self.config_text)) from None
+            output = exited.output.replace(f"{CONFIG_DIR}/haproxy.cfg", self.config_name)
+            raise HAProxyConfigError(one_line_error(output, self.config_text)) from None
         except TimeoutError as exc:
             raise TargetError(f"containers target: HAProxy not ready: {exc}") from None
 

@@ -56,11 +56,13 @@ class LocalTarget:
         spec: ClusterSpec,
         profile: str,
         config_source: ConfigSource | None = None,
+        config_name: str = "haproxy.cfg",
         haproxy_bin: str = "haproxy",
         ready_timeout: float = 30.0,
     ) -> None:
         self.spec = spec
         self.profile = profile
+        self.config_name = config_name
         self.ready_timeout = ready_timeout
         self._nodes: dict[str, _LocalNode] = {}
         self._haproxy: subprocess.Popen[bytes] | None = None
@@ -113,7 +115,8 @@ class LocalTarget:
         try:
             wait_for_haproxy(self._api, self.endpoints.by_role().values(), self.ready_timeout, self._haproxy_output)
         except HAProxyExited as exited:
-            raise HAProxyConfigError(one_line_error(exited.output, self.config_text)) from None
+            output = exited.output.replace(str(self.config_path), self.config_name)
+            raise HAProxyConfigError(one_line_error(output, self.config_text)) from None
         except TimeoutError as exc:
             raise TargetError(f"local target: HAProxy not ready: {exc}") from None
 

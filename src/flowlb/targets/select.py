@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import shutil
+from typing import Any
 
 from flowlb.errors import FlowlbError
+from flowlb.haproxy.operator import OperatorConfig
 from flowlb.spec import ClusterSpec
 from flowlb.targets.base import Target
 
@@ -27,12 +29,19 @@ def choose_target(requested: str) -> str:
     )
 
 
-def start_target(kind: str, spec: ClusterSpec, profile: str) -> Target:
-    """Start the cluster on the named target (``containers`` or ``local``)."""
+def start_target(kind: str, spec: ClusterSpec, profile: str, operator: OperatorConfig | None = None) -> Target:
+    """Start the cluster on the named target (``containers`` or ``local``).
+
+    With ``operator``, the operator's own config runs (remapped) instead of the ``profile``.
+    """
+    extra: dict[str, Any] = {}
+    if operator is not None:
+        extra = {"config_source": operator.source, "config_name": operator.path.name}
+        profile = f"operator:{operator.path.name}"
     if kind == "containers":
         from flowlb.targets.containers import ContainersTarget
 
-        return ContainersTarget(spec, profile)
+        return ContainersTarget(spec, profile, **extra)
     from flowlb.targets.local import LocalTarget
 
-    return LocalTarget(spec, profile)
+    return LocalTarget(spec, profile, **extra)

@@ -37,6 +37,37 @@ def docker_engine() -> None:
     require(docker_answers(), "a Docker engine")
 
 
+class MutationScore:
+    """Which mutants were caught, for the score printed at the end of the session."""
+
+    def __init__(self) -> None:
+        self.results: dict[str, list[str]] = {}
+
+    def record(self, name: str, missed: list[str]) -> None:
+        self.results[name] = missed
+
+    def summary(self) -> str:
+        caught = sum(1 for missed in self.results.values() if not missed)
+        lines = [f"mutation score: {caught}/{len(self.results)} caught ({100 * caught / len(self.results):.0f}%)"]
+        lines += [f"  NOT caught: {name} by {missed}" for name, missed in self.results.items() if missed]
+        return "\n".join(lines)
+
+
+_SCORE = pytest.StashKey[MutationScore]()
+
+
+@pytest.fixture(scope="session")
+def mutation_score(pytestconfig: pytest.Config) -> MutationScore:
+    return pytestconfig.stash.setdefault(_SCORE, MutationScore())
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter, config: pytest.Config) -> None:
+    score = config.stash.get(_SCORE, None)
+    if score is not None and score.results:
+        terminalreporter.write_sep("=", "flowlb mutation sweep")
+        terminalreporter.write_line(score.summary())
+
+
 def run_flowlb(*args: str, cwd: Path = REPO) -> subprocess.CompletedProcess[str]:
     """Run the ``flowlb`` command as a user would, in a subprocess."""
     return subprocess.run(

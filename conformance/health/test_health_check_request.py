@@ -3,8 +3,9 @@
 Flow answers that URL with 503 in bootstrap mode (no cluster membership), while its port still
 accepts TCP connections. A bare TCP check (the article's default `check`) or a check of another URL
 never sees it. Evidence from both sides: HAProxy reports a layer-7 check result (``L7OK``) for every
-server behind 8000/8443, and every node received checks with exactly that request line. Fails
-with a TCP-only check, `option httpchk GET /`, `HEAD`, or another path.
+server behind 8000/8443, and while no client sends anything, every request a node's server port
+receives is exactly that check. Fails with a TCP-only check, `option httpchk GET /`, `HEAD`, or
+another path.
 """
 
 from __future__ import annotations
@@ -35,9 +36,13 @@ def test_servers_are_checked_with_the_health_url(
     )
     health = flowlb_spec.health
     expected = f"GET {health.path}"
+    before = {node: node_control.counters(node)["server"] for node in lb.node_names()}
 
     def every_node_checked() -> bool:
-        return all(node_control.counters(node)["server"]["health_checks"] >= 2 for node in lb.node_names())
+        return all(
+            node_control.counters(node)["server"]["health_checks"] >= before[node]["health_checks"] + 2
+            for node in lb.node_names()
+        )
 
     try:
         wait_until(every_node_checked, timeout=3 * health.inter_ms / 1000 + 2, what="two health checks per node")
@@ -48,6 +53,15 @@ def test_servers_are_checked_with_the_health_url(
             f"HAProxy does not request {health.path}. Fix: `option httpchk GET {health.path}`."
         ) from None
     for node in lb.node_names():
-        lines = node_control.counters(node)["server"]["health_check_lines"]
+        after = node_control.counters(node)["server"]
+        lines = after["health_check_lines"]
         wrong = [line for line in lines if not line.startswith(expected + " HTTP/1.")]
         assert not wrong, f"{node} received health checks {wrong}, not `{expected}`"
+        other = (after["requests"] - before[node]["requests"]) - (
+            after["health_checks"] - before[node]["health_checks"]
+        )
+        assert other == 0, (
+            f"with no client traffic, {node}'s server port received {other} requests other than `{expected}`: "
+            f"some backend checks it with another request. Fix: `option httpchk GET {health.path}` in every "
+            "backend that checks port 8000."
+        )

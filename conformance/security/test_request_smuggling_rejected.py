@@ -1,8 +1,9 @@
 """Security: requests with ambiguous framing (Content-Length vs Transfer-Encoding) cannot desync the LB.
 
 Request smuggling needs the LB and the server to disagree on where a request ends. The LB must
-reject (4xx) two Content-Length headers that differ, and a Transfer-Encoding it does not fully
-understand (`xchunked`, `chunked, identity`). It must never forward a request that carries both
+reject (4xx) two Content-Length headers that differ, a Transfer-Encoding it does not fully
+understand (`xchunked`, `chunked, identity`), and either header with whitespace before its colon
+(`Transfer-Encoding : chunked`, which lenient servers still honour). It must never forward a request that carries both
 Content-Length and Transfer-Encoding: reject it, or keep only Transfer-Encoding (RFC 9112 §6.1).
 Fails when such a request reaches a Flow node unchanged, e.g. with
 `option accept-invalid-http-request`.
@@ -22,6 +23,9 @@ MUST_REJECT = {
     "two-content-lengths": POST + b"Content-Length: 4\r\nContent-Length: 5\r\n\r\nabcde",
     "obfuscated-te": POST + b"Transfer-Encoding: xchunked\r\n\r\n0\r\n\r\n",
     "te-chunked-identity": POST + b"Transfer-Encoding: chunked, identity\r\n\r\n0\r\n\r\n",
+    # whitespace between name and colon: RFC 9112 §5.1 says reject; lenient servers read it as the header
+    "te-space-before-colon": POST + b"Transfer-Encoding : chunked\r\nContent-Length: 5\r\n\r\n0\r\n\r\n",
+    "cl-space-before-colon": POST + b"Content-Length : 5\r\n\r\nabcde",
 }
 CL_AND_TE = POST + b"Content-Length: 6\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\nG"
 

@@ -1,0 +1,64 @@
+"""Proof that every check can fail: each mutant in fixtures/mutants/ must be caught by its checks.
+
+Each mutant is the hardened profile with one realistic operator mistake, run through the same
+path an operator's own config takes (``--haproxy-cfg``), on the local target. The control run is
+the unmutated profile through that path: it must pass every check, or "caught" means nothing.
+The mutation score is printed at the end of the session.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+import pytest
+
+from flowlb.mutants import Mutant, catalogue, mutated_config
+from flowlb.spec import load_spec
+from tests.conftest import REPO, MutationScore
+
+MUTANTS = catalogue()
+
+
+def run_checks(config: Path, checks: list[str], junit: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "pytest", *(f"conformance/{c}" for c in checks), "--target", "local",
+         "--haproxy-cfg", str(config), f"--junitxml={junit}", "-q", "-p", "no:cacheprovider"],
+        capture_output=True, text=True, cwd=REPO, check=False, timeout=300,
+    )  # fmt: skip
+
+
+def failed_check_files(junit: Path) -> set[str]:
+    """Conformance check files with at least one failed or erroring test in a JUnit report."""
+    failed = set()
+    for case in ET.parse(junit).getroot().iter("testcase"):  # noqa: S314 - our own pytest wrote it
+        if case.find("failure") is not None or case.find("error") is not None:
+            failed.add(case.attrib["classname"].removeprefix("conformance.").replace(".", "/") + ".py")
+    return failed
+
+
+def test_catalogue_has_at_least_20_mutants() -> None:
+    assert len(MUTANTS) >= 20
+
+
+def test_unmutated_profile_passes_every_check_the_mutants_name(haproxy_bin: str, tmp_path: Path) -> None:
+    config = tmp_path / "hardened.cfg"
+    config.write_text(mutated_config(Mutant("control", "", (), ()), load_spec()))
+    checks = sorted({check for mutant in MUTANTS for check in mutant.caught_by})
+    result = run_checks(config, checks, tmp_path / "junit.xml")
+    assert result.returncode == 0, result.stdout[-3000:]
+
+
+@pytest.mark.parametrize("mutant", MUTANTS, ids=[m.name for m in MUTANTS])
+def test_mutant_is_caught(mutant: Mutant, haproxy_bin: str, tmp_path: Path, mutation_score: MutationScore) -> None:
+    config = tmp_path / f"{mutant.name}.cfg"
+    config.write_text(mutated_config(mutant, load_spec()))
+    junit = tmp_path / "junit.xml"
+    result = run_checks(config, list(mutant.caught_by), junit)
+    missed = sorted(set(mutant.caught_by) - failed_check_files(junit)) if junit.exists() else list(mutant.caught_by)
+    mutation_score.record(mutant.name, missed)
+    assert not missed, (
+        f"mutant {mutant.name} ({mutant.description}) was not caught by {missed}\n{result.stdout[-3000:]}"
+    )

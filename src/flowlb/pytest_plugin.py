@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import signal
+import sys
 from collections.abc import Callable, Generator, Iterator
 from pathlib import Path
 from typing import Any
@@ -21,11 +22,14 @@ from flowlb.errors import FlowlbError, HAProxyConfigError
 from flowlb.haproxy.operator import OperatorConfig
 from flowlb.haproxy.runtime import RuntimeAPI
 from flowlb.lbclient import lb_pool
+from flowlb.reporting import CheckResult, RunInfo, discard, finish, run_directory
 from flowlb.spec import PROFILES, ClusterSpec, load_spec
 from flowlb.targets.base import NodeControl, Target
 from flowlb.targets.select import TARGETS, choose_target, start_target
 
 TLS_ROLES = ("https", "server_tls", "stomp")
+REPORT_KEY = pytest.StashKey[tuple[Path, RunInfo, dict[str, CheckResult]]]()
+_CONFIG: dict[str, pytest.Config] = {}  # the session's config, for hooks that are not handed it
 OPERATOR_KEY = pytest.StashKey[OperatorConfig | None]()
 
 
@@ -62,6 +66,13 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         "paths are mapped onto the test cluster, everything else runs as written [env FLOWLB_HAPROXY_CFG]",
     )
     group.addoption(
+        "--report-dir",
+        dest="flowlb_report_dir",
+        default=os.environ.get("FLOWLB_REPORT_DIR", "reports"),
+        help="where each run's report goes (junit.xml, index.html, summary.json); 'none' for no report "
+        "[env FLOWLB_REPORT_DIR; default reports/]",
+    )
+    group.addoption(
         "--keep-cluster",
         dest="flowlb_keep",
         action="store_true",
@@ -69,10 +80,93 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     )
 
 
+@pytest.hookimpl(tryfirst=True)
 def pytest_configure(config: pytest.Config) -> None:
     # SIGTERM (CI cancelling a job) runs the same teardown as Ctrl-C: no containers left behind.
     if signal.getsignal(signal.SIGTERM) is signal.SIG_DFL:
         signal.signal(signal.SIGTERM, _raise_interrupt)
+    _CONFIG["config"] = config
+    report_dir = config.getoption("flowlb_report_dir", "none")
+    if report_dir == "none" or config.option.collectonly:
+        return
+    cfg = config.getoption("flowlb_haproxy_cfg")
+    info = RunInfo(
+        target=config.getoption("flowlb_target"),
+        config=f"operator:{Path(cfg).name}" if cfg else (config.getoption("flowlb_profile") or "spec profile"),
+        spec=str(config.getoption("flowlb_spec") or "fixtures/cluster.toml"),
+    )
+    directory = run_directory(Path(report_dir), info)
+    config.stash[REPORT_KEY] = (directory, info, {})
+    if not config.option.xmlpath:
+        config.option.xmlpath = str(directory / "junit.xml")
+
+
+def pytest_runtest_logreport(report: pytest.TestReport) -> None:
+    """Collect each check's outcome for the run's report."""
+    state = _report_state(report)
+    if state is None:
+        return
+    results: dict[str, CheckResult] = state[2]
+    result = results.get(report.nodeid)
+    if result is None:
+        result = results[report.nodeid] = _describe(report)
+    if report.failed:
+        result.outcome = "failed"
+        result.message = _failure_message(report)
+    elif report.skipped and result.outcome != "failed":
+        result.outcome = "skipped"
+        result.message = str(report.longrepr[2]) if isinstance(report.longrepr, tuple) else ""
+    result.seconds += report.duration
+    result.figures.update({str(k): v for k, v in report.user_properties})
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    """Publish the run's report once junit.xml is written; drop it when the run was interrupted."""
+    state = session.config.stash.get(REPORT_KEY, None)
+    if state is None:
+        return
+    directory, info, results = state
+    if exitstatus == pytest.ExitCode.INTERRUPTED:
+        discard(directory)
+        return
+    if exitstatus in (pytest.ExitCode.OK, pytest.ExitCode.TESTS_FAILED):
+        final = finish(directory, info, list(results.values()))
+        session.config.stash[REPORT_KEY] = (final, info, results)
+    else:
+        discard(directory)
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter, config: pytest.Config) -> None:
+    state = config.stash.get(REPORT_KEY, None)
+    if state is not None and not state[0].name.endswith(".partial"):
+        terminalreporter.write_line(f"flowlb report: {state[0] / 'index.html'}")
+
+
+def _report_state(report: pytest.TestReport) -> Any:
+    config = _CONFIG.get("config")
+    return config.stash.get(REPORT_KEY, None) if config is not None else None
+
+
+def _describe(report: pytest.TestReport) -> CheckResult:
+    path = report.nodeid.split("::", 1)[0]
+    module = sys.modules.get(path.removesuffix(".py").replace("/", "."))
+    doc = (module.__doc__ or "") if module else ""
+    title, _, rest = doc.strip().partition("\n\n")
+    parts = path.split("/")
+    area = parts[-2] if len(parts) > 1 else "checks"
+    return CheckResult(
+        nodeid=report.nodeid,
+        area=area,
+        title=" ".join(title.split()) or report.nodeid.split("::")[-1],
+        guards=" ".join(rest.split()),
+    )
+
+
+def _failure_message(report: pytest.TestReport) -> str:
+    crash = getattr(report.longrepr, "reprcrash", None)
+    text = crash.message if crash is not None else str(report.longrepr)
+    return text.removeprefix("AssertionError: ").removeprefix("Failed: ").split("\nassert ")[0].strip()
 
 
 def _raise_interrupt(signum: int, frame: Any) -> None:

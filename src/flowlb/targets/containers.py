@@ -195,7 +195,9 @@ class ContainersTarget:
             wait_for_haproxy(self._api, self.endpoints.by_role().values(), self.ready_timeout, haproxy.exited_output)
         except HAProxyExited as exited:
             output = exited.output.replace(f"{CONFIG_DIR}/haproxy.cfg", self.config_name)
-            raise HAProxyConfigError(one_line_error(output, self.config_text)) from None
+            raise HAProxyConfigError(
+                one_line_error(output, self.config_text, f"{self.config_name} does not load")
+            ) from None
         except TimeoutError as exc:
             raise TargetError(f"containers target: HAProxy not ready: {exc}") from None
 

@@ -116,7 +116,9 @@ class LocalTarget:
             wait_for_haproxy(self._api, self.endpoints.by_role().values(), self.ready_timeout, self._haproxy_output)
         except HAProxyExited as exited:
             output = exited.output.replace(str(self.config_path), self.config_name)
-            raise HAProxyConfigError(one_line_error(output, self.config_text)) from None
+            raise HAProxyConfigError(
+                one_line_error(output, self.config_text, f"{self.config_name} does not load")
+            ) from None
         except TimeoutError as exc:
             raise TargetError(f"local target: HAProxy not ready: {exc}") from None
 

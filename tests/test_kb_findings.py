@@ -20,6 +20,8 @@ KB_FINDINGS = {
     "tls/test_forwarded_headers.py": "FACTS 8: no X-Forwarded-For / X-Forwarded-Proto",
     "failover/test_killed_node_under_load.py": "FACTS 8: no retries / option redispatch: requests to a dead node fail",
     "security/test_slow_headers_cut_off.py": "FACTS 5: no timeouts at all",
+    "stomp/test_new_sessions_follow_health.py": "FACTS 3: STOMP servers checked with a bare TCP connect to 8000",
+    "stomp/test_dead_node_sessions.py": "FACTS 3 and 8: a frozen node stays UP and keeps its STOMP sessions (no shutdown-sessions)",
 }
 
 

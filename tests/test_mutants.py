@@ -19,7 +19,8 @@ from flowlb.mutants import Mutant, catalogue, mutated_config
 from flowlb.spec import load_spec
 from tests.conftest import REPO, MutationScore
 
-MUTANTS = catalogue()
+MUTANTS = [m for m in catalogue() if not m.benign]
+BENIGN = [m for m in catalogue() if m.benign]
 
 
 def run_checks(config: Path, checks: list[str], junit: Path) -> subprocess.CompletedProcess[str]:
@@ -41,6 +42,14 @@ def failed_check_files(junit: Path) -> set[str]:
 
 def test_catalogue_has_at_least_20_mutants() -> None:
     assert len(MUTANTS) >= 20
+
+
+@pytest.mark.parametrize("change", BENIGN, ids=[m.name for m in BENIGN])
+def test_benign_change_is_not_flagged(change: Mutant, haproxy_bin: str, tmp_path: Path) -> None:
+    config = tmp_path / f"{change.name}.cfg"
+    config.write_text(mutated_config(change, load_spec()))
+    result = run_checks(config, list(change.caught_by), tmp_path / "junit.xml")
+    assert result.returncode == 0, f"{change.description}\n{result.stdout[-3000:]}"
 
 
 def test_unmutated_profile_passes_every_check_the_mutants_name(haproxy_bin: str, tmp_path: Path) -> None:

@@ -1,7 +1,8 @@
 """The mutant catalogue: realistic operator mistakes, each with the checks that must catch it.
 
 A mutant is a TOML file in ``fixtures/mutants/``: a description, the check files that must fail,
-and text edits applied to the hardened profile (each ``old`` must occur exactly once, so a
+and text edits applied to the hardened profile. A ``benign = true`` entry is a legitimate change
+(leastconn vs roundrobin) that its checks must NOT flag (each ``old`` must occur exactly once, so a
 mutant cannot silently stop applying when the profile changes)::
 
     description = "STOMP backend checked with a bare TCP connect"
@@ -40,6 +41,7 @@ class Mutant:
     description: str
     caught_by: tuple[str, ...]
     edits: tuple[Edit, ...]
+    benign: bool = False  # a legitimate change: the checks in caught_by must all PASS
 
     def apply(self, config: str) -> str:
         """The config with this mutant's edits; every ``old`` must occur exactly once."""
@@ -60,6 +62,7 @@ def load_mutant(path: Path) -> Mutant:
             description=str(raw["description"]),
             caught_by=tuple(str(check) for check in raw["caught_by"]),
             edits=tuple(Edit(str(e["old"]), str(e["new"])) for e in raw["edit"]),
+            benign=bool(raw.get("benign", False)),
         )
     except (OSError, tomllib.TOMLDecodeError, KeyError, TypeError) as exc:
         raise FlowlbError(f"mutant {path}: {type(exc).__name__}: {exc}") from None

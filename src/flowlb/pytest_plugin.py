@@ -17,13 +17,14 @@ from typing import Any
 import pytest
 import urllib3
 
-from flowlb.checks.topology import Route, learn_route
+from flowlb.checks.topology import Route, learn_route, learn_route_by
 from flowlb.errors import FlowlbError, HAProxyConfigError
 from flowlb.haproxy.operator import OperatorConfig
 from flowlb.haproxy.runtime import RuntimeAPI
 from flowlb.lbclient import lb_pool
 from flowlb.reporting import CheckResult, RunInfo, discard, finish, run_directory
 from flowlb.spec import PROFILES, ClusterSpec, load_spec
+from flowlb.stompclient import StompError, StompSession, open_session
 from flowlb.targets.base import NodeControl, Target
 from flowlb.targets.select import TARGETS, choose_target, start_target
 
@@ -71,6 +72,14 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         default=os.environ.get("FLOWLB_REPORT_DIR", "reports"),
         help="where each run's report goes (junit.xml, index.html, summary.json); 'none' for no report "
         "[env FLOWLB_REPORT_DIR; default reports/]",
+    )
+    group.addoption(
+        "--stomp-idle-seconds",
+        dest="flowlb_stomp_idle",
+        type=float,
+        default=float(os.environ.get("FLOWLB_STOMP_IDLE_S", "45")),
+        help="how long a STOMP session with heart-beats off must survive silence; longer than the usual "
+        "30 s `timeout client/server`, so a missing `timeout tunnel` shows [env FLOWLB_STOMP_IDLE_S; default 45]",
     )
     group.addoption(
         "--keep-cluster",
@@ -264,6 +273,44 @@ def route(
         return _routes[role]
 
     return learn
+
+
+@pytest.fixture
+def stomp_session(lb: Target) -> Iterator[Callable[..., StompSession]]:
+    """``stomp_session()``: a STOMP session through the LB's 61613, TLS verified against the run's CA."""
+    sessions: list[StompSession] = []
+
+    def open_one(**kwargs: Any) -> StompSession:
+        try:
+            session = open_session(lb.endpoints.stomp, lb.ca_file, **kwargs)
+        except StompError as exc:
+            pytest.fail(f"no STOMP session through the LB: {exc}")
+        sessions.append(session)
+        return session
+
+    yield open_one
+    for session in sessions:
+        session.close()
+
+
+@pytest.fixture
+def stomp_route(
+    lb: Target, runtime: RuntimeAPI, stomp_session: Callable[..., StompSession], _routes: dict[str, Route]
+) -> Route:
+    """The HAProxy backend behind 61613 and each node's server name in it, learned one session at a time."""
+    if "stomp" not in _routes:
+
+        def one_session(index: int) -> str | None:
+            session = stomp_session()
+            node = session.node
+            session.close()
+            return node
+
+        try:
+            _routes["stomp"] = learn_route_by(runtime, one_session, lb.node_names())
+        except FlowlbError as exc:
+            pytest.fail(str(exc))
+    return _routes["stomp"]
 
 
 @pytest.fixture

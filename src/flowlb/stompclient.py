@@ -11,6 +11,7 @@ always off here, and :func:`open_session` asserts that the socket really is TLS:
 
 from __future__ import annotations
 
+import contextlib
 import ssl
 import threading
 import time
@@ -81,7 +82,11 @@ class StompSession:
         heartbeats: tuple[int, int] = (0, 0),
         timeout: float = 10.0,
         auto_decode: bool = False,
+        socket_timeout: float = 60.0,
     ) -> None:
+        """``timeout`` bounds our waits (CONNECTED, RECEIPT, MESSAGE). ``socket_timeout`` is stomp.py's socket
+        timeout, which also ends the session after that much silence on the wire: keep it longer than any
+        silence a check waits through, or "the LB closed it" would be the client's own doing."""
         self.endpoint = endpoint
         self.timeout = timeout
         host_and_port = (endpoint.host, endpoint.port)
@@ -90,7 +95,7 @@ class StompSession:
             heartbeats=heartbeats,
             try_loopback_connect=False,
             reconnect_attempts_max=1,
-            timeout=timeout,
+            timeout=socket_timeout,
             auto_decode=auto_decode,
         )
         if ca_file is not None:
@@ -98,12 +103,34 @@ class StompSession:
         self.listener = _Collector()
         self.connection.set_listener("flowlb", self.listener)
 
-    def open(self) -> StompSession:
-        """Connect and wait for ``CONNECTED``; raises :class:`StompError` with the reason."""
-        try:
-            self.connection.connect(wait=True, headers={"host": self.endpoint.host})
-        except stomp.exception.ConnectFailedException:
-            raise StompError(f"no STOMP session on {self.endpoint.host}:{self.endpoint.port}") from None
+    def open(self, command: str = "STOMP") -> StompSession:
+        """Connect with ``STOMP`` (stomp.py's default) or ``CONNECT`` and wait for ``CONNECTED``.
+
+        stomp.py's own ``wait=True`` path is used (its ``wait=False`` path lost the first frame now and then
+        here), bounded by ``timeout``: a node that accepts and never answers must not hang a check.
+        """
+        failure: list[BaseException] = []
+
+        def connect() -> None:
+            try:
+                self.connection.connect(
+                    wait=True, headers={"host": self.endpoint.host}, with_connect_command=(command == "CONNECT")
+                )
+            except BaseException as exc:  # noqa: BLE001 - handed to the caller's thread
+                failure.append(exc)
+
+        worker = threading.Thread(target=connect, name="stomp-connect", daemon=True)
+        worker.start()
+        worker.join(self.timeout)
+        where = f"{self.endpoint.host}:{self.endpoint.port}"
+        if worker.is_alive():
+            self.connection.transport.running = False  # ends stomp.py's wait loop
+            self.close()
+            raise StompError(f"no CONNECTED within {self.timeout:.0f} s on {where}")
+        if failure and isinstance(failure[0], stomp.exception.ConnectFailedException):
+            raise StompError(f"no STOMP session on {where}") from None
+        if failure:
+            raise StompError(f"no STOMP session on {where}: {failure[0]}") from None
         if not self.listener.connected and self.listener.errors:
             raise StompError(f"STOMP server refused the session: {self.listener.errors[0].headers}")
         return self
@@ -118,6 +145,36 @@ class StompSession:
         return self.listener.connected.get("version", "")
 
     @property
+    def node(self) -> str:
+        """The node name from the ``server`` header (the mock says ``flowlb-mocknode/<node>``)."""
+        return self.server.rsplit("/", 1)[-1]
+
+    @property
+    def heartbeat(self) -> tuple[int, int]:
+        """The ``heart-beat`` the server answered in ``CONNECTED`` (sx, sy) in milliseconds."""
+        sx, _, sy = self.listener.connected.get("heart-beat", "0,0").partition(",")
+        return int(sx or 0), int(sy or 0)
+
+    def connected(self) -> bool:
+        return bool(self.connection.is_connected()) and not self.listener.disconnected.is_set()
+
+    def subscribe(self, destination: str, subscription_id: str = "1") -> None:
+        self.connection.subscribe(destination, id=subscription_id, ack="auto")
+
+    def wait_for_messages(self, count: int, timeout: float | None = None) -> list[Any]:
+        """Wait until ``count`` MESSAGE frames arrived; return them (fewer on timeout)."""
+        self.listener.wait_for(lambda: len(self.listener.messages) >= count, timeout or self.timeout)
+        return list(self.listener.messages)
+
+    def wait_for_disconnect(self, timeout: float) -> bool:
+        """True when the connection was closed (by the peer or the LB) within ``timeout``."""
+        return self.listener.disconnected.wait(timeout)
+
+    def send_raw(self, data: bytes) -> None:
+        """Bytes straight onto the session's socket, bypassing stomp.py's framing (bad-input checks)."""
+        self.socket.sendall(data)
+
+    @property
     def socket(self) -> Any:
         return self.connection.transport.socket
 
@@ -126,14 +183,28 @@ class StompSession:
         sock = self.socket
         return sock.version() if isinstance(sock, ssl.SSLSocket) else None
 
-    def send_with_receipt(self, destination: str, body: bytes | str, headers: dict[str, str] | None = None) -> float:
+    def send_with_receipt(
+        self,
+        destination: str,
+        body: bytes | str,
+        headers: dict[str, str] | None = None,
+        content_type: str | None = None,
+    ) -> float:
         """SEND and wait for its RECEIPT; return the round trip in seconds."""
         receipt = uuid.uuid4().hex
         start = time.perf_counter()
-        self.connection.send(destination, body, headers={**(headers or {}), "receipt": receipt})
+        self.connection.send(
+            destination, body, content_type=content_type, headers={**(headers or {}), "receipt": receipt}
+        )
         if not self.listener.wait_for(lambda: receipt in self.listener.receipts, self.timeout):
             raise StompError(f"no RECEIPT for a SEND to {destination} within {self.timeout:.0f} s")
         return time.perf_counter() - start
+
+    def disconnect(self) -> bool:
+        """DISCONNECT with a receipt; True when the RECEIPT came back before the close."""
+        receipt = uuid.uuid4().hex
+        self.connection.disconnect(receipt=receipt)
+        return receipt in self.listener.receipts
 
     def close(self) -> None:
         """DISCONNECT (with a receipt) when connected; always safe."""
@@ -142,6 +213,8 @@ class StompSession:
                 self.connection.disconnect(receipt=uuid.uuid4().hex)
         except (stomp.exception.StompException, OSError):
             pass
+        with contextlib.suppress(stomp.exception.StompException, OSError, AttributeError):
+            self.connection.transport.stop()
 
     def __enter__(self) -> StompSession:
         return self
@@ -150,9 +223,9 @@ class StompSession:
         self.close()
 
 
-def open_session(endpoint: Endpoint, ca_file: Path | None, **kwargs: Any) -> StompSession:
+def open_session(endpoint: Endpoint, ca_file: Path | None, command: str = "STOMP", **kwargs: Any) -> StompSession:
     """Open a session; with a CA file it must be TLS, else :class:`StompError`."""
-    session = StompSession(endpoint, ca_file, **kwargs).open()
+    session = StompSession(endpoint, ca_file, **kwargs).open(command)
     if ca_file is not None and session.tls_version() is None:
         session.close()
         raise StompError("the STOMP session is plaintext although TLS was asked for (stomp.py loopback pitfall)")

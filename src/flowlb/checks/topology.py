@@ -11,6 +11,7 @@ node -> (backend, server)::
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import urllib3
@@ -36,16 +37,28 @@ def _counters(runtime: RuntimeAPI) -> dict[tuple[str, str], int]:
 
 
 def learn_route(runtime: RuntimeAPI, pool: urllib3.HTTPConnectionPool, nodes: list[str], budget: int = 60) -> Route:
-    """Send single requests until every node was seen answering (at most ``budget``)."""
+    """Send single HTTP requests until every node was seen answering (at most ``budget``)."""
+
+    def one_request(index: int) -> str | None:
+        reply = pool.request("GET", f"/flowlb/route-discovery?i={index}")
+        return str(echo(reply)["node"]) if reply.status == 200 else None
+
+    return learn_route_by(runtime, one_request, nodes, budget)
+
+
+def learn_route_by(
+    runtime: RuntimeAPI, one_exchange: Callable[[int], str | None], nodes: list[str], budget: int = 60
+) -> Route:
+    """Run ``one_exchange`` (one request or session, returning the node that answered) until every node was seen."""
     seen: dict[str, tuple[str, str]] = {}
     for index in range(budget):
         before = _counters(runtime)
-        reply = pool.request("GET", f"/flowlb/route-discovery?i={index}")
+        node = one_exchange(index)
         after = _counters(runtime)
         moved = [key for key, value in after.items() if value > before.get(key, 0)]
-        if reply.status != 200 or len(moved) != 1:
+        if node is None or len(moved) != 1:
             continue
-        seen[echo(reply)["node"]] = moved[0]
+        seen[node] = moved[0]
         if set(seen) >= set(nodes):
             break
     backends = {backend for backend, _ in seen.values()}

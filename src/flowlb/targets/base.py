@@ -10,6 +10,9 @@ from typing import Any, Protocol
 from flowlb.haproxy.runtime import RuntimeAPI
 from flowlb.spec import LB_ROLES, ClusterSpec
 
+# The mock nodes' STOMP heart-beat capability (sx,sy ms): short, so "several heart-beat periods" is seconds.
+NODE_HEARTBEAT = "1000,1000"
+
 
 class HealthState(str, enum.Enum):
     """What a mock Flow node's health URL does (see ``flowlb.mocknode``)."""

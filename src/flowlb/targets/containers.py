@@ -34,7 +34,7 @@ from flowlb.haproxy.render import render
 from flowlb.haproxy.runtime import RuntimeAPI, wait_until
 from flowlb.spec import ClusterSpec
 from flowlb.targets import dockerenv  # also set up by the package, before testcontainers loads
-from flowlb.targets.base import Endpoint, Endpoints, HealthState
+from flowlb.targets.base import NODE_HEARTBEAT, Endpoint, Endpoints, HealthState
 from flowlb.targets.images import ensure_images
 from flowlb.targets.local import ConfigSource
 from flowlb.targets.nodeclient import MockNodeClient
@@ -63,7 +63,9 @@ class FlowNodeContainer(DockerContainer):  # type: ignore[misc]
         super().__init__(image)
         self.node_name = name
         self.address = address
-        self.with_command(["--name", name, "--host", "0.0.0.0", "--control-port", str(CONTROL_PORT)])
+        self.with_command(
+            ["--name", name, "--host", "0.0.0.0", "--control-port", str(CONTROL_PORT), "--heartbeat", NODE_HEARTBEAT]
+        )
         _loopback(self, CONTROL_PORT)
         self.with_network(network).with_network_aliases(name)
         endpoint = docker.types.EndpointConfig(

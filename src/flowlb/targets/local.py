@@ -28,7 +28,7 @@ from flowlb.haproxy.render import render
 from flowlb.haproxy.runtime import RuntimeAPI, wait_until
 from flowlb.spec import LB_ROLES, ClusterSpec
 from flowlb.targets import processes
-from flowlb.targets.base import Endpoint, Endpoints, HealthState
+from flowlb.targets.base import NODE_HEARTBEAT, Endpoint, Endpoints, HealthState
 from flowlb.targets.nodeclient import MockNodeClient
 from flowlb.targets.readiness import HAProxyExited, wait_for_haproxy
 from flowlb.tls import make_certificates
@@ -128,7 +128,17 @@ class LocalTarget:
         return self.haproxy_log.read_text(errors="replace")
 
     def _spawn_node(self, name: str, ports: dict[str, int]) -> _LocalNode:
-        argv = [sys.executable, "-m", "flowlb.mocknode", "--name", name, "--host", "127.0.0.1"]
+        argv = [
+            sys.executable,
+            "-m",
+            "flowlb.mocknode",
+            "--name",
+            name,
+            "--host",
+            "127.0.0.1",
+            "--heartbeat",
+            NODE_HEARTBEAT,
+        ]
         for role in ("web", "server", "stomp", "control"):
             argv += [f"--{role}-port", str(ports[role])]
         process = processes.spawn(argv, env={"PYTHONPATH": str(SRC_DIR), "FLOWLB_RUN_DIR": str(self.run_dir)})

@@ -1,0 +1,62 @@
+"""STOMP (61613): sessions on a dead or frozen node are closed, and a reconnect lands on a healthy node.
+
+A frozen Flow server (SIGSTOP / `docker pause`) keeps its TCP connections open. Without
+`on-marked-down shutdown-sessions` its STOMP clients wait forever on a session that will never
+answer. Once HAProxy marks it DOWN (limit ``2 x inter x fall`` plus one interval and 1 s, as its
+checks time out), the LB must close those sessions. A client that reconnects must land on a healthy
+node. When a node is killed, its clients must see the disconnect within the detection limit.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+
+import pytest
+
+from flowlb.checks.health import check_timing
+from flowlb.checks.topology import Route
+from flowlb.haproxy.runtime import RuntimeAPI
+from flowlb.spec import ClusterSpec
+from flowlb.stompclient import StompSession
+from flowlb.targets.base import NodeControl, Target
+
+pytestmark = pytest.mark.stomp
+
+
+def _sessions_on(victim: str, stomp_session: Callable[..., StompSession], count: int) -> list[StompSession]:
+    sessions = [stomp_session(heartbeats=(0, 0)) for _ in range(count)]
+    on_victim = [s for s in sessions if s.node == victim]
+    assert on_victim, f"no session of {count} landed on {victim}: {[s.node for s in sessions]}"
+    return on_victim
+
+
+@pytest.mark.parametrize("failure", ["hang", "kill"])
+def test_sessions_of_a_dead_node_are_closed(
+    lb: Target,
+    runtime: RuntimeAPI,
+    node_control: NodeControl,
+    stomp_route: Route,
+    stomp_session: Callable[..., StompSession],
+    flowlb_spec: ClusterSpec,
+    record_property: Callable[[str, object], None],
+    failure: str,
+) -> None:
+    victim = lb.node_names()[0]
+    timing = check_timing(runtime, lb.config_text, flowlb_spec, stomp_route.backend, stomp_route.server(victim))
+    limit = timing.down_limit_s(check_hangs=True)
+    doomed = _sessions_on(victim, stomp_session, 2 * len(lb.node_names()))
+    started = time.monotonic()
+    getattr(node_control, failure)(victim)
+    closed = doomed[0].wait_for_disconnect(limit)
+    took = time.monotonic() - started
+    assert closed, (
+        f"{victim} was {'frozen' if failure == 'hang' else 'killed'}, yet its STOMP session is still open after "
+        f"{limit:.1f} s: the client waits forever. Fix: `on-marked-down shutdown-sessions` on the STOMP servers "
+        "and an HTTP health check."
+    )
+    record_property(f"stomp_{failure}_session_closed_s", round(took, 2))
+    print(f"{failure}: the LB closed the STOMP session on {victim} {took:.2f} s later (limit {limit:.1f} s)")
+    retry = stomp_session()
+    assert retry.node != victim, f"a reconnecting client landed on {victim} again"
+    retry.send_with_receipt("/queue/flowlb.reconnect", b"back")

@@ -1,0 +1,52 @@
+"""STOMP (61613): a Flow server whose health URL fails gets no new STOMP sessions.
+
+A server in bootstrap mode answers `/commanderRequest/health` with 503 but still accepts TCP on
+8000 and 61613. The article checks the STOMP servers with `check port 8000`, a bare TCP connect, so
+sessions keep going to a server that cannot serve them (FACTS.md item 3). HAProxy must mark the
+server DOWN in the STOMP backend within ``inter x fall`` (plus one interval and 1 s), and then no
+new session may land on it.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Callable
+
+import pytest
+
+from flowlb.checks.health import check_timing
+from flowlb.checks.topology import Route
+from flowlb.haproxy.runtime import RuntimeAPI, wait_until
+from flowlb.spec import ClusterSpec
+from flowlb.stompclient import StompSession
+from flowlb.targets.base import HealthState, NodeControl, Target
+
+pytestmark = pytest.mark.stomp
+
+
+def test_bootstrap_node_gets_no_new_sessions(
+    lb: Target,
+    runtime: RuntimeAPI,
+    node_control: NodeControl,
+    stomp_route: Route,
+    stomp_session: Callable[..., StompSession],
+    flowlb_spec: ClusterSpec,
+    record_property: Callable[[str, object], None],
+) -> None:
+    victim = lb.node_names()[1]
+    server = stomp_route.server(victim)
+    limit = check_timing(runtime, lb.config_text, flowlb_spec, stomp_route.backend, server).down_limit_s()
+    node_control.set_health(victim, HealthState.BOOTSTRAP)
+    try:
+        took = wait_until(lambda: runtime.server(stomp_route.backend, server).is_down, limit, "down")
+    except TimeoutError:
+        now = runtime.server(stomp_route.backend, server)
+        pytest.fail(
+            f"STOMP sessions still go to {victim}, whose health check fails (503, bootstrap mode): HAProxy has it "
+            f"{now.status} ({now.check_status}) in the STOMP backend after {limit:.1f} s. Fix: add "
+            "`option httpchk GET /commanderRequest/health` and `http-check expect status 200` to the STOMP "
+            "backend (the servers keep `check port 8000`)."
+        )
+    record_property("stomp_bootstrap_detection_s", round(took, 2))
+    placed = Counter(stomp_session().node for _ in range(2 * len(lb.node_names())))
+    assert placed[victim] == 0, f"new STOMP sessions landed on {victim} while HAProxy had it DOWN: {dict(placed)}"

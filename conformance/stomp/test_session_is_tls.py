@@ -1,0 +1,37 @@
+"""STOMP (61613): the session through the LB is TLS, verified against the CA; plaintext is refused.
+
+Flow servers are told `stompClientUri = stomp+ssl://LB:61613`. A STOMP client (stomp.py, a real
+third-party client) must get a TLS session whose chain verifies against the CA. The socket is
+checked to really be TLS, because stomp.py can silently dial loopback in plaintext (FACTS.md).
+A client speaking plaintext STOMP to 61613 must get no session. Fails when the `ssl crt` is missing
+on the 61613 bind.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import pytest
+
+from flowlb.stompclient import StompError, StompSession, open_session
+from flowlb.targets.base import Target
+
+pytestmark = pytest.mark.stomp
+
+
+def test_stomp_session_is_verified_tls(lb: Target, stomp_session: Callable[..., StompSession]) -> None:
+    session = stomp_session()
+    assert session.tls_version() in ("TLSv1.2", "TLSv1.3"), f"the STOMP session runs over {session.tls_version()}"
+    assert session.node in lb.node_names(), f"CONNECTED came from {session.server!r}, not a Flow node"
+
+
+def test_plaintext_stomp_gets_no_session(lb: Target) -> None:
+    try:
+        session = open_session(lb.endpoints.stomp, ca_file=None, timeout=3.0)
+    except StompError:
+        return
+    session.close()
+    pytest.fail(
+        "a plaintext STOMP client got a session on 61613: log files and commands travel in clear. "
+        "Fix: `bind :61613 ssl crt /path/server.pem` on the STOMP frontend."
+    )

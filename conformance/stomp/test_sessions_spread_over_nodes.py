@@ -1,0 +1,40 @@
+"""STOMP (61613): new sessions are spread over every healthy node.
+
+Three sessions per node are opened and held. The `server` header of each CONNECTED names the node,
+and HAProxy's current-session counters for the STOMP backend must agree. Every node gets between
+half and one and a half times its fair share (`leastconn` and `roundrobin` both give exactly the
+fair share). Fails with `balance source` or a node missing from the STOMP backend.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Callable
+
+import pytest
+
+from flowlb.checks.topology import Route
+from flowlb.haproxy.runtime import RuntimeAPI
+from flowlb.stompclient import StompSession
+from flowlb.targets.base import Target
+
+pytestmark = pytest.mark.stomp
+SESSIONS_PER_NODE = 3
+
+
+def test_sessions_spread_evenly(
+    lb: Target, runtime: RuntimeAPI, stomp_route: Route, stomp_session: Callable[..., StompSession]
+) -> None:
+    nodes = lb.node_names()
+    total = SESSIONS_PER_NODE * len(nodes)
+    placed = Counter(stomp_session().node for _ in range(total))
+    fair = total / len(nodes)
+    for node in nodes:
+        assert 0.5 * fair <= placed[node] <= 1.5 * fair, (
+            f"{total} STOMP sessions landed {dict(placed)}: {node} got {placed[node]}. "
+            "Fix: `balance leastconn` (or roundrobin) and every node in the STOMP backend."
+        )
+    current = {node: runtime.server(stomp_route.backend, stomp_route.server(node)).current_sessions for node in nodes}
+    assert current == {node: placed[node] for node in nodes}, (
+        f"HAProxy counts current STOMP sessions {current}, the nodes' CONNECTED frames say {dict(placed)}"
+    )

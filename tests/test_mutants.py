@@ -27,7 +27,7 @@ def run_checks(config: Path, checks: list[str], junit: Path) -> subprocess.Compl
     return subprocess.run(
         [sys.executable, "-m", "pytest", *(f"conformance/{c}" for c in checks), "--target", "local",
          "--haproxy-cfg", str(config), f"--junitxml={junit}", "-q", "-p", "no:cacheprovider"],
-        capture_output=True, text=True, cwd=REPO, check=False, timeout=300,
+        capture_output=True, text=True, cwd=REPO, check=False, timeout=800,
     )  # fmt: skip
 
 
@@ -52,6 +52,7 @@ def test_benign_change_is_not_flagged(change: Mutant, haproxy_bin: str, tmp_path
     assert result.returncode == 0, f"{change.description}\n{result.stdout[-3000:]}"
 
 
+@pytest.mark.timeout(900)  # every check the mutants name, STOMP's 45 s idle check included
 def test_unmutated_profile_passes_every_check_the_mutants_name(haproxy_bin: str, tmp_path: Path) -> None:
     config = tmp_path / "hardened.cfg"
     config.write_text(mutated_config(Mutant("control", "", (), ()), load_spec()))

@@ -60,6 +60,7 @@ def flowlb_containers() -> list[str]:
         client.close()
 
 
+@pytest.mark.timeout(900)  # the whole suite, STOMP's 45 s idle check included
 @pytest.mark.parametrize("target", ["local", "containers"])
 def test_hardened_passes_the_whole_suite_on_target(target: str, request: pytest.FixtureRequest, tmp_path: Path) -> None:
     request.getfixturevalue("haproxy_bin" if target == "local" else "docker_engine")

@@ -15,10 +15,10 @@ from collections.abc import Callable
 import pytest
 import urllib3
 
-from flowlb.checks.health import check_timing
+from flowlb.checks.health import check_timing, marked_down_within
 from flowlb.checks.stream import RequestStream
 from flowlb.checks.topology import Route
-from flowlb.haproxy.runtime import RuntimeAPI, wait_until
+from flowlb.haproxy.runtime import RuntimeAPI, ServerStat, wait_until
 from flowlb.spec import ClusterSpec
 from flowlb.targets.base import NodeControl, Target
 
@@ -46,9 +46,8 @@ def test_hung_node_is_taken_out_under_load(
         wait_until(lambda: stream.count() >= 50, 10, "the request stream running")
         hung_at = stream.now()
         node_control.hang(victim)
-        try:
-            detected = wait_until(lambda: runtime.server(server_route.backend, server).is_down, limit, "down")
-        except TimeoutError:
+        detected = marked_down_within(runtime, server_route.backend, server, limit)
+        if isinstance(detected, ServerStat):
             pytest.fail(
                 f"{victim} is frozen but HAProxy still has it UP after {limit:.1f} s: requests sent to it hang. "
                 "Fix: an HTTP health check (`option httpchk GET /commanderRequest/health`)."

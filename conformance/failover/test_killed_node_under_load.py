@@ -16,10 +16,10 @@ from collections.abc import Callable
 import pytest
 import urllib3
 
-from flowlb.checks.health import check_timing
+from flowlb.checks.health import check_timing, marked_down_within
 from flowlb.checks.stream import RequestStream
 from flowlb.checks.topology import Route
-from flowlb.haproxy.runtime import RuntimeAPI, wait_until
+from flowlb.haproxy.runtime import RuntimeAPI, ServerStat, wait_until
 from flowlb.spec import ClusterSpec
 from flowlb.targets.base import NodeControl, Target
 
@@ -42,9 +42,8 @@ def test_no_request_lost_when_a_node_is_killed(
         wait_until(lambda: stream.count() >= 50, 10, "the request stream running")
         killed_at = stream.now()
         node_control.kill(victim)
-        try:
-            detected = wait_until(lambda: runtime.server(server_route.backend, server).is_down, limit, "down")
-        except TimeoutError:
+        detected = marked_down_within(runtime, server_route.backend, server, limit)
+        if isinstance(detected, ServerStat):
             pytest.fail(f"HAProxy did not mark the killed node {victim} DOWN within {limit:.1f} s")
         settled = stream.count()
         wait_until(lambda: stream.count() >= settled + 50, 10, "the stream after detection")

@@ -15,9 +15,9 @@ from collections.abc import Callable
 import pytest
 import urllib3
 
-from flowlb.checks.health import check_timing
+from flowlb.checks.health import check_timing, marked_down_within
 from flowlb.checks.topology import Route
-from flowlb.haproxy.runtime import RuntimeAPI, wait_until
+from flowlb.haproxy.runtime import RuntimeAPI, ServerStat, wait_until
 from flowlb.lbclient import echo
 from flowlb.spec import ClusterSpec
 from flowlb.targets.base import HealthState, NodeControl, Target
@@ -39,10 +39,9 @@ def test_bootstrap_node_is_marked_down_and_back_up(
     down_limit, up_limit = timing.down_limit_s(), timing.up_limit_s()
 
     node_control.set_health(victim, HealthState.BOOTSTRAP)
-    try:
-        took_down = wait_until(lambda: runtime.server(server_route.backend, server).is_down, down_limit, "down")
-    except TimeoutError:
-        now = runtime.server(server_route.backend, server)
+    took_down = marked_down_within(runtime, server_route.backend, server, down_limit)
+    if isinstance(took_down, ServerStat):
+        now = took_down
         pytest.fail(
             f"{victim} answers its health URL with 503 (bootstrap mode) but HAProxy still has it "
             f"{now.status} ({now.check_status}) after {down_limit:.1f} s: it keeps receiving requests it cannot serve. "

@@ -15,9 +15,9 @@ from collections.abc import Callable
 import pytest
 import urllib3
 
-from flowlb.checks.health import check_timing
+from flowlb.checks.health import check_timing, marked_down_within
 from flowlb.checks.topology import Route
-from flowlb.haproxy.runtime import RuntimeAPI, wait_until
+from flowlb.haproxy.runtime import RuntimeAPI, ServerStat
 from flowlb.lbclient import echo
 from flowlb.spec import ClusterSpec
 from flowlb.targets.base import HealthState, NodeControl, Target
@@ -38,10 +38,9 @@ def test_hung_health_url_marks_the_server_down(
     limit = check_timing(runtime, lb.config_text, flowlb_spec, server_route.backend, server).down_limit_s(True)
 
     node_control.set_health(victim, HealthState.HANG)
-    try:
-        took = wait_until(lambda: runtime.server(server_route.backend, server).is_down, limit, "down")
-    except TimeoutError:
-        now = runtime.server(server_route.backend, server)
+    took = marked_down_within(runtime, server_route.backend, server, limit)
+    if isinstance(took, ServerStat):
+        now = took
         pytest.fail(
             f"{victim}'s health URL never answers, yet HAProxy still has it {now.status} ({now.check_status}) "
             f"after {limit:.1f} s. Fix: an HTTP check (`option httpchk GET /commanderRequest/health`) and no "

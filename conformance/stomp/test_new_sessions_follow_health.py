@@ -14,9 +14,9 @@ from collections.abc import Callable
 
 import pytest
 
-from flowlb.checks.health import check_timing
+from flowlb.checks.health import check_timing, marked_down_within
 from flowlb.checks.topology import Route
-from flowlb.haproxy.runtime import RuntimeAPI, wait_until
+from flowlb.haproxy.runtime import RuntimeAPI, ServerStat
 from flowlb.spec import ClusterSpec
 from flowlb.stompclient import StompSession
 from flowlb.targets.base import HealthState, NodeControl, Target
@@ -37,10 +37,9 @@ def test_bootstrap_node_gets_no_new_sessions(
     server = stomp_route.server(victim)
     limit = check_timing(runtime, lb.config_text, flowlb_spec, stomp_route.backend, server).down_limit_s()
     node_control.set_health(victim, HealthState.BOOTSTRAP)
-    try:
-        took = wait_until(lambda: runtime.server(stomp_route.backend, server).is_down, limit, "down")
-    except TimeoutError:
-        now = runtime.server(stomp_route.backend, server)
+    took = marked_down_within(runtime, stomp_route.backend, server, limit)
+    if isinstance(took, ServerStat):
+        now = took
         pytest.fail(
             f"STOMP sessions still go to {victim}, whose health check fails (503, bootstrap mode): HAProxy has it "
             f"{now.status} ({now.check_status}) in the STOMP backend after {limit:.1f} s. Fix: add "

@@ -12,10 +12,12 @@ always off here, and :func:`open_session` asserts that the socket really is TLS:
 from __future__ import annotations
 
 import contextlib
+import socket
 import ssl
 import threading
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
@@ -24,8 +26,11 @@ from typing import Any
 import stomp
 import stomp.exception
 
+from flowlb import stomptls
 from flowlb.errors import FlowlbError
 from flowlb.targets.base import Endpoint
+
+stomptls.install()
 
 
 class StompError(FlowlbError):
@@ -200,27 +205,52 @@ class StompSession:
             raise StompError(f"no RECEIPT for a SEND to {destination} within {self.timeout:.0f} s")
         return time.perf_counter() - start
 
-    def disconnect(self) -> bool:
-        """DISCONNECT with a receipt; True when the RECEIPT came back before the close."""
+    def disconnect(self, timeout: float = 5.0) -> bool:
+        """DISCONNECT with a receipt; True when the RECEIPT came back before the close (bounded wait)."""
         receipt = uuid.uuid4().hex
-        self.connection.disconnect(receipt=receipt)
-        return receipt in self.listener.receipts
+        _bounded(lambda: self.connection.disconnect(receipt=receipt), timeout)
+        got_it = receipt in self.listener.receipts
+        self._drop_socket()
+        return got_it
 
-    def close(self) -> None:
-        """DISCONNECT (with a receipt) when connected; always safe."""
-        try:
-            if self.connection.is_connected():
-                self.connection.disconnect(receipt=uuid.uuid4().hex)
-        except (stomp.exception.StompException, OSError):
-            pass
-        with contextlib.suppress(stomp.exception.StompException, OSError, AttributeError):
-            self.connection.transport.stop()
+    def close(self, timeout: float = 2.0) -> None:
+        """DISCONNECT (with a receipt) when connected, then drop the socket; never blocks past ``timeout``.
+
+        stomp.py's own disconnect waits, without a bound, for its receiver thread; a frozen node
+        (or an LB that keeps a dead session open) would hold a check there until the socket timeout.
+        """
+        if self.connection.is_connected():
+            _bounded(lambda: self.connection.disconnect(receipt=uuid.uuid4().hex), timeout)
+        self._drop_socket()
+
+    def _drop_socket(self) -> None:
+        transport = self.connection.transport
+        transport.running = False
+        sock = getattr(transport, "socket", None)
+        if sock is not None:
+            with contextlib.suppress(OSError):
+                sock.shutdown(socket.SHUT_RDWR)
+            with contextlib.suppress(OSError):
+                sock.close()
 
     def __enter__(self) -> StompSession:
         return self
 
     def __exit__(self, *exc: tuple[type[BaseException] | None, BaseException | None, TracebackType | None]) -> None:
         self.close()
+
+
+def _bounded(action: Callable[[], object], timeout: float) -> bool:
+    """Run ``action`` in a helper thread; True when it finished within ``timeout`` (errors are swallowed)."""
+
+    def run() -> None:
+        with contextlib.suppress(stomp.exception.StompException, OSError):
+            action()
+
+    worker = threading.Thread(target=run, name="stomp-bounded", daemon=True)
+    worker.start()
+    worker.join(timeout)
+    return not worker.is_alive()
 
 
 def open_session(endpoint: Endpoint, ca_file: Path | None, command: str = "STOMP", **kwargs: Any) -> StompSession:

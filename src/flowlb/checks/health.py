@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from flowlb.haproxy.runtime import RuntimeAPI
+from flowlb.haproxy.runtime import RuntimeAPI, ServerStat, wait_until
 from flowlb.haproxy.timing import check_interval_s
 from flowlb.spec import ClusterSpec
 
@@ -43,3 +43,11 @@ def check_timing(runtime: RuntimeAPI, config_text: str, spec: ClusterSpec, backe
     stat = runtime.server(backend, server)
     inter = check_interval_s(config_text, backend, server) if config_text else spec.health.inter_ms / 1000
     return CheckTiming(inter, stat.check_fall or spec.health.fall, stat.check_rise or spec.health.rise)
+
+
+def marked_down_within(runtime: RuntimeAPI, backend: str, server: str, limit_s: float) -> float | ServerStat:
+    """Seconds until HAProxy marked ``backend/server`` DOWN, or its last state when ``limit_s`` passed first."""
+    try:
+        return wait_until(lambda: runtime.server(backend, server).is_down, limit_s, f"{backend}/{server} down")
+    except TimeoutError:
+        return runtime.server(backend, server)

@@ -20,7 +20,7 @@ from pathlib import Path
 from flowlb.errors import FlowlbError, HAProxyConfigError
 from flowlb.haproxy.layout import Layout
 from flowlb.haproxy.messages import Diagnosis, one_line_error
-from flowlb.haproxy.remap import RemapResult, remap_config
+from flowlb.haproxy.remap import RemapResult, read_config_file, remap_config
 from flowlb.spec import ClusterSpec
 
 
@@ -36,14 +36,7 @@ class OperatorConfig:
     @classmethod
     def load(cls, path: Path, spec: ClusterSpec) -> OperatorConfig:
         """Read ``path`` and make sure it can be mapped; raise with one line when it cannot."""
-        try:
-            text = path.read_text(encoding="utf-8")
-        except FileNotFoundError:
-            raise FlowlbError(f"{path}: no such file") from None
-        except OSError as exc:
-            raise FlowlbError(f"{path}: cannot read: {exc.strerror}") from None
-        except UnicodeDecodeError as exc:
-            raise FlowlbError(f"{path}: not UTF-8 text: {exc.reason} at byte {exc.start}") from None
+        text = read_config_file(path)
         try:
             remap_config(text, spec, Layout.for_spec(spec), str(path))
         except FlowlbError:

@@ -105,16 +105,21 @@ def config_source(path: Path, spec: ClusterSpec) -> Callable[[Layout], str]:
     The file is read once, and remapped once at once against the spec's own layout, so that a config
     that cannot be mapped fails here rather than after the target has started its nodes.
     """
+    text = read_config_file(path)
+    remap_config(text, spec, Layout.for_spec(spec), str(path))
+    return lambda layout: remap_config(text, spec, layout, str(path)).text
+
+
+def read_config_file(path: Path) -> str:
+    """An operator's config file as text; a one-line :class:`FlowlbError` when it cannot be read."""
     try:
-        text = path.read_text(encoding="utf-8")
+        return path.read_text(encoding="utf-8")
     except FileNotFoundError:
         raise FlowlbError(f"{path}: no such file") from None
     except OSError as exc:
         raise FlowlbError(f"{path}: cannot read: {exc.strerror}") from None
     except UnicodeDecodeError as exc:
         raise FlowlbError(f"{path}: not UTF-8 text: {exc.reason} at byte {exc.start}") from None
-    remap_config(text, spec, Layout.for_spec(spec), str(path))
-    return lambda layout: remap_config(text, spec, layout, str(path)).text
 
 
 # -- reading the config ------------------------------------------------------------------------

@@ -1,0 +1,95 @@
+"""TLS for stomp.py that survives its threads: reads and writes on one SSL object never overlap.
+
+stomp.py 8.2 reads its socket in a receiver thread while the caller's thread writes (SEND,
+DISCONNECT) and closes it. OpenSSL forbids concurrent use of one SSL object. Seen here:
+frames silently lost (a CONNECT never reached the node) and the process killed by SIGSEGV. So
+stomp.py gets an SSL socket class that waits for data *outside* a lock, then reads non-blocking
+*inside* it, and sends and closes under the same lock. Only stomp.py's view of the ``ssl`` module
+is changed; every other client in the process keeps the standard one.
+"""
+
+from __future__ import annotations
+
+import select
+import socket
+import ssl
+import threading
+import time
+from types import ModuleType
+from typing import Any
+
+
+class SerializedSSLSocket(ssl.SSLSocket):
+    """An ``SSLSocket`` whose OpenSSL calls never run in two threads at once."""
+
+    def _io_lock(self) -> threading.RLock:
+        lock = self.__dict__.get("_flowlb_io_lock")
+        if lock is None:
+            lock = self.__dict__.setdefault("_flowlb_io_lock", threading.RLock())
+        return lock  # type: ignore[no-any-return]
+
+    def recv(self, buflen: int = 1024, flags: int = 0) -> bytes:
+        timeout = self.gettimeout()
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while True:
+            with self._io_lock():
+                if getattr(self, "_sslobj", None) is None:
+                    return super().recv(buflen, flags)
+                if self.pending():
+                    return super().recv(buflen, flags)
+            left = None if deadline is None else max(0.0, deadline - time.monotonic())
+            readable, _, _ = select.select([self.fileno()], [], [], left)
+            if not readable:
+                raise TimeoutError("timed out")
+            with self._io_lock():
+                if getattr(self, "_sslobj", None) is None:
+                    return b""
+                saved = self.gettimeout()
+                self.settimeout(0)
+                try:
+                    return super().recv(buflen, flags)
+                except (ssl.SSLWantReadError, BlockingIOError):
+                    continue  # only part of a TLS record so far
+                finally:
+                    self.settimeout(saved)
+
+    def send(self, data: Any, flags: int = 0) -> int:
+        with self._io_lock():
+            return super().send(data, flags)
+
+    def sendall(self, data: Any, flags: int = 0) -> None:
+        with self._io_lock():
+            super().sendall(data, flags)
+
+    def unwrap(self) -> socket.socket:
+        with self._io_lock():
+            return super().unwrap()
+
+    def shutdown(self, how: int) -> None:
+        with self._io_lock():
+            super().shutdown(how)
+
+    def close(self) -> None:
+        with self._io_lock():
+            super().close()
+
+
+class _SerializedContext(ssl.SSLContext):
+    sslsocket_class = SerializedSSLSocket
+
+
+class _SSLForStomp(ModuleType):
+    """The ``ssl`` module as stomp.py sees it: standard, but contexts make serialized sockets."""
+
+    SSLContext = _SerializedContext
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(ssl, name)
+
+
+def install() -> None:
+    """Give stomp.py's transport the serialized ``ssl`` (idempotent)."""
+    import stomp.transport
+
+    if not isinstance(stomp.transport.ssl, _SSLForStomp):
+        stomp.transport.ssl = _SSLForStomp("ssl")

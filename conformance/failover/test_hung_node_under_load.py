@@ -2,7 +2,7 @@
 
 A frozen node still holds its TCP connections but never answers. Requests already sent to it wait
 for `timeout server` (or are retried on `response-timeout`). The check streams GETs (4 workers,
-5 s client read timeout, at most 30 s), freezes one node, and waits for HAProxy to mark it DOWN
+2 s client read timeout, at most 30 s), freezes one node, and waits for HAProxy to mark it DOWN
 (limit: ``2 x inter x fall`` plus one interval and 1 s, as each check waits out its timeout). It reports detection time
 and failed requests. After detection plus one client timeout, every request must succeed. Fails
 when HAProxy never takes the node out (TCP-only checks: the kernel still accepts) or keeps routing to it.
@@ -22,7 +22,7 @@ from flowlb.haproxy.runtime import RuntimeAPI, ServerStat, wait_until
 from flowlb.spec import ClusterSpec
 from flowlb.targets.base import NodeControl, Target
 
-CLIENT_TIMEOUT_S = 5.0
+CLIENT_TIMEOUT_S = 2.0
 
 
 def test_hung_node_is_taken_out_under_load(

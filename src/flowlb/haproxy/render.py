@@ -124,6 +124,7 @@ def _hardened(spec: ClusterSpec, layout: Layout) -> list[str]:
         "#  - STOMP servers are checked with the health URL (503 = bootstrap mode = down), and their",
         "#    sessions are shut when a server is marked down;",
         "#  - timeouts everywhere, `timeout tunnel` for long-lived STOMP sessions, a header timeout;",
+        "#  - failing and down servers checked twice as often (fastinter, downinter);",
         "#  - X-Forwarded-For / X-Forwarded-Proto, retries with redispatch, L7 retries only for safe methods;",
         "#  - TLS 1.2 floor with forward-secret ciphers.",
         "",
@@ -148,7 +149,9 @@ def _hardened(spec: ClusterSpec, layout: Layout) -> list[str]:
         f"  timeout queue {t.connect_ms}ms",
         "  retries 3",
         "  option redispatch 1",
-        f"  default-server inter {h.inter_ms}ms fall {h.fall} rise {h.rise}",
+        # once a check fails (or a server is down) check twice as often: detect and restore sooner
+        f"  default-server inter {h.inter_ms}ms fastinter {max(100, h.inter_ms // 2)}ms "
+        f"downinter {max(100, h.inter_ms // 2)}ms fall {h.fall} rise {h.rise}",
         "",
         "# port 80: redirect everything to https on the same host (without the port), path and query kept",
         "frontend commander-web-frontend-insecure",

@@ -125,6 +125,7 @@ def _hardened(spec: ClusterSpec, layout: Layout) -> list[str]:
         "#    sessions are shut when a server is marked down;",
         "#  - timeouts everywhere, `timeout tunnel` for long-lived STOMP sessions, a header timeout;",
         "#  - failing and down servers checked twice as often (fastinter, downinter);",
+        "#  - a server that refuses or drops a connect is marked down at once (observe layer4);",
         "#  - X-Forwarded-For / X-Forwarded-Proto, retries with redispatch, L7 retries only for safe methods;",
         "#  - TLS 1.2 floor with forward-secret ciphers.",
         "",
@@ -149,9 +150,13 @@ def _hardened(spec: ClusterSpec, layout: Layout) -> list[str]:
         f"  timeout queue {t.connect_ms}ms",
         "  retries 3",
         "  option redispatch 1",
-        # once a check fails (or a server is down) check twice as often: detect and restore sooner
+        # once a check fails (or a server is down) check twice as often: detect and restore sooner.
+        # A refused or unreachable connect marks the server down at once (observe layer4): under
+        # `balance leastconn` a dead node has the fewest sessions, so a redispatched reconnect would
+        # otherwise pick it again and again until its health checks fail.
         f"  default-server inter {h.inter_ms}ms fastinter {max(100, h.inter_ms // 2)}ms "
-        f"downinter {max(100, h.inter_ms // 2)}ms fall {h.fall} rise {h.rise}",
+        f"downinter {max(100, h.inter_ms // 2)}ms fall {h.fall} rise {h.rise} "
+        "observe layer4 error-limit 1 on-error mark-down",
         "",
         "# port 80: redirect everything to https on the same host (without the port), path and query kept",
         "frontend commander-web-frontend-insecure",

@@ -88,11 +88,17 @@ class StompSession:
         timeout: float = 10.0,
         auto_decode: bool = False,
         socket_timeout: float = 60.0,
+        unverified_tls: bool = False,
+        vhost: str | None = None,
     ) -> None:
         """``timeout`` bounds our waits (CONNECTED, RECEIPT, MESSAGE). ``socket_timeout`` is stomp.py's socket
         timeout, which also ends the session after that much silence on the wire: keep it longer than any
-        silence a check waits through, or "the LB closed it" would be the client's own doing."""
+        silence a check waits through, or "the LB closed it" would be the client's own doing.
+        Without a CA file the session is plaintext, unless ``unverified_tls`` asks for TLS that
+        checks nothing (the load scenarios' ``--insecure``). ``vhost`` is the CONNECT ``host`` header
+        (default: the endpoint's host); RabbitMQ reads it as its virtual host and wants ``/``."""
         self.endpoint = endpoint
+        self.vhost = vhost or endpoint.host
         self.timeout = timeout
         host_and_port = (endpoint.host, endpoint.port)
         self.connection = stomp.Connection12(
@@ -102,9 +108,10 @@ class StompSession:
             reconnect_attempts_max=1,
             timeout=socket_timeout,
             auto_decode=auto_decode,
+            vhost=self.vhost,  # stomp.py sends it as CONNECT's host header
         )
-        if ca_file is not None:
-            self.connection.set_ssl(for_hosts=[host_and_port], ca_certs=str(ca_file))
+        if ca_file is not None or unverified_tls:
+            self.connection.set_ssl(for_hosts=[host_and_port], ca_certs=None if ca_file is None else str(ca_file))
         self.listener = _Collector()
         self.connection.set_listener("flowlb", self.listener)
 
@@ -119,7 +126,7 @@ class StompSession:
         def connect() -> None:
             try:
                 self.connection.connect(
-                    wait=True, headers={"host": self.endpoint.host}, with_connect_command=(command == "CONNECT")
+                    wait=True, with_connect_command=(command == "CONNECT")
                 )
             except BaseException as exc:  # noqa: BLE001 - handed to the caller's thread
                 failure.append(exc)
@@ -203,6 +210,29 @@ class StompSession:
         )
         if not self.listener.wait_for(lambda: receipt in self.listener.receipts, self.timeout):
             raise StompError(f"no RECEIPT for a SEND to {destination} within {self.timeout:.0f} s")
+        self.listener.receipts.discard(receipt)  # a long load run must not grow this set
+        return time.perf_counter() - start
+
+    def round_trip(self, destination: str, body: bytes | str) -> float:
+        """SEND to a destination this session subscribes to and wait for that MESSAGE; return seconds.
+
+        The MESSAGE is matched by a ``flowlb-id`` header and removed once seen, so a long run keeps no
+        history. Subscribe to ``destination`` first.
+        """
+        token = uuid.uuid4().hex
+        start = time.perf_counter()
+        self.connection.send(destination, body, headers={"flowlb-id": token})
+        found: list[Any] = []
+
+        def arrived() -> bool:
+            for index, frame in enumerate(self.listener.messages):
+                if frame.headers.get("flowlb-id") == token:
+                    found.append(self.listener.messages.pop(index))
+                    return True
+            return False
+
+        if not self.listener.wait_for(arrived, self.timeout):
+            raise StompError(f"no MESSAGE back from {destination} within {self.timeout:.0f} s")
         return time.perf_counter() - start
 
     def disconnect(self, timeout: float = 5.0) -> bool:
@@ -256,7 +286,7 @@ def _bounded(action: Callable[[], object], timeout: float) -> bool:
 def open_session(endpoint: Endpoint, ca_file: Path | None, command: str = "STOMP", **kwargs: Any) -> StompSession:
     """Open a session; with a CA file it must be TLS, else :class:`StompError`."""
     session = StompSession(endpoint, ca_file, **kwargs).open(command)
-    if ca_file is not None and session.tls_version() is None:
+    if (ca_file is not None or kwargs.get("unverified_tls")) and session.tls_version() is None:
         session.close()
         raise StompError("the STOMP session is plaintext although TLS was asked for (stomp.py loopback pitfall)")
     return session

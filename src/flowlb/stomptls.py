@@ -13,6 +13,7 @@ from __future__ import annotations
 import select
 import socket
 import ssl
+import sys
 import threading
 import time
 from types import ModuleType
@@ -87,9 +88,21 @@ class _SSLForStomp(ModuleType):
         return getattr(ssl, name)
 
 
+def _gevent_patched() -> bool:
+    """True inside Locust: gevent runs stomp.py's "threads" as greenlets, one at a time."""
+    monkey = sys.modules.get("gevent.monkey")
+    return bool(monkey is not None and monkey.is_module_patched("threading"))
+
+
 def install() -> None:
-    """Give stomp.py's transport the serialized ``ssl`` (idempotent)."""
+    """Give stomp.py's transport the serialized ``ssl`` (idempotent).
+
+    Not under gevent: greenlets never call OpenSSL at the same time, and gevent's own SSL socket
+    (whose ``send`` takes a ``timeout``) must stay as it is.
+    """
     import stomp.transport
 
+    if _gevent_patched():
+        return
     if not isinstance(stomp.transport.ssl, _SSLForStomp):
         stomp.transport.ssl = _SSLForStomp("ssl")

@@ -2,6 +2,7 @@
 
 flowlb generate [--spec PATH] [--profile kb|hardened] [--cert PATH] [-o FILE]
 flowlb up [--target auto|containers|local] [--spec PATH] [--profile kb|hardened] [--hold]
+flowlb load [--target ...] [--run-time 30s] [--users N] [--mix api=4,stomp=2] [--failover kill|hang] [-- LOCUST ARGS]
 flowlb mock-node --name node1 [--host H] [--web-port P] [--server-port P] [--stomp-port P] [--control-port P]
 """
 
@@ -57,6 +58,22 @@ def _parser() -> argparse.ArgumentParser:
     up.add_argument("--hold", action="store_true", help="keep it running until Ctrl-C (default: tear down)")
     up.set_defaults(run=_up)
 
+    load = commands.add_parser("load", help="start a cluster, run loadtests/flow.py headless, write reports/")
+    load.add_argument("--target", choices=("auto", "containers", "local"), default="auto")
+    load.add_argument("--spec", type=Path, help="cluster spec (TOML); default fixtures/cluster.toml")
+    load.add_argument("--profile", choices=PROFILES, help="default: the spec's")
+    load.add_argument("--run-time", default="30s", help="how long the load runs (Locust syntax: 30s, 5m); default 30s")
+    load.add_argument("--users", type=int, default=20, help="concurrent Locust users (default 20)")
+    load.add_argument("--spawn-rate", type=float, default=20.0, help="users started per second (default 20)")
+    load.add_argument("--mix", default="", help="scenario weights, e.g. api=4,handshake=1,stomp=2 (0 leaves one out)")
+    load.add_argument("--processes", type=int, default=0, help="Locust worker processes (Locust's --processes)")
+    load.add_argument("--failover", choices=("kill", "hang"), help="kill or freeze one node once load flows")
+    load.add_argument("--failover-after", type=float, help="seconds of load before the failure (default: a third)")
+    load.add_argument("--report-dir", type=Path, default=Path("reports"), help="where the run directory goes")
+    load.add_argument("--locustfile", type=Path, help="default: loadtests/flow.py")
+    load.add_argument("locust_args", nargs=argparse.REMAINDER, help="after --: more Locust options")
+    load.set_defaults(run=_load)
+
     commands.add_parser("mock-node", help="run one mock Flow node (see flowlb mock-node --help)", add_help=False)
     return parser
 
@@ -97,6 +114,34 @@ def _up(options: argparse.Namespace) -> int:
         target.close()
         print(f"torn down in {time.monotonic() - stopping:.2f} s")
     return 0
+
+
+def _load(options: argparse.Namespace) -> int:
+    import signal
+
+    from flowlb.load.runner import DEFAULT_LOCUSTFILE, LoadPlan
+    from flowlb.load.runner import run as run_load
+    from flowlb.targets.select import choose_target, start_target
+
+    extra = options.locust_args[1:] if options.locust_args[:1] == ["--"] else options.locust_args
+    plan = LoadPlan(
+        run_time=options.run_time, users=options.users, spawn_rate=options.spawn_rate, mix=options.mix,
+        processes=options.processes, failover=options.failover or "", failover_after=options.failover_after,
+        locustfile=options.locustfile or DEFAULT_LOCUSTFILE, extra=extra,
+    )
+    if options.users < 1 or options.spawn_rate <= 0 or options.processes < 0:
+        raise FlowlbError("--users and --spawn-rate must be positive, --processes not negative")
+    plan.seconds()  # a bad --run-time fails before any cluster starts
+    spec = load_spec(options.spec)
+    kind = choose_target(options.target)
+    signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt()))
+    target = start_target(kind, spec, options.profile or spec.profile)
+    try:
+        code, directory = run_load(plan, target, options.report_dir)
+    finally:
+        target.close()
+    print(f"flowlb: load report in {directory}/locust.html (summary.json, locust_*.csv); Locust exit code {code}")
+    return code
 
 
 def write_atomically(path: Path, text: str) -> None:

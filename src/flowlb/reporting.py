@@ -60,6 +60,11 @@ def finish(directory: Path, info: RunInfo, results: list[CheckResult]) -> Path:
     }
     (directory / "summary.json").write_text(json.dumps(summary, indent=2, default=str))
     (directory / "index.html").write_text(render_html(info, results, counts))
+    return publish(directory)
+
+
+def publish(directory: Path) -> Path:
+    """Drop a complete run directory's ``.partial`` suffix and point ``latest`` at it."""
     final = directory.with_name(directory.name.removesuffix(".partial"))
     if final.exists():
         shutil.rmtree(final)

@@ -1,0 +1,100 @@
+"""Load on the critical Flow paths through the LB: the API on 8443, TLS handshakes on 8443, STOMP on 61613.
+
+    locust -f loadtests/flow.py --host https://LB:8443 --ca-file ca.pem          # web UI on :8089
+    locust -f loadtests/flow.py --host https://LB:8443 --ca-file ca.pem --headless -u 50 -r 50 -t 1m
+    flowlb load --target local --run-time 30s                                     # own cluster + reports/
+
+``--flow-mix api=4,handshake=1,stomp=2`` weighs the users (0 leaves one out); ``--slo-p95-ms``
+and ``--slo-failure-ratio`` set the exit code; all options are in ``flowlb/load/options.py``.
+Only the users live here; their plumbing is in ``flowlb.load``.
+"""
+
+from __future__ import annotations
+
+import random
+import uuid
+from typing import Any
+
+from locust import events, task
+
+from flowlb.load import hooks
+from flowlb.load.https import FlowHttpsUser, commander_request, job_request
+from flowlb.load.paths import HANDSHAKE_PREFIX
+from flowlb.load.stompuser import StompUser
+
+PROJECTS = [f"flowlb-project-{n}" for n in range(20)]
+
+
+@events.init_command_line_parser.add_listener
+def _flow_options(parser: Any) -> None:
+    hooks.add_options(parser)
+
+
+@events.init.add_listener
+def _flow_init(environment: Any, **_: Any) -> None:
+    hooks.init(environment, {"api": FlowApiUser, "handshake": TlsHandshakeUser, "stomp": FlowStompUser})
+
+
+class FlowApiUser(FlowHttpsUser):
+    """A Flow client on 8443: keep-alive HTTPS, mostly small GETs, some POSTs with bodies."""
+
+    weight = 4
+
+    def on_start(self) -> None:
+        self.job_body = job_request(self.message_size)
+        self.xml_body = commander_request(self.message_size)
+
+    @task(3)
+    def health(self) -> None:
+        self.client.get("/commanderRequest/health")
+
+    @task(6)
+    def get_project(self) -> None:
+        self.client.get(f"/rest/v1.0/projects/{random.choice(PROJECTS)}", name="/rest/v1.0/projects/[name]")
+
+    @task(3)
+    def list_jobs(self) -> None:
+        self.client.get("/rest/v1.0/jobs?maxResults=10&sortKey=finish", name="/rest/v1.0/jobs")
+
+    @task(2)
+    def run_procedure(self) -> None:
+        self.client.post("/rest/v1.0/jobs?request=runProcedure", data=self.job_body,
+                         headers={"Content-Type": "application/json"}, name="/rest/v1.0/jobs (runProcedure)")
+
+    @task(1)
+    def commander_request(self) -> None:
+        self.client.post("/commanderRequest", data=self.xml_body,
+                         headers={"Content-Type": "text/xml"}, name="/commanderRequest")
+
+
+class TlsHandshakeUser(FlowHttpsUser):
+    """A client that opens a new TLS connection for every request: the handshake rate the LB sustains."""
+
+    weight = 1
+
+    @task
+    def new_connection(self) -> None:
+        self.client.get("/commanderRequest/health", headers={"Connection": "close"},
+                        name=f"{HANDSHAKE_PREFIX}/commanderRequest/health")
+
+
+class FlowStompUser(StompUser):
+    """An agent-like STOMP client on 61613: SENDs acknowledged by RECEIPT, and a message round trip."""
+
+    weight = 2
+
+    def on_start(self) -> None:
+        parsed: Any = self.environment.parsed_options
+        self.destination = parsed.stomp_destination
+        self.inbox = f"{self.destination}.{uuid.uuid4().hex[:8]}"
+        self.body = b"x" * int(parsed.message_size)
+        self.client.subscribe(self.inbox)
+        super().on_start()
+
+    @task(3)
+    def send(self) -> None:
+        self.client.send_with_receipt(self.destination, self.body, name=f"SEND+RECEIPT {self.destination}")
+
+    @task(1)
+    def round_trip(self) -> None:
+        self.client.round_trip(self.inbox, self.body, name=f"SEND->MESSAGE {self.destination}.[user]")

@@ -1,0 +1,25 @@
+"""What ``loadtests/flow.py`` hooks into Locust's events: the options, the mix and the SLO gates.
+
+A bad option value stops Locust with one line (``flowlb: --flow-mix: ...``) and exit code 1, before
+any user starts, instead of a traceback from inside an event handler.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flowlb.load import mix, options, slo
+
+
+def add_options(parser: Any) -> None:
+    """``events.init_command_line_parser``: the Flow options."""
+    options.add_arguments(parser)
+
+
+def init(environment: Any, users: dict[str, Any]) -> None:
+    """``events.init``: weigh the scenarios and install the SLO gates."""
+    try:
+        mix.apply(environment, users)
+        slo.install(environment)
+    except ValueError as exc:
+        raise SystemExit(f"flowlb: {exc}") from None

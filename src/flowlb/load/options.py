@@ -1,0 +1,86 @@
+"""The Flow options on Locust's own parser, each with an environment variable, and their parsing.
+
+They appear in Locust's web UI under "Custom parameters" (Locust's ``--help`` does not load the
+locustfile, so it does not list them); every one can be set as ``FLOWLB_*`` instead, which is how
+``flowlb load`` and Locust's workers receive them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlsplit
+
+SCENARIOS = ("api", "handshake", "stomp")
+DEFAULT_MIX = "api=4,handshake=1,stomp=2"
+
+
+def add_arguments(parser: Any) -> None:
+    """Register the options on Locust's parser (``events.init_command_line_parser``)."""
+    group = parser.add_argument_group("Flow load balancer", "flowlb's scenarios on 8443 (HTTPS) and 61613 (STOMP)")
+    group.add_argument("--ca-file", env_var="FLOWLB_CA_FILE", default="",
+                       help="CA that signed the LB certificate; verification is on unless --insecure")
+    group.add_argument("--insecure", env_var="FLOWLB_INSECURE", action="store_true", default=False,
+                       help="do not verify the LB certificate (opt-out, for a staging LB with a private CA you lack)")
+    group.add_argument("--flow-mix", env_var="FLOWLB_MIX", default=DEFAULT_MIX,
+                       help=f"weights of {', '.join(SCENARIOS)}; 0 leaves one out (default {DEFAULT_MIX})")
+    group.add_argument("--stomp-host", env_var="FLOWLB_STOMP_HOST", default="",
+                       help="STOMP endpoint host (default: the --host's)")
+    group.add_argument("--stomp-port", env_var="FLOWLB_STOMP_PORT", type=int, default=61613,
+                       help="STOMP-over-TLS port of the LB (default 61613)")
+    group.add_argument("--stomp-plain", env_var="FLOWLB_STOMP_PLAIN", action="store_true", default=False,
+                       help="STOMP without TLS (to measure a broker directly, without the LB)")
+    group.add_argument("--stomp-vhost", env_var="FLOWLB_STOMP_VHOST", default="",
+                       help="CONNECT host header (default: the STOMP host; RabbitMQ wants '/')")
+    group.add_argument("--stomp-destination", env_var="FLOWLB_STOMP_DESTINATION", default="/queue/flowlb.load",
+                       help="destination prefix for SENDs; each user subscribes to <prefix>.<user>")
+    group.add_argument("--message-size", env_var="FLOWLB_MESSAGE_SIZE", type=int, default=256,
+                       help="bytes in a STOMP message body and a POSTed body (default 256)")
+    group.add_argument("--slo-p95-ms", env_var="FLOWLB_SLO_P95_MS", default="",
+                       help="p95 limits per path, e.g. 'https=200,stomp=100' (ms); a breach sets exit code 1")
+    group.add_argument("--slo-failure-ratio", env_var="FLOWLB_SLO_FAILURE_RATIO", type=float, default=0.01,
+                       help="highest tolerated share of failed requests (default 0.01); above it exit code 1")
+
+
+@dataclass(frozen=True)
+class StompTarget:
+    """Where the STOMP users connect and how."""
+
+    host: str
+    port: int
+    tls: bool
+    ca_file: str
+    verify: bool
+    destination: str
+    vhost: str = ""
+
+
+def parse_weights(text: str, names: tuple[str, ...], what: str) -> dict[str, float]:
+    """``"a=1,b=2"`` into ``{"a": 1.0, "b": 2.0}``; unknown names or bad numbers raise ``ValueError``."""
+    weights: dict[str, float] = {}
+    for item in filter(None, (part.strip() for part in text.split(","))):
+        name, sep, value = item.partition("=")
+        name = name.strip()
+        if not sep or name not in names:
+            raise ValueError(f"{what}: '{item}' is not <name>=<number> with a name among {', '.join(names)}")
+        try:
+            weights[name] = float(value)
+        except ValueError:
+            raise ValueError(f"{what}: '{value.strip()}' in '{item}' is not a number") from None
+        if weights[name] < 0:
+            raise ValueError(f"{what}: '{item}' is negative")
+    return weights
+
+
+def stomp_target(options: Any, host_url: str) -> StompTarget:
+    """The STOMP endpoint from the options: ``--stomp-host`` or the host of Locust's ``--host``."""
+    host = options.stomp_host or urlsplit(host_url or "").hostname or "127.0.0.1"
+    return StompTarget(
+        host=host,
+        port=options.stomp_port,
+        tls=not options.stomp_plain,
+        ca_file=options.ca_file,
+        verify=not options.insecure,
+        destination=options.stomp_destination,
+        vhost=options.stomp_vhost,
+    )

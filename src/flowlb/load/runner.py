@@ -1,0 +1,208 @@
+"""``flowlb load``: bring a cluster up, run ``loadtests/flow.py`` headless, keep Locust's reports, tear down.
+
+Locust runs as a subprocess (importing it would monkey-patch this process with gevent) in its own
+process group, so ``--processes`` children die with it. Its HTML, CSV (with the full per-second
+history) and JSON land in ``reports/<run>/``, which appears only when the run finished; an
+interrupted or failed start leaves neither a report directory nor a container or process behind.
+
+With ``--failover kill|hang`` one node is killed or frozen once load is flowing (HAProxy's own
+counters say so) and ``timeline.json`` records when, and when HAProxy marked it DOWN.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from flowlb.errors import FlowlbError
+from flowlb.haproxy.runtime import RuntimeAPI, wait_until
+from flowlb.load.results import LoadResult
+from flowlb.reporting import discard, publish
+from flowlb.targets.base import Target
+
+REPO_ROOT = Path(__file__).resolve().parents[3]
+DEFAULT_LOCUSTFILE = REPO_ROOT / "loadtests" / "flow.py"
+MAX_RUN_TIME_S = 4 * 3600  # every load loop is bounded
+STARTUP_MARGIN_S = 60.0  # Locust's start, spawning and its own stop, on top of --run-time
+
+
+def parse_duration(text: str) -> float:
+    """Locust's run-time syntax (``90``, ``30s``, ``5m``, ``1h30m``) in seconds; bad text raises FlowlbError."""
+    match = re.fullmatch(r"\s*(?:(\d+)h)?\s*(?:(\d+)m)?\s*(?:(\d+)s?)?\s*", text)
+    if not text.strip() or match is None:
+        raise FlowlbError(f"--run-time {text!r} is not a duration like 30s, 5m or 1h30m")
+    hours, minutes, seconds = (int(g) if g else 0 for g in match.groups())
+    total = float(hours * 3600 + minutes * 60 + seconds)
+    if not 0 < total <= MAX_RUN_TIME_S:
+        raise FlowlbError(f"--run-time {text!r} must be between 1 s and {MAX_RUN_TIME_S // 3600} h")
+    return total
+
+
+@dataclass
+class LoadPlan:
+    """What to run: Locust's knobs plus the Flow mix and an optional failover."""
+
+    run_time: str = "30s"
+    users: int = 20
+    spawn_rate: float = 20.0
+    mix: str = ""
+    processes: int = 0
+    failover: str = ""  # "", "kill" or "hang"
+    failover_after: float | None = None  # seconds of load before the failure; default a third of the run
+    locustfile: Path = DEFAULT_LOCUSTFILE
+    extra: list[str] = field(default_factory=list)
+
+    def seconds(self) -> float:
+        return parse_duration(self.run_time)
+
+
+@dataclass
+class Timeline:
+    """Moments of a failover run (Unix time), beside Locust's per-second history."""
+
+    load_seen: float = 0.0
+    events: list[dict[str, Any]] = field(default_factory=list)
+
+    def mark(self, what: str, **details: Any) -> None:
+        self.events.append({"t": time.time(), "what": what, **details})
+
+
+def locust_command(plan: LoadPlan, target: Target, prefix: Path) -> list[str]:
+    """The Locust command line for a headless run against ``target`` writing ``prefix``.{html,json,_*.csv}."""
+    https = target.endpoints.server_tls
+    command = [
+        sys.executable, "-m", "locust", "-f", str(plan.locustfile), "--headless",
+        "--host", f"https://{https.host}:{https.port}",
+        "--users", str(plan.users), "--spawn-rate", str(plan.spawn_rate), "--run-time", plan.run_time,
+        "--stop-timeout", "5",
+        "--html", f"{prefix}.html", "--csv", str(prefix), "--csv-full-history", "--json-file", str(prefix),
+        "--only-summary",
+    ]
+    if plan.processes:
+        command += ["--processes", str(plan.processes)]
+    if plan.failover:
+        # failures are the point of a failover run: the SLO gate (--slo-failure-ratio) judges them
+        command += ["--exit-code-on-error", "0"]
+    return command + plan.extra
+
+
+def locust_environment(plan: LoadPlan, target: Target) -> dict[str, str]:
+    """The Flow options as environment variables, so Locust's workers see them as well."""
+    env = dict(os.environ)
+    env.update({
+        "FLOWLB_CA_FILE": str(target.ca_file),
+        "FLOWLB_STOMP_HOST": target.endpoints.stomp.host,
+        "FLOWLB_STOMP_PORT": str(target.endpoints.stomp.port),
+    })
+    if plan.mix:
+        env["FLOWLB_MIX"] = plan.mix
+    return env
+
+
+def _sessions_so_far(runtime: RuntimeAPI) -> int:
+    return sum(stat.total_sessions for stat in runtime.stats())
+
+
+def inject_failover(plan: LoadPlan, target: Target, timeline: Timeline, deadline: float) -> None:
+    """Once HAProxy counts load, wait the chosen time, kill or freeze the first node, watch it go DOWN."""
+    runtime, nodes = target.evidence(), target.nodes()
+    if runtime is None or nodes is None:
+        raise FlowlbError(f"--failover needs node control and HAProxy's runtime API, which {target.kind} lacks")
+    baseline = _sessions_so_far(runtime)
+    wait_until(lambda: _sessions_so_far(runtime) > baseline + 10, max(1.0, deadline - time.monotonic()),
+               "load reaching HAProxy")
+    timeline.load_seen = time.time()
+    after = plan.failover_after if plan.failover_after is not None else plan.seconds() / 3
+    wait_until(lambda: time.time() >= timeline.load_seen + after, after + 1.0, "the failover moment")
+    victim = target.node_names()[0]
+    getattr(nodes, plan.failover)(victim)
+    timeline.mark(f"{'killed' if plan.failover == 'kill' else 'froze'} {victim}", node=victim, action=plan.failover)
+    rows = [s for s in runtime.stats() if s.server == victim]
+    pending = {s.backend for s in rows}
+
+    def marked_down() -> bool:
+        for stat in runtime.stats():
+            if stat.server == victim and stat.backend in pending and stat.is_down:
+                pending.discard(stat.backend)
+                timeline.mark(f"HAProxy marked {victim} DOWN in {stat.backend}", node=victim, backend=stat.backend)
+        return not pending
+
+    try:
+        wait_until(marked_down, max(1.0, deadline - time.monotonic()), f"HAProxy marking {victim} DOWN")
+    except TimeoutError as exc:
+        timeline.mark(str(exc), node=victim)
+
+
+def run(plan: LoadPlan, target: Target, report_root: Path) -> tuple[int, Path]:
+    """Run Locust against a started ``target``; return its exit code and the published report directory."""
+    seconds = plan.seconds()
+    if plan.failover not in ("", "kill", "hang"):
+        raise FlowlbError(f"--failover {plan.failover!r}: choose kill or hang")
+    if not plan.locustfile.is_file():
+        raise FlowlbError(f"no locustfile at {plan.locustfile}")
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    directory = report_root / f"{stamp}-load-{target.kind}.partial"
+    directory.mkdir(parents=True, exist_ok=True)
+    prefix = directory / "locust"
+    timeline = Timeline()
+    process: subprocess.Popen[bytes] | None = None
+    try:
+        process = subprocess.Popen(
+            locust_command(plan, target, prefix), env=locust_environment(plan, target), start_new_session=True
+        )
+        deadline = time.monotonic() + seconds + STARTUP_MARGIN_S
+        if plan.failover:
+            inject_failover(plan, target, timeline, deadline)
+        try:
+            code = process.wait(timeout=max(1.0, deadline - time.monotonic()))
+        except subprocess.TimeoutExpired:
+            raise FlowlbError(f"Locust did not finish within {seconds + STARTUP_MARGIN_S:.0f} s; stopped it") from None
+        if not (directory / "locust.json").is_file():
+            raise FlowlbError(f"Locust exited with {code} and wrote no results (see its output above)")
+        result = LoadResult.read(directory / "locust.json")
+        summary = {
+            "kind": "load",
+            "target": target.kind,
+            "profile": target.profile,
+            "plan": {**asdict(plan), "locustfile": str(plan.locustfile)},
+            "exit_code": code,
+            "total": result.total().as_dict(),
+            "paths": {name: figures.as_dict() for name, figures in result.per_path().items()},
+            "entries": [figures.as_dict() for figures in result.per_entry()],
+        }
+        (directory / "summary.json").write_text(json.dumps(summary, indent=2))
+        (directory / "timeline.json").write_text(json.dumps(asdict(timeline), indent=2))
+        return code, publish(directory)
+    except BaseException:
+        discard(directory)
+        raise
+    finally:
+        if process is not None:
+            _stop(process)
+
+
+def _stop(process: subprocess.Popen[bytes]) -> None:
+    """End Locust's process group: SIGINT (it writes its reports), then SIGKILL after a bounded wait."""
+    if process.poll() is not None:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGKILL)  # a --processes worker that outlived its master
+        return
+    for sig, grace in ((signal.SIGINT, 10.0), (signal.SIGKILL, 5.0)):
+        try:
+            os.killpg(process.pid, sig)
+        except ProcessLookupError:
+            return
+        try:
+            process.wait(timeout=grace)
+            return
+        except subprocess.TimeoutExpired:
+            continue

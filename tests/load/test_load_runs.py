@@ -1,0 +1,168 @@
+"""Short, bounded Locust runs against real clusters: every scenario reports requests with zero failures,
+Locust's distributed mode works, a failover run records its timeline, SLO gates and bad options fail loudly.
+
+Locust runs as a subprocess (``import locust`` would monkey-patch pytest with gevent).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from tests.conftest import REPO
+from tests.test_targets import flowlb_processes
+
+from flowlb.load.results import LoadResult
+from flowlb.spec import load_spec
+from flowlb.targets.base import Target
+
+LOCUSTFILE = REPO / "loadtests" / "flow.py"
+
+
+def free_port() -> int:
+    with socket.create_server(("127.0.0.1", 0)) as listener:
+        return int(listener.getsockname()[1])
+
+
+def flowlb_load(*args: str, timeout: float = 180) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "flowlb.cli", "load", *args],
+        capture_output=True, text=True, cwd=REPO, check=False, timeout=timeout,
+    )
+
+
+def published_run(root: Path) -> Path:
+    runs = [p for p in root.iterdir() if p.is_dir() and not p.is_symlink()]
+    assert len(runs) == 1, f"expected one run directory in {root}: {runs}"
+    assert not runs[0].name.endswith(".partial")
+    assert (root / "latest").resolve() == runs[0].resolve()
+    return runs[0]
+
+
+def assert_clean_paths(summary: dict, paths: tuple[str, ...]) -> None:
+    for path in paths:
+        figures = summary["paths"].get(path)
+        assert figures and figures["requests"] > 0, f"no {path} requests: {summary['paths']}"
+        assert figures["failures"] == 0, f"{path} had failures: {figures}"
+
+
+@pytest.mark.parametrize("target", ["local", "containers"])
+def test_every_scenario_reports_requests_without_failures(
+    target: str, request: pytest.FixtureRequest, tmp_path: Path
+) -> None:
+    request.getfixturevalue("haproxy_bin" if target == "local" else "docker_engine")
+    result = flowlb_load("--target", target, "--run-time", "6s", "--users", "12", "--spawn-rate", "12",
+                         "--report-dir", str(tmp_path))
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    run = published_run(tmp_path)
+    for name in ("locust.html", "locust.json", "locust_stats.csv", "locust_stats_history.csv", "summary.json"):
+        assert (run / name).is_file(), f"{name} missing in {run}"
+    summary = json.loads((run / "summary.json").read_text())
+    assert_clean_paths(summary, ("https", "handshake", "stomp"))
+    names = {entry["name"] for entry in summary["entries"]}
+    assert {"STOMP SEND+RECEIPT /queue/flowlb.load", "STOMP SEND->MESSAGE /queue/flowlb.load.[user]",
+            "POST /rest/v1.0/jobs (runProcedure)"} <= names, names
+    assert flowlb_processes() == []
+
+
+def test_processes_fork_workers_that_all_report(haproxy_bin: str, tmp_path: Path) -> None:
+    result = flowlb_load("--target", "local", "--run-time", "5s", "--users", "8", "--spawn-rate", "8",
+                         "--processes", "2", "--mix", "api=1,handshake=0,stomp=1", "--report-dir", str(tmp_path))
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    output = result.stdout + result.stderr
+    assert "2 workers connected" in output or "(2 total)" in output, output[-3000:]
+    summary = json.loads((published_run(tmp_path) / "summary.json").read_text())
+    assert_clean_paths(summary, ("https", "stomp"))
+    assert "handshake" not in summary["paths"], "a scenario weighed 0 still ran"
+
+
+@pytest.fixture
+def local_cluster(haproxy_bin: str) -> Iterator[Target]:
+    from flowlb.targets.select import start_target
+
+    spec = load_spec(None)
+    target = start_target("local", spec, spec.profile)
+    try:
+        yield target
+    finally:
+        target.close()
+
+
+def test_master_and_worker_run_the_stomp_scenario(local_cluster: Target, tmp_path: Path) -> None:
+    env = {**os.environ, "FLOWLB_CA_FILE": str(local_cluster.ca_file), "FLOWLB_MIX": "api=0,handshake=0,stomp=1",
+           "FLOWLB_STOMP_HOST": local_cluster.endpoints.stomp.host,
+           "FLOWLB_STOMP_PORT": str(local_cluster.endpoints.stomp.port)}
+    https = local_cluster.endpoints.server_tls
+    base = [sys.executable, "-m", "locust", "-f", str(LOCUSTFILE), "--host", f"https://{https.host}:{https.port}"]
+    port = str(free_port())
+    master = subprocess.Popen(
+        [*base, "--master", "--master-bind-host", "127.0.0.1", "--master-bind-port", port,
+         "--headless", "--expect-workers", "1", "--expect-workers-max-wait", "30", "-u", "4", "-r", "4",
+         "-t", "4s", "--json-file", str(tmp_path / "run")],
+        env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+    )
+    worker = subprocess.Popen(
+        [*base, "--worker", "--master-host", "127.0.0.1", "--master-port", port],
+        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )
+    try:
+        output, _ = master.communicate(timeout=90)
+        assert master.returncode == 0, output[-3000:]
+        worker.wait(timeout=30)
+    finally:
+        for process in (master, worker):
+            if process.poll() is None:
+                process.kill()
+                process.wait()
+    paths = LoadResult.read(tmp_path / "run.json").per_path()
+    assert paths["stomp"].requests > 0 and paths["stomp"].failures == 0, paths
+    assert set(paths) == {"stomp"}, paths
+
+
+def test_failover_run_records_the_kill_and_haproxy_marking_it_down(haproxy_bin: str, tmp_path: Path) -> None:
+    result = flowlb_load("--target", "local", "--run-time", "8s", "--users", "10", "--spawn-rate", "10",
+                         "--mix", "api=1,handshake=0,stomp=1", "--failover", "kill", "--failover-after", "2",
+                         "--report-dir", str(tmp_path))
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    run = published_run(tmp_path)
+    timeline = json.loads((run / "timeline.json").read_text())
+    what = [event["what"] for event in timeline["events"]]
+    assert what[0] == "killed node1", what
+    assert any(w.startswith("HAProxy marked node1 DOWN in") for w in what), what
+    killed = timeline["events"][0]["t"]
+    assert timeline["load_seen"] + 2 <= killed, timeline
+    history = (run / "locust_stats_history.csv").read_text().splitlines()
+    assert len(history) > 5, "no per-second history for the failover timeline"
+
+
+def test_slo_breach_sets_the_exit_code(haproxy_bin: str, tmp_path: Path) -> None:
+    result = flowlb_load("--target", "local", "--run-time", "3s", "--users", "4", "--spawn-rate", "4",
+                         "--mix", "api=1,handshake=0,stomp=0", "--report-dir", str(tmp_path),
+                         "--", "--slo-p95-ms", "https=0.001")
+    assert result.returncode == 1, result.stdout[-2000:] + result.stderr[-2000:]
+    assert "SLO breached: p95 on https (ms)" in result.stdout + result.stderr
+    assert (published_run(tmp_path) / "summary.json").is_file()
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--run-time", "soon"], "--run-time 'soon' is not a duration"),
+        (["--mix", "web=1"], "Locust exited with 1 and wrote no results"),
+    ],
+)
+def test_bad_options_are_one_line_and_leave_nothing(
+    args: list[str], message: str, haproxy_bin: str, tmp_path: Path
+) -> None:
+    result = flowlb_load("--target", "local", "--run-time", "3s", *args, "--report-dir", str(tmp_path))
+    assert result.returncode == 2, result.stdout + result.stderr
+    last = result.stderr.strip().splitlines()[-1]
+    assert last.startswith("flowlb: ") and message in last, result.stderr
+    assert not tmp_path.exists() or not any(tmp_path.iterdir()), list(tmp_path.iterdir())
+    assert flowlb_processes() == []

@@ -15,5 +15,5 @@ test: setup
 	$(PYTEST) tests/ $(ARGS)
 
 lint: setup
-	.venv/bin/ruff check src tests conformance loadtests
+	.venv/bin/ruff check src tests conformance loadtests benchmarks
 	.venv/bin/mypy

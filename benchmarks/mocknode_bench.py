@@ -45,11 +45,15 @@ def start_node() -> tuple[subprocess.Popen[str], dict[str, int]]:
 
 
 def run_wrk(port: int, seconds: int, connections: int) -> float:
-    """Requests/s that ``wrk -t1`` measured on ``/echo``."""
+    """Requests/s that ``wrk -t1`` measured on the node's ``/echo``."""
+    return run_wrk_url(f"http://{LOOPBACK}:{port}/echo", seconds, connections)
+
+
+def run_wrk_url(url: str, seconds: int, connections: int) -> float:
+    """Requests/s that ``wrk -t1`` measured on ``url`` (a loopback address)."""
     wrk = shutil.which("wrk")
     if wrk is None:
         raise SystemExit("wrk is not installed")
-    url = f"http://{LOOPBACK}:{port}/echo"
     command = [wrk, "-t1", f"-c{connections}", f"-d{seconds}s", url]
     print("$", " ".join(command), flush=True)
     result = subprocess.run(command, capture_output=True, text=True, timeout=seconds + 30, check=True)

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Everything a fresh Debian 12 machine lacks to run flowlb; idempotent, quick when nothing is missing.
-#   - Debian packages: haproxy (local target), wrk (benchmarks), docker.io + mmdebstrap (containers target)
+#   - Debian packages: haproxy (local target), wrk (benchmarks), rabbitmq-server (a real STOMP broker for
+#     benchmarks and tests; its machine-wide service is not started), docker.io + mmdebstrap (containers)
 #   - a Docker engine started in the background when none answers
 #   - the Debian base image, made locally (no registry is reachable)
 #   - .venv with flowlb and its dependencies
@@ -11,7 +12,7 @@ cd "$(dirname "$0")/.."
 say() { echo "setup: $*"; }
 die() { echo "setup: $*" >&2; exit 1; }
 
-packages=(haproxy wrk python3-venv)
+packages=(haproxy wrk python3-venv rabbitmq-server)
 [ "${FLOWLB_NO_DOCKER:-}" = 1 ] || packages+=(docker.io mmdebstrap)
 missing=()
 for package in "${packages[@]}"; do
@@ -21,7 +22,12 @@ if [ ${#missing[@]} -gt 0 ]; then
   [ "$(id -u)" = 0 ] || die "missing Debian packages ${missing[*]}: run as root or apt-get install them"
   say "installing ${missing[*]}"
   apt-get update -qq
+  # keep package scripts from starting machine-wide services (rabbitmq-server): flowlb starts its own
+  policy=/usr/sbin/policy-rc.d
+  made_policy=
+  if [ ! -e "$policy" ]; then printf '#!/bin/sh\nexit 101\n' >"$policy" && chmod +x "$policy" && made_policy=1; fi
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+  [ -z "$made_policy" ] || rm -f "$policy"
 fi
 
 if [ "${FLOWLB_NO_DOCKER:-}" != 1 ]; then

@@ -18,6 +18,7 @@ import pytest
 from tests.conftest import REPO
 from tests.test_targets import flowlb_processes
 
+from flowlb.haproxy.runtime import wait_until
 from flowlb.load.results import LoadResult
 from flowlb.spec import load_spec
 from flowlb.targets.base import Target
@@ -123,6 +124,44 @@ def test_master_and_worker_run_the_stomp_scenario(local_cluster: Target, tmp_pat
     paths = LoadResult.read(tmp_path / "run.json").per_path()
     assert paths["stomp"].requests > 0 and paths["stomp"].failures == 0, paths
     assert set(paths) == {"stomp"}, paths
+
+
+def test_web_ui_serves_live_stats(local_cluster: Target, tmp_path: Path) -> None:
+    """With Locust's web UI (on loopback), the Flow users run and their stats are served live."""
+    import urllib.request
+
+    env = {**os.environ, "FLOWLB_CA_FILE": str(local_cluster.ca_file),
+           "FLOWLB_STOMP_HOST": local_cluster.endpoints.stomp.host,
+           "FLOWLB_STOMP_PORT": str(local_cluster.endpoints.stomp.port)}
+    https = local_cluster.endpoints.server_tls
+    port = free_port()
+    log = (tmp_path / "locust.log").open("w")
+    ui = subprocess.Popen(
+        [sys.executable, "-m", "locust", "-f", str(LOCUSTFILE), "--host", f"https://{https.host}:{https.port}",
+         "--web-host", "127.0.0.1", "--web-port", str(port), "--autostart", "--autoquit", "0",
+         "-u", "6", "-r", "6", "-t", "4s"],
+        env=env, stdout=log, stderr=subprocess.STDOUT,
+    )
+    seen: dict[str, int] = {}
+
+    def stats() -> bool:
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/stats/requests", timeout=2) as answer:
+                rows = json.load(answer)["stats"]
+        except OSError:
+            return False
+        seen.update({row["method"]: seen.get(row["method"], 0) + row["num_requests"] for row in rows
+                     if row["name"] != "Aggregated"})
+        return "STOMP" in seen and "GET" in seen
+
+    try:
+        wait_until(stats, 30, "the web UI serving STOMP and HTTPS stats")
+        assert ui.wait(timeout=60) == 0, (tmp_path / "locust.log").read_text()[-2000:]
+    finally:
+        if ui.poll() is None:
+            ui.kill()
+            ui.wait()
+        log.close()
 
 
 def test_failover_run_records_the_kill_and_haproxy_marking_it_down(haproxy_bin: str, tmp_path: Path) -> None:

@@ -2,6 +2,7 @@
 
 flowlb generate [--spec PATH] [--profile kb|hardened] [--cert PATH] [-o FILE]
 flowlb up [--target auto|containers|local] [--spec PATH] [--profile kb|hardened] [--hold]
+flowlb lint PATH [--spec PATH] [--format text|json]
 flowlb load [--target ...] [--run-time 30s] [--users N] [--mix api=4,stomp=2] [--failover kill|hang] [-- LOCUST ARGS]
 flowlb mock-node --name node1 [--host H] [--web-port P] [--server-port P] [--stomp-port P] [--control-port P]
 """
@@ -57,6 +58,12 @@ def _parser() -> argparse.ArgumentParser:
     up.add_argument("--profile", choices=PROFILES, help="default: the spec's")
     up.add_argument("--hold", action="store_true", help="keep it running until Ctrl-C (default: tear down)")
     up.set_defaults(run=_up)
+
+    lint = commands.add_parser("lint", help="haproxy -c plus the Flow rules on a haproxy.cfg; exit 1 on findings")
+    lint.add_argument("path", type=Path, help="the haproxy.cfg to lint")
+    lint.add_argument("--spec", type=Path, help="cluster spec (ports, health path); default fixtures/cluster.toml")
+    lint.add_argument("--format", choices=("text", "json"), default="text")
+    lint.set_defaults(run=_lint)
 
     load = commands.add_parser("load", help="start a cluster, run loadtests/flow.py headless, write reports/")
     load.add_argument("--target", choices=("auto", "containers", "local"), default="auto")
@@ -114,6 +121,14 @@ def _up(options: argparse.Namespace) -> int:
         target.close()
         print(f"torn down in {time.monotonic() - stopping:.2f} s")
     return 0
+
+
+def _lint(options: argparse.Namespace) -> int:
+    from flowlb.lint.run import as_json, as_text, lint
+
+    findings = lint(options.path, load_spec(options.spec))
+    sys.stdout.write((as_json if options.format == "json" else as_text)(options.path, findings))
+    return 1 if findings else 0
 
 
 def _load(options: argparse.Namespace) -> int:

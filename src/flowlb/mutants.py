@@ -42,6 +42,7 @@ class Mutant:
     caught_by: tuple[str, ...]
     edits: tuple[Edit, ...]
     benign: bool = False  # a legitimate change: the checks in caught_by must all PASS
+    lint: tuple[str, ...] = ()  # the `flowlb lint` rules that must flag it statically (none for a benign one)
 
     def apply(self, config: str) -> str:
         """The config with this mutant's edits; every ``old`` must occur exactly once."""
@@ -63,6 +64,7 @@ def load_mutant(path: Path) -> Mutant:
             caught_by=tuple(str(check) for check in raw["caught_by"]),
             edits=tuple(Edit(str(e["old"]), str(e["new"])) for e in raw["edit"]),
             benign=bool(raw.get("benign", False)),
+            lint=tuple(str(rule) for rule in raw.get("lint", [])),
         )
     except (OSError, tomllib.TOMLDecodeError, KeyError, TypeError) as exc:
         raise FlowlbError(f"mutant {path}: {type(exc).__name__}: {exc}") from None

@@ -1,0 +1,417 @@
+"""The Flow-specific rules: every defect in shared/FACTS.md and every mutant class visible in the text.
+
+Each rule is a function from the parsed config (and the cluster spec, for the LB ports, node ports
+and health path) to findings; each finding says where, what is wrong, why it matters for Flow and
+the fix. The rule ids are stable (``FLOW###``) so that CI can allow-list one knowingly.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+
+from flowlb.lint.config import Config, Line, Section
+from flowlb.spec import ClusterSpec
+
+TLS_ORDER = ("SSLv3", "TLSv1.0", "TLSv1.1", "TLSv1.2", "TLSv1.3")
+
+
+@dataclass(frozen=True)
+class Finding:
+    """One problem: the rule, the line, what is wrong, why it matters for Flow, and the fix."""
+
+    rule: str
+    line: int
+    what: str
+    why: str
+    fix: str
+
+
+Rule = Callable[[Config, ClusterSpec], Iterator[Finding]]
+RULES: list[Rule] = []
+
+
+def rule(function: Rule) -> Rule:
+    RULES.append(function)
+    return function
+
+
+def _where(section: Section) -> str:
+    return f"{section.kind} {section.name}".strip()
+
+
+def _ports(spec: ClusterSpec) -> dict[str, int]:
+    return spec.lb.ports.by_role()
+
+
+@rule
+def anonymous_acl_without_spaces(config: Config, spec: ClusterSpec) -> Iterator[Finding]:
+    """FACTS 1: ``!{ssl_fc}`` does not parse; HAProxy refuses the whole file."""
+    for section in config.sections:
+        for line in section.lines:
+            if re.search(r"\{\S", line.text) and re.search(r"(?:if|unless)\s+!?\{\S", line.text):
+                yield Finding("FLOW001", line.number, "anonymous ACL without spaces inside the braces",
+                              "HAProxy reads `{ssl_fc}` as an ACL name and refuses to start: the LB never comes up",
+                              "write `!{ ssl_fc }` (spaces inside the braces)")
+
+
+@rule
+def stats_page_public(config: Config, spec: ClusterSpec) -> Iterator[Finding]:
+    """FACTS 2, mutants 11-12: the stats page on a port clients reach."""
+    public = set(_ports(spec).values())
+    reachable: list[Section] = _union(_web_backends(config, spec), _server_backends(config, spec))
+    for port in public:
+        reachable = _union(reachable, config.backends_behind(port), config.listeners(port))
+    for section in reachable:
+        if section.mode() != "http":
+            continue
+        for line in section.own("stats", "enable") + section.own("stats", "uri"):
+            if section.own("stats", "auth") or section.own("stats", "http-request"):
+                continue
+            yield Finding("FLOW002", line.number, f"`{line.text}` in {_where(section)}, reachable on a public LB port",
+                          "anyone who reaches the LB reads the stats page (server names, states, traffic) and, "
+                          "with `stats admin`, can change them",
+                          "remove it; read HAProxy's state from a `stats socket` (runtime API) or a stats "
+                          "listener bound to a management address with `stats auth`")
+
+
+def _union(*groups: list[Section]) -> list[Section]:
+    found: list[Section] = []
+    for group in groups:
+        found += [section for section in group if section not in found]
+    return found
+
+
+def _serving(config: Config, node_port: int) -> list[Section]:
+    """Backends whose servers listen on ``node_port``: their role even when no ``bind`` says it (the article)."""
+    return [b for b in config.of_kind("backend", "listen") if any(p == node_port for _, p, _ in b.servers())]
+
+
+def _stomp_backends(config: Config, spec: ClusterSpec) -> list[Section]:
+    return _union(config.backends_behind(_ports(spec)["stomp"]), _serving(config, spec.node_ports.stomp))
+
+
+def _server_backends(config: Config, spec: ClusterSpec) -> list[Section]:
+    ports = _ports(spec)
+    return _union(config.backends_behind(ports["server"]), config.backends_behind(ports["server_tls"]),
+                  _serving(config, spec.node_ports.server))
+
+
+def _web_backends(config: Config, spec: ClusterSpec) -> list[Section]:
+    return _union(config.backends_behind(_ports(spec)["https"]), _serving(config, spec.node_ports.web))
+
+
+def _tls_frontends(config: Config, backends: list[Section], port: int) -> list[Section]:
+    """Frontends on ``port``, or with an ``ssl`` bind sending to one of ``backends``."""
+    names = {b.name for b in backends}
+    inferred = [f for f in config.of_kind("frontend") if set(f.backends()) & names
+                and any("ssl" in line.words for line in f.own("bind"))]
+    return _union(config.listeners(port), inferred)
+
+
+def _http_involved(config: Config, front: Section) -> bool:
+    backends = [config.proxy(name) for name in front.backends()]
+    return front.mode() == "http" or any(b is not None and b.mode() == "http" for b in backends)
+
+
+@rule
+def health_check_is_tcp_only(config: Config, spec: ClusterSpec) -> Iterator[Finding]:
+    """FACTS 3, mutants 16 and 23: a bare TCP check cannot see bootstrap mode (503)."""
+    for backend in _server_backends(config, spec) + _stomp_backends(config, spec):
+        checked = [line for _, _, line in backend.servers() if "check" in line.words]
+        if checked and not backend.effective("option", "httpchk"):
+            yield Finding("FLOW003", checked[0].number,
+                          f"{_where(backend)} checks its Flow servers with a bare TCP connect",
+                          "a Flow server in bootstrap mode answers 503 but still accepts TCP: it keeps receiving "
+                          "requests and STOMP sessions it cannot serve",
+                          f"`option httpchk GET {spec.health.path}` and `http-check expect status 200` "
+                          "(they work in a `mode tcp` backend too)")
+
+
+@rule
+def health_check_wrong_path(config: Config, spec: ClusterSpec) -> Iterator[Finding]:
+    """Mutant 15: a check on another URL says nothing about the Flow server's health."""
+    for backend in _server_backends(config, spec) + _stomp_backends(config, spec):
+        for line in backend.effective("option", "httpchk"):
+            path = next((w for w in line.words[2:] if w.startswith("/")), "/")
+            if path.split("?")[0] != spec.health.path:
+                yield Finding("FLOW004", line.number, f"{_where(backend)} checks `{path}`, not {spec.health.path}",
+                              "only the health URL turns 503 in bootstrap mode; another URL stays 200 while the "
+                              "server serves nothing",
+                              f"`option httpchk GET {spec.health.path}`")
+
+
+def _status_accepted(line: Line, status: int) -> bool:
+    words = line.words
+    if "rstatus" in words:
+        pattern = words[words.index("rstatus") + 1] if words.index("rstatus") + 1 < len(words) else ""
+        return bool(re.search(pattern.strip("\"'"), str(status)))
+    if "status" in words:
+        codes = words[words.index("status") + 1] if words.index("status") + 1 < len(words) else ""
+        for part in codes.split(","):
+            low, _, high = part.partition("-")
+            if low.isdigit() and int(low) <= status <= int(high if high.isdigit() else low):
+                return True
+    return False
+
+
+@rule
+def health_check_accepts_bootstrap(config: Config, spec: ClusterSpec) -> Iterator[Finding]:
+    """Mutant 17: an ``http-check expect`` that takes 503 (bootstrap mode) as healthy."""
+    for backend in _server_backends(config, spec) + _stomp_backends(config, spec):
+        for line in backend.effective("http-check", "expect"):
+            if _status_accepted(line, 503):
+                yield Finding("FLOW005", line.number, f"`{line.text}` counts 503 as healthy",
+                              "a server in bootstrap mode (503) stays in the pool and answers every request "
+                              "routed to it with an error", "`http-check expect status 200`")
+
+
+@rule
+def check_timeout_too_long(config: Config, spec: ClusterSpec) -> Iterator[Finding]:
+    """Mutant 18: a ``timeout check`` far above ``inter`` makes a hung server invisible for that long."""
+    for backend in _server_backends(config, spec) + _stomp_backends(config, spec):
+        line = backend.timeout("check")
+        seconds = _seconds(line.words[2]) if line and len(line.words) > 2 else None
+        if line is not None and seconds is not None and seconds > max(2 * spec.health.inter_ms / 1000, 5):
+            yield Finding("FLOW006", line.number, f"`{line.text}` lets one health check wait {seconds:g} s",
+                          "a Flow server that hangs (accepts, never answers) stays UP for `fall` times that long "
+                          "while clients wait on it", "drop it (the check then times out after `inter`) or keep it "
+                          "near `inter`")
+
+
+def _seconds(value: str) -> float | None:
+    match = re.fullmatch(r"(\d+(?:\.\d+)?)(us|ms|s|m|h|d)?", value)
+    if match is None:
+        return None
+    scale = {"us": 1e-6, "ms": 1e-3, "s": 1, "m": 60, "h": 3600, "d": 86400, None: 1e-3}[match.group(2)]
+    return float(match.group(1)) * scale
+
+
+@rule
+def missing_timeouts(config: Config, spec: ClusterSpec) -> Iterator[Finding]:
+    """FACTS 5: no client/server/connect timeouts at all."""
+    for section in config.of_kind("frontend", "backend", "listen"):
+        wanted = {"frontend": ["client"], "backend": ["connect", "server"]}.get(section.kind,
+                                                                                 ["client", "connect", "server"])
+        missing = [f"`timeout {name}`" for name in wanted if section.timeout(name) is None]
+        if missing:
+            yield Finding("FLOW007", section.number, f"{_where(section)} has no {', '.join(missing)}",
+                          "without timeouts dead clients and servers hold connections for ever, until HAProxy "
+                          "runs out of them (it also warns at start)",
+                          "in `defaults`: `timeout connect 5s`, `timeout client 30s`, `timeout server 30s`")
+
+
+@rule
+def stomp_without_tunnel_timeout(config: Config, spec: ClusterSpec) -> Iterator[Finding]:
+    """FACTS 5, mutant 24: idle STOMP sessions cut after ``timeout client/server``."""
+    for backend in _stomp_backends(config, spec):
+        if backend.timeout("tunnel") is None:
+            yield Finding("FLOW008", backend.number, f"{_where(backend)} (STOMP) has no `timeout tunnel`",
+                          "STOMP sessions are long-lived and quiet (waitForJob, log transfer): HAProxy cuts them "
+                          "after `timeout client`/`timeout server` of silence",
+                          "`timeout tunnel 1h` in the STOMP backend or `defaults`")
+
+
+@rule
+def no_header_timeout(config: Config, spec: ClusterSpec) -> Iterator[Finding]:
+    """Mutant 20: slow-header clients hold connections (slowloris)."""
+    ports = _ports(spec)
+    for port in (ports["https"], ports["server"], ports["server_tls"]):
+        for front in config.listeners(port):
+            if front.mode() == "http" and front.timeout("http-request") is None:
+                yield Finding("FLOW009", front.number, f"{_where(front)} has no `timeout http-request`",
+                              "a client that sends its headers slowly keeps a connection for `timeout client`; a "
+                              "few hundred of them starve the Flow UI and API", "`timeout http-request 10s`")
+
+
+@rule
+def redirect_problems(config: Config, spec: ClusterSpec) -> Iterator[Finding]:
+    """FACTS 7, mutants 01-03: the 80 -> 443 redirect keeps :80, is missing, or drops the path."""
+    for front in config.listeners(_ports(spec)["http"]):
+        if not [line for line in front.lines if "redirect" in line.words[:2]]:
+            yield Finding("FLOW010", front.number, f"{_where(front)} (port 80) does not redirect to https",
+                          "browsers and API clients that start on http:// talk to Flow in plain text",
+                          "`http-request redirect scheme https code 301` plus dropping the port from Host "
+                          "(see FLOW011)")
+    for front in config.of_kind("frontend", "listen"):
+        for line in (line for line in front.lines if "redirect" in line.words[:2]):
+            if "scheme" in line.words:
+                yield Finding("FLOW011", line.number, f"`{line.text}` keeps the Host header's port",
+                              "a client that sent `Host: lb:80` is sent to https://lb:80/, which is not TLS",
+                              "`http-request redirect code 301 location "
+                              "https://%[req.hdr(host),field(1,:)]%[capture.req.uri]`")
+            elif "location" in line.words and "capture.req.uri" not in line.text and "%[url]" not in line.text:
+                yield Finding("FLOW012", line.number, f"`{line.text}` drops the path and query",
+                              "a link to a Flow job or pipeline lands on the home page instead",
+                              "end the location with `%[capture.req.uri]`")
+
+
+@rule
+def forwarded_headers(config: Config, spec: ClusterSpec) -> Iterator[Finding]:
+    """FACTS 8, mutants 09-10: the Flow server cannot see the client or the scheme."""
+    ports = _ports(spec)
+    for port, backends in ((ports["https"], _web_backends(config, spec)),
+                           (ports["server_tls"], _server_backends(config, spec))):
+        for front in _tls_frontends(config, backends, port):
+            if not _http_involved(config, front):
+                continue
+            behind = [b for b in (config.proxy(name) for name in front.backends()) if b is not None]
+            if not any(s.effective("option", "forwardfor") and not s.disabled("option", "forwardfor")
+                       for s in [front, *behind]):
+                yield Finding("FLOW013", front.number, f"{_where(front)} (port {port}) sends no X-Forwarded-For",
+                              "Flow logs and audits every request as coming from the LB",
+                              "`option forwardfor`")
+            if not any("X-Forwarded-Proto" in line.text for s in [front, *behind] for line in s.lines):
+                yield Finding("FLOW014", front.number, f"{_where(front)} (port {port}) sends no X-Forwarded-Proto",
+                              "Flow builds http:// links and redirects for a client that came in on https",
+                              "`http-request set-header X-Forwarded-Proto https`")
+
+
+@rule
+def retries_and_redispatch(config: Config, spec: ClusterSpec) -> Iterator[Finding]:
+    """FACTS 8, mutant 19: a dead server's connections fail instead of moving to a healthy one."""
+    for backend in _server_backends(config, spec) + _stomp_backends(config, spec):
+        if not backend.effective("option", "redispatch") or backend.disabled("option", "redispatch"):
+            yield Finding("FLOW015", backend.number, f"{_where(backend)} has no `option redispatch`",
+                          "a request or STOMP session sent to a server that just died fails instead of being "
+                          "retried on another node", "`retries 3` and `option redispatch 1`")
+
+
+@rule
+def stomp_sessions_outlive_a_down_server(config: Config, spec: ClusterSpec) -> Iterator[Finding]:
+    """FACTS 8, mutant 25: STOMP sessions stay on a server HAProxy marked DOWN."""
+    for backend in _stomp_backends(config, spec):
+        defaults = backend.own("default-server")
+        for _, _, line in backend.servers():
+            if "shutdown-sessions" not in line.text and not any("shutdown-sessions" in d.text for d in defaults):
+                yield Finding("FLOW016", line.number, f"STOMP server `{line.words[1]}` keeps its sessions when "
+                              "marked DOWN", "agents and waitForJob clients wait on a dead or bootstrapping server "
+                              "for ever instead of reconnecting", "add `on-marked-down shutdown-sessions`")
+
+
+def _tls_options(config: Config) -> list[Line]:
+    lines = []
+    glob = config.global_section()
+    if glob is not None:
+        lines += glob.own("ssl-default-bind-options")
+    for front in config.of_kind("frontend", "listen"):
+        lines += [line for line in front.own("bind") if "ssl" in line.words]
+    return lines
+
+
+@rule
+def tls_versions(config: Config, spec: ClusterSpec) -> Iterator[Finding]:
+    """FACTS 8, mutants 06-08: no TLS 1.2 floor, TLS 1.2 refused, or TLS 1.3 refused."""
+    lines = _tls_options(config)
+    floors = [(line, line.words[line.words.index("ssl-min-ver") + 1]) for line in lines
+              if "ssl-min-ver" in line.words[:-1]]
+    ceilings = [(line, line.words[line.words.index("ssl-max-ver") + 1]) for line in lines
+                if "ssl-max-ver" in line.words[:-1]]
+    if not floors and lines:
+        yield Finding("FLOW017", lines[0].number, "no TLS floor (`ssl-min-ver`)",
+                      "TLS 1.0/1.1 stay possible wherever the OpenSSL build allows them",
+                      "`ssl-default-bind-options ssl-min-ver TLSv1.2` in `global`")
+    for line, version in floors:
+        if version in TLS_ORDER and TLS_ORDER.index(version) < TLS_ORDER.index("TLSv1.2"):
+            yield Finding("FLOW017", line.number, f"TLS floor {version}, below TLS 1.2",
+                          "clients can be talked down to a protocol with known weaknesses",
+                          "`ssl-min-ver TLSv1.2`")
+        if version == "TLSv1.3":
+            yield Finding("FLOW018", line.number, "TLS 1.3 only: TLS 1.2 refused",
+                          "Flow agents and tools on older Java runtimes speak TLS 1.2 only and cannot connect",
+                          "`ssl-min-ver TLSv1.2`")
+    for line, version in ceilings:
+        if version in TLS_ORDER and TLS_ORDER.index(version) < TLS_ORDER.index("TLSv1.3"):
+            yield Finding("FLOW019", line.number, f"TLS capped at {version}",
+                          "clients that can do TLS 1.3 are held to an older, slower handshake",
+                          "drop `ssl-max-ver`")
+
+
+@rule
+def tls_ports_without_tls(config: Config, spec: ClusterSpec) -> Iterator[Finding]:
+    """Mutants 05, 26: 443, 8443 or 61613 bound without ``ssl``."""
+    ports = _ports(spec)
+    for role in ("https", "server_tls", "stomp"):
+        for front in config.listeners(ports[role]):
+            for port, line in front.binds():
+                if port == ports[role] and "ssl" not in line.words:
+                    yield Finding("FLOW020", line.number, f"port {port} is bound without `ssl`",
+                                  "clients configured for TLS fail the handshake, and anything sent is plain text",
+                                  f"`bind :{port} ssl crt /path/to/lb.pem`")
+
+
+@rule
+def wrong_backend_for_port(config: Config, spec: ClusterSpec) -> Iterator[Finding]:
+    """Mutant 04: 443 sent to the server port (or 8000/8443 to the web port)."""
+    ports, nodes = _ports(spec), spec.node_ports
+    expected = {ports["https"]: nodes.web, ports["server"]: nodes.server, ports["server_tls"]: nodes.server,
+                ports["stomp"]: nodes.stomp}
+    for lb_port, node_port in expected.items():
+        for backend in config.backends_behind(lb_port):
+            for name, port, line in backend.servers():
+                if port is not None and port != node_port:
+                    yield Finding("FLOW021", line.number, f"LB port {lb_port} reaches `{name}` on port {port}, "
+                                  f"not {node_port}", "clients get the wrong Flow service (web UI vs server API)",
+                                  f"send port {lb_port} to a backend whose servers listen on :{node_port}")
+
+
+@rule
+def uneven_balancing(config: Config, spec: ClusterSpec) -> Iterator[Finding]:
+    """Mutants 13-14: ``balance source`` or a server with ``weight 0``."""
+    for backend in config.of_kind("backend", "listen"):
+        for line in backend.effective("balance"):
+            if len(line.words) > 1 and line.words[1] in ("source", "hdr", "uri") and backend.mode() == "http":
+                yield Finding("FLOW022", line.number, f"{_where(backend)} balances by `{line.words[1]}`",
+                              "clients behind one NAT or proxy (or one busy tool) all land on one Flow server",
+                              "`balance roundrobin` (HTTP) or `balance leastconn` (STOMP)")
+        for name, _, line in backend.servers():
+            if re.search(r"\bweight\s+0\b", line.text):
+                yield Finding("FLOW023", line.number, f"server `{name}` has weight 0",
+                              "that node never receives traffic, though it is healthy", "remove `weight 0`")
+
+
+@rule
+def lenient_http_parsing(config: Config, spec: ClusterSpec) -> Iterator[Finding]:
+    """Mutants 21-22: HAProxy's request checks relaxed, or oversized headers let through."""
+    for section in config.sections:
+        for line in section.lines:
+            if line.starts("option", "accept-invalid-http-request"):
+                yield Finding("FLOW024", line.number, "`option accept-invalid-http-request`",
+                              "malformed requests (a smuggling vector) reach the Flow server",
+                              "remove it")
+            if line.starts("tune.bufsize") and len(line.words) > 1 and line.words[1].isdigit() \
+                    and int(line.words[1]) > 32768:
+                yield Finding("FLOW025", line.number, f"`tune.bufsize {line.words[1]}`",
+                              "oversized headers reach the Flow server instead of a 4xx at the LB, and every "
+                              "connection costs more memory", "keep the default (16384)")
+
+
+@rule
+def ignored_directives(config: Config, spec: ClusterSpec) -> Iterator[Finding]:
+    """FACTS 2 and 4: directives HAProxy ignores with a warning (they do nothing)."""
+    for backend in config.of_kind("backend"):
+        for line in backend.own("option", "tcplog") + backend.own("option", "httplog"):
+            yield Finding("FLOW026", line.number, f"`{line.text}` in a backend is ignored",
+                          "logging is decided by the frontend; this line only hides the real log format",
+                          "move it to the frontend")
+        if backend.mode() == "tcp":
+            for line in backend.own("stats", "enable"):
+                yield Finding("FLOW026", line.number, f"`{line.text}` in a TCP backend is ignored",
+                              "no stats page exists here; the line only misleads", "remove it")
+
+
+@rule
+def listens_nowhere(config: Config, spec: ClusterSpec) -> Iterator[Finding]:
+    """The article as printed: frontends without a ``bind`` line, or ``bind`` lines without an address."""
+    for front in config.of_kind("frontend", "listen"):
+        binds = front.own("bind")
+        if not binds:
+            yield Finding("FLOW027", front.number, f"{_where(front)} has no `bind` line",
+                          "it listens on no port: the clients of this Flow service reach nothing",
+                          "`bind :PORT` (80, 443, 8000, 8443 or 61613; `ssl crt ...` on the TLS ports)")
+        for line in binds:
+            if len(line.words) < 2 or not re.search(r":\d+$", line.words[1].split(",")[0]):
+                yield Finding("FLOW027", line.number, f"`{line.text}` has no address:port",
+                              "HAProxy cannot tell which port to listen on and refuses the file",
+                              "`bind :PORT ssl crt /path/to/lb.pem`")

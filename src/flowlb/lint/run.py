@@ -1,0 +1,82 @@
+"""Lint one haproxy.cfg: does HAProxy load it (``haproxy -c``), then every Flow rule; text or JSON out.
+
+HAProxy is asked about the file as it would run on the test cluster (certificate paths and server
+addresses mapped, as for ``--haproxy-cfg``), so a ``crt`` that only exists on the real LB is not a
+finding; what HAProxy refuses is (``FLOW000``), with its own message and line.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import tempfile
+from dataclasses import asdict
+from pathlib import Path
+
+from flowlb.errors import FlowlbError
+from flowlb.haproxy.layout import Layout, ServerAddress
+from flowlb.haproxy.operator import haproxy_refusal
+from flowlb.haproxy.remap import read_config_file, remap_config
+from flowlb.lint.config import Config
+from flowlb.lint.rules import RULES, Finding
+from flowlb.spec import ClusterSpec
+from flowlb.tls import make_certificates
+
+
+def haproxy_check(text: str, path: Path, spec: ClusterSpec) -> Finding | None:
+    """``FLOW000`` when HAProxy refuses the file; ``None`` when it loads (or no haproxy binary is here)."""
+    if shutil.which("haproxy") is None:
+        return None
+    with tempfile.TemporaryDirectory(prefix="flowlb-lint-") as directory:
+        certs = make_certificates(Path(directory), spec.lb.names)
+        layout = Layout(
+            binds={role: f"127.0.0.1:{port}" for role, port in spec.lb.ports.by_role().items()},
+            servers={n.name: ServerAddress("127.0.0.1", spec.node_ports.web, spec.node_ports.server,
+                                           spec.node_ports.stomp) for n in spec.nodes},
+            cert_path=str(certs.server_pem),
+            runtime_socket=str(Path(directory) / "admin.sock"),
+            log_target="stdout format raw local0",
+            harness=True,
+        )
+        try:
+            candidate = remap_config(text, spec, layout, str(path)).text
+        except FlowlbError:
+            candidate = text  # not mappable: let HAProxy judge the file as written
+        refusal = haproxy_refusal(candidate, path)
+    if refusal is None:
+        return None
+    line = _line_of(refusal)
+    return Finding("FLOW000", line, refusal, "HAProxy refuses to start with this file: the LB is down",
+                   "fix the line HAProxy names (`haproxy -c -f FILE` shows the same)")
+
+
+def _line_of(message: str) -> int:
+    import re
+
+    match = re.search(r":(\d+)\]", message)
+    return int(match.group(1)) if match else 0
+
+
+def lint(path: Path, spec: ClusterSpec) -> list[Finding]:
+    """Every finding for the file at ``path``, by line."""
+    text = read_config_file(path)
+    config = Config.parse(text)
+    findings = [finding for rule in RULES for finding in rule(config, spec)]
+    refusal = haproxy_check(text, path, spec)
+    if refusal is not None:
+        findings.append(refusal)
+    return sorted(findings, key=lambda f: (f.line, f.rule))
+
+
+def as_text(path: Path, findings: list[Finding]) -> str:
+    if not findings:
+        return f"{path}: no findings\n"
+    out = []
+    for f in findings:
+        out += [f"{path}:{f.line}: {f.rule} {f.what}", f"    why: {f.why}", f"    fix: {f.fix}"]
+    out.append(f"{len(findings)} finding(s) in {path}")
+    return "\n".join(out) + "\n"
+
+
+def as_json(path: Path, findings: list[Finding]) -> str:
+    return json.dumps({"file": str(path), "findings": [asdict(f) for f in findings]}, indent=2) + "\n"

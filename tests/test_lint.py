@@ -1,0 +1,74 @@
+"""``flowlb lint``: every mutant class is flagged by its rule, the hardened profile is clean, the article
+is flagged for every defect in FACTS.md, and the output is usable (text, JSON, exit codes)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from flowlb.haproxy.layout import Layout
+from flowlb.haproxy.render import render
+from flowlb.lint.run import lint
+from flowlb.mutants import Mutant, catalogue, mutated_config
+from flowlb.spec import load_spec
+from tests.conftest import REPO, run_flowlb
+
+SPEC = load_spec(None)
+MUTANTS = catalogue()
+
+
+def _lint_text(text: str, tmp_path: Path) -> set[str]:
+    path = tmp_path / "haproxy.cfg"
+    path.write_text(text)
+    return {finding.rule for finding in lint(path, SPEC)}
+
+
+def test_hardened_profile_has_no_findings(tmp_path: Path) -> None:
+    assert _lint_text(render(SPEC, "hardened", Layout.for_spec(SPEC)), tmp_path) == set()
+
+
+@pytest.mark.parametrize("mutant", MUTANTS, ids=[m.name for m in MUTANTS])
+def test_every_mutant_is_flagged_by_its_rule(mutant: Mutant, tmp_path: Path) -> None:
+    assert mutant.benign or mutant.lint, f"{mutant.name} names no lint rule"
+    assert _lint_text(mutated_config(mutant, SPEC), tmp_path) == set(mutant.lint)
+
+
+# FACTS.md defect -> rule: 1 anonymous ACL, 2 public stats, 3 TCP check on STOMP, 4 ignored tcplog,
+# 5 no timeouts / no tunnel timeout, 7 redirect keeps :80, 8 no XFF/XFP, redispatch, shutdown-sessions, TLS floor
+ARTICLE_RULES = {"FLOW001", "FLOW002", "FLOW003", "FLOW026", "FLOW007", "FLOW008", "FLOW011", "FLOW013", "FLOW014",
+                 "FLOW015", "FLOW016", "FLOW017", "FLOW000", "FLOW027"}
+
+
+def test_the_article_is_flagged_for_every_defect_in_facts() -> None:
+    found = {finding.rule for finding in lint(REPO / "fixtures" / "kbec-00281.cfg", SPEC)}
+    assert found >= ARTICLE_RULES, ARTICLE_RULES - found
+
+
+def test_kb_profile_still_has_the_articles_defects_but_loads(tmp_path: Path) -> None:
+    found = _lint_text(render(SPEC, "kb", Layout.for_spec(SPEC)), tmp_path)
+    assert "FLOW000" not in found and "FLOW001" not in found, found
+    assert {"FLOW002", "FLOW003", "FLOW008", "FLOW016", "FLOW017"} <= found, found
+
+
+def test_cli_text_json_and_exit_codes(tmp_path: Path) -> None:
+    clean = tmp_path / "clean.cfg"
+    clean.write_text(render(SPEC, "hardened", Layout.for_spec(SPEC)))
+    ok = run_flowlb("lint", str(clean))
+    assert (ok.returncode, ok.stdout.strip()) == (0, f"{clean}: no findings")
+
+    text = run_flowlb("lint", "fixtures/kbec-00281.cfg")
+    assert text.returncode == 1
+    assert "fixtures/kbec-00281.cfg:15: FLOW002 `stats enable` in backend commander-web-backend" in text.stdout
+    assert "    why: " in text.stdout and "    fix: " in text.stdout
+
+    data = json.loads(run_flowlb("lint", "fixtures/kbec-00281.cfg", "--format", "json").stdout)
+    assert data["file"] == "fixtures/kbec-00281.cfg"
+    assert {"rule", "line", "what", "why", "fix"} <= set(data["findings"][0])
+
+
+def test_missing_file_is_one_line_and_exit_2(tmp_path: Path) -> None:
+    result = run_flowlb("lint", str(tmp_path / "nope.cfg"))
+    assert result.returncode == 2
+    assert len(result.stderr.strip().splitlines()) == 1 and result.stderr.startswith("flowlb: ")

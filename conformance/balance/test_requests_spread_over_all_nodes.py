@@ -24,7 +24,11 @@ REQUESTS_PER_NODE = 20
 
 @pytest.mark.parametrize("role", ["https", "server", "server_tls"], ids=["443", "8000", "8443"])
 def test_requests_spread_evenly(
-    lb: Target, http: Callable[..., urllib3.HTTPConnectionPool], runtime: RuntimeAPI, role: str
+    lb: Target,
+    http: Callable[..., urllib3.HTTPConnectionPool],
+    runtime: RuntimeAPI,
+    role: str,
+    record_property: Callable[[str, object], None],
 ) -> None:
     nodes = lb.node_names()
     total = REQUESTS_PER_NODE * len(nodes)
@@ -33,6 +37,8 @@ def test_requests_spread_evenly(
     answered = Counter(echo(pool.request("GET", f"/flowlb/balance?i={i}"))["node"] for i in range(total))
     after = {(s.backend, s.server): s.total_sessions for s in runtime.stats()}
     moved = {key: after[key] - before.get(key, 0) for key in after if after[key] > before.get(key, 0)}
+
+    record_property("requests_per_node", {name: answered[name] for name in nodes})
 
     fair = total / len(nodes)
     shares = ", ".join(f"{name}={answered[name]}" for name in nodes)

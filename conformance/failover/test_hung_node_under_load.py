@@ -40,20 +40,26 @@ def test_hung_node_is_taken_out_under_load(
     limit = check_timing(runtime, lb.config_text, flowlb_spec, server_route.backend, server).down_limit_s(True)
     timeout = urllib3.Timeout(connect=5.0, read=CLIENT_TIMEOUT_S)
 
-    with RequestStream(
-        lambda: http("server_tls", timeout=timeout), "/flowlb/hang", workers=4, max_seconds=30
-    ) as stream:
-        wait_until(lambda: stream.count() >= 50, 10, "the request stream running")
-        hung_at = stream.now()
-        node_control.hang(victim)
-        detected = marked_down_within(runtime, server_route.backend, server, limit)
-        if isinstance(detected, ServerStat):
-            pytest.fail(
-                f"{victim} is frozen but HAProxy still has it UP after {limit:.1f} s: requests sent to it hang. "
-                "Fix: an HTTP health check (`option httpchk GET /commanderRequest/health`)."
-            )
-        clean_from = stream.now() + CLIENT_TIMEOUT_S
-        wait_until(lambda: stream.now() > clean_from + 1.0, CLIENT_TIMEOUT_S + 5, "the stream after detection")
+    stream = RequestStream(lambda: http("server_tls", timeout=timeout), "/flowlb/hang", workers=4, max_seconds=30)
+    events: list[dict[str, object]] = []  # for the report's failover timeline, recorded even when the check fails
+    try:
+        with stream:
+            wait_until(lambda: stream.count() >= 50, 10, "the request stream running")
+            hung_at = stream.now()
+            node_control.hang(victim)
+            events.append({"t": round(hung_at, 3), "what": f"froze {victim}", "kind": "failure"})
+            detected = marked_down_within(runtime, server_route.backend, server, limit)
+            if isinstance(detected, ServerStat):
+                pytest.fail(
+                    f"{victim} is frozen but HAProxy still has it UP after {limit:.1f} s: requests sent to it hang. "
+                    "Fix: an HTTP health check (`option httpchk GET /commanderRequest/health`)."
+                )
+            events.append({"t": round(hung_at + detected, 3), "what": f"HAProxy marked {victim} DOWN", "kind": "down"})
+            clean_from = stream.now() + CLIENT_TIMEOUT_S
+            events.append({"t": round(clean_from, 3), "what": "every request must succeed from here", "kind": "note"})
+            wait_until(lambda: stream.now() > clean_from + 1.0, CLIENT_TIMEOUT_S + 5, "the stream after detection")
+    finally:
+        record_property("hang_timeline", stream.timeline(events))
     outcomes = stream.snapshot()
     failures = stream.failures()
     late = [o for o in failures if o.started > clean_from]

@@ -38,15 +38,23 @@ def test_no_request_lost_when_a_node_is_killed(
     server = server_route.server(victim)
     limit = check_timing(runtime, lb.config_text, flowlb_spec, server_route.backend, server).down_limit_s()
 
-    with RequestStream(lambda: http("server_tls"), "/flowlb/failover", workers=4, max_seconds=30) as stream:
-        wait_until(lambda: stream.count() >= 50, 10, "the request stream running")
-        killed_at = stream.now()
-        node_control.kill(victim)
-        detected = marked_down_within(runtime, server_route.backend, server, limit)
-        if isinstance(detected, ServerStat):
-            pytest.fail(f"HAProxy did not mark the killed node {victim} DOWN within {limit:.1f} s")
-        settled = stream.count()
-        wait_until(lambda: stream.count() >= settled + 50, 10, "the stream after detection")
+    stream = RequestStream(lambda: http("server_tls"), "/flowlb/failover", workers=4, max_seconds=30)
+    events: list[dict[str, object]] = []  # for the report's failover timeline, recorded even when the check fails
+    try:
+        with stream:
+            wait_until(lambda: stream.count() >= 50, 10, "the request stream running")
+            killed_at = stream.now()
+            node_control.kill(victim)
+            events.append({"t": round(killed_at, 3), "what": f"killed {victim}", "kind": "failure"})
+            detected = marked_down_within(runtime, server_route.backend, server, limit)
+            if isinstance(detected, ServerStat):
+                pytest.fail(f"HAProxy did not mark the killed node {victim} DOWN within {limit:.1f} s")
+            down = f"HAProxy marked {victim} DOWN"
+            events.append({"t": round(killed_at + detected, 3), "what": down, "kind": "down"})
+            settled = stream.count()
+            wait_until(lambda: stream.count() >= settled + 50, 10, "the stream after detection")
+    finally:
+        record_property("kill_timeline", stream.timeline(events))
     outcomes = stream.snapshot()
     failures = stream.failures()
     record_property("kill_detection_s", round(detected, 2))

@@ -11,6 +11,7 @@ the timeline. The stream stops by itself after ``max_requests`` or ``max_seconds
 
 from __future__ import annotations
 
+import math
 import threading
 import time
 from collections.abc import Callable
@@ -20,6 +21,19 @@ from types import TracebackType
 import urllib3
 
 from flowlb.lbclient import echo
+
+MAX_INTERVALS = 120  # bounds the per-interval series a report draws
+MIN_INTERVAL_S = 0.01
+
+
+def _readable_step(seconds: float) -> float:
+    """The smallest 1, 2 or 5 x 10^k seconds (at least :data:`MIN_INTERVAL_S`) not below ``seconds``."""
+    exponent = math.floor(math.log10(max(seconds, MIN_INTERVAL_S)))
+    for mantissa in (1, 2, 5, 10):
+        step = round(mantissa * 10.0**exponent, 6)
+        if step >= seconds:
+            return max(step, MIN_INTERVAL_S)
+    raise AssertionError("unreachable: 10 x 10^floor(log10(x)) >= x")
 
 
 @dataclass(frozen=True)
@@ -105,6 +119,36 @@ class RequestStream:
 
     def failures(self) -> list[Outcome]:
         return [o for o in self.snapshot() if not o.ok]
+
+    def series(self, until: float | None = None, max_intervals: int = MAX_INTERVALS) -> dict[str, object]:
+        """Requests per node and failures per interval (by start time), for the report's timeline.
+
+        At most ``max_intervals`` equal intervals from 0 to ``until`` (default: now), so the size
+        is bounded whatever the stream's length: ``{"interval_s", "t", "nodes": {node: [...]}, "failed": [...]}``.
+        """
+        end = max(self.now() if until is None else until, MIN_INTERVAL_S)
+        interval = _readable_step(end / (max_intervals // 2))
+        count = min(max_intervals, int(end / interval) + 1)
+        nodes: dict[str, list[int]] = {}
+        failed = [0] * count
+        for outcome in self.snapshot():
+            if outcome.started > end:
+                break
+            index = min(int(outcome.started / interval), count - 1)
+            if not outcome.ok:
+                failed[index] += 1
+            elif outcome.node is not None:
+                nodes.setdefault(outcome.node, [0] * count)[index] += 1
+        return {
+            "interval_s": interval,
+            "t": [round(i * interval, 3) for i in range(count)],
+            "nodes": dict(sorted(nodes.items())),
+            "failed": failed,
+        }
+
+    def timeline(self, events: list[dict[str, object]]) -> dict[str, object]:
+        """:meth:`series` plus the check's events (``{"t", "what", "kind"}``, stream seconds): one report figure."""
+        return {**self.series(), "events": list(events)}
 
     def __enter__(self) -> RequestStream:
         return self.start()

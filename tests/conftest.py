@@ -6,11 +6,15 @@ import os
 import shutil
 import subprocess
 import sys
+import uuid
 from pathlib import Path
 
 import pytest
 
 REPO = Path(__file__).resolve().parents[1]
+# Marks every process this test session starts (children inherit it), so leak checks never count
+# the processes of another run on the same machine.
+SESSION_MARK = os.environ.setdefault("FLOWLB_TEST_SESSION", uuid.uuid4().hex)
 
 
 def require(available: bool, what: str) -> None:

@@ -15,7 +15,7 @@ import pytest
 
 from flowlb.errors import HAProxyConfigError, TargetError
 from flowlb.spec import load_spec
-from tests.conftest import REPO
+from tests.conftest import REPO, SESSION_MARK
 
 BROKEN = "frontend commander-web-frontend-insecure\n  mode http\n  redirect scheme https if !{ssl_fc}\n"
 
@@ -35,7 +35,8 @@ def run_conformance(*args: str, env: dict[str, str] | None = None) -> subprocess
 
 
 def flowlb_processes() -> list[str]:
-    """Command lines of live processes a local target started (tagged FLOWLB_RUN_DIR in their environment)."""
+    """Command lines of live processes a local target of this test session started (FLOWLB_RUN_DIR and the
+    session's mark in their environment)."""
     found = []
     for proc in Path("/proc").iterdir():
         if not proc.name.isdigit():
@@ -45,7 +46,8 @@ def flowlb_processes() -> list[str]:
             argv = (proc / "cmdline").read_bytes().replace(b"\0", b" ").decode()
         except OSError:
             continue
-        if b"FLOWLB_RUN_DIR=" in environ and not argv.startswith(sys.executable + " -m pytest"):
+        mine = f"FLOWLB_TEST_SESSION={SESSION_MARK}".encode() in environ
+        if mine and b"FLOWLB_RUN_DIR=" in environ and not argv.startswith(sys.executable + " -m pytest"):
             found.append(argv)
     return found
 

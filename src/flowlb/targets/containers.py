@@ -194,7 +194,9 @@ class ContainersTarget:
                 **{role: Endpoint("127.0.0.1", haproxy.get_exposed_port(port)) for role, port in lb_ports.items()},
                 server_name=self.spec.lb.name,
             )
-            wait_for_haproxy(self._api, self.endpoints.by_role().values(), self.ready_timeout, haproxy.exited_output)
+            self._baseline = wait_for_haproxy(
+                self._api, self.endpoints.by_role().values(), self.ready_timeout, haproxy.exited_output
+            )
         except HAProxyExited as exited:
             output = exited.output.replace(f"{CONFIG_DIR}/haproxy.cfg", self.config_name)
             raise HAProxyConfigError(
@@ -210,6 +212,9 @@ class ContainersTarget:
 
     def nodes(self) -> ContainersTarget:
         return self
+
+    def echoes(self) -> bool:
+        return True
 
     def evidence(self) -> RuntimeAPI:
         return self._api
@@ -231,7 +236,7 @@ class ContainersTarget:
                 self.restart(name)
             self._clients[name].reset()
         assert self._haproxy is not None
-        wait_for_haproxy(self._api, [], self.ready_timeout, self._haproxy.exited_output)
+        wait_for_haproxy(self._api, [], self.ready_timeout, self._haproxy.exited_output, required=self._baseline)
 
     # -- NodeControl ---------------------------------------------------------------------------
 

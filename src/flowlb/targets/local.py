@@ -113,7 +113,9 @@ class LocalTarget:
         )
         self._api = RuntimeAPI(self.socket_path)
         try:
-            wait_for_haproxy(self._api, self.endpoints.by_role().values(), self.ready_timeout, self._haproxy_output)
+            self._baseline = wait_for_haproxy(
+                self._api, self.endpoints.by_role().values(), self.ready_timeout, self._haproxy_output
+            )
         except HAProxyExited as exited:
             output = exited.output.replace(str(self.config_path), self.config_name)
             raise HAProxyConfigError(
@@ -159,6 +161,9 @@ class LocalTarget:
     def nodes(self) -> LocalTarget:
         return self
 
+    def echoes(self) -> bool:
+        return True
+
     def evidence(self) -> RuntimeAPI:
         return self._api
 
@@ -172,7 +177,7 @@ class LocalTarget:
                 self.restart(name)
             node.process.send_signal(signal.SIGCONT)
             node.client.reset()
-        wait_for_haproxy(self._api, [], self.ready_timeout, self._haproxy_output)
+        wait_for_haproxy(self._api, [], self.ready_timeout, self._haproxy_output, required=self._baseline)
 
     # -- NodeControl ---------------------------------------------------------------------------
 

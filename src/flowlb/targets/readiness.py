@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import socket
-from collections.abc import Callable, Iterable
+import sys
+from collections.abc import Callable, Collection, Iterable
 from functools import partial
 
 from flowlb.errors import TargetError
@@ -23,11 +24,17 @@ def wait_for_haproxy(
     endpoints: Iterable[Endpoint],
     timeout: float,
     still_running: Callable[[], str | None],
-) -> None:
-    """Wait until HAProxy answers, every server passed a check and every LB port accepts.
+    required: Collection[tuple[str, str]] | None = None,
+) -> frozenset[tuple[str, str]]:
+    """Wait until HAProxy answers, its servers passed a check and every LB port accepts; return the UP servers.
 
     ``still_running`` returns ``None`` while HAProxy runs, or its output once it has exited, so a
     config HAProxy refuses ends the wait at once with HAProxy's reason.
+
+    At start (``required`` is ``None``) every server should come UP. When some never do although
+    their nodes serve (the config checks them wrongly), that is a finding for the checks, not a
+    start failure: the run goes on with the servers that are UP, says which are not, and resets
+    later wait for that same set (``required``). With no server UP at all, the start fails.
     """
 
     def check(condition: Callable[[], bool]) -> Callable[[], bool]:
@@ -40,17 +47,25 @@ def wait_for_haproxy(
         return probe
 
     wait_until(check(api.answers), timeout, "HAProxy's runtime API")
+
+    def wanted(stat: ServerStat) -> bool:
+        return required is None or (stat.backend, stat.server) in required
+
     try:
         wait_until(
-            check(lambda: all(server_ready(s) for s in api.stats())),
+            check(lambda: all(server_ready(s) for s in api.stats() if wanted(s))),
             timeout,
             "every server UP after a passed health check",
         )
     except TimeoutError:
-        states = ", ".join(f"{s.backend}/{s.server}={s.status}({s.check_status})" for s in api.stats())
-        raise TargetError(f"HAProxy started but not every server came up: {states}") from None
+        stats = api.stats()
+        states = ", ".join(f"{s.backend}/{s.server}={s.status}({s.check_status})" for s in stats if not server_ready(s))
+        if required is not None or not any(server_ready(s) for s in stats):
+            raise TargetError(f"HAProxy started but not every server came up: {states}") from None
+        print(f"flowlb: the config keeps these servers DOWN although their nodes serve: {states}", file=sys.stderr)
     for endpoint in endpoints:
         wait_until(check(partial(port_accepts, endpoint)), timeout, f"LB port {endpoint.port}")
+    return frozenset((s.backend, s.server) for s in api.stats() if server_ready(s))
 
 
 def port_accepts(endpoint: Endpoint) -> bool:

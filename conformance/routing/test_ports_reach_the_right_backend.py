@@ -18,6 +18,7 @@ from flowlb.targets.base import Target
 ROUTES = [("https", "web"), ("server", "server"), ("server_tls", "server")]
 
 
+@pytest.mark.usefixtures("node_echo")
 @pytest.mark.parametrize(("role", "node_port"), ROUTES, ids=["443-web", "8000-server", "8443-server"])
 def test_port_reaches_the_right_node_port(
     lb: Target, http: Callable[..., urllib3.HTTPConnectionPool], role: str, node_port: str

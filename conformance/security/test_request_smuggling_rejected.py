@@ -40,6 +40,7 @@ def test_ambiguous_framing_is_rejected(lb: Target, case: str) -> None:
     )
 
 
+@pytest.mark.usefixtures("node_echo")
 def test_content_length_with_transfer_encoding_never_reaches_a_node(lb: Target) -> None:
     reply = exchange(lb.endpoints.server, CL_AND_TE)
     if not reply.from_node:

@@ -8,10 +8,12 @@ port or a certificate that does not verify for the LB name fails it.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import pytest
 
 from flowlb.lbclient import echo, lb_pool
-from flowlb.stompclient import open_session
+from flowlb.stompclient import StompSession
 from flowlb.targets.base import Target
 
 pytestmark = pytest.mark.smoke
@@ -34,14 +36,18 @@ def test_port_reaches_the_right_node_port(lb: Target, role: str, tls: bool, node
     endpoint = lb.endpoints.by_role()[role]
     pool = lb_pool(endpoint, tls=tls, ca_file=lb.ca_file, server_name=lb.endpoints.server_name)
     reply = pool.request("GET", "/flowlb/smoke")
+    if not lb.echoes():  # real Flow servers: any answer of theirs (not the LB's 5xx) shows the port is served
+        assert reply.status < 500, f"LB port for {role} answered {reply.status}: no Flow server behind it answers"
+        return
     assert reply.status == 200, f"LB port for {role} answered {reply.status}"
     seen = echo(reply)
     assert seen["node"] in lb.node_names(), f"answer from {seen['node']!r}, not one of the Flow nodes"
     assert seen["port"] == node_port, f"LB port for {role} reached the node's {seen['port']} port, not {node_port}"
 
 
-def test_port_61613_gives_a_stomp_session_over_tls(lb: Target) -> None:
-    with open_session(lb.endpoints.stomp, ca_file=lb.ca_file) as session:
-        assert session.tls_version() in ("TLSv1.2", "TLSv1.3")
+def test_port_61613_gives_a_stomp_session_over_tls(lb: Target, stomp_session: Callable[..., StompSession]) -> None:
+    session = stomp_session()
+    assert session.tls_version() in ("TLSv1.2", "TLSv1.3")
+    if lb.echoes():
         assert session.server.removeprefix("flowlb-mocknode/") in lb.node_names(), session.server
-        session.send_with_receipt("/queue/flowlb.smoke", b"hello")
+    session.send_with_receipt("/queue/flowlb.smoke", b"hello")

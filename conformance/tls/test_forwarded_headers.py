@@ -17,6 +17,7 @@ from flowlb.lbclient import echo, header
 from flowlb.targets.base import Target
 
 
+@pytest.mark.usefixtures("node_echo")
 @pytest.mark.parametrize("role", ["https", "server_tls"], ids=["443", "8443"])
 def test_forwarded_proto_and_for_reach_the_node(
     lb: Target, http: Callable[..., urllib3.HTTPConnectionPool], role: str

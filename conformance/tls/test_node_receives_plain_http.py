@@ -16,6 +16,7 @@ from flowlb.lbclient import echo
 from flowlb.targets.base import Target
 
 
+@pytest.mark.usefixtures("node_echo")
 @pytest.mark.parametrize("role", ["https", "server_tls"], ids=["443", "8443"])
 def test_node_receives_the_request_in_plain_http(
     lb: Target, http: Callable[..., urllib3.HTTPConnectionPool], role: str

@@ -82,6 +82,33 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         "30 s `timeout client/server`, so a missing `timeout tunnel` shows [env FLOWLB_STOMP_IDLE_S; default 45]",
     )
     group.addoption(
+        "--stomp-vhost",
+        dest="flowlb_stomp_vhost",
+        default=os.environ.get("FLOWLB_STOMP_VHOST"),
+        help="CONNECT's host header on 61613 (default: the LB's address; a RabbitMQ behind the LB wants '/') "
+        "[env FLOWLB_STOMP_VHOST]",
+    )
+    external = parser.getgroup("flowlb-external", "flowlb: --target external (a live LB, non-destructive)")
+    external.addoption("--lb-host", dest="flowlb_lb_host", default=os.environ.get("FLOWLB_LB_HOST"),
+                       help="address of the live LB [env FLOWLB_LB_HOST]")
+    external.addoption("--lb-ports", dest="flowlb_lb_ports", default=os.environ.get("FLOWLB_LB_PORTS", ""),
+                       help="its ports where they differ from the spec: "
+                       "http=80,https=443,server=8000,server-tls=8443,stomp=61613 [env FLOWLB_LB_PORTS]")
+    external.addoption("--lb-name", dest="flowlb_lb_name", default=os.environ.get("FLOWLB_LB_NAME"),
+                       help="the name its certificate must carry (SNI); default: --lb-host [env FLOWLB_LB_NAME]")
+    external.addoption("--ca-file", dest="flowlb_ca_file", type=Path, default=os.environ.get("FLOWLB_CA_FILE"),
+                       help="CA that signed the LB's certificate; default: the system store [env FLOWLB_CA_FILE]")
+    external.addoption("--runtime-api", dest="flowlb_runtime_api", default=os.environ.get("FLOWLB_RUNTIME_API"),
+                       help="HAProxy's runtime API: a UNIX socket path or tcp:HOST:PORT (evidence; needed "
+                       "for --destructive) [env FLOWLB_RUNTIME_API]")
+    external.addoption("--stats-url", dest="flowlb_stats_url", default=os.environ.get("FLOWLB_STATS_URL"),
+                       help="HAProxy's stats page (read-only evidence) [env FLOWLB_STATS_URL]")
+    external.addoption("--stats-auth", dest="flowlb_stats_auth", default=os.environ.get("FLOWLB_STATS_AUTH"),
+                       help="USER:PASS for --stats-url [env FLOWLB_STATS_AUTH]")
+    external.addoption("--destructive", dest="flowlb_destructive", action="store_true",
+                       help="allow checks that change the live LB: drain one server through the runtime API "
+                       "(always restored). Never kills anything.")
+    group.addoption(
         "--keep-cluster",
         dest="flowlb_keep",
         action="store_true",
@@ -202,6 +229,9 @@ def cluster_start(pytestconfig: pytest.Config, flowlb_spec: ClusterSpec) -> Iter
     cfg_path = pytestconfig.getoption("flowlb_haproxy_cfg")
     try:
         kind = choose_target(pytestconfig.getoption("flowlb_target"))
+        if kind == "external":
+            yield _external_target(pytestconfig, flowlb_spec)
+            return
         operator = OperatorConfig.load(Path(cfg_path), flowlb_spec) if cfg_path else None
         pytestconfig.stash[OPERATOR_KEY] = operator
         target = start_target(kind, flowlb_spec, profile, operator)
@@ -218,6 +248,21 @@ def cluster_start(pytestconfig: pytest.Config, flowlb_spec: ClusterSpec) -> Iter
             print(f"\nflowlb: cluster kept: {roles}; remove with: docker rm -f $(docker ps -aq --filter label=flowlb)")
         else:
             target.close()
+
+
+def _external_target(pytestconfig: pytest.Config, spec: ClusterSpec) -> Target:
+    """The live LB of ``--target external``, from its options (one-line errors on bad ones)."""
+    from flowlb.targets.external import ExternalTarget
+
+    if pytestconfig.getoption("flowlb_haproxy_cfg"):
+        raise FlowlbError("--haproxy-cfg runs your config on the test cluster; with --target external the LB "
+                          "already runs its own (lint the file with `flowlb lint`)")
+    option = pytestconfig.getoption
+    return ExternalTarget.from_options(
+        spec, option("flowlb_lb_host"), option("flowlb_lb_ports"), option("flowlb_ca_file"),
+        option("flowlb_lb_name"), option("flowlb_runtime_api"), option("flowlb_stats_url"),
+        option("flowlb_stats_auth"),
+    )
 
 
 @pytest.fixture(scope="session")
@@ -245,6 +290,20 @@ def node_control(lb: Target) -> NodeControl:
 
 
 @pytest.fixture
+def node_echo(lb: Target) -> None:
+    """Checks that read what reached the node (the mock's echo) skip where the nodes are real Flow servers."""
+    if not lb.echoes():
+        pytest.skip("needs nodes that echo what reached them (flowlb's mock nodes); this LB fronts real servers")
+
+
+@pytest.fixture
+def destructive(pytestconfig: pytest.Config, lb: Target) -> None:
+    """Checks that change HAProxy's state run on harness targets, and on a live LB only with --destructive."""
+    if lb.kind == "external" and not pytestconfig.getoption("flowlb_destructive"):
+        pytest.skip("changes server state on the live LB: opt in with --destructive (it is always restored)")
+
+
+@pytest.fixture
 def runtime(lb: Target) -> RuntimeAPI:
     """HAProxy's runtime API; checks that need HAProxy's own evidence skip without it."""
     api = lb.evidence()
@@ -263,6 +322,9 @@ def route(
     lb: Target, runtime: RuntimeAPI, http: Callable[..., urllib3.HTTPConnectionPool], _routes: dict[str, Route]
 ) -> Callable[[str], Route]:
     """``route("server")``: the HAProxy backend behind an HTTP role and each node's server name in it."""
+    if not lb.echoes():
+        pytest.skip("needs to know which node answered (flowlb's mock nodes name themselves); real Flow servers "
+                    "do not")
 
     def learn(role: str) -> Route:
         if role not in _routes:
@@ -276,12 +338,13 @@ def route(
 
 
 @pytest.fixture
-def stomp_session(lb: Target) -> Iterator[Callable[..., StompSession]]:
+def stomp_session(lb: Target, pytestconfig: pytest.Config) -> Iterator[Callable[..., StompSession]]:
     """``stomp_session()``: a STOMP session through the LB's 61613, TLS verified against the run's CA."""
     sessions: list[StompSession] = []
 
     def open_one(**kwargs: Any) -> StompSession:
         try:
+            kwargs.setdefault("vhost", pytestconfig.getoption("flowlb_stomp_vhost"))
             session = open_session(lb.endpoints.stomp, lb.ca_file, **kwargs)
         except StompError as exc:
             pytest.fail(f"no STOMP session through the LB: {exc}")
@@ -298,6 +361,8 @@ def stomp_route(
     lb: Target, runtime: RuntimeAPI, stomp_session: Callable[..., StompSession], _routes: dict[str, Route]
 ) -> Route:
     """The HAProxy backend behind 61613 and each node's server name in it, learned one session at a time."""
+    if not lb.echoes():
+        pytest.skip("needs to know which node took a STOMP session (the mock names itself in CONNECTED)")
     if "stomp" not in _routes:
 
         def one_session(index: int) -> str | None:

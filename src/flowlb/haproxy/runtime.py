@@ -16,6 +16,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from flowlb.errors import TargetError
 
@@ -49,16 +50,25 @@ class ServerStat:
 class RuntimeAPI:
     """A client for HAProxy's runtime API on a UNIX socket (one connection per command)."""
 
-    def __init__(self, socket_path: Path, timeout: float = 5.0) -> None:
+    def __init__(self, socket_path: Path | str, timeout: float = 5.0) -> None:
+        """``socket_path``: a UNIX socket path, or ``tcp:HOST:PORT`` for a runtime API bound to TCP."""
         self.socket_path = socket_path
         self.timeout = timeout
 
+    def _address(self) -> tuple[int, Any]:
+        text = str(self.socket_path)
+        if text.startswith("tcp:"):
+            host, _, port = text.removeprefix("tcp:").rpartition(":")
+            return socket.AF_INET, (host, int(port))
+        return socket.AF_UNIX, text
+
     def command(self, command: str) -> str:
         """Send one command and return HAProxy's whole answer."""
-        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
+        family, address = self._address()
+        with socket.socket(family, socket.SOCK_STREAM) as sock:
             sock.settimeout(self.timeout)
             try:
-                sock.connect(str(self.socket_path))
+                sock.connect(address)
             except OSError as exc:
                 raise TargetError(f"HAProxy's runtime API at {self.socket_path} does not answer: {exc}") from None
             sock.sendall(command.encode() + b"\n")
@@ -135,3 +145,39 @@ def wait_until(
         if time.monotonic() >= deadline:
             raise TimeoutError(f"{what}: not seen within {timeout:.1f} s")
         time.sleep(interval)
+
+
+class StatsPage(RuntimeAPI):
+    """HAProxy's evidence from its stats page (``URL;csv``, basic auth) where no runtime API is reachable.
+
+    Answers ``show stat`` only; anything that changes state needs the runtime API.
+    """
+
+    def __init__(self, url: str, auth: str | None = None, timeout: float = 5.0) -> None:
+        super().__init__(url, timeout)
+        self.url = url
+        self.auth = auth
+
+    def command(self, command: str) -> str:
+        import base64
+        import urllib.error
+        import urllib.request
+
+        if command.strip() != "show stat":
+            raise TargetError(f"`{command}` needs HAProxy's runtime API (--runtime-api); a stats page only reads")
+        if not self.url.startswith(("http://", "https://")):
+            raise TargetError(f"--stats-url {self.url} is not an http(s) URL")
+        request = urllib.request.Request(self.url.split(";")[0].rstrip("/") + ";csv")  # noqa: S310 - http(s) checked above
+        if self.auth:
+            request.add_header("Authorization", "Basic " + base64.b64encode(self.auth.encode()).decode())
+        try:
+            with urllib.request.urlopen(request, timeout=self.timeout) as answer:  # noqa: S310 - http(s) checked above
+                return str(answer.read().decode(errors="replace"))
+        except (urllib.error.URLError, OSError) as exc:
+            raise TargetError(f"HAProxy's stats page at {self.url} does not answer: {exc}") from None
+
+    def answers(self) -> bool:
+        try:
+            return "pxname" in self.command("show stat")
+        except TargetError:
+            return False

@@ -94,6 +94,9 @@ class Target(Protocol):
     def evidence(self) -> RuntimeAPI | None:
         """HAProxy's runtime API, or ``None`` where it cannot be reached."""
 
+    def echoes(self) -> bool:
+        """True when the nodes are flowlb's mock nodes: they name themselves and echo what reached them."""
+
     def reset(self) -> None:
         """Bring the cluster back to its starting state between checks."""
 

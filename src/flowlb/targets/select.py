@@ -10,7 +10,7 @@ from flowlb.haproxy.operator import OperatorConfig
 from flowlb.spec import ClusterSpec
 from flowlb.targets.base import Target
 
-TARGETS = ("auto", "containers", "local")
+TARGETS = ("auto", "containers", "local", "external")  # external: see flowlb.targets.external
 
 
 def choose_target(requested: str) -> str:
@@ -38,6 +38,8 @@ def start_target(kind: str, spec: ClusterSpec, profile: str, operator: OperatorC
     if operator is not None:
         extra = {"config_source": operator.source, "config_name": operator.path.name}
         profile = f"operator:{operator.path.name}"
+    if kind == "external":
+        raise FlowlbError("the external target is a live LB: run the conformance suite with --target external")
     if kind == "containers":
         from flowlb.targets.containers import ContainersTarget
 

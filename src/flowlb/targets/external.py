@@ -1,0 +1,117 @@
+"""``--target external``: a live load balancer the run did not build (pre-deployment validation).
+
+No node control (checks that need it skip, saying so), nodes that are real Flow servers (they do not
+echo what reached them, so checks that read the node's side skip too), and HAProxy's evidence only
+when the operator gives a runtime API (``--runtime-api``) or a stats page (``--stats-url``). Nothing
+is changed on the LB unless ``--destructive`` is given, and then only through the runtime API.
+"""
+
+from __future__ import annotations
+
+import ssl
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from flowlb.errors import FlowlbError, TargetError
+from flowlb.haproxy.runtime import RuntimeAPI, StatsPage
+from flowlb.spec import LB_ROLES, ClusterSpec
+from flowlb.targets.base import Endpoint, Endpoints
+
+ROLE_NAMES = {role.replace("_", "-"): role for role in LB_ROLES}
+
+
+def parse_ports(text: str, defaults: dict[str, int]) -> dict[str, int]:
+    """``http=80,https=443,server=8000,server-tls=8443,stomp=61613`` over the spec's ports."""
+    ports = dict(defaults)
+    for item in filter(None, (part.strip() for part in text.split(","))):
+        name, _, value = item.partition("=")
+        role = ROLE_NAMES.get(name.strip())
+        if role is None or not value.strip().isdigit() or not 0 < int(value) < 65536:
+            raise FlowlbError(f"--lb-ports: '{item}' is not <role>=<port> with a role among {', '.join(ROLE_NAMES)}")
+        ports[role] = int(value)
+    return ports
+
+
+def system_ca_file() -> Path:
+    """The system's CA bundle, for an LB whose certificate a public or corporate CA signed."""
+    found = ssl.get_default_verify_paths().cafile or "/etc/ssl/certs/ca-certificates.crt"
+    return Path(found)
+
+
+@dataclass
+class ExternalTarget:
+    """A running LB at ``host``; evidence optional, node control never."""
+
+    spec: ClusterSpec
+    host: str
+    ports: dict[str, int]
+    ca_file: Path
+    server_name: str
+    evidence_source: RuntimeAPI | None = None
+    kind: str = "external"
+    profile: str = "external"
+    config_text: str = ""
+    endpoints: Endpoints = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.endpoints = Endpoints(
+            **{role: Endpoint(self.host, port) for role, port in self.ports.items()},
+            server_name=self.server_name,
+        )
+        if not self.ca_file.is_file():
+            raise FlowlbError(f"--ca-file {self.ca_file} is not a readable file")
+        if self.evidence_source is not None and not self.evidence_source.answers():
+            raise TargetError(f"HAProxy's evidence at {self.evidence_source.socket_path} does not answer")
+
+    @classmethod
+    def from_options(
+        cls,
+        spec: ClusterSpec,
+        host: str | None,
+        ports: str,
+        ca_file: Path | None,
+        server_name: str | None,
+        runtime_api: str | None,
+        stats_url: str | None,
+        stats_auth: str | None,
+    ) -> ExternalTarget:
+        if not host:
+            raise FlowlbError("--target external needs --lb-host (the LB's address)")
+        if runtime_api and stats_url:
+            raise FlowlbError("give either --runtime-api or --stats-url, not both")
+        evidence: RuntimeAPI | None = None
+        if runtime_api:
+            evidence = RuntimeAPI(runtime_api)
+        elif stats_url:
+            evidence = StatsPage(stats_url, stats_auth)
+        return cls(
+            spec=spec,
+            host=host,
+            ports=parse_ports(ports, spec.lb.ports.by_role()),
+            ca_file=ca_file or system_ca_file(),
+            server_name=server_name or host,
+            evidence_source=evidence,
+        )
+
+    def node_names(self) -> list[str]:
+        """HAProxy's server names in the Flow server backend when evidence is given, else the spec's."""
+        return self.spec.node_names()
+
+    def nodes(self) -> None:
+        return None
+
+    def echoes(self) -> bool:
+        """Real Flow servers do not echo what reached them."""
+        return False
+
+    def evidence(self) -> RuntimeAPI | None:
+        return self.evidence_source
+
+    def client_address(self) -> str | None:
+        return None
+
+    def reset(self) -> None:
+        """Nothing to reset: the run changes nothing on a live LB (``--destructive`` restores its own change)."""
+
+    def close(self) -> None:
+        """Nothing was started."""

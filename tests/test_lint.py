@@ -72,3 +72,8 @@ def test_missing_file_is_one_line_and_exit_2(tmp_path: Path) -> None:
     result = run_flowlb("lint", str(tmp_path / "nope.cfg"))
     assert result.returncode == 2
     assert len(result.stderr.strip().splitlines()) == 1 and result.stderr.startswith("flowlb: ")
+
+
+def test_check_port_nothing_serves_is_flagged(tmp_path: Path) -> None:
+    text = render(SPEC, "hardened", Layout.for_spec(SPEC)).replace("check port 8000", "check port 8001", 1)
+    assert _lint_text(text, tmp_path) >= {"FLOW028"}

@@ -415,3 +415,40 @@ def listens_nowhere(config: Config, spec: ClusterSpec) -> Iterator[Finding]:
                 yield Finding("FLOW027", line.number, f"`{line.text}` has no address:port",
                               "HAProxy cannot tell which port to listen on and refuses the file",
                               "`bind :PORT ssl crt /path/to/lb.pem`")
+
+
+@rule
+def check_port_nothing_serves(config: Config, spec: ClusterSpec) -> Iterator[Finding]:
+    """Mutant 28: ``check port`` on a port the Flow node does not serve: the server is never UP."""
+    served = {spec.node_ports.web, spec.node_ports.server, spec.node_ports.stomp}
+    for backend in config.of_kind("backend", "listen"):
+        for name, _, line in backend.servers():
+            match = re.search(r"\bport\s+(\d+)\b", line.text)
+            if match and int(match.group(1)) not in served:
+                yield Finding("FLOW028", line.number, f"server `{name}` is checked on port {match.group(1)}, which a "
+                              f"Flow node does not serve ({', '.join(map(str, sorted(served)))})",
+                              "the check never succeeds: HAProxy keeps the server DOWN and routes nothing to it",
+                              f"`check port {spec.node_ports.server}` (the Flow server port with the health URL)")
+
+
+@rule
+def pinned_to_one_server(config: Config, spec: ClusterSpec) -> Iterator[Finding]:
+    """Mutant 29: ``use-server`` rules (worse with ``force-persist``) pin traffic to one node."""
+    for backend in config.of_kind("backend", "listen"):
+        for line in backend.own("use-server"):
+            forced = " even in maintenance (`force-persist`)" if backend.own("force-persist") else ""
+            yield Finding("FLOW029", line.number, f"`{line.text}` pins matching requests to one server{forced}",
+                          "that Flow node takes the load alone, and draining it for patching does not move its "
+                          "traffic away", "remove `use-server` / `force-persist`; let `balance` spread requests")
+
+
+@rule
+def health_body_match(config: Config, spec: ClusterSpec) -> Iterator[Finding]:
+    """Mutant 28: matching the health URL's body, which Flow does not document."""
+    for backend in _server_backends(config, spec) + _stomp_backends(config, spec):
+        for line in backend.effective("http-check", "expect"):
+            if {"string", "rstring", "!string", "!rstring"} & set(line.words):
+                yield Finding("FLOW030", line.number, f"`{line.text}` matches the health URL's body",
+                              "the body of /commanderRequest/health is not documented: a guessed string keeps "
+                              "healthy servers DOWN (or breaks on the next Flow release)",
+                              "`http-check expect status 200` (bootstrap mode answers 503)")

@@ -1,0 +1,48 @@
+"""Failover without killing anything: a server put in maintenance gets no request, the others take them all.
+
+The operator's own way to take a Flow node out (patching, restarts) is `set server <backend>/<server>
+state maint`. Requests on 8443 must then all succeed on the other servers and none reach the drained
+one. The server is always put back (`state ready`) and the check waits until HAProxy has it UP again,
+even when the check fails or is interrupted. On a live LB this needs ``--destructive`` and the
+runtime API; it never kills or stops a node.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import pytest
+import urllib3
+
+from flowlb.checks.counters import measure_spread
+from flowlb.haproxy.runtime import RuntimeAPI, wait_until
+from flowlb.targets.base import Target
+
+REQUESTS = 60
+
+
+@pytest.mark.usefixtures("destructive")
+def test_server_in_maintenance_gets_no_request(
+    lb: Target, runtime: RuntimeAPI, http: Callable[..., urllib3.HTTPConnectionPool]
+) -> None:
+    pool = http("server_tls")
+    statuses: list[int] = []
+
+    def send(index: int) -> None:
+        statuses.append(pool.request("GET", f"/flowlb/drain?i={index}").status)
+
+    backend = measure_spread(runtime, send, 10).backend
+    drained = sorted(s.server for s in runtime.servers(backend).values() if s.is_up)[0]
+    statuses.clear()
+    runtime.set_state(backend, drained, "maint")
+    try:
+        wait_until(lambda: runtime.server(backend, drained).is_down, 5.0, f"{backend}/{drained} in MAINT")
+        spread = measure_spread(runtime, send, REQUESTS)
+        failed = [status for status in statuses if status >= 500]
+        assert not failed, f"{len(failed)} of {REQUESTS} requests failed with {backend}/{drained} in maintenance"
+        assert spread.per_server.get(drained, 0) == 0, (
+            f"{backend}/{drained} is in maintenance yet took {spread.per_server[drained]} requests"
+        )
+    finally:
+        runtime.set_state(backend, drained, "ready")
+        wait_until(lambda: runtime.server(backend, drained).is_up, 30.0, f"{backend}/{drained} UP again")

@@ -2,12 +2,15 @@
 
 Locust writes one entry per (request type, name) with a response-time histogram; this module turns
 them into what a report and a gate need: requests, failures, rate and percentiles per entry and per
-path (https, handshake, stomp). Importing Locust would monkey-patch the caller with gevent.
+path (https, handshake, stomp); and from ``--csv-full-history``, requests and failures per second
+with what a failover cost. Importing Locust would monkey-patch the caller with gevent.
 """
 
 from __future__ import annotations
 
+import csv
 import json
+import math
 from collections import Counter
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -93,3 +96,70 @@ class LoadResult:
 
     def total(self) -> Figures:
         return _figures("total", self.entries)
+
+
+@dataclass(frozen=True)
+class Second:
+    """One row of the per-second history, as counts in that second (Locust keeps running totals)."""
+
+    t: int  # Unix time at the end of the second
+    users: int
+    requests: int
+    failures: int
+
+
+def read_history(path: Path) -> list[Second]:
+    """Requests and failures per second from ``locust_stats_history.csv`` (its ``Aggregated`` rows).
+
+    Counted from the differences of Locust's running totals, not its ``Requests/s`` column, which
+    is a moving average that smooths a failover's dip away. A missing file is an empty history.
+    """
+    try:
+        rows = list(csv.DictReader(path.read_text().splitlines()))
+    except OSError:
+        return []
+    seconds: list[Second] = []
+    last_t, last_requests, last_failures = None, 0, 0
+    for row in rows:
+        if row.get("Name") != "Aggregated":
+            continue
+        try:
+            t, users = int(row["Timestamp"]), int(row["User Count"])
+            requests, failures = int(row["Total Request Count"]), int(row["Total Failure Count"])
+        except (KeyError, TypeError, ValueError):
+            continue
+        if last_t is not None and t <= last_t:
+            continue  # Locust writes the first second twice
+        seconds.append(Second(t, users, max(requests - last_requests, 0), max(failures - last_failures, 0)))
+        last_t, last_requests, last_failures = t, requests, failures
+    return seconds
+
+
+def failover_summary(history: list[Second], events: list[dict[str, Any]]) -> dict[str, Any]:
+    """What a failover cost: detection per backend, and the failures from the failure to the last DOWN and after.
+
+    ``events`` are ``timeline.json``'s: the first with an ``action`` is the kill or freeze; those
+    with a ``backend`` are HAProxy marking the node DOWN there. The outage is counted in whole
+    seconds of the history, from the second of the failure to the second of the last DOWN.
+    """
+    failure = next((e for e in events if "action" in e), None)
+    if failure is None:
+        return {}
+    failed_at = float(failure["t"])
+    downs = [e for e in events if "backend" in e]
+    last_down = max((float(e["t"]) for e in downs), default=None)
+    outage_end = math.ceil(last_down) if last_down is not None else None
+    during = [s for s in history if math.ceil(failed_at) <= s.t and (outage_end is None or s.t <= outage_end)]
+    after = [s for s in history if outage_end is not None and s.t > outage_end]
+    return {
+        "node": failure.get("node"),
+        "action": failure.get("action"),
+        "at": failed_at,
+        "detection_s": {str(e["backend"]): round(float(e["t"]) - failed_at, 2) for e in downs},
+        "marked_down_everywhere": last_down is not None,
+        "outage_s": round(last_down - failed_at, 2) if last_down is not None else None,
+        "requests_during_outage": sum(s.requests for s in during),
+        "failures_during_outage": sum(s.failures for s in during),
+        "failures_after_down": sum(s.failures for s in after),
+        "events": events,
+    }

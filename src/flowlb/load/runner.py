@@ -2,8 +2,10 @@
 
 Locust runs as a subprocess (importing it would monkey-patch this process with gevent) in its own
 process group, so ``--processes`` children die with it. Its HTML, CSV (with the full per-second
-history) and JSON land in ``reports/<run>/``, which appears only when the run finished; an
-interrupted or failed start leaves neither a report directory nor a container or process behind.
+history) and JSON land in ``reports/<run>/`` beside flowlb's ``summary.json`` and ``index.html``
+(throughput over time with the failover marked, latency per path). The directory appears only
+when the run finished; an interrupted or failed start leaves neither a report directory nor a
+container or process behind.
 
 With ``--failover kill|hang`` one node is killed or frozen once load is flowing (HAProxy's own
 counters say so) and ``timeline.json`` records when, and when HAProxy marked it DOWN.
@@ -25,7 +27,8 @@ from typing import Any
 
 from flowlb.errors import FlowlbError
 from flowlb.haproxy.runtime import RuntimeAPI, wait_until
-from flowlb.load.results import LoadResult
+from flowlb.load import report as load_report
+from flowlb.load.results import LoadResult, failover_summary, read_history
 from flowlb.reporting import discard, publish
 from flowlb.targets.base import Target
 
@@ -179,8 +182,12 @@ def run(plan: LoadPlan, target: Target, report_root: Path) -> tuple[int, Path]:
             "paths": {name: figures.as_dict() for name, figures in result.per_path().items()},
             "entries": [figures.as_dict() for figures in result.per_entry()],
         }
+        if plan.failover:
+            history = read_history(directory / "locust_stats_history.csv")
+            summary["failover"] = failover_summary(history, timeline.events)
         (directory / "summary.json").write_text(json.dumps(summary, indent=2))
         (directory / "timeline.json").write_text(json.dumps(asdict(timeline), indent=2))
+        load_report.write(directory)
         return code, publish(directory)
     except BaseException:
         discard(directory)

@@ -9,6 +9,7 @@ from pathlib import Path
 
 from flowlb.load import report
 from flowlb.load.results import failover_summary, read_history
+from flowlb.reporting import RunInfo, finish, publish, run_directory
 
 HEADER = (
     "Timestamp,User Count,Type,Name,Requests/s,Failures/s,50%,66%,75%,80%,90%,95%,98%,99%,99.9%,99.99%,100%,"
@@ -91,3 +92,16 @@ def test_a_run_without_history_or_timeline_still_gets_a_page(tmp_path: Path) -> 
     (tmp_path / "summary.json").write_text(json.dumps({"exit_code": 1, "paths": {}}))
     page = report.render(tmp_path)
     assert "No per-second history" in page and "Failover" not in page
+
+
+def test_latest_follows_the_newest_run_of_either_kind(tmp_path: Path) -> None:
+    info = RunInfo("local", "hardened", "spec.toml")
+    conformance = finish(run_directory(tmp_path, info), info, [])
+    assert (tmp_path / "latest").resolve() == conformance.resolve()
+    partial = tmp_path / "20991231-235959-load-local.partial"
+    partial.mkdir()
+    report.write(fake_run(partial))
+    load = publish(partial)
+    assert (tmp_path / "latest").resolve() == load.resolve()
+    assert (load / "index.html").is_file()
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(["latest", conformance.name, load.name])

@@ -113,7 +113,7 @@ def timeline_chart(
     # failures are few next to requests: their own scale on the right, so a handful still shows
     right = axes.twinx()
     right.spines[["top", "left"]].set_visible(False)
-    right.fill_between(steps, list(failures), step="post", color=FAILURE_COLOR, alpha=0.3, linewidth=0)
+    right.fill_between(steps, list(failures), step="post", color=FAILURE_COLOR, alpha=0.18, linewidth=0)
     right.step(steps, list(failures), where="post", color=FAILURE_COLOR, linewidth=1.2, label="failed")
     right.set_ylabel("failed", color=FAILURE_COLOR)
     right.tick_params(axis="y", colors=FAILURE_COLOR)

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Everything a fresh Debian 12 machine lacks to run flowlb; idempotent, quick when nothing is missing.
-#   - Debian packages: haproxy (local target), wrk (benchmarks), rabbitmq-server (a real STOMP broker for
-#     benchmarks and tests; its machine-wide service is not started), docker.io + mmdebstrap (containers)
+#   - Debian packages: haproxy (local target), wrk (benchmarks), nginx-light + rabbitmq-server (nodes and a
+#     STOMP broker flowlb did not build, for the external-target proof and the benchmarks; their machine-wide
+#     services are not started), docker.io + mmdebstrap (containers target)
 #   - a Docker engine started in the background when none answers
 #   - the Debian base image, made locally (no registry is reachable)
 #   - .venv with flowlb and its dependencies
@@ -12,7 +13,7 @@ cd "$(dirname "$0")/.."
 say() { echo "setup: $*"; }
 die() { echo "setup: $*" >&2; exit 1; }
 
-packages=(haproxy wrk python3-venv rabbitmq-server)
+packages=(haproxy wrk python3-venv rabbitmq-server nginx-light)
 [ "${FLOWLB_NO_DOCKER:-}" = 1 ] || packages+=(docker.io mmdebstrap)
 missing=()
 for package in "${packages[@]}"; do

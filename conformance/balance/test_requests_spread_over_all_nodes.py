@@ -22,6 +22,7 @@ from flowlb.targets.base import Target
 REQUESTS_PER_NODE = 20
 
 
+@pytest.mark.usefixtures("node_echo")
 @pytest.mark.parametrize("role", ["https", "server", "server_tls"], ids=["443", "8000", "8443"])
 def test_requests_spread_evenly(
     lb: Target,

@@ -1,9 +1,9 @@
 """STOMP (61613): a garbage frame gets an ERROR and a close, and other sessions carry on.
 
 A broken client must not disturb anyone else through the LB. The garbage frame reaches the node,
-which answers ERROR and closes. That session ends, and a second session opened before it still
-gets RECEIPTs. Fails when the LB turns one bad session into an outage for others, or hides the
-node's ERROR.
+which answers ERROR and closes (a broker that keeps the session is fine on a live LB). A second
+session opened before it still gets RECEIPTs. Fails when the LB turns one bad session into an
+outage for others, or hides the node's ERROR.
 """
 
 from __future__ import annotations
@@ -13,14 +13,20 @@ from collections.abc import Callable
 import pytest
 
 from flowlb.stompclient import StompSession
+from flowlb.targets.base import Target
 
 pytestmark = pytest.mark.stomp
 
 
-def test_garbage_frame_gets_error_and_others_carry_on(stomp_session: Callable[..., StompSession]) -> None:
+def test_garbage_frame_gets_error_and_others_carry_on(
+    lb: Target, stomp_session: Callable[..., StompSession]
+) -> None:
     bystander = stomp_session()
     broken = stomp_session()
     broken.send_raw(b"NOT-A-COMMAND\nfoo:bar\n\nbody\x00")
-    assert broken.wait_for_disconnect(5.0), "the session that sent a garbage frame was not closed"
+    if lb.echoes():  # the mock closes after ERROR, as STOMP 1.2 says; RabbitMQ, for one, keeps the session
+        assert broken.wait_for_disconnect(5.0), "the session that sent a garbage frame was not closed"
+    else:
+        broken.listener.wait_for(lambda: bool(broken.listener.errors), 5.0)
     assert broken.listener.errors, "no ERROR frame came back through the LB for a garbage frame"
     bystander.send_with_receipt("/queue/flowlb.bystander", b"unaffected")

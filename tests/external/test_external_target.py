@@ -1,0 +1,88 @@
+"""``--target external`` passes against a cluster flowlb did not build, changes nothing unless told to,
+and restores what ``--destructive`` drained.
+
+The cluster: nginx nodes and a Debian RabbitMQ (STOMP) behind HAProxy on loopback, all started here.
+"""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+import xml.etree.ElementTree as ET
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from flowlb.haproxy.runtime import RuntimeAPI
+from tests.conftest import REPO, require
+from tests.external.foreign_cluster import ForeignCluster, foreign_cluster
+
+
+@pytest.fixture(scope="module")
+def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ForeignCluster]:
+    require(shutil.which("haproxy") is not None, "the haproxy binary")
+    require(shutil.which("nginx") is not None, "nginx (apt-get install nginx-light)")
+    require(Path("/usr/lib/rabbitmq/bin/rabbitmq-server").is_file(), "RabbitMQ (apt-get install rabbitmq-server)")
+    with foreign_cluster(tmp_path_factory.mktemp("foreign")) as running:
+        yield running
+
+
+def run_external(cluster: ForeignCluster, junit: Path, *extra: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "pytest", "conformance/", "-q", "-p", "no:cacheprovider", "--report-dir", "none",
+         "--junitxml", str(junit), "--target", "external", "--lb-host", "127.0.0.1",
+         "--lb-ports", cluster.lb_ports_option(), "--lb-name", cluster.server_name,
+         "--ca-file", str(cluster.ca_file), "--runtime-api", str(cluster.runtime_socket),
+         "--stomp-vhost", "/", "--stomp-idle-seconds", "5", *extra],
+        capture_output=True, text=True, cwd=REPO, check=False, timeout=600,
+    )
+
+
+def outcomes(junit: Path) -> dict[str, str]:
+    """Test id -> passed / failed / skipped (with the reason)."""
+    found = {}
+    for case in ET.parse(junit).getroot().iter("testcase"):  # noqa: S314 - our own pytest wrote it
+        name = f"{case.attrib['classname']}::{case.attrib['name']}"
+        skipped = case.find("skipped")
+        if case.find("failure") is not None or case.find("error") is not None:
+            found[name] = "failed"
+        elif skipped is not None:
+            found[name] = "skipped: " + skipped.attrib.get("message", "")
+        else:
+            found[name] = "passed"
+    return found
+
+
+def test_the_suite_passes_against_a_cluster_it_did_not_build(cluster: ForeignCluster, tmp_path: Path) -> None:
+    result = run_external(cluster, tmp_path / "junit.xml")
+    assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-2000:]
+    seen = outcomes(tmp_path / "junit.xml")
+    passed = {name for name, outcome in seen.items() if outcome == "passed"}
+    for must_run in ("redirect", "tls", "stomp.test_protocol_through_the_lb", "health.test_flow_servers_up",
+                     "balance.test_spread_by_haproxy_counters", "security.test_stats_page_not_public"):
+        assert any(must_run in name for name in passed), f"nothing of {must_run} ran: {seen}"
+    skipped = {name: outcome for name, outcome in seen.items() if outcome.startswith("skipped")}
+    assert any("control of the Flow nodes" in reason for reason in skipped.values()), skipped
+    drained = [o for n, o in seen.items() if "test_drained_server_gets_no_traffic" in n]
+    assert drained and drained[0].startswith("skipped") and "--destructive" in drained[0], drained
+
+
+def test_destructive_drains_through_the_runtime_api_and_restores(cluster: ForeignCluster, tmp_path: Path) -> None:
+    result = run_external(cluster, tmp_path / "junit.xml", "--destructive", "-k", "drained or servers_up")
+    assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-2000:]
+    seen = outcomes(tmp_path / "junit.xml")
+    assert [o for n, o in seen.items() if "drained" in n] == ["passed"], seen
+    stats = RuntimeAPI(cluster.runtime_socket).stats()
+    assert all(s.is_up for s in stats), [f"{s.backend}/{s.server}={s.status}" for s in stats if not s.is_up]
+
+
+def test_bad_external_options_are_one_line(cluster: ForeignCluster, tmp_path: Path) -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "pytest", "conformance/", "-q", "-p", "no:cacheprovider", "--report-dir", "none",
+         "--target", "external", "--lb-host", "127.0.0.1", "--lb-ports", "web=80"],
+        capture_output=True, text=True, cwd=REPO, check=False, timeout=120,
+    )
+    assert result.returncode == 2, result.stdout[-2000:]
+    assert "--lb-ports: 'web=80' is not <role>=<port>" in result.stdout + result.stderr

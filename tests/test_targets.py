@@ -72,6 +72,8 @@ def test_hardened_passes_the_whole_suite_on_target(target: str, request: pytest.
     summary = json.loads((tmp_path / "latest" / "summary.json").read_text())
     assert summary["verdict"] == "pass" and summary["counts"]["failed"] == 0
     assert summary["counts"]["skipped"] == 0, "every check applies to a harness target"
+    untitled = [c["nodeid"] for c in summary["checks"] if not (c["title"] and c["guards"])]
+    assert not untitled, f"checks without a title or a 'what it guards' paragraph in the report: {untitled}"
     assert (tmp_path / "latest" / "junit.xml").is_file() and (tmp_path / "latest" / "index.html").is_file()
     assert flowlb_processes() == []
     if target == "containers":

@@ -155,7 +155,8 @@ def _load(options: argparse.Namespace) -> int:
         code, directory = run_load(plan, target, options.report_dir)
     finally:
         target.close()
-    print(f"flowlb: load report in {directory}/locust.html (summary.json, locust_*.csv); Locust exit code {code}")
+    print(f"flowlb: load report in {directory}/index.html (Locust's own: locust.html; summary.json, locust_*.csv); "
+          f"Locust exit code {code}")
     return code
 
 

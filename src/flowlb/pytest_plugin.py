@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import os
 import signal
-import sys
 from collections.abc import Callable, Generator, Iterator
 from pathlib import Path
 from typing import Any
@@ -186,8 +185,7 @@ def _report_state(report: pytest.TestReport) -> Any:
 
 def _describe(report: pytest.TestReport) -> CheckResult:
     path = report.nodeid.split("::", 1)[0]
-    module = sys.modules.get(path.removesuffix(".py").replace("/", "."))
-    doc = (module.__doc__ or "") if module else ""
+    doc = _module_docstring(Path(report.fspath) if report.fspath else Path(path))
     title, _, rest = doc.strip().partition("\n\n")
     parts = path.split("/")
     area = parts[-2] if len(parts) > 1 else "checks"
@@ -197,6 +195,19 @@ def _describe(report: pytest.TestReport) -> CheckResult:
         title=" ".join(title.split()) or report.nodeid.split("::")[-1],
         guards=" ".join(rest.split()),
     )
+
+
+def _module_docstring(path: Path) -> str:
+    """The check file's docstring, read from the file: pytest imports check modules under bare names
+    (``test_x``), so looking them up in ``sys.modules`` by their path finds nothing."""
+    import ast
+
+    config = _CONFIG.get("config")
+    candidate = path if path.is_absolute() or config is None else Path(config.rootpath) / path
+    try:
+        return ast.get_docstring(ast.parse(candidate.read_text(encoding="utf-8"))) or ""
+    except (OSError, SyntaxError, ValueError):
+        return ""
 
 
 def _failure_message(report: pytest.TestReport) -> str:

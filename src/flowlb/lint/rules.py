@@ -98,6 +98,11 @@ def _server_backends(config: Config, spec: ClusterSpec) -> list[Section]:
                   _serving(config, spec.node_ports.server))
 
 
+def _flow_backends(config: Config, spec: ClusterSpec) -> list[Section]:
+    """The backends of the Flow server port and of STOMP: the ones checked with the health URL."""
+    return _union(_server_backends(config, spec), _stomp_backends(config, spec))
+
+
 def _web_backends(config: Config, spec: ClusterSpec) -> list[Section]:
     return _union(config.backends_behind(_ports(spec)["https"]), _serving(config, spec.node_ports.web))
 
@@ -118,7 +123,7 @@ def _http_involved(config: Config, front: Section) -> bool:
 @rule
 def health_check_is_tcp_only(config: Config, spec: ClusterSpec) -> Iterator[Finding]:
     """FACTS 3, mutants 16 and 23: a bare TCP check cannot see bootstrap mode (503)."""
-    for backend in _server_backends(config, spec) + _stomp_backends(config, spec):
+    for backend in _flow_backends(config, spec):
         checked = [line for _, _, line in backend.servers() if "check" in line.words]
         if checked and not backend.effective("option", "httpchk"):
             yield Finding("FLOW003", checked[0].number,
@@ -132,7 +137,7 @@ def health_check_is_tcp_only(config: Config, spec: ClusterSpec) -> Iterator[Find
 @rule
 def health_check_wrong_path(config: Config, spec: ClusterSpec) -> Iterator[Finding]:
     """Mutant 15: a check on another URL says nothing about the Flow server's health."""
-    for backend in _server_backends(config, spec) + _stomp_backends(config, spec):
+    for backend in _flow_backends(config, spec):
         for line in backend.effective("option", "httpchk"):
             path = next((w for w in line.words[2:] if w.startswith("/")), "/")
             if path.split("?")[0] != spec.health.path:
@@ -159,7 +164,7 @@ def _status_accepted(line: Line, status: int) -> bool:
 @rule
 def health_check_accepts_bootstrap(config: Config, spec: ClusterSpec) -> Iterator[Finding]:
     """Mutant 17: an ``http-check expect`` that takes 503 (bootstrap mode) as healthy."""
-    for backend in _server_backends(config, spec) + _stomp_backends(config, spec):
+    for backend in _flow_backends(config, spec):
         for line in backend.effective("http-check", "expect"):
             if _status_accepted(line, 503):
                 yield Finding("FLOW005", line.number, f"`{line.text}` counts 503 as healthy",
@@ -170,7 +175,7 @@ def health_check_accepts_bootstrap(config: Config, spec: ClusterSpec) -> Iterato
 @rule
 def check_timeout_too_long(config: Config, spec: ClusterSpec) -> Iterator[Finding]:
     """Mutant 18: a ``timeout check`` far above ``inter`` makes a hung server invisible for that long."""
-    for backend in _server_backends(config, spec) + _stomp_backends(config, spec):
+    for backend in _flow_backends(config, spec):
         line = backend.timeout("check")
         seconds = _seconds(line.words[2]) if line and len(line.words) > 2 else None
         if line is not None and seconds is not None and seconds > max(2 * spec.health.inter_ms / 1000, 5):
@@ -271,7 +276,7 @@ def forwarded_headers(config: Config, spec: ClusterSpec) -> Iterator[Finding]:
 @rule
 def retries_and_redispatch(config: Config, spec: ClusterSpec) -> Iterator[Finding]:
     """FACTS 8, mutant 19: a dead server's connections fail instead of moving to a healthy one."""
-    for backend in _server_backends(config, spec) + _stomp_backends(config, spec):
+    for backend in _flow_backends(config, spec):
         if not backend.effective("option", "redispatch") or backend.disabled("option", "redispatch"):
             yield Finding("FLOW015", backend.number, f"{_where(backend)} has no `option redispatch`",
                           "a request or STOMP session sent to a server that just died fails instead of being "
@@ -445,7 +450,7 @@ def pinned_to_one_server(config: Config, spec: ClusterSpec) -> Iterator[Finding]
 @rule
 def health_body_match(config: Config, spec: ClusterSpec) -> Iterator[Finding]:
     """Mutant 28: matching the health URL's body, which Flow does not document."""
-    for backend in _server_backends(config, spec) + _stomp_backends(config, spec):
+    for backend in _flow_backends(config, spec):
         for line in backend.effective("http-check", "expect"):
             if {"string", "rstring", "!string", "!rstring"} & set(line.words):
                 yield Finding("FLOW030", line.number, f"`{line.text}` matches the health URL's body",

@@ -26,7 +26,7 @@ BENIGN = [m for m in catalogue() if m.benign]
 def run_checks(config: Path, checks: list[str], junit: Path) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-m", "pytest", *(f"conformance/{c}" for c in checks), "--target", "local",
-         "--haproxy-cfg", str(config), f"--junitxml={junit}", "-q", "-p", "no:cacheprovider"],
+         "--haproxy-cfg", str(config), f"--junitxml={junit}", "--report-dir", "none", "-q", "-p", "no:cacheprovider"],
         capture_output=True, text=True, cwd=REPO, check=False, timeout=800,
     )  # fmt: skip
 

@@ -34,8 +34,8 @@ import mocknode_bench  # noqa: E402
 
 from flowlb.brokers import RabbitMQ  # noqa: E402
 from flowlb.load.results import Figures, LoadResult  # noqa: E402
+from flowlb.load.runner import locust_environment  # noqa: E402
 from flowlb.spec import load_spec  # noqa: E402
-from flowlb.targets.base import Target  # noqa: E402
 from flowlb.targets.select import start_target  # noqa: E402
 
 
@@ -49,11 +49,6 @@ def run_locust(locustfile: Path, host: str, users: int, seconds: int, env: dict[
     print("$", " ".join(command[2:]), flush=True)
     subprocess.run(command, env=env, timeout=seconds + 90, check=False, stdout=subprocess.DEVNULL)
     return LoadResult.read(prefix.with_suffix(".json")).total()
-
-
-def flow_env(target: Target, **extra: str) -> dict[str, str]:
-    return {**os.environ, "FLOWLB_CA_FILE": str(target.ca_file), "FLOWLB_STOMP_HOST": target.endpoints.stomp.host,
-            "FLOWLB_STOMP_PORT": str(target.endpoints.stomp.port), **extra}
 
 
 def mock_node_capacity(seconds: int) -> tuple[float, float]:
@@ -90,9 +85,9 @@ def main() -> int:
         https = target.endpoints.server_tls
         host = f"https://{https.host}:{https.port}"
         ceiling = mocknode_bench.run_wrk_url(f"{host}/commanderRequest/health", seconds, 50)
-        api = run_locust(flow, host, args.users, seconds, flow_env(target), "api", work, ["FlowApiUser"])
+        api = run_locust(flow, host, args.users, seconds, locust_environment(target), "api", work, ["FlowApiUser"])
         bare = run_locust(HERE / "bare_fasthttp.py", host, args.users, seconds, dict(os.environ), "bare", work, [])
-        stomp_lb = run_locust(flow, host, args.stomp_users, seconds, flow_env(target), "stomp-lb", work,
+        stomp_lb = run_locust(flow, host, args.stomp_users, seconds, locust_environment(target), "stomp-lb", work,
                               ["FlowStompUser"])
     finally:
         target.close()

@@ -22,14 +22,11 @@ from pathlib import Path
 from types import TracebackType
 
 from flowlb.errors import TargetError
+from flowlb.targets.local import free_port
 
 SERVER = Path("/usr/lib/rabbitmq/bin/rabbitmq-server")
 START_TIMEOUT_S = 90.0
 
-
-def _free_port() -> int:
-    with socket.create_server(("127.0.0.1", 0)) as listener:
-        return int(listener.getsockname()[1])
 
 
 def _stomp_answers(port: int) -> bool:
@@ -57,7 +54,7 @@ class RabbitMQ:
         if not SERVER.is_file():
             raise TargetError("RabbitMQ is not installed: apt-get install rabbitmq-server (or run scripts/setup.sh)")
         directory = Path(tempfile.mkdtemp(prefix="flowlb-rabbitmq-"))
-        stomp_port, amqp_port, epmd_port, dist_port = (_free_port() for _ in range(4))
+        stomp_port, amqp_port, epmd_port, dist_port = (free_port() for _ in range(4))
         (directory / "enabled_plugins").write_text("[rabbitmq_stomp].\n")
         (directory / "rabbitmq.conf").write_text(
             "\n".join([

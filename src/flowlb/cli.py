@@ -53,9 +53,7 @@ def _parser() -> argparse.ArgumentParser:
     generate.set_defaults(run=_generate)
 
     up = commands.add_parser("up", help="start a cluster, print its endpoints and how long it took")
-    up.add_argument("--target", choices=("auto", "containers", "local"), default="auto")
-    up.add_argument("--spec", type=Path, help="cluster spec (TOML); default fixtures/cluster.toml")
-    up.add_argument("--profile", choices=PROFILES, help="default: the spec's")
+    _cluster_options(up)
     up.add_argument("--hold", action="store_true", help="keep it running until Ctrl-C (default: tear down)")
     up.set_defaults(run=_up)
 
@@ -66,9 +64,7 @@ def _parser() -> argparse.ArgumentParser:
     lint.set_defaults(run=_lint)
 
     load = commands.add_parser("load", help="start a cluster, run loadtests/flow.py headless, write reports/")
-    load.add_argument("--target", choices=("auto", "containers", "local"), default="auto")
-    load.add_argument("--spec", type=Path, help="cluster spec (TOML); default fixtures/cluster.toml")
-    load.add_argument("--profile", choices=PROFILES, help="default: the spec's")
+    _cluster_options(load)
     load.add_argument("--run-time", default="30s", help="how long the load runs (Locust syntax: 30s, 5m); default 30s")
     load.add_argument("--users", type=int, default=20, help="concurrent Locust users (default 20)")
     load.add_argument("--spawn-rate", type=float, default=20.0, help="users started per second (default 20)")
@@ -83,6 +79,13 @@ def _parser() -> argparse.ArgumentParser:
 
     commands.add_parser("mock-node", help="run one mock Flow node (see flowlb mock-node --help)", add_help=False)
     return parser
+
+
+def _cluster_options(parser: argparse.ArgumentParser) -> None:
+    """The options of a command that starts the default cluster: where, from which spec, which profile."""
+    parser.add_argument("--target", choices=("auto", "containers", "local"), default="auto")
+    parser.add_argument("--spec", type=Path, help="cluster spec (TOML); default fixtures/cluster.toml")
+    parser.add_argument("--profile", choices=PROFILES, help="default: the spec's")
 
 
 def _generate(options: argparse.Namespace) -> int:

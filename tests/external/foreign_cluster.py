@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import contextlib
 import shutil
-import socket
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,15 +20,12 @@ from flowlb.haproxy.runtime import RuntimeAPI, wait_until
 from flowlb.spec import LB_ROLES, load_spec
 from flowlb.targets import processes
 from flowlb.targets.base import Endpoint
+from flowlb.targets.local import free_port
 from flowlb.targets.readiness import port_accepts, wait_for_haproxy
 from flowlb.tls import make_certificates
 
 NODES = ("node1", "node2", "node3")
 
-
-def free_port() -> int:
-    with socket.create_server(("127.0.0.1", 0)) as listener:
-        return int(listener.getsockname()[1])
 
 
 @dataclass(frozen=True)

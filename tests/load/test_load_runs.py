@@ -7,8 +7,6 @@ Locust runs as a subprocess (``import locust`` would monkey-patch pytest with ge
 from __future__ import annotations
 
 import json
-import os
-import socket
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -20,15 +18,13 @@ from tests.test_targets import flowlb_processes
 
 from flowlb.haproxy.runtime import wait_until
 from flowlb.load.results import LoadResult
+from flowlb.load.runner import locust_environment
 from flowlb.spec import load_spec
 from flowlb.targets.base import Target
+from flowlb.targets.local import free_port
 
 LOCUSTFILE = REPO / "loadtests" / "flow.py"
 
-
-def free_port() -> int:
-    with socket.create_server(("127.0.0.1", 0)) as listener:
-        return int(listener.getsockname()[1])
 
 
 def flowlb_load(*args: str, timeout: float = 180) -> subprocess.CompletedProcess[str]:
@@ -96,9 +92,7 @@ def local_cluster(haproxy_bin: str) -> Iterator[Target]:
 
 
 def test_master_and_worker_run_the_stomp_scenario(local_cluster: Target, tmp_path: Path) -> None:
-    env = {**os.environ, "FLOWLB_CA_FILE": str(local_cluster.ca_file), "FLOWLB_MIX": "api=0,handshake=0,stomp=1",
-           "FLOWLB_STOMP_HOST": local_cluster.endpoints.stomp.host,
-           "FLOWLB_STOMP_PORT": str(local_cluster.endpoints.stomp.port)}
+    env = locust_environment(local_cluster, "api=0,handshake=0,stomp=1")
     https = local_cluster.endpoints.server_tls
     base = [sys.executable, "-m", "locust", "-f", str(LOCUSTFILE), "--host", f"https://{https.host}:{https.port}"]
     port = str(free_port())
@@ -130,9 +124,7 @@ def test_web_ui_serves_live_stats(local_cluster: Target, tmp_path: Path) -> None
     """With Locust's web UI (on loopback), the Flow users run and their stats are served live."""
     import urllib.request
 
-    env = {**os.environ, "FLOWLB_CA_FILE": str(local_cluster.ca_file),
-           "FLOWLB_STOMP_HOST": local_cluster.endpoints.stomp.host,
-           "FLOWLB_STOMP_PORT": str(local_cluster.endpoints.stomp.port)}
+    env = locust_environment(local_cluster)
     https = local_cluster.endpoints.server_tls
     port = free_port()
     log = (tmp_path / "locust.log").open("w")

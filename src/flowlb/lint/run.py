@@ -8,6 +8,7 @@ finding; what HAProxy refuses is (``FLOW000``), with its own message and line.
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import tempfile
 from dataclasses import asdict
@@ -51,8 +52,6 @@ def haproxy_check(text: str, path: Path, spec: ClusterSpec) -> Finding | None:
 
 
 def _line_of(message: str) -> int:
-    import re
-
     match = re.search(r":(\d+)\]", message)
     return int(match.group(1)) if match else 0
 

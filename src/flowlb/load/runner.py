@@ -98,16 +98,16 @@ def locust_command(plan: LoadPlan, target: Target, prefix: Path) -> list[str]:
     return command + plan.extra
 
 
-def locust_environment(plan: LoadPlan, target: Target) -> dict[str, str]:
-    """The Flow options as environment variables, so Locust's workers see them as well."""
+def locust_environment(target: Target, mix: str = "") -> dict[str, str]:
+    """The Flow options for ``target`` as environment variables, so Locust's workers see them as well."""
     env = dict(os.environ)
     env.update({
         "FLOWLB_CA_FILE": str(target.ca_file),
         "FLOWLB_STOMP_HOST": target.endpoints.stomp.host,
         "FLOWLB_STOMP_PORT": str(target.endpoints.stomp.port),
     })
-    if plan.mix:
-        env["FLOWLB_MIX"] = plan.mix
+    if mix:
+        env["FLOWLB_MIX"] = mix
     return env
 
 
@@ -160,7 +160,7 @@ def run(plan: LoadPlan, target: Target, report_root: Path) -> tuple[int, Path]:
     process: subprocess.Popen[bytes] | None = None
     try:
         process = subprocess.Popen(
-            locust_command(plan, target, prefix), env=locust_environment(plan, target), start_new_session=True
+            locust_command(plan, target, prefix), env=locust_environment(target, plan.mix), start_new_session=True
         )
         deadline = time.monotonic() + seconds + STARTUP_MARGIN_S
         if plan.failover:

@@ -85,7 +85,7 @@ class LocalTarget:
         self.ca_file = certs.ca_file
         for node in self.spec.nodes:
             self._nodes[node.name] = self._spawn_node(node.name, {"web": 0, "server": 0, "stomp": 0, "control": 0})
-        lb_ports = {role: _free_port() for role in LB_ROLES}
+        lb_ports = {role: free_port() for role in LB_ROLES}
         self.endpoints = Endpoints(
             **{role: Endpoint("127.0.0.1", port) for role, port in lb_ports.items()},
             server_name=self.spec.lb.name,
@@ -229,7 +229,7 @@ class LocalTarget:
         self.close()
 
 
-def _free_port() -> int:
+def free_port() -> int:
     """A port nothing listens on right now on 127.0.0.1 (the kernel's pick)."""
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))

@@ -31,6 +31,11 @@ class Layout:
         cert_path: the PEM (chain + key) HAProxy serves on the TLS ports.
         runtime_socket: the runtime API socket (``None``: the profile's own choice).
         log_target: what follows ``log`` in ``global``.
+        extra_binds: address per port an operator's config binds outside the five roles.
+        ca_path: the test CA (for a ``ca-file`` that does not exist here).
+        socket_dir: where UNIX sockets an operator's config binds go.
+        dead_port: a loopback port (and a port on every node) where nothing listens.
+        spare_ports: loopback ports free for listeners the harness moves there (``peers``).
     """
 
     binds: dict[str, str]
@@ -39,9 +44,16 @@ class Layout:
     runtime_socket: str | None = None
     log_target: str = "/dev/log local0"
     harness: bool = field(default=False)
+    extra_binds: dict[int, str] = field(default_factory=dict)
+    ca_path: str = "/etc/haproxy/ca.pem"
+    socket_dir: str = "/run/haproxy"
+    dead_port: int = 9
+    spare_ports: tuple[int, ...] = tuple(range(20001, 20017))
 
     @classmethod
-    def for_spec(cls, spec: ClusterSpec, cert_path: str = "/etc/haproxy/server.pem") -> Layout:
+    def for_spec(
+        cls, spec: ClusterSpec, cert_path: str = "/etc/haproxy/server.pem", extra_ports: tuple[int, ...] = ()
+    ) -> Layout:
         """The production layout: bind every port on all addresses, reach nodes by their spec host."""
         return cls(
             binds={role: f"*:{port}" for role, port in spec.lb.ports.by_role().items()},
@@ -55,4 +67,16 @@ class Layout:
                 for node in spec.nodes
             },
             cert_path=cert_path,
+            extra_binds={port: f"*:{port}" for port in extra_ports},
         )
+
+    def node_at(self, host: str, port: int | None) -> tuple[str, str] | None:
+        """``(node, kind)`` of the node port at ``host:port`` (kind: web, server or stomp), else ``None``."""
+        for name, address in self.servers.items():
+            if address.host != host:
+                continue
+            for kind, node_port in (("web", address.web_port), ("server", address.server_port),
+                                    ("stomp", address.stomp_port)):
+                if node_port == port:
+                    return name, kind
+        return None

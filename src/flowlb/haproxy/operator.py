@@ -1,11 +1,13 @@
-"""An operator's own haproxy.cfg as the config under test: loaded, checked, remapped per run.
+"""An operator's own haproxy.cfg as the config under test: loaded, sized, checked, remapped per run.
 
-"Loads" and "behaves" are reported separately. When the config cannot even be mapped onto the test
-cluster, HAProxy itself is asked whether it loads: the operator hears HAProxy's reason and line,
-not ours::
+"Loads" and "behaves" are reported separately. The test cluster is sized from the file (one mock
+node per distinct Flow host, see :class:`~flowlb.haproxy.plan.ClusterPlan`). When the config cannot
+even be mapped onto a test cluster, HAProxy itself is asked whether it loads: the operator hears
+HAProxy's reason and line, not ours::
 
     config = OperatorConfig.load(Path("my.cfg"), spec)      # raises HAProxyConfigError: does not load
-    target = LocalTarget(spec, "operator", config_source=config.source)
+    target = LocalTarget(config.spec, "operator", config_source=config.source,
+                         extra_ports=config.plan.extra_ports)
     config.last.relevant_lines()                            # what the harness rewrote, for a failure
 """
 
@@ -18,37 +20,48 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from flowlb.errors import FlowlbError, HAProxyConfigError
+from flowlb.haproxy.config import HAProxyConfig
 from flowlb.haproxy.layout import Layout
 from flowlb.haproxy.messages import Diagnosis, one_line_error
+from flowlb.haproxy.plan import ClusterPlan
 from flowlb.haproxy.remap import RemapResult, read_config_file, remap_config
 from flowlb.spec import ClusterSpec
 
 
 @dataclass
 class OperatorConfig:
-    """The operator's file and the last remap the harness made of it."""
+    """The operator's file, the test cluster it asks for, and the last remap the harness made of it.
+
+    ``spec`` is the user's spec with the plan's nodes; ``base_spec`` the spec as given (its ports).
+    """
 
     path: Path
     text: str
-    spec: ClusterSpec
+    base_spec: ClusterSpec
+    plan: ClusterPlan
     last: RemapResult | None = field(default=None)
+
+    @property
+    def spec(self) -> ClusterSpec:
+        return self.plan.spec
 
     @classmethod
     def load(cls, path: Path, spec: ClusterSpec) -> OperatorConfig:
-        """Read ``path`` and make sure it can be mapped; raise with one line when it cannot."""
+        """Read ``path``, size its cluster and make sure it can be mapped; one line when it cannot."""
         text = read_config_file(path)
         try:
-            remap_config(text, spec, Layout.for_spec(spec), str(path))
+            plan = ClusterPlan.of(HAProxyConfig.parse(text), spec)
+            remap_config(text, spec, Layout.for_spec(plan.spec, extra_ports=plan.extra_ports), str(path))
         except FlowlbError:
             refusal = haproxy_refusal(text, path)
             if refusal is not None:
                 raise HAProxyConfigError(refusal) from None
             raise
-        return cls(path, text, spec)
+        return cls(path, text, spec, plan)
 
     def source(self, layout: Layout) -> str:
         """The config source a target calls: the file remapped for that target's layout."""
-        self.last = remap_config(self.text, self.spec, layout, str(self.path))
+        self.last = remap_config(self.text, self.base_spec, layout, str(self.path))
         return self.last.text
 
 

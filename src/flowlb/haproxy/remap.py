@@ -1,20 +1,26 @@
 """Run an operator's own ``haproxy.cfg`` against the test cluster.
 
-The config is mapped onto a :class:`~flowlb.haproxy.layout.Layout`: ``bind`` addresses become the
-layout's LB addresses (by port: ``:443`` is the ``https`` role), ``server`` addresses become the nodes'
-(by name when a server is named like a node, else by order), ``crt``/``crt-list`` become the test
-certificate, ``stats socket`` and ``log`` point where the harness reads evidence, and what stops HAProxy
-running as a test process (``daemon``, ``chroot``, ``user``, ``pidfile``, missing ``errorfile``) is
-commented out. Every other byte stays as written, and no line moves: a missing ``stats socket`` goes
-into a ``global`` section appended at the end, so HAProxy's "line N" is the operator's line N::
+The config is read once into the :mod:`~flowlb.haproxy.config` model, sized into a
+:class:`~flowlb.haproxy.plan.ClusterPlan` (one mock node per distinct Flow host) and mapped onto a
+:class:`~flowlb.haproxy.layout.Layout`:
+
+* ``bind`` addresses: the five LB ports to the layout's LB addresses, every other port (stats
+  listeners, exporters, ``monitor-uri``) to a loopback port of its own, UNIX sockets into the run's
+  directory; ``crt``/``crt-list`` to the test certificate, a missing ``ca-file`` to the test CA;
+* ``server`` addresses to their node (web, Flow server or STOMP port by the port they name), a
+  ``port``/``addr`` check target likewise; ports no node serves, and servers that are not Flow
+  nodes, to a loopback port where nothing listens (what a wrong ``check port`` meets in production);
+* anything that would send traffic off this machine (``resolvers`` nameservers, ``peers``,
+  ``mailers``, ``ring`` servers, remote ``log`` targets) to loopback, ``stats socket`` to the
+  harness's runtime API, and what stops HAProxy running as a test process (``daemon``, ``chroot``,
+  ``user``, ``pidfile``, files that are not here) commented out.
+
+Every other byte stays as written, and no line moves: a missing ``stats socket`` goes into a
+``global`` section appended at the end, so HAProxy's "line N" is the operator's line N::
 
     result = remap_config(Path("haproxy.cfg").read_text(), spec, layout)
     result.text                      # what HAProxy runs
     print(result.relevant_lines())   # each rewritten line next to what it was
-
-Left as written on purpose: ``ca-file``/``crl-file`` (client certificates), TLS towards the servers
-(the mock nodes speak plain text: the checks will say so), ``resolvers``, ``nbproc``/``nbthread``, and
-every section other than ``global``, ``defaults``, ``frontend``, ``backend`` and ``listen``.
 """
 
 from __future__ import annotations
@@ -26,20 +32,14 @@ from pathlib import Path
 from typing import NoReturn
 
 from flowlb.errors import FlowlbError
+from flowlb.haproxy.config import HAProxyConfig, Line, Server, Token, looks_like_address, parse_address
 from flowlb.haproxy.layout import Layout, ServerAddress
+from flowlb.haproxy.plan import ClusterPlan
 from flowlb.spec import ClusterSpec
 
-SECTIONS = frozenset(
-    {
-        "global", "defaults", "frontend", "backend", "listen",
-        # opaque: nothing in them is rewritten but `errorfile`
-        "resolvers", "peers", "userlist", "program", "cache", "ring", "http-errors", "mailers",
-        "log-forward", "crt-store", "traces",
-    }
-)  # fmt: skip
-PROXIES = ("defaults", "frontend", "backend", "listen")
 HARNESS_COMMENT = "# flowlb harness: runtime API for evidence"
 COMMENT_OUT = "# flowlb: "
+PROXIES = ("defaults", "frontend", "backend", "listen")
 
 # global keywords a test process cannot honour, and why
 _NEUTRALISED = {
@@ -51,7 +51,8 @@ _NEUTRALISED = {
     "gid": "a test process does not switch group",
     "pidfile": "a test process writes no pidfile",
 }
-_TCP_PREFIXES = ("ipv4@", "ipv6@", "tcp@", "tcp4@", "tcp6@")
+# bind options that name this machine's interfaces or namespaces, which the test cluster does not have
+_BIND_MACHINE_OPTIONS = ("interface", "namespace")
 _LOG_OPTIONS = ("len", "format", "sample")
 _FACILITIES = frozenset(
     {
@@ -60,6 +61,7 @@ _FACILITIES = frozenset(
     }
 )  # fmt: skip
 _NEEDS_QUOTES = re.compile(r"[\s#'\"\\$]")
+_FILE_OPTIONS = ("ca-file", "crl-file", "ca-verify-file")
 
 
 @dataclass(frozen=True)
@@ -77,10 +79,12 @@ class Change:
 
 @dataclass(frozen=True)
 class RemapResult:
-    """The rewritten config and every line that differs from the operator's."""
+    """The rewritten config, every line that differs from the operator's, and the extra listeners."""
 
     text: str
     changes: tuple[Change, ...]
+    extra_listeners: tuple[ExtraListener, ...] = ()
+    unavailable: tuple[str, ...] = ()
 
     def relevant_lines(self) -> str:
         """The rewritten lines as ``NN: new   (was: old)``, to print next to a failed check."""
@@ -91,22 +95,36 @@ class RemapResult:
         )
 
 
+@dataclass(frozen=True)
+class ExtraListener:
+    """A bind on a port outside the five LB roles: where it was, what section, and its test port."""
+
+    port: int
+    original: str
+    section: str
+    line: int
+    tls: bool
+
+
 def remap_config(text: str, spec: ClusterSpec, layout: Layout, source: str = "haproxy.cfg") -> RemapResult:
     """``text`` with its addresses, certificates and process settings mapped onto ``layout``.
 
-    Raises :class:`FlowlbError` (``"<source>:<line>: <problem>"``) for what cannot be mapped.
+    ``spec`` gives the LB and node ports; the layout's servers are the plan's nodes
+    (:meth:`ClusterPlan.of`). Raises :class:`FlowlbError` (``"<source>:<line>: <problem>"``) for
+    what cannot be mapped.
     """
-    return _Remapper(text, spec, layout, source).run()
+    return _Remapper(HAProxyConfig.parse(text), spec, layout, source).run()
 
 
 def config_source(path: Path, spec: ClusterSpec) -> Callable[[Layout], str]:
     """A target's config source that runs the operator's file at ``path``, remapped for each layout.
 
-    The file is read once, and remapped once at once against the spec's own layout, so that a config
-    that cannot be mapped fails here rather than after the target has started its nodes.
+    The file is read once, and remapped once at once against the production layout of its plan, so
+    that a config that cannot be mapped fails here rather than after the target has started its nodes.
     """
     text = read_config_file(path)
-    remap_config(text, spec, Layout.for_spec(spec), str(path))
+    plan = ClusterPlan.of(HAProxyConfig.parse(text), spec)
+    remap_config(text, spec, Layout.for_spec(plan.spec, extra_ports=plan.extra_ports), str(path))
     return lambda layout: remap_config(text, spec, layout, str(path)).text
 
 
@@ -116,129 +134,12 @@ def read_config_file(path: Path) -> str:
         return path.read_text(encoding="utf-8")
     except FileNotFoundError:
         raise FlowlbError(f"{path}: no such file") from None
+    except IsADirectoryError:
+        raise FlowlbError(f"{path}: is a directory, not a config file") from None
     except OSError as exc:
         raise FlowlbError(f"{path}: cannot read: {exc.strerror}") from None
     except UnicodeDecodeError as exc:
         raise FlowlbError(f"{path}: not UTF-8 text: {exc.reason} at byte {exc.start}") from None
-
-
-# -- reading the config ------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class _Token:
-    start: int
-    end: int
-    value: str  # without quotes and escapes
-
-
-@dataclass
-class _Line:
-    number: int
-    body: str
-    eol: str
-    tokens: list[_Token]
-    section: str = ""
-    section_name: str = ""
-    edits: list[tuple[int, int, str]] = field(default_factory=list)
-    whys: list[str] = field(default_factory=list)
-
-    @property
-    def keyword(self) -> str:
-        return self.tokens[0].value if self.tokens else ""
-
-    def value(self, index: int) -> str:
-        return self.tokens[index].value if index < len(self.tokens) else ""
-
-    def raw(self, first: int, last: int | None = None) -> str:
-        """The original text of tokens ``first`` to ``last`` (inclusive; default: the last token)."""
-        end = self.tokens[-1 if last is None else last].end
-        return self.body[self.tokens[first].start : end]
-
-    def edit(self, start: int, end: int, text: str, why: str = "") -> None:
-        self.edits.append((start, end, text))
-        if why:
-            self.whys.append(why)
-
-    def rewrite(self, content: str, why: str) -> None:
-        """Replace everything from the keyword to the last word; indentation and comment stay."""
-        self.edit(self.tokens[0].start, self.tokens[-1].end, content, why)
-
-    def comment_out(self, why: str) -> None:
-        self.edit(self.tokens[0].start, self.tokens[0].start, COMMENT_OUT, why)
-
-    def rewritten(self) -> str:
-        body = self.body
-        for start, end, text in sorted(self.edits, reverse=True):
-            body = body[:start] + text + body[end:]
-        return body
-
-
-def _tokens(body: str) -> list[_Token]:
-    """HAProxy's words: blanks separate, ``\\`` escapes, quotes group, an unquoted ``#`` ends the line."""
-    tokens: list[_Token] = []
-    i, n = 0, len(body)
-    while True:
-        while i < n and body[i] in " \t":
-            i += 1
-        if i >= n or body[i] == "#":
-            return tokens
-        start, quote = i, ""
-        value: list[str] = []
-        while i < n and (quote or body[i] not in " \t#"):
-            char = body[i]
-            if char == quote:
-                quote = ""
-            elif not quote and char in "'\"":
-                quote = char
-            elif char == "\\" and quote != "'" and i + 1 < n:
-                i += 1
-                value.append(body[i])
-            else:
-                value.append(char)
-            i += 1
-        tokens.append(_Token(start, i, "".join(value)))
-
-
-def _parse(text: str) -> list[_Line]:
-    lines: list[_Line] = []
-    section, name = "", ""
-    parts = text.split("\n")
-    for index, part in enumerate(parts):
-        eol = "\n" if index < len(parts) - 1 else ""
-        body = part
-        if body.endswith("\r"):
-            body, eol = body[:-1], "\r" + eol
-        line = _Line(index + 1, body, eol, _tokens(body))
-        if line.keyword in SECTIONS:
-            section, name = line.keyword, line.value(1)
-        line.section, line.section_name = section, name
-        lines.append(line)
-    return lines
-
-
-# -- addresses -----------------------------------------------------------------------------------
-
-
-def _host_port(address: str) -> tuple[str, str] | None:
-    """The host and port text of a TCP address; ``None`` for a socket path or another family."""
-    for prefix in _TCP_PREFIXES:
-        if address.lower().startswith(prefix):
-            address = address[len(prefix) :]
-            break
-    else:
-        if "@" in address or address.startswith("/"):
-            return None
-    if address.startswith("["):
-        host, _, rest = address[1:].partition("]")
-        return host, rest.removeprefix(":")
-    host, _, port = address.rpartition(":") if ":" in address else (address, "", "")
-    return host, port
-
-
-def _looks_like_address(word: str) -> bool:
-    """True for ``:443``, ``10.0.0.1:443``, ``ipv4@...``, ``/socket``; false for ``ssl`` in ``bind ssl crt``."""
-    return any(c in word for c in ":@$") or word.startswith("/")
 
 
 def _host_and_port(host: str, port: int) -> str:
@@ -251,56 +152,111 @@ def _quoted(word: str) -> str:
     return '"' + word.replace("\\", "\\\\").replace('"', '\\"').replace("$", "\\$") + '"'
 
 
-# -- the rules -----------------------------------------------------------------------------------
+@dataclass
+class _Edits:
+    """The pending edits of one line, applied right to left so offsets stay valid."""
+
+    line: Line
+    edits: list[tuple[int, int, str]] = field(default_factory=list)
+    whys: list[str] = field(default_factory=list)
+
+    def edit(self, start: int, end: int, text: str, why: str = "") -> None:
+        self.edits.append((start, end, text))
+        if why:
+            self.whys.append(why)
+
+    def replace(self, token: Token, text: str, why: str) -> None:
+        self.edit(token.start, token.end, text, why)
+
+    def drop(self, first: int, last: int, why: str) -> None:
+        """Remove words ``first``..``last`` and the blank before them."""
+        tokens = self.line.tokens
+        self.edit(tokens[first - 1].end, tokens[last].end, "", why)
+
+    def append(self, text: str, why: str) -> None:
+        end = self.line.tokens[-1].end
+        self.edit(end, end, " " + text, why)
+
+    def rewrite(self, content: str, why: str) -> None:
+        """Replace everything from the keyword to the last word; indentation and comment stay."""
+        self.edit(self.line.tokens[0].start, self.line.tokens[-1].end, content, why)
+
+    def comment_out(self, why: str) -> None:
+        start = self.line.tokens[0].start
+        self.edit(start, start, COMMENT_OUT, why)
+
+    def rewritten(self) -> str:
+        body = self.line.body
+        for start, end, text in sorted(self.edits, key=lambda e: (e[0], e[1]), reverse=True):
+            body = body[:start] + text + body[end:]
+        return body
 
 
 class _Remapper:
     """One remapping: the config's lines, the rules applied to them, the errors they raise."""
 
-    def __init__(self, text: str, spec: ClusterSpec, layout: Layout, source: str) -> None:
-        self.layout, self.source = layout, source
-        self.lines = _parse(text)
+    def __init__(self, config: HAProxyConfig, spec: ClusterSpec, layout: Layout, source: str) -> None:
+        self.config, self.layout, self.source = config, layout, source
+        self.plan = ClusterPlan.of(config, spec)
+        missing = [node for node in self.plan.nodes if node not in layout.servers]
+        if missing:
+            raise FlowlbError(f"{source}: the test cluster has no node for {', '.join(missing)}")
         self.lb_ports = spec.lb.ports.by_role()
         self.role_of_port = {port: role for role, port in self.lb_ports.items()}
         self.node_ports = {"web": spec.node_ports.web, "server": spec.node_ports.server, "stomp": spec.node_ports.stomp}
         self.kind_of_port: dict[int, str] = {}
         for kind, port in self.node_ports.items():
             self.kind_of_port.setdefault(port, kind)
-        self.nodes = list(layout.servers)
+        self.edits = {line.number: _Edits(line) for line in config.lines}
+        self.extra: list[ExtraListener] = []
+        self.unavailable: list[str] = []
+        self.spare = iter(layout.spare_ports)
+        glob = config.global_section()
+        base = glob.own("ca-base") if glob else []
+        self.ca_base = Path(base[-1].value(1)) if base else None
 
-    def fail(self, line: _Line, problem: str) -> NoReturn:
+    def fail(self, line: Line, problem: str) -> NoReturn:
         raise FlowlbError(f"{self.source}:{line.number}: {problem}")
 
     def run(self) -> RemapResult:
         bind_roles = self.plan_binds()
-        server_nodes = self.plan_servers()
-        has_socket = False
-        for line in self.lines:
+        servers = {(s.line.number, s.name): s for s in self.config.servers()}
+        sockets = 0
+        for line in self.config.lines:
             if not line.tokens:
                 continue
+            edits = self.edits[line.number]
             if line.number in bind_roles:
                 self.bind(line, bind_roles[line.number])
-            elif line.number in server_nodes:
-                self.server(line, *server_nodes[line.number])
+            elif line.keyword == "server" and line.section in ("backend", "listen"):
+                server = servers.get((line.number, line.value(1)))
+                if server is not None:
+                    self.server(server)
+            elif line.keyword == "server-template" and line.section in ("backend", "listen"):
+                self.template(line, [s for (n, _), s in servers.items() if n == line.number])
             elif line.section == "global":
-                has_socket |= self.global_line(line)
+                sockets += self.global_line(line, sockets)
             elif line.section in PROXIES:
                 self.proxy_line(line)
+            elif line.section in ("resolvers", "peers", "mailers", "ring", "log-forward"):
+                self.off_box(line)
             if line.keyword == "errorfile":
-                self.errorfile(line)
-        return self.result(add_socket=not has_socket and self.layout.runtime_socket is not None)
+                self.missing_file(line, 2, "errorfile")
+            self.file_options(line, edits)
+        return self.result(add_socket=sockets == 0 and self.layout.runtime_socket is not None)
 
     def result(self, add_socket: bool) -> RemapResult:
         changes: list[Change] = []
         out: list[str] = []
-        for line in self.lines:
-            new = line.rewritten()
+        for line in self.config.lines:
+            edits = self.edits[line.number]
+            new = edits.rewritten()
             if new != line.body:
-                changes.append(Change(line.number, line.body, new, "; ".join(line.whys)))
+                changes.append(Change(line.number, line.body, new, "; ".join(edits.whys)))
             out.append(new + line.eol)
         text = "".join(out)
         if add_socket:
-            eol = "\r\n" if self.lines[0].eol == "\r\n" else "\n"
+            eol = "\r\n" if self.config.lines[0].eol == "\r\n" else "\n"
             if text and not text.endswith("\n"):
                 text += eol
             first = text.count("\n") + 1
@@ -308,17 +264,27 @@ class _Remapper:
             why = "no `stats socket`: the harness reads evidence there"
             changes += [Change(first + i, "", new, why) for i, new in enumerate(added)]
             text += "".join(new + eol for new in added)
-        return RemapResult(text, tuple(changes))
+        return RemapResult(text, tuple(changes), tuple(self.extra), tuple(self.unavailable))
 
     def socket_words(self) -> str:
         return f"{_quoted(self.layout.runtime_socket or '')} mode 600 level admin"
 
+    def spare_port(self, line: Line) -> int:
+        port = next(self.spare, None)
+        if port is None:
+            self.fail(line, f"more than {len(self.layout.spare_ports)} loopback addresses needed")
+        return port
+
+    def nowhere(self) -> str:
+        """A loopback address where nothing listens."""
+        return f"127.0.0.1:{self.layout.dead_port}"
+
     # -- bind ------------------------------------------------------------------------------------
 
     def plan_binds(self) -> dict[int, list[str]]:
-        """The LB role(s) each ``bind`` line in a frontend or listen section takes."""
-        binds = [ln for ln in self.lines if ln.keyword == "bind" and ln.section in ("frontend", "listen")]
-        roles = {ln.number: self.bind_roles(ln) for ln in binds if _looks_like_address(ln.value(1))}
+        """The LB role(s) (or ``extra:PORT``) each ``bind`` line in a frontend or listen section takes."""
+        binds = [ln for ln in self.config.lines if ln.keyword == "bind" and ln.section in ("frontend", "listen")]
+        roles = {ln.number: self.bind_roles(ln) for ln in binds if looks_like_address(ln.value(1))}
         taken = {role for line_roles in roles.values() for role in line_roles}
         for line in binds:
             if line.number in roles:
@@ -332,168 +298,241 @@ class _Remapper:
         self.one_section_per_role(binds, roles)
         return roles
 
-    def bind_roles(self, line: _Line) -> list[str]:
+    def bind_roles(self, line: Line) -> list[str]:
         roles: list[str] = []
-        for address in line.value(1).split(","):
-            port = self.port(line, address, "bind")
-            role = self.role_of_port.get(port)
-            if role is None:
-                known = ", ".join(f"{r}={p}" for r, p in self.lb_ports.items())
-                self.fail(line, f"bind port {port} is not one of the cluster's LB ports ({known})")
+        for text in line.value(1).split(","):
+            address = parse_address(text)
+            if address is None:
+                self.fail(line, f"bind address {text} is not one flowlb can map onto the test cluster")
+            if address.is_socket:
+                role = "socket"
+            elif address.port is None:
+                self.fail(line, f"bind address {text!r} has no single port (a range or a variable)")
+            else:
+                role = self.role_of_port.get(address.port, f"extra:{address.port}")
             if role not in roles:
                 roles.append(role)
         return roles
 
-    def one_section_per_role(self, binds: list[_Line], roles: dict[int, list[str]]) -> None:
+    def one_section_per_role(self, binds: list[Line], roles: dict[int, list[str]]) -> None:
         """Two sections on one LB port would share one test address: refuse rather than split traffic."""
-        owner: dict[str, _Line] = {}
+        owner: dict[str, Line] = {}
         for line in binds:
             for role in roles[line.number]:
+                if role == "socket":
+                    continue
                 first = owner.setdefault(role, line)
                 if (first.section, first.section_name) != (line.section, line.section_name):
+                    port = self.lb_ports.get(role) or role.removeprefix("extra:")
                     self.fail(
                         line,
-                        f"LB port {self.lb_ports[role]} ({role}) is also bound by {first.section} "
-                        f"{first.section_name} (line {first.number}); the test cluster has one address per LB port",
+                        f"port {port} is also bound by {first.section} {first.section_name} (line {first.number}); "
+                        "the test cluster has one address per port",
                     )
 
-    def port(self, line: _Line, address: str, what: str) -> int:
-        parts = _host_port(address)
-        if parts is None:
-            self.fail(line, f"{what} address {address} is not a TCP address; only TCP ports map onto the test cluster")
-        if not parts[1]:
-            self.fail(line, f"{what} address {address!r} has no port")
-        if not parts[1].isdigit() or not 0 < int(parts[1]) < 65536:
-            self.fail(line, f"{what} address {address!r}: {parts[1]!r} is not one port number")
-        return int(parts[1])
-
-    def bind(self, line: _Line, roles: list[str]) -> None:
-        new_address = ",".join(self.layout.binds[role] for role in roles)
-        if _looks_like_address(line.value(1)):
-            address = line.tokens[1]
-            why = f"bind {address.value} -> test port for role {', '.join(roles)}"
-            line.edit(address.start, address.end, new_address, why)
+    def bind(self, line: Line, roles: list[str]) -> None:
+        edits = self.edits[line.number]
+        if looks_like_address(line.value(1)):
+            new = [self.bind_address(line, text) for text in line.value(1).split(",")]
+            edits.replace(line.tokens[1], ",".join(new), f"bind {line.value(1)} -> test address {','.join(new)}")
             options = 2
         else:
+            new_address = self.layout.binds[roles[0]]
             why = f"bind without an address -> test port for role {roles[0]} (the one LB port no other bind takes)"
-            line.edit(line.tokens[0].end, line.tokens[0].end, " " + new_address, why)
+            edits.edit(line.tokens[0].end, line.tokens[0].end, " " + new_address, why)
             options = 1
+        self.bind_options(line, options)
         self.certificates(line, options)
 
-    def certificates(self, line: _Line, first: int) -> None:
+    def bind_address(self, line: Line, text: str) -> str:
+        address = parse_address(text)
+        assert address is not None  # plan_binds refused the others
+        if address.is_socket:
+            if text.lower().startswith(("abns@", "abnsz@", "fd@", "sockpair@")):
+                return text
+            return f"{self.layout.socket_dir}/bind-{line.number}.sock"
+        assert address.port is not None
+        role = self.role_of_port.get(address.port)
+        if role is not None:
+            return self.layout.binds[role]
+        new = self.layout.extra_binds.get(address.port)
+        if new is None:
+            self.fail(line, f"bind port {address.port} has no test address (the plan did not list it)")
+        self.extra.append(ExtraListener(address.port, text, f"{line.section} {line.section_name}", line.number,
+                                        "ssl" in line.words))
+        return new
+
+    def bind_options(self, line: Line, first: int) -> None:
+        """Options naming this machine's interfaces, namespaces or address family go: the test bind is IPv4."""
+        edits, words, i = self.edits[line.number], line.words, first
+        while i < len(words):
+            if words[i] in _BIND_MACHINE_OPTIONS and i + 1 < len(words):
+                edits.drop(i, i + 1, f"`{words[i]} {words[i + 1]}` names a production interface")
+                i += 2
+                continue
+            if words[i] in ("v4v6", "v6only"):
+                edits.drop(i, i, f"`{words[i]}`: the test address is IPv4")
+            i += 1
+
+    def certificates(self, line: Line, first: int) -> None:
         """``crt X`` -> the test certificate; ``crt-list X`` -> ``crt <it>``; further ones dropped."""
         cert = _quoted(self.layout.cert_path)
-        replaced, i = False, first
+        edits, replaced, i = self.edits[line.number], False, first
         while i + 1 < len(line.tokens):
             keyword, path = line.tokens[i], line.tokens[i + 1]
             if keyword.value not in ("crt", "crt-list"):
                 i += 1
                 continue
             if replaced:
-                line.edit(line.tokens[i - 1].end, path.end, "", f"second certificate {path.value} dropped")
+                edits.edit(line.tokens[i - 1].end, path.end, "", f"second certificate {path.value} dropped")
             else:
                 why = f"{keyword.value} {path.value} -> the test certificate"
-                line.edit(keyword.start, path.end, f"crt {cert}", why)
+                edits.edit(keyword.start, path.end, f"crt {cert}", why)
                 replaced = True
             i += 2
 
+    def file_options(self, line: Line, edits: _Edits) -> None:
+        """``ca-file``/``crl-file`` that do not exist here: the test CA, or no CRL."""
+        words = line.words
+        for index in range(1, len(words) - 1):
+            if words[index] not in _FILE_OPTIONS or self.exists(words[index + 1], self.ca_base):
+                continue
+            if words[index] == "crl-file":
+                edits.drop(index, index + 1, f"crl-file {words[index + 1]} does not exist here")
+            else:
+                edits.replace(line.tokens[index + 1], _quoted(self.layout.ca_path),
+                              f"{words[index]} {words[index + 1]} -> the test CA")
+
+    @staticmethod
+    def exists(path: str, base: Path | None) -> bool:
+        candidate = Path(path)
+        if not candidate.is_absolute() and base is not None:
+            candidate = base / candidate
+        return candidate.exists()
+
     # -- server ----------------------------------------------------------------------------------
 
-    def plan_servers(self) -> dict[int, tuple[str, str]]:
-        """The node (and "by name" or "by order") each ``server`` line in a backend or listen section gets."""
-        plan: dict[int, tuple[str, str]] = {}
-        sections: dict[int, list[_Line]] = {}
-        current = 0
-        for line in self.lines:
-            if line.keyword in SECTIONS:
-                current = line.number
-            if line.section in ("backend", "listen") and line.keyword in ("server", "server-template"):
-                if line.keyword == "server-template":
-                    self.fail(line, "server-template is not supported yet: write one `server` line per node")
-                sections.setdefault(current, []).append(line)
-        for servers in sections.values():
-            if len(servers) > len(self.nodes):
-                proxy = f"{servers[0].section} {servers[0].section_name}"
-                self.fail(
-                    servers[len(self.nodes)],
-                    f"{proxy} has {len(servers)} servers but the test cluster has {len(self.nodes)} nodes",
-                )
-            by_name = {s.value(1): s for s in servers if s.value(1) in self.nodes}
-            free = iter(node for node in self.nodes if node not in by_name)
-            for server in servers:
-                matched = by_name.get(server.value(1)) is server
-                plan[server.number] = (server.value(1), "by name") if matched else (next(free), "by order")
-        return plan
-
-    def server(self, line: _Line, node: str, how: str) -> None:
-        name = line.value(1)
+    def server(self, server: Server) -> None:
+        line, edits = server.line, self.edits[server.line.number]
         if len(line.tokens) < 3:
-            self.fail(line, f"server {name} has no address")
+            self.fail(line, f"server {server.name} has no address")
+        node = self.plan.node_of.get((server.proxy.name, server.name))
         address = line.tokens[2]
+        if node is None:
+            edits.replace(address, self.nowhere(), f"server {server.name} {address.value} is no Flow node port -> "
+                          "a loopback port where nothing listens")
+            self.check_target(server, None)
+            return
+        kind = self.plan.kind_of[(server.proxy.name, server.name)]
         node_address = self.layout.servers[node]
-        kind = self.node_kind(line, self.port(line, address.value, f"server {name}"), f"server {name}")
         new = _host_and_port(node_address.host, self.node_port(node_address, kind))
-        why = f"server {name} {address.value} -> node {node}'s {kind} port ({how})"
-        line.edit(address.start, address.end, new, why)
-        i = 3
-        while i + 1 < len(line.tokens):
-            keyword, value = line.tokens[i].value, line.tokens[i + 1]
-            if keyword == "port":
-                port = self.node_port(node_address, self.node_kind(line, self.number(line, value.value), "check"))
-                line.edit(value.start, value.end, str(port), f"port {value.value} -> node {node}'s port {port}")
-            elif keyword == "addr":
-                host = _quoted(node_address.host)
-                line.edit(value.start, value.end, host, f"addr {value.value} -> node {node}'s host")
-            else:
-                i += 1
-                continue
-            i += 2
+        edits.replace(address, new, f"server {server.name} {address.value} -> node {node}'s {kind} port")
+        self.check_target(server, node_address)
 
-    def node_kind(self, line: _Line, port: int, what: str) -> str:
-        kind = self.kind_of_port.get(port)
-        if kind is None:
-            known = ", ".join(f"{k}={p}" for k, p in self.node_ports.items())
-            self.fail(line, f"{what} port {port} is not one of the cluster's node ports ({known})")
-        return kind
+    def template(self, line: Line, servers: list[Server]) -> None:
+        """``server-template``: every server it makes resolves to one host, so all go to that host's node."""
+        if not servers:
+            self.fail(line, "server-template needs a name prefix, a count and an address")
+        self.server(servers[0])
 
-    def number(self, line: _Line, word: str) -> int:
+    def check_target(self, server: Server, node: ServerAddress | None) -> None:
+        """``port``/``addr`` on the line, or inherited from ``default-server``: explicit, and mapped."""
+        line, edits, words = server.line, self.edits[server.line.number], server.line.words
+        own_port = False
+        for index in range(3, len(words) - 1):
+            if words[index] == "port":
+                own_port = True
+                new = self.check_port(line, words[index + 1], node)
+                edits.replace(line.tokens[index + 1], new, f"port {words[index + 1]} -> {new}")
+            elif words[index] == "addr":
+                host = _quoted(node.host) if node is not None else "127.0.0.1"
+                edits.replace(line.tokens[index + 1], host, f"addr {words[index + 1]} -> {host}")
+        inherited = _connect_port(server) or server.check_port
+        if not own_port and inherited is not None:
+            new = self.check_port(line, str(inherited), node)
+            edits.append(f"port {new}", f"inherited check port {inherited} -> {new} on this server")
+
+    def check_port(self, line: Line, word: str, node: ServerAddress | None) -> str:
         if not word.isdigit():
             self.fail(line, f"{word!r} is not a port number")
-        return int(word)
+        kind = self.kind_of_port.get(int(word))
+        if node is None or kind is None:
+            return str(self.layout.dead_port)
+        return str(self.node_port(node, kind))
 
     @staticmethod
     def node_port(address: ServerAddress, kind: str) -> int:
         return {"web": address.web_port, "server": address.server_port, "stomp": address.stomp_port}[kind]
 
-    # -- global, defaults and proxies ----------------------------------------------------------
+    # -- global, defaults, proxies and the sections that talk to other machines ------------------
 
-    def global_line(self, line: _Line) -> bool:
-        """Apply the ``global`` rules to ``line``; True when it is a ``stats socket``."""
+    def global_line(self, line: Line, sockets: int) -> int:
+        """Apply the ``global`` rules to ``line``; 1 when it is a ``stats socket``."""
+        edits = self.edits[line.number]
         if line.keyword == "stats" and line.value(1) == "socket":
-            if self.layout.runtime_socket is not None:
-                line.rewrite(f"stats socket {self.socket_words()}", "stats socket -> the harness's runtime API socket")
-            return True
+            if self.layout.runtime_socket is None:
+                return 1
+            if sockets == 0:
+                self.stats_socket(line, self.layout.runtime_socket, "the harness's runtime API socket")
+            else:
+                path = f"{self.layout.socket_dir}/stats-{line.number}.sock"
+                self.stats_socket(line, path, "a socket in the run's directory")
+            return 1
         if line.keyword in _NEUTRALISED:
-            line.comment_out(f"{line.keyword}: {_NEUTRALISED[line.keyword]}")
-        elif line.keyword == "ssl-dh-param-file" and not Path(line.value(1)).exists():
-            line.comment_out(f"{line.value(1)} does not exist here (HAProxy then uses its built-in DH group)")
+            edits.comment_out(f"{line.keyword}: {_NEUTRALISED[line.keyword]}")
+        elif line.keyword in ("ssl-dh-param-file", "lua-load", "lua-load-per-thread") and \
+                not self.exists(line.value(1), None):
+            edits.comment_out(f"{line.value(1)} does not exist here")
+            if line.keyword.startswith("lua"):
+                self.unavailable.append(f"the Lua script {line.value(1)} (line {line.number}) is not on this machine")
         elif line.keyword == "log":
             self.log(line)
-        return False
+        return 0
 
-    def proxy_line(self, line: _Line) -> None:
+    def stats_socket(self, line: Line, path: str, what: str) -> None:
+        """The address goes to ``path``, the level to admin (the harness drains and restores servers)."""
+        edits = self.edits[line.number]
+        edits.replace(line.tokens[2], _quoted(path), f"stats socket -> {what}")
+        words = line.words
+        if "level" in words[3:-1]:
+            index = words.index("level", 3)
+            if words[index + 1] != "admin":
+                edits.replace(line.tokens[index + 1], "admin", "level admin: the harness changes server states")
+        else:
+            edits.append("level admin", "level admin: the harness changes server states")
+
+    def proxy_line(self, line: Line) -> None:
+        edits = self.edits[line.number]
         if line.keyword == "log":
             self.log(line)
         elif line.keyword == "default-server":
-            for token in line.tokens[1:]:
-                if token.value in ("port", "addr"):
-                    self.fail(
-                        line,
-                        f"default-server sets `{token.value}`, which cannot be mapped per node: "
-                        f"move `{token.value}` onto the server lines",
-                    )
+            for index in range(1, len(line.tokens) - 1):
+                if line.value(index) in ("port", "addr"):
+                    edits.drop(index, index + 1, f"default-server {line.value(index)}: set on each server instead")
+        elif line.keyword in ("http-check", "tcp-check") and line.value(1) == "connect":
+            for index in range(2, len(line.tokens) - 1):
+                if line.value(index) == "port":
+                    edits.drop(index, index + 1, f"{line.keyword} connect port {line.value(index + 1)}: "
+                               "set on each server instead (each test node has its own ports)")
 
-    def log(self, line: _Line) -> None:
+    def off_box(self, line: Line) -> None:
+        """Nameservers, peers, mailers and ring servers: loopback, so nothing leaves this machine."""
+        edits = self.edits[line.number]
+        if line.keyword in ("nameserver", "peer", "mailer", "server") and len(line.tokens) > 2:
+            target = line.tokens[2]
+            if line.keyword == "peer":
+                new = f"127.0.0.1:{self.spare_port(line)}"
+            elif parse_address(target.value) is not None and not target.value.startswith("/"):
+                new = self.nowhere()
+            else:
+                return
+            edits.replace(target, new, f"{line.keyword} {target.value} -> {new} (nothing leaves this machine)")
+        elif line.keyword == "parse-resolv-conf":
+            edits.comment_out("this machine's resolv.conf would send queries off the machine")
+        elif line.keyword in ("bind", "dgram-bind") and len(line.tokens) > 1:
+            edits.replace(line.tokens[1], f"127.0.0.1:{self.spare_port(line)}", f"{line.keyword} -> loopback")
+
+    def log(self, line: Line) -> None:
         """``log ADDRESS [len N] [format F] [sample S] FACILITY [LEVEL...]`` -> the layout's target."""
         if len(line.tokens) < 2 or line.value(1) == "global":
             return
@@ -505,9 +544,19 @@ class _Remapper:
                 words.append(line.raw(i, i + 1))
             i += 2
         words.append(line.raw(i) if i < len(line.tokens) else facility)
-        line.rewrite(" ".join(w for w in words if w), f"log {line.value(1)} -> the harness's log target")
+        self.edits[line.number].rewrite(" ".join(w for w in words if w), f"log {line.value(1)} -> the harness's log")
 
-    def errorfile(self, line: _Line) -> None:
-        path = line.value(2)
-        if path and not Path(path).exists():
-            line.comment_out(f"errorfile {path} does not exist here")
+    def missing_file(self, line: Line, index: int, what: str) -> None:
+        path = line.value(index)
+        if path and not self.exists(path, None):
+            self.edits[line.number].comment_out(f"{what} {path} does not exist here")
+
+
+def _connect_port(server: Server) -> int | None:
+    """The port of the proxy's (or its defaults') ``http-check connect port N`` / ``tcp-check connect port N``."""
+    for keyword in ("http-check", "tcp-check"):
+        for line in server.proxy.effective(keyword, "connect"):
+            port = line.after("port", 2)
+            if port is not None and port.isdigit():
+                return int(port)
+    return None

@@ -11,7 +11,8 @@ import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
-from flowlb.lint.config import Config, Line, Section
+from flowlb.haproxy.config import HAProxyConfig as Config
+from flowlb.haproxy.config import Line, Section, Server, looks_like_address, parse_time_s
 from flowlb.spec import ClusterSpec
 
 TLS_ORDER = ("SSLv3", "TLSv1.0", "TLSv1.1", "TLSv1.2", "TLSv1.3")
@@ -85,7 +86,7 @@ def _union(*groups: list[Section]) -> list[Section]:
 
 def _serving(config: Config, node_port: int) -> list[Section]:
     """Backends whose servers listen on ``node_port``: their role even when no ``bind`` says it (the article)."""
-    return [b for b in config.of_kind("backend", "listen") if any(p == node_port for _, p, _ in b.servers())]
+    return [b for b in config.of_kind("backend", "listen") if any(s.port == node_port for s in b.servers())]
 
 
 def _stomp_backends(config: Config, spec: ClusterSpec) -> list[Section]:
@@ -124,7 +125,7 @@ def _http_involved(config: Config, front: Section) -> bool:
 def health_check_is_tcp_only(config: Config, spec: ClusterSpec) -> Iterator[Finding]:
     """FACTS 3, mutants 16 and 23: a bare TCP check cannot see bootstrap mode (503)."""
     for backend in _flow_backends(config, spec):
-        checked = [line for _, _, line in backend.servers() if "check" in line.words]
+        checked = [s.line for s in backend.servers() if s.checked]
         if checked and not backend.effective("option", "httpchk"):
             yield Finding("FLOW003", checked[0].number,
                           f"{_where(backend)} checks its Flow servers with a bare TCP connect",
@@ -138,13 +139,26 @@ def health_check_is_tcp_only(config: Config, spec: ClusterSpec) -> Iterator[Find
 def health_check_wrong_path(config: Config, spec: ClusterSpec) -> Iterator[Finding]:
     """Mutant 15: a check on another URL says nothing about the Flow server's health."""
     for backend in _flow_backends(config, spec):
-        for line in backend.effective("option", "httpchk"):
-            path = next((w for w in line.words[2:] if w.startswith("/")), "/")
+        for line, path in _health_requests(backend):
             if path.split("?")[0] != spec.health.path:
                 yield Finding("FLOW004", line.number, f"{_where(backend)} checks `{path}`, not {spec.health.path}",
                               "only the health URL turns 503 in bootstrap mode; another URL stays 200 while the "
                               "server serves nothing",
                               f"`option httpchk GET {spec.health.path}`")
+
+
+def _health_requests(backend: Section) -> list[tuple[Line, str]]:
+    """The URL each HTTP check asks for: ``http-check send ... uri X`` (2.2+) wins over ``option httpchk``."""
+    sends = [(line, line.after("uri", 2)) for line in backend.effective("http-check", "send")]
+    found = [(line, uri) for line, uri in sends if uri is not None]
+    if found:
+        return found
+    requests = []
+    for line in backend.effective("option", "httpchk"):
+        words = line.words[2:]
+        path = next((w for w in words if w.startswith("/")), None)
+        requests.append((line, path or "/"))
+    return requests
 
 
 def _status_accepted(line: Line, status: int) -> bool:
@@ -177,20 +191,12 @@ def check_timeout_too_long(config: Config, spec: ClusterSpec) -> Iterator[Findin
     """Mutant 18: a ``timeout check`` far above ``inter`` makes a hung server invisible for that long."""
     for backend in _flow_backends(config, spec):
         line = backend.timeout("check")
-        seconds = _seconds(line.words[2]) if line and len(line.words) > 2 else None
+        seconds = parse_time_s(line.value(2)) if line is not None else None
         if line is not None and seconds is not None and seconds > max(2 * spec.health.inter_ms / 1000, 5):
             yield Finding("FLOW006", line.number, f"`{line.text}` lets one health check wait {seconds:g} s",
                           "a Flow server that hangs (accepts, never answers) stays UP for `fall` times that long "
                           "while clients wait on it", "drop it (the check then times out after `inter`) or keep it "
                           "near `inter`")
-
-
-def _seconds(value: str) -> float | None:
-    match = re.fullmatch(r"(\d+(?:\.\d+)?)(us|ms|s|m|h|d)?", value)
-    if match is None:
-        return None
-    scale = {"us": 1e-6, "ms": 1e-3, "s": 1, "m": 60, "h": 3600, "d": 86400, None: 1e-3}[match.group(2)]
-    return float(match.group(1)) * scale
 
 
 @rule
@@ -287,10 +293,11 @@ def retries_and_redispatch(config: Config, spec: ClusterSpec) -> Iterator[Findin
 def stomp_sessions_outlive_a_down_server(config: Config, spec: ClusterSpec) -> Iterator[Finding]:
     """FACTS 8, mutant 25: STOMP sessions stay on a server HAProxy marked DOWN."""
     for backend in _stomp_backends(config, spec):
-        defaults = backend.own("default-server")
-        for _, _, line in backend.servers():
+        defaults = backend.default_servers()
+        for server in backend.servers():
+            line = server.line
             if "shutdown-sessions" not in line.text and not any("shutdown-sessions" in d.text for d in defaults):
-                yield Finding("FLOW016", line.number, f"STOMP server `{line.words[1]}` keeps its sessions when "
+                yield Finding("FLOW016", line.number, f"STOMP server `{server.name}` keeps its sessions when "
                               "marked DOWN", "agents and waitForJob clients wait on a dead or bootstrapping server "
                               "for ever instead of reconnecting", "add `on-marked-down shutdown-sessions`")
 
@@ -339,7 +346,7 @@ def tls_ports_without_tls(config: Config, spec: ClusterSpec) -> Iterator[Finding
     ports = _ports(spec)
     for role in ("https", "server_tls", "stomp"):
         for front in config.listeners(ports[role]):
-            for port, line in front.binds():
+            for port, line in front.bind_ports():
                 if port == ports[role] and "ssl" not in line.words:
                     yield Finding("FLOW020", line.number, f"port {port} is bound without `ssl`",
                                   "clients configured for TLS fail the handshake, and anything sent is plain text",
@@ -354,7 +361,8 @@ def wrong_backend_for_port(config: Config, spec: ClusterSpec) -> Iterator[Findin
                 ports["stomp"]: nodes.stomp}
     for lb_port, node_port in expected.items():
         for backend in config.backends_behind(lb_port):
-            for name, port, line in backend.servers():
+            for server in backend.servers():
+                name, port, line = server.name, server.port, server.line
                 if port is not None and port != node_port:
                     yield Finding("FLOW021", line.number, f"LB port {lb_port} reaches `{name}` on port {port}, "
                                   f"not {node_port}", "clients get the wrong Flow service (web UI vs server API)",
@@ -370,9 +378,9 @@ def uneven_balancing(config: Config, spec: ClusterSpec) -> Iterator[Finding]:
                 yield Finding("FLOW022", line.number, f"{_where(backend)} balances by `{line.words[1]}`",
                               "clients behind one NAT or proxy (or one busy tool) all land on one Flow server",
                               "`balance roundrobin` (HTTP) or `balance leastconn` (STOMP)")
-        for name, _, line in backend.servers():
-            if re.search(r"\bweight\s+0\b", line.text):
-                yield Finding("FLOW023", line.number, f"server `{name}` has weight 0",
+        for server in backend.servers():
+            if server.line.after("weight", 2) == "0":
+                yield Finding("FLOW023", server.line.number, f"server `{server.name}` has weight 0",
                               "that node never receives traffic, though it is healthy", "remove `weight 0`")
 
 
@@ -416,7 +424,7 @@ def listens_nowhere(config: Config, spec: ClusterSpec) -> Iterator[Finding]:
                           "it listens on no port: the clients of this Flow service reach nothing",
                           "`bind :PORT` (80, 443, 8000, 8443 or 61613; `ssl crt ...` on the TLS ports)")
         for line in binds:
-            if len(line.words) < 2 or not re.search(r":\d+$", line.words[1].split(",")[0]):
+            if len(line.words) < 2 or not looks_like_address(line.words[1]):
                 yield Finding("FLOW027", line.number, f"`{line.text}` has no address:port",
                               "HAProxy cannot tell which port to listen on and refuses the file",
                               "`bind :PORT ssl crt /path/to/lb.pem`")
@@ -426,12 +434,12 @@ def listens_nowhere(config: Config, spec: ClusterSpec) -> Iterator[Finding]:
 def check_port_nothing_serves(config: Config, spec: ClusterSpec) -> Iterator[Finding]:
     """Mutant 28: ``check port`` on a port the Flow node does not serve: the server is never UP."""
     served = {spec.node_ports.web, spec.node_ports.server, spec.node_ports.stomp}
-    for backend in config.of_kind("backend", "listen"):
-        for name, _, line in backend.servers():
-            match = re.search(r"\bport\s+(\d+)\b", line.text)
-            if match and int(match.group(1)) not in served:
-                yield Finding("FLOW028", line.number, f"server `{name}` is checked on port {match.group(1)}, which a "
-                              f"Flow node does not serve ({', '.join(map(str, sorted(served)))})",
+    for backend in _union(_flow_backends(config, spec), _web_backends(config, spec)):
+        for server in backend.servers():
+            name, line = server.name, server.line
+            if server.checked and server.check_port is not None and server.check_port not in served:
+                yield Finding("FLOW028", line.number, f"server `{name}` is checked on port {server.check_port}, "
+                              f"which a Flow node does not serve ({', '.join(map(str, sorted(served)))})",
                               "the check never succeeds: HAProxy keeps the server DOWN and routes nothing to it",
                               f"`check port {spec.node_ports.server}` (the Flow server port with the health URL)")
 
@@ -457,3 +465,52 @@ def health_body_match(config: Config, spec: ClusterSpec) -> Iterator[Finding]:
                               "the body of /commanderRequest/health is not documented: a guessed string keeps "
                               "healthy servers DOWN (or breaks on the next Flow release)",
                               "`http-check expect status 200` (bootstrap mode answers 503)")
+
+
+def _host(server: Server) -> str:
+    address = server.address
+    if address is None or address.is_wildcard:
+        return server.name
+    return address.host.lower()
+
+
+@rule
+def flow_server_missing_from_a_backend(config: Config, spec: ClusterSpec) -> Iterator[Finding]:
+    """A Flow server in one Flow backend (8000/8443 or STOMP) but left out of another."""
+    backends = [b for b in _flow_backends(config, spec) if b.servers()]
+    everywhere: dict[str, str] = {}
+    for backend in backends:
+        for server in backend.servers():
+            everywhere.setdefault(_host(server), server.name)
+    for backend in backends:
+        hosts = {_host(server) for server in backend.servers()}
+        for host, name in everywhere.items():
+            if host not in hosts:
+                yield Finding("FLOW031", backend.number, f"{_where(backend)} lacks the Flow server `{name}` ({host}) "
+                              "that another Flow backend has",
+                              "that node takes no share of this port's traffic, and when the others fail it is not "
+                              "there to take over", f"add a `server` line for {host} to {_where(backend)}")
+
+
+_AUTH = (("stats", "auth"), ("stats", "http-request", "auth"), ("http-request", "auth"))
+
+
+@rule
+def management_listener_public(config: Config, spec: ClusterSpec) -> Iterator[Finding]:
+    """A stats page or metrics on a port outside the five roles, on a public address, without authentication."""
+    lb_ports = set(_ports(spec).values())
+    for section in config.of_kind("frontend", "listen"):
+        public = [(a, line) for a, line in section.binds() if a.port is not None and a.port not in lb_ports
+                  and not a.is_loopback and not a.is_socket]
+        serves = section.own("stats", "enable") + section.own("stats", "uri") + [
+            line for line in section.own("http-request", "use-service") if "prometheus-exporter" in line.words]
+        if not public or not serves or section.mode() != "http":
+            continue
+        if any(section.own(*words) for words in _AUTH):
+            continue
+        address, line = public[0]
+        yield Finding("FLOW032", line.number, f"{_where(section)} serves HAProxy's stats or metrics on "
+                      f"{address.host or '*'}:{address.port} without authentication",
+                      "anyone who reaches that address reads server names, addresses, states and traffic (and, with "
+                      "`stats admin`, can take Flow servers out)",
+                      "bind it to 127.0.0.1 or a management address, or add `stats auth USER:PASSWORD`")

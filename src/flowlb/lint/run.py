@@ -15,31 +15,40 @@ from dataclasses import asdict
 from pathlib import Path
 
 from flowlb.errors import FlowlbError
+from flowlb.haproxy.config import HAProxyConfig
 from flowlb.haproxy.layout import Layout, ServerAddress
 from flowlb.haproxy.operator import haproxy_refusal
+from flowlb.haproxy.plan import ClusterPlan
 from flowlb.haproxy.remap import read_config_file, remap_config
-from flowlb.lint.config import Config
 from flowlb.lint.rules import RULES, Finding
 from flowlb.spec import ClusterSpec
 from flowlb.tls import make_certificates
 
 
 def haproxy_check(text: str, path: Path, spec: ClusterSpec) -> Finding | None:
-    """``FLOW000`` when HAProxy refuses the file; ``None`` when it loads (or no haproxy binary is here)."""
+    """``FLOW000`` when HAProxy refuses the file; ``None`` when it loads (or no haproxy binary is here).
+
+    The file is mapped as ``--haproxy-cfg`` maps it, so what exists only on the real LB (certificates,
+    hostnames, interfaces) is no finding; a file that cannot be mapped is judged as written.
+    """
     if shutil.which("haproxy") is None:
         return None
     with tempfile.TemporaryDirectory(prefix="flowlb-lint-") as directory:
         certs = make_certificates(Path(directory), spec.lb.names)
-        layout = Layout(
-            binds={role: f"127.0.0.1:{port}" for role, port in spec.lb.ports.by_role().items()},
-            servers={n.name: ServerAddress("127.0.0.1", spec.node_ports.web, spec.node_ports.server,
-                                           spec.node_ports.stomp) for n in spec.nodes},
-            cert_path=str(certs.server_pem),
-            runtime_socket=str(Path(directory) / "admin.sock"),
-            log_target="stdout format raw local0",
-            harness=True,
-        )
         try:
+            plan = ClusterPlan.of(HAProxyConfig.parse(text), spec)
+            layout = Layout(
+                binds={role: f"127.0.0.1:{port}" for role, port in spec.lb.ports.by_role().items()},
+                servers={name: ServerAddress("127.0.0.1", spec.node_ports.web, spec.node_ports.server,
+                                             spec.node_ports.stomp) for name in plan.nodes},
+                cert_path=str(certs.server_pem),
+                runtime_socket=str(Path(directory) / "admin.sock"),
+                log_target="stdout format raw local0",
+                harness=True,
+                extra_binds={port: f"127.0.0.1:{port}" for port in plan.extra_ports},
+                ca_path=str(certs.ca_file),
+                socket_dir=directory,
+            )
             candidate = remap_config(text, spec, layout, str(path)).text
         except FlowlbError:
             candidate = text  # not mappable: let HAProxy judge the file as written
@@ -59,7 +68,7 @@ def _line_of(message: str) -> int:
 def lint(path: Path, spec: ClusterSpec) -> list[Finding]:
     """Every finding for the file at ``path``, by line."""
     text = read_config_file(path)
-    config = Config.parse(text)
+    config = HAProxyConfig.parse(text)
     findings = [finding for rule in RULES for finding in rule(config, spec)]
     refusal = haproxy_check(text, path, spec)
     if refusal is not None:

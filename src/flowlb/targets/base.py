@@ -81,6 +81,7 @@ class Target(Protocol):
     endpoints: Endpoints
     ca_file: Path
     config_text: str
+    extra_endpoints: dict[int, Endpoint]  # the config's binds outside the five roles: original port -> test address
 
     def node_names(self) -> list[str]:
         """The HAProxy server names of the Flow nodes, in ``server`` line order."""

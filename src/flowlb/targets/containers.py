@@ -114,11 +114,14 @@ class ContainersTarget:
         config_source: ConfigSource | None = None,
         config_name: str = "haproxy.cfg",
         ready_timeout: float = 60.0,
+        extra_ports: tuple[int, ...] = (),
     ) -> None:
         self.spec = spec
         self.profile = profile
         self.config_name = config_name
         self.ready_timeout = ready_timeout
+        self.extra_ports = extra_ports
+        self.extra_endpoints: dict[int, Endpoint] = {}
         self.config_text = ""
         self._nodes: dict[str, FlowNodeContainer] = {}
         self._clients: dict[str, MockNodeClient] = {}
@@ -162,19 +165,24 @@ class ContainersTarget:
         socket_dir = self.run_dir / "runtime"
         socket_dir.mkdir()
         p = self.spec.node_ports
-        layout = Layout(
+        self.layout = layout = Layout(
             binds={role: f"*:{port}" for role, port in self.spec.lb.ports.by_role().items()},
             servers={node.name: ServerAddress(node.name, p.web, p.server, p.stomp) for node in self.spec.nodes},
             cert_path=f"{CONFIG_DIR}/server.pem",
             runtime_socket=f"{SOCKET_DIR}/admin.sock",
             log_target="stdout format raw local0",
             harness=True,
+            extra_binds={port: f"*:{port}" for port in self.extra_ports},
+            ca_path=f"{CONFIG_DIR}/ca.pem",
+            socket_dir=SOCKET_DIR,
         )
         self.config_text = config_source(layout)
         lb_ports = self.spec.lb.ports.by_role()
         haproxy = HAProxyContainer(
-            images.haproxy, self.config_text, certs.server_pem, socket_dir, list(lb_ports.values()), self._network
+            images.haproxy, self.config_text, certs.server_pem, socket_dir,
+            [*lb_ports.values(), *self.extra_ports], self._network,
         )
+        haproxy.with_copy_into_container(certs.ca_file, f"{CONFIG_DIR}/ca.pem", 0o644)
         self._haproxy = haproxy
         haproxy.start()
         self._api = RuntimeAPI(socket_dir / "admin.sock")
@@ -194,6 +202,9 @@ class ContainersTarget:
                 **{role: Endpoint("127.0.0.1", haproxy.get_exposed_port(port)) for role, port in lb_ports.items()},
                 server_name=self.spec.lb.name,
             )
+            self.extra_endpoints = {
+                port: Endpoint("127.0.0.1", haproxy.get_exposed_port(port)) for port in self.extra_ports
+            }
             self._baseline = wait_for_haproxy(
                 self._api, self.endpoints.by_role().values(), self.ready_timeout, haproxy.exited_output
             )

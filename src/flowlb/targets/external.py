@@ -52,6 +52,7 @@ class ExternalTarget:
     profile: str = "external"
     config_text: str = ""
     endpoints: Endpoints = field(init=False)
+    extra_endpoints: dict[int, Endpoint] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self.endpoints = Endpoints(

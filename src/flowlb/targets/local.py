@@ -59,11 +59,14 @@ class LocalTarget:
         config_name: str = "haproxy.cfg",
         haproxy_bin: str = "haproxy",
         ready_timeout: float = 30.0,
+        extra_ports: tuple[int, ...] = (),
     ) -> None:
         self.spec = spec
         self.profile = profile
         self.config_name = config_name
         self.ready_timeout = ready_timeout
+        self.extra_ports = extra_ports
+        self.extra_endpoints: dict[int, Endpoint] = {}
         self._nodes: dict[str, _LocalNode] = {}
         self._haproxy: subprocess.Popen[bytes] | None = None
         self.run_dir = Path(tempfile.mkdtemp(prefix="flowlb-local-"))
@@ -91,7 +94,8 @@ class LocalTarget:
             server_name=self.spec.lb.name,
         )
         self.socket_path = self.run_dir / "admin.sock"
-        layout = Layout(
+        self.extra_endpoints = {port: Endpoint("127.0.0.1", free_port()) for port in self.extra_ports}
+        self.layout = layout = Layout(
             binds={role: f"127.0.0.1:{port}" for role, port in lb_ports.items()},
             servers={
                 name: ServerAddress("127.0.0.1", node.ports["web"], node.ports["server"], node.ports["stomp"])
@@ -101,6 +105,11 @@ class LocalTarget:
             runtime_socket=str(self.socket_path),
             log_target="stdout format raw local0",
             harness=True,
+            extra_binds={port: f"127.0.0.1:{e.port}" for port, e in self.extra_endpoints.items()},
+            ca_path=str(certs.ca_file),
+            socket_dir=str(self.run_dir),
+            dead_port=free_port(),
+            spare_ports=tuple(free_port() for _ in range(8)),
         )
         self.config_text = config_source(layout)
         self.config_path = self.run_dir / "haproxy.cfg"

@@ -36,8 +36,13 @@ def start_target(kind: str, spec: ClusterSpec, profile: str, operator: OperatorC
     """
     extra: dict[str, Any] = {}
     if operator is not None:
-        extra = {"config_source": operator.source, "config_name": operator.path.name}
+        extra = {
+            "config_source": operator.source,
+            "config_name": operator.path.name,
+            "extra_ports": operator.plan.extra_ports,
+        }
         profile = f"operator:{operator.path.name}"
+        spec = operator.spec
     if kind == "external":
         raise FlowlbError("the external target is a live LB: run the conformance suite with --target external")
     if kind == "containers":

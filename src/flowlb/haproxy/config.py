@@ -1,0 +1,397 @@
+"""One model of an HAProxy config: what remap, lint, timing and the checks all read.
+
+HAProxy's words are split the way HAProxy splits them (blanks separate, quotes group, ``\\`` escapes,
+an unquoted ``#`` starts a comment), every word keeps its byte offsets in the line so that a
+rewrite touches nothing else, and every line keeps its number so that HAProxy's "line N" is the
+operator's line N. Sections know the ``defaults`` they inherit from::
+
+    config = HAProxyConfig.parse(Path("haproxy.cfg").read_text())
+    backend = config.proxy("commander-server-backend")
+    backend.effective("option", "httpchk")      # lines here, else in its defaults
+    parse_time_s(backend.timeout("server").value(2))
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+from dataclasses import dataclass, field
+
+PROXY_KINDS = ("frontend", "backend", "listen")
+SECTION_KINDS = frozenset(
+    {
+        "global", "defaults", *PROXY_KINDS,
+        # sections whose lines no Flow rule reads; nothing in them is rewritten but `errorfile`
+        "resolvers", "peers", "userlist", "program", "cache", "ring", "http-errors", "mailers",
+        "log-forward", "crt-store", "traces", "acme",
+    }
+)  # fmt: skip
+_TCP_PREFIXES = ("ipv4@", "ipv6@", "tcp@", "tcp4@", "tcp6@")
+_MICROSECONDS = {"us": 1, "ms": 1000, "s": 1_000_000, "m": 60_000_000, "h": 3_600_000_000, "d": 86_400_000_000}
+_TIME = re.compile(r"^(\d+)(us|ms|s|m|h|d)?$")
+
+
+def parse_time_s(text: str) -> float | None:
+    """HAProxy's time format (``2000``, ``2s``, ``500ms``, ``1m``; bare numbers are ms) in seconds, else ``None``."""
+    match = _TIME.match(text.strip())
+    if not match:
+        return None
+    return int(match[1]) * _MICROSECONDS[match[2] or "ms"] / 1_000_000
+
+
+@dataclass(frozen=True)
+class Address:
+    """A ``bind`` or ``server`` address: host (may be empty or ``*``) and port (``None`` when it has none).
+
+    ``path`` is set instead for a UNIX socket (``/run/x.sock``, ``unix@x``, ``abns@x``).
+    """
+
+    host: str
+    port: int | None
+    path: str = ""
+
+    @property
+    def is_socket(self) -> bool:
+        return bool(self.path)
+
+    @property
+    def is_wildcard(self) -> bool:
+        return self.host in ("", "*", "0.0.0.0", "::")
+
+    @property
+    def is_loopback(self) -> bool:
+        if self.host.lower() == "localhost":
+            return True
+        try:
+            return ipaddress.ip_address(self.host).is_loopback
+        except ValueError:
+            return False
+
+
+def parse_address(text: str) -> Address | None:
+    """``:443``, ``10.0.0.1:443``, ``[::]:443``, ``:::443``, ``ipv6@:443``, ``/run/s.sock``; ``None`` if not one.
+
+    A port range or an environment variable gives ``port=None``.
+    """
+    lowered = text.lower()
+    for prefix in _TCP_PREFIXES:
+        if lowered.startswith(prefix):
+            text = text[len(prefix) :]
+            break
+    else:
+        if text.startswith("/") or lowered.startswith(("unix@", "abns@", "abnsz@", "fd@", "sockpair@")):
+            return Address("", None, path=text)
+        if "@" in text:
+            return None
+    if text.startswith("["):
+        host, _, rest = text[1:].partition("]")
+        port_text = rest.removeprefix(":")
+    elif ":" in text:
+        host, _, port_text = text.rpartition(":")
+    else:
+        host, port_text = text, ""
+    port = int(port_text) if port_text.isdigit() and 0 < int(port_text) < 65536 else None
+    return Address(host, port)
+
+
+def looks_like_address(word: str) -> bool:
+    """True for ``:443``, ``10.0.0.1:443``, ``ipv4@...``, ``/socket``; false for ``ssl`` in ``bind ssl crt``."""
+    return any(c in word for c in ":@$") or word.startswith("/")
+
+
+@dataclass(frozen=True)
+class Token:
+    """One word of a line: its offsets in the line and its value (quotes and escapes resolved)."""
+
+    start: int
+    end: int
+    value: str
+
+
+def tokenize(body: str) -> list[Token]:
+    """HAProxy's words: blanks separate, ``\\`` escapes, quotes group, an unquoted ``#`` ends the line."""
+    tokens: list[Token] = []
+    i, n = 0, len(body)
+    while True:
+        while i < n and body[i] in " \t":
+            i += 1
+        if i >= n or body[i] == "#":
+            return tokens
+        start, quote = i, ""
+        value: list[str] = []
+        while i < n and (quote or body[i] not in " \t#"):
+            char = body[i]
+            if char == quote:
+                quote = ""
+            elif not quote and char in "'\"":
+                quote = char
+            elif char == "\\" and quote != "'" and i + 1 < n:
+                i += 1
+                value.append(body[i])
+            else:
+                value.append(char)
+            i += 1
+        tokens.append(Token(start, i, "".join(value)))
+
+
+@dataclass(frozen=True)
+class Line:
+    """One line of the file: number, text without its end of line, words, and the section it is in."""
+
+    number: int
+    body: str
+    eol: str
+    tokens: tuple[Token, ...]
+    section: str = ""
+    section_name: str = ""
+
+    @property
+    def words(self) -> tuple[str, ...]:
+        return tuple(token.value for token in self.tokens)
+
+    @property
+    def keyword(self) -> str:
+        return self.tokens[0].value if self.tokens else ""
+
+    @property
+    def text(self) -> str:
+        """The directive as written, without indentation."""
+        return self.body.strip()
+
+    def value(self, index: int) -> str:
+        return self.tokens[index].value if index < len(self.tokens) else ""
+
+    def starts(self, *words: str) -> bool:
+        return self.words[: len(words)] == words
+
+    def after(self, keyword: str, first: int = 1) -> str | None:
+        """The word after ``keyword`` (searched from word ``first``), e.g. ``inter`` on a server line."""
+        words = self.words
+        for index in range(first, len(words) - 1):
+            if words[index] == keyword:
+                return words[index + 1]
+        return None
+
+    def raw(self, first: int, last: int | None = None) -> str:
+        """The original text of words ``first`` to ``last`` (inclusive; default: the last word)."""
+        end = self.tokens[-1 if last is None else last].end
+        return self.body[self.tokens[first].start : end]
+
+
+@dataclass(frozen=True)
+class Server:
+    """A ``server`` line (or one server of a ``server-template``) with what it inherits from ``default-server``."""
+
+    name: str
+    address: Address | None
+    line: Line
+    proxy: Section
+    backup: bool
+    checked: bool
+    check_port: int | None
+    template: bool = False
+
+    @property
+    def port(self) -> int | None:
+        return self.address.port if self.address else None
+
+
+@dataclass
+class Section:
+    """``global``, ``defaults``, a proxy or another section, with its directives and inherited ``defaults``."""
+
+    kind: str
+    name: str
+    number: int
+    lines: list[Line] = field(default_factory=list)
+    defaults: Section | None = None
+
+    @property
+    def where(self) -> str:
+        return f"{self.kind} {self.name}".strip()
+
+    def own(self, *words: str) -> list[Line]:
+        return [line for line in self.lines if line.starts(*words)]
+
+    def effective(self, *words: str) -> list[Line]:
+        """Directives starting with ``words`` here, else in the inherited ``defaults``."""
+        mine = self.own(*words)
+        if mine or self.defaults is None:
+            return mine
+        return self.defaults.effective(*words)
+
+    def disabled(self, *words: str) -> bool:
+        """``no option x`` here."""
+        return bool(self.own("no", *words))
+
+    def mode(self) -> str:
+        lines = self.effective("mode")
+        return lines[-1].value(1) if lines and len(lines[-1].tokens) > 1 else "tcp"
+
+    def timeout(self, name: str) -> Line | None:
+        lines = self.effective("timeout", name)
+        return lines[-1] if lines else None
+
+    def timeout_s(self, name: str) -> float | None:
+        """``timeout NAME`` in seconds, here or inherited; ``None`` when not set."""
+        line = self.timeout(name)
+        return parse_time_s(line.value(2)) if line is not None else None
+
+    def binds(self) -> list[tuple[Address, Line]]:
+        """``(address, line)`` per address of every ``bind`` line."""
+        found = []
+        for line in self.own("bind"):
+            if len(line.tokens) < 2 or not looks_like_address(line.value(1)):
+                continue
+            for text in line.value(1).split(","):
+                address = parse_address(text)
+                if address is not None:
+                    found.append((address, line))
+        return found
+
+    def bind_ports(self) -> list[tuple[int, Line]]:
+        return [(a.port, line) for a, line in self.binds() if a.port is not None]
+
+    def default_servers(self) -> list[Line]:
+        """``default-server`` lines that apply here: the ``defaults`` ones first, then this section's."""
+        inherited = self.defaults.default_servers() if self.defaults is not None else []
+        return inherited + self.own("default-server")
+
+    def servers(self) -> list[Server]:
+        """Every server of this backend, ``server-template`` expanded (``web1``..``webN``)."""
+        defaults = self.default_servers()
+        found: list[Server] = []
+        for line in self.lines:
+            if line.keyword == "server" and len(line.tokens) >= 2:
+                found.append(self._server(line.value(1), line.value(2), line, defaults, 3))
+            elif line.keyword == "server-template" and len(line.tokens) >= 4:
+                for name in _template_names(line.value(1), line.value(2)):
+                    found.append(self._server(name, line.value(3), line, defaults, 4, template=True))
+        return found
+
+    def _server(self, name: str, address: str, line: Line, defaults: list[Line], first: int,
+                template: bool = False) -> Server:
+        words = [w for d in defaults for w in d.words[1:]] + list(line.words[first:])
+        check_port = None
+        for index, word in enumerate(words[:-1]):
+            if word == "port" and words[index + 1].isdigit():
+                check_port = int(words[index + 1])
+        checked = _last_flag(words, "check", "no-check")
+        backup = _last_flag(words, "backup", "no-backup")
+        return Server(name, parse_address(address) if looks_like_address(address) or address else None,
+                      line, self, backup, checked, check_port, template)
+
+    def backends(self) -> list[str]:
+        """Backends this frontend may send to (``default_backend`` and ``use_backend``)."""
+        names = [line.value(1) for line in self.effective("default_backend") if len(line.tokens) > 1]
+        names += [line.value(1) for line in self.own("use_backend") if len(line.tokens) > 1]
+        return names
+
+
+def _last_flag(words: list[str], on: str, off: str) -> bool:
+    state = False
+    for word in words:
+        if word == on:
+            state = True
+        elif word == off:
+            state = False
+    return state
+
+
+def _template_names(prefix: str, count: str) -> list[str]:
+    low, _, high = count.partition("-")
+    if not low.isdigit() or (high and not high.isdigit()):
+        return []
+    first, last = (int(low), int(high)) if high else (1, int(low))
+    return [f"{prefix}{n}" for n in range(first, min(last, first + 63) + 1)]
+
+
+@dataclass
+class HAProxyConfig:
+    """Every line and every section of one file, in order."""
+
+    text: str
+    lines: list[Line]
+    sections: list[Section]
+
+    @classmethod
+    def parse(cls, text: str) -> HAProxyConfig:
+        lines: list[Line] = []
+        sections: list[Section] = []
+        current: Section | None = None
+        named_defaults: dict[str, Section] = {}
+        last_defaults: Section | None = None
+        parts = text.split("\n")
+        for index, part in enumerate(parts):
+            eol = "\n" if index < len(parts) - 1 else ""
+            body = part
+            if body.endswith("\r"):
+                body, eol = body[:-1], "\r" + eol
+            tokens = tuple(tokenize(body))
+            keyword = tokens[0].value if tokens else ""
+            if keyword in SECTION_KINDS:
+                name = tokens[1].value if len(tokens) > 1 and tokens[1].value != "from" else ""
+                current = Section(keyword, name, index + 1)
+                parent = _from(tokens, named_defaults) or (last_defaults if keyword != "defaults" else None)
+                if keyword == "defaults":
+                    current.defaults = parent
+                    last_defaults = current
+                    if name:
+                        named_defaults[name] = current
+                elif keyword in PROXY_KINDS:
+                    current.defaults = parent
+                sections.append(current)
+            line = Line(index + 1, body, eol, tokens, current.kind if current else "", current.name if current else "")
+            lines.append(line)
+            if current is not None and tokens and keyword not in SECTION_KINDS:
+                current.lines.append(line)
+        return cls(text, lines, sections)
+
+    def of_kind(self, *kinds: str) -> list[Section]:
+        return [section for section in self.sections if section.kind in kinds]
+
+    def proxy(self, name: str) -> Section | None:
+        """The backend (or listen section) called ``name``."""
+        for section in self.of_kind("backend", "listen"):
+            if section.name == name:
+                return section
+        return None
+
+    def section_at(self, number: int) -> Section | None:
+        """The section that line ``number`` belongs to."""
+        found = None
+        for section in self.sections:
+            if section.number <= number:
+                found = section
+        return found
+
+    def global_section(self) -> Section | None:
+        found = self.of_kind("global")
+        return found[0] if found else None
+
+    def listeners(self, port: int) -> list[Section]:
+        """Frontends and listens binding ``port``."""
+        return [s for s in self.of_kind("frontend", "listen") if any(p == port for p, _ in s.bind_ports())]
+
+    def backends_behind(self, port: int) -> list[Section]:
+        """Backends (or listens) that traffic arriving on ``port`` reaches."""
+        found: list[Section] = []
+        for front in self.listeners(port):
+            if front.kind == "listen":
+                found.append(front)
+            for name in front.backends():
+                backend = self.proxy(name)
+                if backend is not None and backend not in found:
+                    found.append(backend)
+        return found
+
+    def servers(self) -> list[Server]:
+        return [server for proxy in self.of_kind("backend", "listen") for server in proxy.servers()]
+
+
+def _from(tokens: tuple[Token, ...], named: dict[str, Section]) -> Section | None:
+    """The named ``defaults`` a section inherits with ``from NAME`` (HAProxy 2.4+)."""
+    words = [t.value for t in tokens]
+    if "from" in words[1:-1]:
+        return named.get(words[words.index("from", 1) + 1])
+    return None

@@ -16,8 +16,10 @@ from pathlib import Path
 import pytest
 
 from flowlb.errors import FlowlbError
+from flowlb.haproxy.config import HAProxyConfig
 from flowlb.haproxy.layout import Layout, ServerAddress
 from flowlb.haproxy.messages import Diagnosis
+from flowlb.haproxy.plan import ClusterPlan
 from flowlb.haproxy.remap import RemapResult, config_source, remap_config
 from flowlb.spec import load_spec
 from flowlb.tls import make_certificates
@@ -101,11 +103,21 @@ listen stomp
 """
 
 # what each rewritten line of OPERATOR must become (line number -> new line)
+def layout_for(text: str) -> Layout:
+    """LAYOUT with one node per node of the config's plan: node i serves on 3i080, 3i800, 3i613."""
+    plan = ClusterPlan.of(HAProxyConfig.parse(text), SPEC)
+    servers = {name: ServerAddress("127.0.0.1", 1000 * i + 30080, 1000 * i + 30800, 1000 * i + 30613)
+               for i, name in enumerate(plan.nodes, start=1)}
+    return replace(LAYOUT, servers=servers, extra_binds={p: f"127.0.0.1:{40000 + p % 1000}" for p in plan.extra_ports},
+                   dead_port=39999, socket_dir="/tmp/flowlb-run")  # noqa: S108
+
+
+# the plan: flow1 -> flow-a (1), 10.0.0.12 -> flow-b (2), fd00::13 -> flow-c (3), flow3 -> node3 (4), flow2 -> node2 (5)
 OPERATOR_EXPECTED = {
     3: "\tlog stdout format raw local0",
     4: "\tlog stdout format raw local1 notice",
     5: "\t# flowlb: chroot /var/lib/haproxy",
-    6: f"\tstats socket {SOCKET} mode 600 level admin",
+    6: f"\tstats socket {SOCKET} mode 660 level admin expose-fd listeners",
     8: "\t# flowlb: user haproxy",
     9: "\t# flowlb: group haproxy",
     10: "\t# flowlb: daemon",
@@ -117,13 +129,13 @@ OPERATOR_EXPECTED = {
     36: "\tserver flow-c 127.0.0.1:33080 check",
     39: f"\tbind 127.0.0.1:28443 ssl crt {CERT} alpn h2,http/1.1",
     40: "\tbind 127.0.0.1:28000",
-    46: "\tserver node3 127.0.0.1:33800 check inter 2s",
-    47: "\tserver node2 127.0.0.1:32800 check",
+    46: "\tserver node3 127.0.0.1:34800 check inter 2s",
+    47: "\tserver node2 127.0.0.1:35800 check",
     48: "\tserver node1 127.0.0.1:31800 check",
     52: f"\tbind 127.0.0.1:21613 ssl crt {CERT}",
     54: "\tserver flow-a 127.0.0.1:31613 check port 31800 addr 127.0.0.1",
-    55: "\tserver node2 127.0.0.1:32613 check port 32800",
-    56: "\tserver flow-c 127.0.0.1:33613 check port 33800 backup",
+    55: "\tserver node2 127.0.0.1:35613 check port 35800",
+    56: "\tserver flow-c 127.0.0.1:34613 check port 34800 backup",
 }
 
 
@@ -198,33 +210,37 @@ def test_production_layout_changes_nothing_in_the_generated_configs() -> None:
 
 
 def test_operator_config_is_mapped_and_otherwise_kept() -> None:
-    result = remap_config(OPERATOR, SPEC, LAYOUT, "acme.cfg")
+    result = remap_config(OPERATOR, SPEC, layout_for(OPERATOR), "acme.cfg")
     assert_only_changed(OPERATOR, result, OPERATOR_EXPECTED)
     assert not [c for c in result.changes if not c.original], "a stats socket exists: nothing to add"
     whys = {c.line: c.why for c in result.changes}
-    assert "bind :443 -> test port for role https" in whys[26]
+    assert "bind :443 -> test address 127.0.0.1:20443" in whys[26]
     assert "second certificate /etc/ssl/private/www-ecdsa.pem dropped" in whys[26]
     assert "crt-list /etc/haproxy/crt-list.txt -> the test certificate" in whys[52]
-    assert "(by order)" in whys[34] and "(by name)" in whys[47] and "(by order)" in whys[56]
+    assert "node flow-a's web port" in whys[34] and "node node2's server port" in whys[47]
+    assert "node node3's stomp port" in whys[56]
     assert "does not exist here" in whys[22]
 
 
 def test_relevant_lines_show_new_next_to_old() -> None:
-    result = remap_config(OPERATOR, SPEC, LAYOUT, "acme.cfg")
+    result = remap_config(OPERATOR, SPEC, layout_for(OPERATOR), "acme.cfg")
     lines = result.relevant_lines().splitlines()
     assert len(lines) == len(OPERATOR_EXPECTED)
     assert lines[0] == " 3: log stdout format raw local0   (was: log /dev/log\tlocal0)"
     assert "54: server flow-a 127.0.0.1:31613 check port 31800 addr 127.0.0.1   (was: server flow-a " in lines[-3]
-    added = remap_config("frontend f\n  bind :80\n", SPEC, LAYOUT).relevant_lines()
-    assert added.splitlines()[-1] == f"5: stats socket {SOCKET} mode 600 level admin   (added)"
+    added = remap_config(MINIMAL, SPEC, layout_for(MINIMAL)).relevant_lines()
+    assert added.splitlines()[-1] == f"7: stats socket {SOCKET} mode 600 level admin   (added)"
+
+
+MINIMAL = "frontend f\n  bind :80\nbackend flowsrv\n  server f1 flow1:8000 check\n"
 
 
 def test_bind_without_address_takes_the_one_free_port() -> None:
     config = (
         "frontend a\n  bind :80,:443 ssl crt /x.pem\n  bind :8000\n  bind :8443\n"
         "frontend s\n  bind ssl crt /home//server.pem\n"
-    )
-    result = remap_config(config, SPEC, LAYOUT)
+    ) + MINIMAL.split("\n", 2)[2]
+    result = remap_config(config, SPEC, layout_for(config))
     lines = result.text.splitlines()
     assert lines[1] == f"  bind 127.0.0.1:20080,127.0.0.1:20443 ssl crt {CERT}"
     assert lines[5] == f"  bind 127.0.0.1:21613 ssl crt {CERT}"
@@ -232,70 +248,89 @@ def test_bind_without_address_takes_the_one_free_port() -> None:
 
 def test_crlf_comments_and_quotes_survive() -> None:
     config = 'global\r\n  # stats socket /old.sock\r\n  stats socket "/run/a b.sock" level admin # ops\r\n'
-    result = remap_config(config, SPEC, replace(LAYOUT, runtime_socket="/tmp/with space.sock"))  # noqa: S108
-    assert result.text == (
-        'global\r\n  # stats socket /old.sock\r\n  stats socket "/tmp/with space.sock" mode 600 level admin # ops\r\n'
+    config += "backend flowsrv\r\n  server f1 flow1:8000\r\n"
+    result = remap_config(config, SPEC, replace(layout_for(config), runtime_socket="/tmp/with space.sock"))  # noqa: S108
+    assert result.text.startswith(
+        'global\r\n  # stats socket /old.sock\r\n  stats socket "/tmp/with space.sock" level admin # ops\r\n'
     )
 
 
 @pytest.mark.parametrize(
     ("config", "message"),
     [
-        ("frontend f\n  bind :9999\n", "op.cfg:2: bind port 9999 is not one of the cluster's LB ports "
-         "(http=80, https=443, server=8000, server_tls=8443, stomp=61613)"),
-        ("backend b\n  server node1 flow1.corp.example check\n", "op.cfg:2: server node1 address "
-         "'flow1.corp.example' has no port"),
-        ("backend b\n  server node1 flow1:8080 check\n", "op.cfg:2: server node1 port 8080 is not one of the "
-         "cluster's node ports (web=80, server=8000, stomp=61613)"),
-        ("backend b\n  server a h:80 check port 9000\n", "op.cfg:2: check port 9000 is not one of the "
-         "cluster's node ports (web=80, server=8000, stomp=61613)"),
-        ("\nbackend web\n" + "".join(f"  server s{n} h{n}:80 check\n" for n in range(4)),
-         "op.cfg:6: backend web has 4 servers but the test cluster has 3 nodes"),
-        ("backend b\n  server-template flow 3 flow.corp.example:8000 check\n",
-         "op.cfg:2: server-template is not supported yet: write one `server` line per node"),
+        ("frontend f\n  bind :443\n", "op.cfg: the config has no server on a Flow node port (web=80, server=8000, "
+         "stomp=61613): nothing to test behind the LB"),
         ("frontend f\n  bind ssl crt /home//server.pem\n", "op.cfg:2: bind without an address: cannot tell "
          "which LB port it is; write e.g. `bind :443 ssl crt /home//server.pem`"),
-        ("defaults\n  default-server check port 8000\n", "op.cfg:2: default-server sets `port`, which cannot be "
-         "mapped per node: move `port` onto the server lines"),
-        ("frontend a\n  bind 10.0.0.1:443\nfrontend b\n  bind 10.0.0.2:443\n", "op.cfg:4: LB port 443 (https) is "
-         "also bound by frontend a (line 2); the test cluster has one address per LB port"),
-        ("frontend f\n  bind /run/haproxy/www.sock\n", "op.cfg:2: bind address /run/haproxy/www.sock is not a TCP "
-         "address; only TCP ports map onto the test cluster"),
-        ("frontend f\n  bind :8000-8010\n", "op.cfg:2: bind address ':8000-8010': '8000-8010' is not one port number"),
+        ("frontend a\n  bind 10.0.0.1:443\nfrontend b\n  bind 10.0.0.2:443\n", "op.cfg:4: port 443 is also bound "
+         "by frontend a (line 2); the test cluster has one address per port"),
+        ("frontend f\n  bind :8000-8010\n", "op.cfg:2: bind address ':8000-8010' has no single port (a range or a "
+         "variable)"),
     ],
-    ids=["bind-port", "server-no-port", "server-port", "check-port", "too-many-servers", "server-template",
-         "bind-no-address", "default-server-port", "port-in-two-frontends", "unix-socket", "port-range"],
+    ids=["no-flow-server", "bind-no-address", "port-in-two-frontends", "port-range"],
 )  # fmt: skip
 def test_unmappable_config_is_one_line_naming_file_and_line(config: str, message: str) -> None:
+    if "no-flow" not in message and "nothing to test" not in message:
+        config += MINIMAL.split("\n", 2)[2]
     with pytest.raises(FlowlbError) as caught:
-        remap_config(config, SPEC, LAYOUT, "op.cfg")
+        remap_config(config, SPEC, layout_for(MINIMAL), "op.cfg")
     assert str(caught.value) == message
+
+
+@pytest.mark.parametrize(
+    ("config", "line", "expected"),
+    [
+        ("listen stats\n  bind 10.1.1.1:1936\n", 2, "  bind 127.0.0.1:40936"),
+        ("backend b\n  server s1 flow1:8080 check\n", 2, "  server s1 127.0.0.1:39999 check"),
+        ("backend b\n  server s1 flow1:80 check port 9000\n", 2, "  server s1 127.0.0.1:31080 check port 39999"),
+        ("defaults\n  default-server check port 8000 inter 3s\nbackend c\n  server s2 flow1:61613\n", 4,
+         "  server s2 127.0.0.1:31613 port 31800"),
+        ("backend c\n  http-check connect port 8000\n  server s2 flow1:61613 check\n", 3,
+         "  server s2 127.0.0.1:31613 check port 31800"),
+        ("frontend f\n  bind /run/haproxy/www.sock\n", 2, "  bind /tmp/flowlb-run/bind-6.sock"),
+        ("frontend f\n  bind :::443 v4v6 ssl crt /x.pem\n", 2, f"  bind 127.0.0.1:20443 ssl crt {CERT}"),
+        ("resolvers dns\n  nameserver ns1 10.0.0.2:53\n", 2, "  nameserver ns1 127.0.0.1:39999"),
+        ("peers lbs\n  peer lb1 10.0.0.5:10000\n", 2, "  peer lb1 127.0.0.1:20001"),
+        ("backend b\n  server-template fl 3 flow9.corp.example:8000 check\n", 2,
+         "  server-template fl 3 127.0.0.1:32800 check"),
+    ],
+    ids=["stats-listener", "other-server-port", "check-port-elsewhere", "default-server-port", "connect-port",
+         "unix-socket", "ipv6-v4v6", "resolvers", "peers", "server-template"],
+)  # fmt: skip
+def test_what_operators_write_is_mapped(config: str, line: int, expected: str) -> None:
+    config = MINIMAL + config
+    offset = MINIMAL.count("\n")
+    result = remap_config(config, SPEC, layout_for(config), "op.cfg")
+    assert result.text.split("\n")[offset + line - 1] == expected
 
 
 def test_config_source_reads_once_and_fails_early(tmp_path: Path) -> None:
     with pytest.raises(FlowlbError, match=r"^.*/absent\.cfg: no such file$"):
         config_source(tmp_path / "absent.cfg", SPEC)
     bad = tmp_path / "bad.cfg"
-    bad.write_text("frontend f\n  bind :9999\n")
-    with pytest.raises(FlowlbError, match=r"bad\.cfg:2: bind port 9999 "):
+    bad.write_text("frontend f\n  bind :8000-8010\nbackend b\n  server s flow1:8000\n")
+    with pytest.raises(FlowlbError, match=r"bad\.cfg:2: bind address ':8000-8010' has no single port"):
         config_source(bad, SPEC)  # before any target starts
     good = tmp_path / "good.cfg"
     good.write_text(OPERATOR)
     source = config_source(good, SPEC)
     good.unlink()
-    assert source(LAYOUT) == remap_config(OPERATOR, SPEC, LAYOUT, str(good)).text
+    assert source(layout_for(OPERATOR)) == remap_config(OPERATOR, SPEC, layout_for(OPERATOR), str(good)).text
 
 
 def _local_layout(tmp_path: Path) -> Layout:
     certs = make_certificates(tmp_path, SPEC.lb.names)
-    return replace(LAYOUT, cert_path=str(certs.server_pem), runtime_socket=str(tmp_path / "admin.sock"))
+    return replace(LAYOUT, cert_path=str(certs.server_pem), runtime_socket=str(tmp_path / "admin.sock"),
+                   ca_path=str(certs.ca_file))
 
 
 @pytest.mark.parametrize("name", ["hardened", "operator"])
 def test_haproxy_loads_the_remapped_config(name: str, haproxy_bin: str, tmp_path: Path) -> None:
     original = OPERATOR if name == "operator" else (GOLDEN / "hardened.cfg").read_text()
     config = tmp_path / "haproxy.cfg"
-    config.write_text(remap_config(original, SPEC, _local_layout(tmp_path)).text)
+    layout = replace(layout_for(original), **{k: getattr(_local_layout(tmp_path), k)
+                                              for k in ("cert_path", "runtime_socket", "ca_path")})
+    config.write_text(remap_config(original, SPEC, layout).text)
     result = subprocess.run([haproxy_bin, "-c", "-f", str(config)], capture_output=True, text=True, check=False)
     assert result.returncode == 0, result.stdout + result.stderr
     if name == "hardened":

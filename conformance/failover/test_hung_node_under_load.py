@@ -17,7 +17,7 @@ import urllib3
 
 from flowlb.checks.health import check_timing, marked_down_within
 from flowlb.checks.stream import RequestStream
-from flowlb.checks.topology import Route
+from flowlb.checks.topology import Route, failover_victim
 from flowlb.haproxy.runtime import RuntimeAPI, ServerStat, wait_until
 from flowlb.spec import ClusterSpec
 from flowlb.targets.base import NodeControl, Target
@@ -35,7 +35,7 @@ def test_hung_node_is_taken_out_under_load(
     record_property: Callable[[str, object], None],
 ) -> None:
     server_route = route("server_tls")
-    victim = lb.node_names()[1]
+    victim = failover_victim(server_route, 1)
     server = server_route.server(victim)
     limit = check_timing(runtime, lb.config_text, flowlb_spec, server_route.backend, server).down_limit_s(True)
     timeout = urllib3.Timeout(connect=5.0, read=CLIENT_TIMEOUT_S)

@@ -18,7 +18,7 @@ import urllib3
 
 from flowlb.checks.health import check_timing, marked_down_within
 from flowlb.checks.stream import RequestStream
-from flowlb.checks.topology import Route
+from flowlb.checks.topology import Route, failover_victim
 from flowlb.haproxy.runtime import RuntimeAPI, ServerStat, wait_until
 from flowlb.spec import ClusterSpec
 from flowlb.targets.base import NodeControl, Target
@@ -34,7 +34,7 @@ def test_no_request_lost_when_a_node_is_killed(
     record_property: Callable[[str, object], None],
 ) -> None:
     server_route = route("server_tls")
-    victim = lb.node_names()[2]
+    victim = failover_victim(server_route, 2)
     server = server_route.server(victim)
     limit = check_timing(runtime, lb.config_text, flowlb_spec, server_route.backend, server).down_limit_s()
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from flowlb.checks.health import check_timing
 from flowlb.checks.topology import Route
 from flowlb.haproxy.runtime import RuntimeAPI, wait_until
 from flowlb.spec import ClusterSpec
@@ -36,23 +37,26 @@ def test_servers_are_checked_with_the_health_url(
     )
     health = flowlb_spec.health
     expected = f"GET {health.path}"
-    before = {node: node_control.counters(node)["server"] for node in lb.node_names()}
+    nodes = list(server_route.servers)
+    first = server_route.server(nodes[0])
+    wait_s = 3 * check_timing(runtime, lb.config_text, flowlb_spec, server_route.backend, first).inter_s + 2
+    before = {node: node_control.counters(node)["server"] for node in nodes}
 
     def every_node_checked() -> bool:
         return all(
             node_control.counters(node)["server"]["health_checks"] >= before[node]["health_checks"] + 2
-            for node in lb.node_names()
+            for node in nodes
         )
 
     try:
-        wait_until(every_node_checked, timeout=3 * health.inter_ms / 1000 + 2, what="two health checks per node")
+        wait_until(every_node_checked, timeout=wait_s, what="two health checks per node")
     except TimeoutError:
-        counts = {node: node_control.counters(node)["server"]["health_checks"] for node in lb.node_names()}
+        counts = {node: node_control.counters(node)["server"]["health_checks"] for node in nodes}
         raise AssertionError(
-            f"the Flow servers received health checks {counts} in {3 * health.inter_ms / 1000 + 2:.0f} s: "
+            f"the Flow servers received health checks {counts} in {wait_s:.0f} s: "
             f"HAProxy does not request {health.path}. Fix: `option httpchk GET {health.path}`."
         ) from None
-    for node in lb.node_names():
+    for node in nodes:
         after = node_control.counters(node)["server"]
         lines = after["health_check_lines"]
         wrong = [line for line in lines if not line.startswith(expected + " HTTP/1.")]

@@ -16,7 +16,7 @@ import pytest
 import urllib3
 
 from flowlb.checks.health import check_timing, marked_down_within
-from flowlb.checks.topology import Route
+from flowlb.checks.topology import Route, health_victim
 from flowlb.haproxy.runtime import RuntimeAPI, ServerStat
 from flowlb.lbclient import echo
 from flowlb.spec import ClusterSpec
@@ -33,7 +33,7 @@ def test_hung_health_url_marks_the_server_down(
     record_property: Callable[[str, object], None],
 ) -> None:
     server_route = route("server")
-    victim = lb.node_names()[0]
+    victim = health_victim(server_route, 0)
     server = server_route.server(victim)
     limit = check_timing(runtime, lb.config_text, flowlb_spec, server_route.backend, server).down_limit_s(True)
 

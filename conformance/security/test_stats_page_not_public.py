@@ -3,7 +3,7 @@
 The article puts `stats enable` in the web and server backends. That publishes HAProxy's stats page
 (server names, addresses, states, and in admin mode the power to disable servers) at
 `/haproxy?stats` on 443, 8000 and 8443, with no password (FACTS.md item 2). Fails when any
-usual stats URI on any public HTTP port answers with the stats report.
+usual stats URI, or one the config sets with `stats uri`, on any public HTTP port answers with the stats report.
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ from collections.abc import Callable
 import pytest
 import urllib3
 
+from flowlb.haproxy.config import HAProxyConfig
 from flowlb.targets.base import Target
 
 STATS_URIS = ["/haproxy?stats", "/stats", "/haproxy-stats", "/haproxy?stats;csv", "/admin?stats"]
@@ -22,7 +23,8 @@ STATS_URIS = ["/haproxy?stats", "/stats", "/haproxy-stats", "/haproxy?stats;csv"
 def test_stats_page_is_not_served(lb: Target, http: Callable[..., urllib3.HTTPConnectionPool], role: str) -> None:
     pool = http(role)
     exposed = []
-    for uri in STATS_URIS:
+    configured = [line.value(2) for s in HAProxyConfig.parse(lb.config_text).sections for line in s.own("stats", "uri")]
+    for uri in [*configured, *STATS_URIS]:
         reply = pool.request("GET", uri, headers={"Host": lb.endpoints.server_name}, redirect=False)
         body = reply.data[:4096]
         if b"Statistics Report for HAProxy" in body or body.startswith(b"# pxname,"):

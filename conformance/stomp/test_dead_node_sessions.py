@@ -16,7 +16,7 @@ from collections.abc import Callable
 import pytest
 
 from flowlb.checks.health import check_timing
-from flowlb.checks.topology import Route
+from flowlb.checks.topology import Route, failover_victim
 from flowlb.haproxy.runtime import RuntimeAPI
 from flowlb.spec import ClusterSpec
 from flowlb.stompclient import StompError, StompSession, open_session
@@ -43,10 +43,10 @@ def test_sessions_of_a_dead_node_are_closed(
     record_property: Callable[[str, object], None],
     failure: str,
 ) -> None:
-    victim = lb.node_names()[0]
+    victim = failover_victim(stomp_route, 0)
     timing = check_timing(runtime, lb.config_text, flowlb_spec, stomp_route.backend, stomp_route.server(victim))
     limit = timing.down_limit_s(check_hangs=True)
-    doomed = _sessions_on(victim, stomp_session, 2 * len(lb.node_names()))
+    doomed = _sessions_on(victim, stomp_session, 2 * len(stomp_route.primaries()))
     started = time.monotonic()
     getattr(node_control, failure)(victim)
     closed = doomed[0].wait_for_disconnect(limit)

@@ -15,7 +15,7 @@ from collections.abc import Callable
 import pytest
 
 from flowlb.checks.health import check_timing, marked_down_within
-from flowlb.checks.topology import Route
+from flowlb.checks.topology import Route, failover_victim
 from flowlb.haproxy.runtime import RuntimeAPI, ServerStat
 from flowlb.spec import ClusterSpec
 from flowlb.stompclient import StompSession
@@ -33,7 +33,7 @@ def test_bootstrap_node_gets_no_new_sessions(
     flowlb_spec: ClusterSpec,
     record_property: Callable[[str, object], None],
 ) -> None:
-    victim = lb.node_names()[1]
+    victim = failover_victim(stomp_route, 1)
     server = stomp_route.server(victim)
     limit = check_timing(runtime, lb.config_text, flowlb_spec, stomp_route.backend, server).down_limit_s()
     node_control.set_health(victim, HealthState.BOOTSTRAP)

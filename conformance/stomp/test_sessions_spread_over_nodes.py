@@ -25,7 +25,9 @@ SESSIONS_PER_NODE = 3
 def test_sessions_spread_evenly(
     lb: Target, runtime: RuntimeAPI, stomp_route: Route, stomp_session: Callable[..., StompSession]
 ) -> None:
-    nodes = lb.node_names()
+    nodes = stomp_route.primaries()
+    if len(nodes) < 2:
+        pytest.skip(f"{stomp_route.backend} has one primary server: nothing to spread over")
     total = SESSIONS_PER_NODE * len(nodes)
     placed = Counter(stomp_session().node for _ in range(total))
     fair = total / len(nodes)

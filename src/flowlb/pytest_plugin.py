@@ -7,6 +7,7 @@ to its starting state (all nodes running and healthy, counters zeroed) so tests 
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import signal
 from collections.abc import Callable, Generator, Iterator
@@ -16,9 +17,10 @@ from typing import Any
 import pytest
 import urllib3
 
-from flowlb.checks.topology import Route, learn_route, learn_route_by
+from flowlb.checks.topology import Route, config_route, http_exchange, learn_backend
 from flowlb.errors import FlowlbError, HAProxyConfigError
 from flowlb.haproxy.operator import OperatorConfig
+from flowlb.haproxy.remap import ExtraListener
 from flowlb.haproxy.runtime import RuntimeAPI
 from flowlb.lbclient import lb_pool
 from flowlb.reporting import CheckResult, RunInfo, discard, finish, run_directory
@@ -86,6 +88,13 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         default=os.environ.get("FLOWLB_STOMP_VHOST"),
         help="CONNECT's host header on 61613 (default: the LB's address; a RabbitMQ behind the LB wants '/') "
         "[env FLOWLB_STOMP_VHOST]",
+    )
+    group.addoption(
+        "--management-networks",
+        dest="flowlb_management_networks",
+        default=os.environ.get("FLOWLB_MANAGEMENT_NETWORKS", ""),
+        help="CIDRs of your management networks, e.g. 10.9.0.0/16: a stats listener your config binds to an "
+        "address in them may serve without authentication [env FLOWLB_MANAGEMENT_NETWORKS; default: loopback only]",
     )
     external = parser.getgroup("flowlb-external", "flowlb: --target external (a live LB, non-destructive)")
     external.addoption("--lb-host", dest="flowlb_lb_host", default=os.environ.get("FLOWLB_LB_HOST"),
@@ -292,6 +301,25 @@ def lb(cluster: Target) -> Target:
 
 
 @pytest.fixture
+def extra_listeners(lb: Target, pytestconfig: pytest.Config) -> list[ExtraListener]:
+    """The operator config's binds outside the five LB roles (stats listeners, exporters), as mapped."""
+    operator = pytestconfig.stash.get(OPERATOR_KEY, None)
+    if operator is None or operator.last is None:
+        return []
+    return list(operator.last.extra_listeners)
+
+
+@pytest.fixture(scope="session")
+def management_networks(pytestconfig: pytest.Config) -> list[ipaddress.IPv4Network | ipaddress.IPv6Network]:
+    """``--management-networks`` parsed; a bad CIDR ends the session with one line."""
+    text = pytestconfig.getoption("flowlb_management_networks") or ""
+    try:
+        return [ipaddress.ip_network(part.strip(), strict=False) for part in text.split(",") if part.strip()]
+    except ValueError as exc:
+        pytest.exit(f"flowlb: --management-networks: {exc}", returncode=2)
+
+
+@pytest.fixture
 def node_control(lb: Target) -> NodeControl:
     """Control of the Flow nodes; checks that need it skip where the nodes are not ours."""
     control = lb.nodes()
@@ -339,13 +367,21 @@ def route(
 
     def learn(role: str) -> Route:
         if role not in _routes:
-            try:
-                _routes[role] = learn_route(runtime, http(role), lb.node_names())
-            except FlowlbError as exc:
-                pytest.fail(str(exc))
+            _routes[role] = _route(lb, runtime, http_exchange(http(role)))
         return _routes[role]
 
     return learn
+
+
+def _route(lb: Target, runtime: RuntimeAPI, one_exchange: Callable[[int], object]) -> Route:
+    """The backend behind an LB role (learned from HAProxy's counters) and its servers' nodes (from the config)."""
+    layout = getattr(lb, "layout", None)
+    if layout is None or not lb.config_text:
+        pytest.skip("needs the config HAProxy runs, to know which server is which node")
+    try:
+        return config_route(lb.config_text, layout, learn_backend(runtime, one_exchange))
+    except FlowlbError as exc:
+        pytest.fail(str(exc))
 
 
 @pytest.fixture
@@ -376,16 +412,10 @@ def stomp_route(
         pytest.skip("needs to know which node took a STOMP session (the mock names itself in CONNECTED)")
     if "stomp" not in _routes:
 
-        def one_session(index: int) -> str | None:
-            session = stomp_session()
-            node = session.node
-            session.close()
-            return node
+        def one_session(index: int) -> None:
+            stomp_session().close()
 
-        try:
-            _routes["stomp"] = learn_route_by(runtime, one_session, lb.node_names())
-        except FlowlbError as exc:
-            pytest.fail(str(exc))
+        _routes["stomp"] = _route(lb, runtime, one_session)
     return _routes["stomp"]
 
 

@@ -16,7 +16,7 @@ from flowlb.haproxy.runtime import RuntimeAPI
 
 @dataclass(frozen=True)
 class Spread:
-    """Requests per server of the backend that took them."""
+    """Requests per server of the backend that took them; ``up``: its UP primary (non-backup) servers."""
 
     backend: str
     per_server: dict[str, int]
@@ -44,5 +44,5 @@ def measure_spread(runtime: RuntimeAPI, send: Callable[[int], None], count: int)
     backend = max(grown, key=lambda name: sum(grown[name].values()))
     if sum(grown[backend].values()) == 0:
         raise FlowlbError(f"HAProxy counted none of the {count} requests on any server")
-    up = [s.server for s in runtime.servers(backend).values() if s.is_up]
+    up = [s.server for s in runtime.servers(backend).values() if s.is_up and not s.backup]
     return Spread(backend, grown[backend], up)

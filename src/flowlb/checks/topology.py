@@ -1,49 +1,98 @@
-"""Which HAProxy backend and server serve each LB role and node, learned from HAProxy's counters.
+"""Which HAProxy backend and server serve each LB role and node.
 
-Checks must work on the generated profiles and on an operator's own config, whose backend and
-server names are its own. So they do not assume names. One request at a time goes through a
-role's port. The server row whose ``stot`` moved, together with the node that answered, maps
-node -> (backend, server)::
+The config says which server is which node: the harness mapped every ``server`` line onto a node
+address, so a server's address in the config HAProxy runs names its node. Only which backend
+takes a role's traffic is learned (``use_backend`` rules can choose it): a few requests go through
+the role's port and the backend whose session totals (``stot``) moved is the one::
 
-    route = learn_route(runtime, pool, nodes=["node1", "node2", "node3"])
+    route = config_route(runtime, lb, one_request)
     route.backend, route.servers["node2"]      # "commander-server-backend", "node2"
+    route.primaries()                          # nodes that are not `backup`
+
+Where there is no config (a live LB), the map is learned from traffic: one exchange at a time, the
+server row whose ``stot`` moved together with the node that answered (:func:`learn_route_by`).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import urllib3
 
 from flowlb.errors import FlowlbError
+from flowlb.haproxy.config import HAProxyConfig
+from flowlb.haproxy.layout import Layout
 from flowlb.haproxy.runtime import RuntimeAPI
 from flowlb.lbclient import echo
 
 
 @dataclass(frozen=True)
 class Route:
-    """The backend behind one LB role and the server name of each node in it."""
+    """The backend behind one LB role, the server name of each node in it, and its backup nodes."""
 
     backend: str
     servers: dict[str, str]
+    backups: frozenset[str] = field(default_factory=frozenset)
 
     def server(self, node: str) -> str:
         return self.servers[node]
+
+    def primaries(self) -> list[str]:
+        """Nodes of this backend that are not ``backup`` servers, in server order."""
+        return [node for node in self.servers if node not in self.backups]
 
 
 def _counters(runtime: RuntimeAPI) -> dict[tuple[str, str], int]:
     return {(s.backend, s.server): s.total_sessions for s in runtime.stats()}
 
 
-def learn_route(runtime: RuntimeAPI, pool: urllib3.HTTPConnectionPool, nodes: list[str], budget: int = 60) -> Route:
-    """Send single HTTP requests until every node was seen answering (at most ``budget``)."""
+def http_exchange(pool: urllib3.HTTPConnectionPool) -> Callable[[int], str | None]:
+    """One request through ``pool``; the node that answered (``None`` when none did)."""
 
     def one_request(index: int) -> str | None:
         reply = pool.request("GET", f"/flowlb/route-discovery?i={index}")
         return str(echo(reply)["node"]) if reply.status == 200 else None
 
-    return learn_route_by(runtime, one_request, nodes, budget)
+    return one_request
+
+
+def learn_backend(runtime: RuntimeAPI, one_exchange: Callable[[int], object], budget: int = 10) -> str:
+    """The backend whose servers take the exchanges (the first one whose session total moves)."""
+    for index in range(budget):
+        before = _counters(runtime)
+        one_exchange(index)
+        after = _counters(runtime)
+        moved = {backend for (backend, server), value in after.items() if value > before.get((backend, server), 0)}
+        if len(moved) == 1:
+            return moved.pop()
+    raise FlowlbError(f"none of {budget} requests was counted on a server of one backend: HAProxy routes this port "
+                      "to no backend with servers")
+
+
+def config_route(config_text: str, layout: Layout, backend: str) -> Route:
+    """The route of ``backend`` as the config HAProxy runs says: each server's node, from its address."""
+    proxy = HAProxyConfig.parse(config_text).proxy(backend)
+    if proxy is None:
+        raise FlowlbError(f"HAProxy counts traffic on backend {backend}, which the config does not have")
+    servers: dict[str, str] = {}
+    backups: set[str] = set()
+    for server in proxy.servers():
+        address = server.address
+        found = layout.node_at(address.host, address.port) if address is not None else None
+        if found is None or found[0] in servers:
+            continue
+        servers[found[0]] = server.name
+        if server.backup:
+            backups.add(found[0])
+    if not servers:
+        raise FlowlbError(f"backend {backend} has no server on a Flow node")
+    return Route(backend, servers, frozenset(backups))
+
+
+def learn_route(runtime: RuntimeAPI, pool: urllib3.HTTPConnectionPool, nodes: list[str], budget: int = 60) -> Route:
+    """Send single HTTP requests until every node was seen answering (at most ``budget``)."""
+    return learn_route_by(runtime, http_exchange(pool), nodes, budget)
 
 
 def learn_route_by(
@@ -67,3 +116,19 @@ def learn_route_by(
             f"could not tell which HAProxy servers serve this port: seen {sorted(seen.items())} for nodes {nodes}"
         )
     return Route(backend=backends.pop(), servers={node: server for node, (_, server) in seen.items()})
+
+
+def health_victim(route: Route, index: int) -> str:
+    """The node a health check makes unhealthy: the ``index``-th primary (wrapping round)."""
+    primaries = route.primaries()
+    return primaries[index % len(primaries)]
+
+
+def failover_victim(route: Route, index: int) -> str:
+    """The node a failover check fails: a primary with somewhere to fail over to, else the check skips."""
+    import pytest
+
+    primaries = route.primaries()
+    if len(primaries) < 2 and not route.backups:
+        pytest.skip(f"{route.backend} has one server and no backup: there is nothing to fail over to")
+    return primaries[index % len(primaries)]

@@ -197,7 +197,10 @@ class _Remapper:
 
     def __init__(self, config: HAProxyConfig, spec: ClusterSpec, layout: Layout, source: str) -> None:
         self.config, self.layout, self.source = config, layout, source
-        self.plan = ClusterPlan.of(config, spec)
+        try:
+            self.plan = ClusterPlan.of(config, spec)
+        except FlowlbError as exc:
+            raise FlowlbError(f"{source}: {exc}") from None
         missing = [node for node in self.plan.nodes if node not in layout.servers]
         if missing:
             raise FlowlbError(f"{source}: the test cluster has no node for {', '.join(missing)}")
@@ -414,10 +417,11 @@ class _Remapper:
 
     def server(self, server: Server) -> None:
         line, edits = server.line, self.edits[server.line.number]
-        if len(line.tokens) < 3:
+        at = 3 if server.template else 2
+        if len(line.tokens) <= at:
             self.fail(line, f"server {server.name} has no address")
         node = self.plan.node_of.get((server.proxy.name, server.name))
-        address = line.tokens[2]
+        address = line.tokens[at]
         if node is None:
             edits.replace(address, self.nowhere(), f"server {server.name} {address.value} is no Flow node port -> "
                           "a loopback port where nothing listens")
@@ -439,7 +443,7 @@ class _Remapper:
         """``port``/``addr`` on the line, or inherited from ``default-server``: explicit, and mapped."""
         line, edits, words = server.line, self.edits[server.line.number], server.line.words
         own_port = False
-        for index in range(3, len(words) - 1):
+        for index in range(4 if server.template else 3, len(words) - 1):
             if words[index] == "port":
                 own_port = True
                 new = self.check_port(line, words[index + 1], node)

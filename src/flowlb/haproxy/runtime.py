@@ -35,6 +35,7 @@ class ServerStat:
     last_change_s: int
     check_rise: int = 0
     check_fall: int = 0
+    backup: bool = False
 
     @property
     def is_up(self) -> bool:
@@ -100,6 +101,7 @@ class RuntimeAPI:
                 last_change_s=int(row.get("lastchg") or 0),
                 check_rise=int(row.get("check_rise") or 0),
                 check_fall=int(row.get("check_fall") or 0),
+                backup=row.get("bck") == "1",
             )
             for row in rows
             if row.get("svname") not in (None, "FRONTEND", "BACKEND")

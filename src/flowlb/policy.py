@@ -1,0 +1,13 @@
+"""The operator policy the checks hold a config's own settings against.
+
+A check reads the limit it enforces from the config under test (or the live LB) and compares it
+with these bounds; it never compares with the numbers of flowlb's own generated profile.
+"""
+
+from __future__ import annotations
+
+HEADER_TIMEOUT_MAX_S = 30.0
+"""Longest a client may take to send its request headers (``timeout http-request``, else ``timeout client``)."""
+
+MARGIN_S = 2.0
+"""Added to a config's own timeout before a check calls it exceeded: timers fire on HAProxy's tick."""

@@ -1,0 +1,76 @@
+"""Operator configs as operators write them: every one is judged, none refused, and lint agrees.
+
+``fixtures/operator-configs/`` holds configs in the styles operators publish for CloudBees CD
+clusters (a distribution's defaults with Flow sections appended, ``listen stats``, ``mode tcp`` TLS
+frontends, one web server, five Flow servers, backups, ``server-template``, IPv6 binds, peers,
+resolvers, ...). Each names, in its header, the checks that must fail (``# expect-fail:``, check
+files under ``conformance/``; ``none`` when every check passes or skips) and the lint rules that
+must flag it (``# expect-lint:``). Fails when a config exits 2 (flowlb refused it), when the set of
+failing checks differs from the annotation, or when lint misses a rule or reports ``FLOW000`` for a
+file that loads.
+
+The suite runs without the STOMP area here (its 45 s idle wait per config); ``FLOWLB_CORPUS=all``
+runs every config, by default a sample spread over the styles runs.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from flowlb.lint.run import lint
+from flowlb.spec import load_spec
+from tests.conftest import REPO
+from tests.test_mutants import failed_check_files
+
+CORPUS = sorted((REPO / "fixtures" / "operator-configs").glob("*.cfg"))
+SAMPLE = [path for index, path in enumerate(CORPUS) if index % 5 == 0]
+SPEC = load_spec()
+
+
+def expectation(path: Path, key: str) -> set[str]:
+    """The words after ``# expect-<key>:`` in the file's header (``none`` is the empty set)."""
+    match = re.search(rf"^# expect-{key}:(.*)$", path.read_text(encoding="utf-8"), re.MULTILINE)
+    assert match, f"{path.name} has no `# expect-{key}:` line"
+    words = set(match.group(1).replace(",", " ").split())
+    return set() if words == {"none"} else words
+
+
+def run_suite(config: Path, junit: Path) -> subprocess.CompletedProcess[str]:
+    """The conformance suite (without STOMP) on the local target with ``config`` as the operator's file."""
+    return subprocess.run(
+        [sys.executable, "-m", "pytest", "conformance", "-m", "not stomp", "--target", "local", "--haproxy-cfg",
+         str(config), f"--junitxml={junit}", "--report-dir", "none", "-q", "-p", "no:cacheprovider"],
+        capture_output=True, text=True, cwd=REPO, check=False, timeout=600,
+    )  # fmt: skip
+
+
+def test_corpus_is_large_enough() -> None:
+    assert len(CORPUS) >= 25, f"only {len(CORPUS)} operator configs"
+
+
+@pytest.mark.parametrize("path", CORPUS, ids=[p.stem for p in CORPUS])
+def test_lint_flags_what_the_suite_catches(path: Path) -> None:
+    found = {finding.rule for finding in lint(path, SPEC)}
+    assert "FLOW000" not in found, f"{path.name} loads on HAProxy, yet lint says it does not"
+    missing = expectation(path, "lint") - found
+    assert not missing, f"lint did not flag {sorted(missing)} in {path.name} (it found {sorted(found)})"
+
+
+@pytest.mark.local
+@pytest.mark.parametrize("path", CORPUS if os.environ.get("FLOWLB_CORPUS") == "all" else SAMPLE,
+                         ids=lambda p: p.stem)
+def test_verdict_holds_on_the_local_target(path: Path, haproxy_bin: str, tmp_path: Path) -> None:
+    junit = tmp_path / "junit.xml"
+    result = run_suite(path, junit)
+    assert result.returncode in (0, 1), f"{path.name}: exit {result.returncode}\n{result.stdout[-3000:]}"
+    failed = {name.removesuffix(".py") for name in failed_check_files(junit)}
+    expected = expectation(path, "fail")
+    assert failed == expected, (
+        f"{path.name}: failed {sorted(failed)}, expected {sorted(expected)}\n{result.stdout[-4000:]}"
+    )

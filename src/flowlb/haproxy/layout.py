@@ -36,6 +36,7 @@ class Layout:
         socket_dir: where UNIX sockets an operator's config binds go.
         dead_port: a loopback port (and a port on every node) where nothing listens.
         spare_ports: loopback ports free for listeners the harness moves there (``peers``).
+        max_open_files: the most files HAProxy may open here (``None``: as many as it asks for).
     """
 
     binds: dict[str, str]
@@ -49,6 +50,7 @@ class Layout:
     socket_dir: str = "/run/haproxy"
     dead_port: int = 9
     spare_ports: tuple[int, ...] = tuple(range(20001, 20017))
+    max_open_files: int | None = None
 
     @classmethod
     def for_spec(

@@ -489,12 +489,25 @@ class _Remapper:
             edits.comment_out(f"{line.value(1)} does not exist here")
             if line.keyword.startswith("lua"):
                 self.unavailable.append(f"the Lua script {line.value(1)} (line {line.number}) is not on this machine")
+        elif line.keyword in ("maxconn", "ulimit-n") and line.value(1).isdigit():
+            self.file_limit(line)
         elif line.keyword.endswith("-ciphers") and line.value(1).startswith("PROFILE="):
             edits.comment_out(f"{line.value(1)} is a crypto-policies profile only Fedora/RHEL's OpenSSL knows; "
                               "the test LB uses OpenSSL's defaults")
         elif line.keyword == "log":
             self.log(line)
         return 0
+
+    def file_limit(self, line: Line) -> None:
+        """A global ``maxconn``/``ulimit-n`` this machine cannot give (HAProxy needs about 2 files a connection)."""
+        limit = self.layout.max_open_files
+        value = int(line.value(1))
+        needed = 2 * value + 100 if line.keyword == "maxconn" else value
+        if limit is None or needed <= limit:
+            return
+        fits = (limit - 100) // 2 if line.keyword == "maxconn" else limit
+        self.edits[line.number].replace(line.tokens[1], str(fits), f"{line.keyword} {value} needs more open files "
+                                        f"than this machine allows ({limit}); the test LB never needs that many")
 
     def stats_socket(self, line: Line, path: str, what: str) -> None:
         """The address goes to ``path``, the level to admin (the harness drains and restores servers)."""

@@ -360,13 +360,30 @@ def wrong_backend_for_port(config: Config, spec: ClusterSpec) -> Iterator[Findin
     expected = {ports["https"]: nodes.web, ports["server"]: nodes.server, ports["server_tls"]: nodes.server,
                 ports["stomp"]: nodes.stomp}
     for lb_port, node_port in expected.items():
-        for backend in config.backends_behind(lb_port):
+        for backend in _default_backends(config, lb_port):
             for server in backend.servers():
                 name, port, line = server.name, server.port, server.line
                 if port is not None and port != node_port:
                     yield Finding("FLOW021", line.number, f"LB port {lb_port} reaches `{name}` on port {port}, "
                                   f"not {node_port}", "clients get the wrong Flow service (web UI vs server API)",
                                   f"send port {lb_port} to a backend whose servers listen on :{node_port}")
+
+
+def _default_backends(config: Config, port: int) -> list[Section]:
+    """Where a plain request on ``port`` goes: the listen section or the frontend's ``default_backend``.
+
+    ``use_backend`` rules are the operator's routing (``/commanderRequest`` on 443 to the Flow servers is
+    a deliberate choice), so they are no evidence of a port wired to the wrong service.
+    """
+    found: list[Section] = []
+    for front in config.listeners(port):
+        if front.kind == "listen":
+            found.append(front)
+        for line in front.effective("default_backend"):
+            backend = config.proxy(line.value(1))
+            if backend is not None and backend not in found:
+                found.append(backend)
+    return found
 
 
 @rule

@@ -14,6 +14,7 @@ import contextlib
 import ipaddress
 import os
 import random
+import resource
 import shutil
 import tempfile
 from pathlib import Path
@@ -175,6 +176,7 @@ class ContainersTarget:
             extra_binds={port: f"*:{port}" for port in self.extra_ports},
             ca_path=f"{CONFIG_DIR}/ca.pem",
             socket_dir=SOCKET_DIR,
+            max_open_files=resource.getrlimit(resource.RLIMIT_NOFILE)[1],
         )
         self.config_text = config_source(layout)
         lb_ports = self.spec.lb.ports.by_role()

@@ -9,6 +9,7 @@ collide with each other or with anything listening on the real ports::
 
 from __future__ import annotations
 
+import resource
 import shutil
 import signal
 import socket
@@ -110,6 +111,7 @@ class LocalTarget:
             socket_dir=str(self.run_dir),
             dead_port=free_port(),
             spare_ports=tuple(free_port() for _ in range(8)),
+            max_open_files=resource.getrlimit(resource.RLIMIT_NOFILE)[1],
         )
         self.config_text = config_source(layout)
         self.config_path = self.run_dir / "haproxy.cfg"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ctypes
 import os
+import resource
 import selectors
 import signal
 import subprocess
@@ -15,10 +16,23 @@ from typing import IO
 _PR_SET_PDEATHSIG = 1
 
 
+PRODUCTION_NOFILE = 1_048_576  # what an LB started as root may open (HAProxy raises its own limit there)
+
+
 def _die_with_parent() -> None:
-    """Runs in the child before exec: the kernel SIGKILLs it when the test process dies, however."""
+    """Runs in the child before exec: the kernel SIGKILLs it when the test process dies, however.
+
+    It also lifts the open-files limit as far as this user may, as on an LB that HAProxy starts as root:
+    a config with ``maxconn 20000`` needs about 40,000 descriptors, and HAProxy refuses to start
+    without them. Where the limit cannot be raised, it stays as it is.
+    """
     libc = ctypes.CDLL(None, use_errno=True)
     libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
+    try:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (PRODUCTION_NOFILE, PRODUCTION_NOFILE))
+    except (ValueError, OSError):
+        _soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+        resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
 
 
 def spawn(argv: Sequence[str], log: Path | None = None, env: dict[str, str] | None = None) -> subprocess.Popen[bytes]:

@@ -3,7 +3,7 @@
 A frozen node still holds its TCP connections but never answers. Requests already sent to it wait
 for `timeout server` (or are retried on `response-timeout`). The check streams GETs (4 workers,
 2 s client read timeout, at most 30 s), freezes one node, and waits for HAProxy to mark it DOWN
-(limit: ``2 x inter x fall`` plus one interval and 1 s, as each check waits out its timeout). It reports detection time
+(limit: ``(inter + timeout check) x fall``, at most 30 s by policy, plus one interval and 1 s, as each check waits out its timeout). It reports detection time
 and failed requests. After detection plus one client timeout, every request must succeed. Fails
 when HAProxy never takes the node out (TCP-only checks: the kernel still accepts) or keeps routing to it.
 """
@@ -37,10 +37,11 @@ def test_hung_node_is_taken_out_under_load(
     server_route = route("server_tls")
     victim = failover_victim(server_route, 1)
     server = server_route.server(victim)
-    limit = check_timing(runtime, lb.config_text, flowlb_spec, server_route.backend, server).down_limit_s(True)
+    limit = check_timing(runtime, lb.config_text, flowlb_spec, server_route.backend, server).hung_limit_s()
     timeout = urllib3.Timeout(connect=5.0, read=CLIENT_TIMEOUT_S)
 
-    stream = RequestStream(lambda: http("server_tls", timeout=timeout), "/flowlb/hang", workers=4, max_seconds=30)
+    stream = RequestStream(lambda: http("server_tls", timeout=timeout), "/flowlb/hang", workers=4,
+                           max_seconds=limit + CLIENT_TIMEOUT_S + 10)
     events: list[dict[str, object]] = []  # for the report's failover timeline, recorded even when the check fails
     try:
         with stream:

@@ -9,5 +9,8 @@ from __future__ import annotations
 HEADER_TIMEOUT_MAX_S = 30.0
 """Longest a client may take to send its request headers (``timeout http-request``, else ``timeout client``)."""
 
+HUNG_DETECTION_MAX_S = 30.0
+"""Longest a server that accepts but never answers (frozen, or its health URL hung) may stay in the pool."""
+
 MARGIN_S = 2.0
 """Added to a config's own timeout before a check calls it exceeded: timers fire on HAProxy's tick."""

@@ -3,8 +3,9 @@
 The limits the health and failover checks enforce, in one place:
 
 * marked DOWN within ``inter x fall``, plus one interval (the phase of the check timer) and 1 s;
-* when the check itself hangs, each of the ``fall`` checks may wait out its timeout too, so
-  ``2 x inter x fall`` plus the same margin;
+* when the check itself hangs, each of the ``fall`` checks also waits out its timeout (``timeout
+  check`` where the config sets one, else ``inter``), so ``(inter + timeout) x fall`` plus the same
+  margin, and that must stay within the policy's ``HUNG_DETECTION_MAX_S``;
 * back UP within ``inter x rise``, plus the same margin.
 """
 
@@ -12,8 +13,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from flowlb.haproxy.config import HAProxyConfig
 from flowlb.haproxy.runtime import RuntimeAPI, ServerStat, wait_until
 from flowlb.haproxy.timing import check_interval_s
+from flowlb.policy import HUNG_DETECTION_MAX_S
 from flowlb.spec import ClusterSpec
 
 TOLERANCE_S = 1.0
@@ -26,23 +29,43 @@ class CheckTiming:
     inter_s: float
     fall: int
     rise: int
+    check_timeout_s: float | None = None
 
     def down_limit_s(self, check_hangs: bool = False) -> float:
-        per_check = 2 * self.inter_s if check_hangs else self.inter_s
+        per_check = self.inter_s + (self.check_timeout_s or self.inter_s) if check_hangs else self.inter_s
         return per_check * self.fall + self.inter_s + TOLERANCE_S
+
+    def hung_limit_s(self) -> float:
+        """The limit for a server that hangs; the check fails at once when the config allows more than the policy."""
+        limit = self.down_limit_s(check_hangs=True)
+        if limit > HUNG_DETECTION_MAX_S + TOLERANCE_S:
+            import pytest
+
+            pytest.fail(
+                f"with {self.describe()}, HAProxy needs up to {limit:.0f} s to take out a server that hangs, more than "
+                f"the policy's {HUNG_DETECTION_MAX_S:g} s: clients wait on it all that time. Fix: keep `timeout check` "
+                "near `inter` (or drop it), and `inter x fall` short."
+            )
+        return limit
 
     def up_limit_s(self) -> float:
         return self.inter_s * self.rise + self.inter_s + TOLERANCE_S
 
     def describe(self) -> str:
-        return f"inter {self.inter_s:g} s, fall {self.fall}, rise {self.rise}"
+        timeout = f", timeout check {self.check_timeout_s:g} s" if self.check_timeout_s else ""
+        return f"inter {self.inter_s:g} s, fall {self.fall}, rise {self.rise}{timeout}"
 
 
 def check_timing(runtime: RuntimeAPI, config_text: str, spec: ClusterSpec, backend: str, server: str) -> CheckTiming:
     """``fall``/``rise`` from HAProxy itself, ``inter`` from the config it runs (the spec when unknown)."""
     stat = runtime.server(backend, server)
-    inter = check_interval_s(config_text, backend, server) if config_text else spec.health.inter_ms / 1000
-    return CheckTiming(inter, stat.check_fall or spec.health.fall, stat.check_rise or spec.health.rise)
+    if not config_text:
+        return CheckTiming(spec.health.inter_ms / 1000, stat.check_fall or spec.health.fall,
+                           stat.check_rise or spec.health.rise)
+    config = HAProxyConfig.parse(config_text)
+    proxy = config.proxy(backend)
+    return CheckTiming(check_interval_s(config, backend, server), stat.check_fall or spec.health.fall,
+                       stat.check_rise or spec.health.rise, proxy.timeout_s("check") if proxy else None)
 
 
 def marked_down_within(runtime: RuntimeAPI, backend: str, server: str, limit_s: float) -> float | ServerStat:

@@ -531,3 +531,20 @@ def management_listener_public(config: Config, spec: ClusterSpec) -> Iterator[Fi
                       "anyone who reaches that address reads server names, addresses, states and traffic (and, with "
                       "`stats admin`, can take Flow servers out)",
                       "bind it to 127.0.0.1 or a management address, or add `stats auth USER:PASSWORD`")
+
+
+@rule
+def in_flight_requests_not_retried(config: Config, spec: ClusterSpec) -> Iterator[Finding]:
+    """A request already sent to a server that dies fails: ``retries`` alone re-tries only the connect."""
+    for backend in _server_backends(config, spec):
+        if backend.mode() != "http":
+            continue
+        retry_on = backend.effective("retry-on")
+        words = set(retry_on[-1].words[1:]) if retry_on else set()
+        if not words & {"empty-response", "all-retryable-errors"}:
+            line = retry_on[-1].number if retry_on else backend.number
+            yield Finding("FLOW033", line, f"{_where(backend)} does not retry a request whose server died under it",
+                          "when a Flow server is killed or restarted, the API calls in flight on it fail with a 502 or "
+                          "a reset connection although they could have gone to another node",
+                          "`retry-on conn-failure empty-response response-timeout` with `retries 3` and "
+                          "`option redispatch 1`")

@@ -2,9 +2,9 @@
 
 A server stuck in a long GC pause or a deadlock accepts connections but never answers. The check
 must time out and count as failed. Limit: ``fall`` checks, each lasting at most one interval plus
-its own timeout (``(inter + timeout check) x fall``, at most 30 s by policy,), plus one interval and 1 s. No request may reach the server once
-it is DOWN. Fails with a TCP-only check (the port still accepts) or a `timeout check` longer than
-the interval allows.
+its own timeout (``(inter + timeout check) x fall``, at most 30 s by policy), plus one interval and
+1 s. No request may reach the server once it is DOWN. Fails with a TCP-only check (the port still
+accepts) or a `timeout check` longer than the interval allows.
 """
 
 from __future__ import annotations

@@ -1,11 +1,13 @@
-"""STOMP (61613): sessions on a dead or frozen node are closed, and a reconnect lands on a healthy node.
+"""STOMP (61613): sessions on a dead or frozen node are closed, and a reconnect lands on a healthy
+node.
 
-A frozen Flow server (SIGSTOP / `docker pause`) keeps its TCP connections open. Without
-`on-marked-down shutdown-sessions` its STOMP clients wait forever on a session that will never
-answer. Once HAProxy marks it DOWN (limit ``(inter + timeout check) x fall``, at most 30 s by policy, plus one interval and 1 s, as its
-checks time out), the LB must close those sessions. A client that reconnects must land on a healthy
-node within the same limit (it may retry: an attempt that reaches the dead node before it is marked
-DOWN is closed). When a node is killed, its clients must see the disconnect within that limit too.
+A frozen Flow server (SIGSTOP / `docker pause`) keeps its TCP connections open. Without `on-marked-
+down shutdown-sessions` its STOMP clients wait forever on a session that will never answer. Once
+HAProxy marks it DOWN (limit ``(inter + timeout check) x fall``, at most 30 s by policy, plus one
+interval and 1 s, as its checks time out), the LB must close those sessions. A client that
+reconnects must land on a healthy node within the same limit (it may retry: an attempt that reaches
+the dead node before it is marked DOWN is closed). When a node is killed, its clients must see the
+disconnect within that limit too.
 """
 
 from __future__ import annotations

@@ -12,5 +12,8 @@ HEADER_TIMEOUT_MAX_S = 30.0
 HUNG_DETECTION_MAX_S = 30.0
 """Longest a server that accepts but never answers (frozen, or its health URL hung) may stay in the pool."""
 
+STOMP_IDLE_MIN_S = 600.0
+"""Silence a STOMP session (``waitForJob``, log transfer, heart-beats off) must survive at the LB."""
+
 MARGIN_S = 2.0
 """Added to a config's own timeout before a check calls it exceeded: timers fire on HAProxy's tick."""

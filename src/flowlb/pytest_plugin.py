@@ -256,6 +256,10 @@ def cluster_start(pytestconfig: pytest.Config, flowlb_spec: ClusterSpec) -> Iter
         pytestconfig.stash[OPERATOR_KEY] = operator
         target = start_target(kind, flowlb_spec, profile, operator)
     except HAProxyConfigError as refused:
+        missing = pytestconfig.stash.get(OPERATOR_KEY, None)
+        if missing is not None and missing.last is not None and missing.last.unavailable:
+            pytest.skip(f"the config cannot run on the test cluster: {'; '.join(missing.last.unavailable)} "
+                        f"(HAProxy: {refused})")
         yield refused
         return
     except FlowlbError as exc:

@@ -26,3 +26,28 @@ def section_for_role(config_text: str, layout: Layout, role: str) -> Section | N
 def header_timeout_s(section: Section) -> float | None:
     """How long HAProxy waits for request headers: ``timeout http-request``, else ``timeout client``."""
     return section.timeout_s("http-request") or section.timeout_s("client")
+
+
+def backend_of(config_text: str, front: Section) -> Section | None:
+    """Where ``front`` sends a plain request: itself for a listen section, else its ``default_backend``."""
+    if front.kind == "listen":
+        return front
+    names = [line.value(1) for line in front.effective("default_backend")]
+    return HAProxyConfig.parse(config_text).proxy(names[-1]) if names else None
+
+
+def idle_cut_s(front: Section, backend: Section | None) -> tuple[float | None, str]:
+    """After how much silence HAProxy cuts a tunnelled (TCP or upgraded) session, and which setting says so.
+
+    ``timeout tunnel`` where set (on the backend, or inherited); else the smaller of the frontend's
+    ``timeout client`` and the backend's ``timeout server``; ``None`` when nothing bounds it.
+    """
+    tunnel = (backend or front).timeout_s("tunnel")
+    if tunnel is not None:
+        return tunnel, f"timeout tunnel {tunnel:g} s"
+    sides = [(front.timeout_s("client"), "timeout client"), ((backend or front).timeout_s("server"), "timeout server")]
+    known = [(value, name) for value, name in sides if value is not None]
+    if not known:
+        return None, "no timeout"
+    value, name = min(known)
+    return value, f"{name} {value:g} s and no timeout tunnel"

@@ -383,7 +383,7 @@ def _route(lb: Target, runtime: RuntimeAPI, one_exchange: Callable[[int], object
     if layout is None or not lb.config_text:
         pytest.skip("needs the config HAProxy runs, to know which server is which node")
     try:
-        return config_route(lb.config_text, layout, learn_backend(runtime, one_exchange))
+        return config_route(runtime, layout, learn_backend(runtime, one_exchange))
     except FlowlbError as exc:
         pytest.fail(str(exc))
 

@@ -1,11 +1,11 @@
 """Which HAProxy backend and server serve each LB role and node.
 
 The config says which server is which node: the harness mapped every ``server`` line onto a node
-address, so a server's address in the config HAProxy runs names its node. Only which backend
+address, so the address HAProxy sends a server to (``show servers state``) names its node. Only which backend
 takes a role's traffic is learned (``use_backend`` rules can choose it): a few requests go through
 the role's port and the backend whose session totals (``stot``) moved is the one::
 
-    route = config_route(runtime, lb, one_request)
+    route = config_route(runtime, lb.layout, learn_backend(runtime, one_request))
     route.backend, route.servers["node2"]      # "commander-server-backend", "node2"
     route.primaries()                          # nodes that are not `backup`
 
@@ -21,7 +21,6 @@ from dataclasses import dataclass, field
 import urllib3
 
 from flowlb.errors import FlowlbError
-from flowlb.haproxy.config import HAProxyConfig
 from flowlb.haproxy.layout import Layout
 from flowlb.haproxy.runtime import RuntimeAPI
 from flowlb.lbclient import echo
@@ -70,20 +69,17 @@ def learn_backend(runtime: RuntimeAPI, one_exchange: Callable[[int], object], bu
                       "to no backend with servers")
 
 
-def config_route(config_text: str, layout: Layout, backend: str) -> Route:
-    """The route of ``backend`` as the config HAProxy runs says: each server's node, from its address."""
-    proxy = HAProxyConfig.parse(config_text).proxy(backend)
-    if proxy is None:
-        raise FlowlbError(f"HAProxy counts traffic on backend {backend}, which the config does not have")
+def config_route(runtime: RuntimeAPI, layout: Layout, backend: str) -> Route:
+    """The route of ``backend``: each server's node, from the address the harness gave it (HAProxy's own word)."""
     servers: dict[str, str] = {}
     backups: set[str] = set()
-    for server in proxy.servers():
-        address = server.address
-        found = layout.node_at(address.host, address.port) if address is not None else None
+    stats = runtime.servers(backend)
+    for name, (host, port) in runtime.server_addresses(backend).items():
+        found = layout.node_at(host, port)
         if found is None or found[0] in servers:
             continue
-        servers[found[0]] = server.name
-        if server.backup:
+        servers[found[0]] = name
+        if name in stats and stats[name].backup:
             backups.add(found[0])
     if not servers:
         raise FlowlbError(f"backend {backend} has no server on a Flow node")

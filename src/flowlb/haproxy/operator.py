@@ -25,6 +25,7 @@ from flowlb.haproxy.layout import Layout
 from flowlb.haproxy.messages import Diagnosis, one_line_error
 from flowlb.haproxy.plan import ClusterPlan
 from flowlb.haproxy.remap import RemapResult, read_config_file, remap_config
+from flowlb.haproxy.runtime import RuntimeAPI
 from flowlb.spec import ClusterSpec
 
 
@@ -58,6 +59,13 @@ class OperatorConfig:
                 raise HAProxyConfigError(refusal) from None
             raise
         return cls(path, text, spec, plan)
+
+    def after_start(self, api: RuntimeAPI) -> None:
+        """Send the runtime API commands the last remap asked for (``server-template`` servers' nodes)."""
+        for command in self.last.after_start if self.last else ():
+            answer = api.command(command).strip()
+            if answer and not answer.lower().startswith(("ok", "no need to change")):
+                raise FlowlbError(f"{self.path}: HAProxy refused `{command}`: {answer.splitlines()[0]}")
 
     def source(self, layout: Layout) -> str:
         """The config source a target calls: the file remapped for that target's layout."""

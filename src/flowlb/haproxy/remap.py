@@ -85,6 +85,7 @@ class RemapResult:
     changes: tuple[Change, ...]
     extra_listeners: tuple[ExtraListener, ...] = ()
     unavailable: tuple[str, ...] = ()
+    after_start: tuple[str, ...] = ()  # runtime API commands the harness sends once HAProxy answers
 
     def relevant_lines(self) -> str:
         """The rewritten lines as ``NN: new   (was: old)``, to print next to a failed check."""
@@ -213,6 +214,7 @@ class _Remapper:
         self.edits = {line.number: _Edits(line) for line in config.lines}
         self.extra: list[ExtraListener] = []
         self.unavailable: list[str] = []
+        self.commands: list[str] = []
         self.spare = iter(layout.spare_ports)
         glob = config.global_section()
         base = glob.own("ca-base") if glob else []
@@ -267,7 +269,7 @@ class _Remapper:
             why = "no `stats socket`: the harness reads evidence there"
             changes += [Change(first + i, "", new, why) for i, new in enumerate(added)]
             text += "".join(new + eol for new in added)
-        return RemapResult(text, tuple(changes), tuple(self.extra), tuple(self.unavailable))
+        return RemapResult(text, tuple(changes), tuple(self.extra), tuple(self.unavailable), tuple(self.commands))
 
     def socket_words(self) -> str:
         return f"{_quoted(self.layout.runtime_socket or '')} mode 600 level admin"
@@ -434,10 +436,22 @@ class _Remapper:
         self.check_target(server, node_address)
 
     def template(self, line: Line, servers: list[Server]) -> None:
-        """``server-template``: every server it makes resolves to one host, so all go to that host's node."""
+        """``server-template``: the line goes to the first server's node; the others are moved to their own
+        nodes through the runtime API once HAProxy runs, as DNS would give each its own address."""
         if not servers:
             self.fail(line, "server-template needs a name prefix, a count and an address")
         self.server(servers[0])
+        for server in servers[1:]:
+            node = self.plan.node_of.get((server.proxy.name, server.name))
+            if node is None:
+                continue
+            address = self.layout.servers[node]
+            port = self.node_port(address, self.plan.kind_of[(server.proxy.name, server.name)])
+            where = f"{server.proxy.name}/{server.name}"
+            self.commands.append(f"set server {where} addr {address.host} port {port}")
+            inherited = _connect_port(server) or server.check_port
+            if inherited is not None:
+                self.commands.append(f"set server {where} check-port {self.check_port(line, str(inherited), address)}")
 
     def check_target(self, server: Server, node: ServerAddress | None) -> None:
         """``port``/``addr`` on the line, or inherited from ``default-server``: explicit, and mapped."""

@@ -118,6 +118,20 @@ class RuntimeAPI:
             raise TargetError(f"HAProxy has no server {backend}/{server}")
         return found
 
+    def server_addresses(self, backend: str) -> dict[str, tuple[str, int]]:
+        """``show servers state``: the address and port HAProxy sends each server of ``backend`` to."""
+        lines = self.command(f"show servers state {backend}").splitlines()
+        header = next((line.lstrip("# ").split() for line in lines if line.startswith("# be_id")), [])
+        found: dict[str, tuple[str, int]] = {}
+        for line in lines:
+            fields = line.split()
+            if not header or line.startswith("#") or len(fields) < len(header) - 2:
+                continue
+            row = dict(zip(header, fields, strict=False))
+            if row.get("be_name") == backend and row.get("srv_port", "").isdigit():
+                found[row["srv_name"]] = (row["srv_addr"], int(row["srv_port"]))
+        return found
+
     def set_state(self, backend: str, server: str, state: str) -> None:
         """``set server <backend>/<server> state ready|drain|maint``."""
         answer = self.command(f"set server {backend}/{server} state {state}").strip()

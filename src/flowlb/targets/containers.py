@@ -17,6 +17,7 @@ import random
 import resource
 import shutil
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 from types import TracebackType
 from typing import Any
@@ -116,12 +117,14 @@ class ContainersTarget:
         config_name: str = "haproxy.cfg",
         ready_timeout: float = 60.0,
         extra_ports: tuple[int, ...] = (),
+        after_start: Callable[[RuntimeAPI], None] | None = None,
     ) -> None:
         self.spec = spec
         self.profile = profile
         self.config_name = config_name
         self.ready_timeout = ready_timeout
         self.extra_ports = extra_ports
+        self.after_start = after_start
         self.extra_endpoints: dict[int, Endpoint] = {}
         self.config_text = ""
         self._nodes: dict[str, FlowNodeContainer] = {}
@@ -149,6 +152,7 @@ class ContainersTarget:
         certs = make_certificates(self.run_dir / "tls", self.spec.lb.names)
         self.ca_file = certs.ca_file
         self._network, addresses = _create_network(self._client, len(self.spec.nodes))
+        self._addresses = addresses
         for node, address in zip(self.spec.nodes, addresses, strict=True):
             container = FlowNodeContainer(images.flownode, node.name, self._network, str(address))
             self._nodes[node.name] = container
@@ -168,7 +172,9 @@ class ContainersTarget:
         p = self.spec.node_ports
         self.layout = layout = Layout(
             binds={role: f"*:{port}" for role, port in self.spec.lb.ports.by_role().items()},
-            servers={node.name: ServerAddress(node.name, p.web, p.server, p.stomp) for node in self.spec.nodes},
+            # by address, not name: the runtime API's `set server ... addr` takes addresses only
+            servers={node.name: ServerAddress(str(address), p.web, p.server, p.stomp)
+                     for node, address in zip(self.spec.nodes, addresses, strict=True)},
             cert_path=f"{CONFIG_DIR}/server.pem",
             runtime_socket=f"{SOCKET_DIR}/admin.sock",
             log_target="stdout format raw local0",
@@ -208,7 +214,8 @@ class ContainersTarget:
                 port: Endpoint("127.0.0.1", haproxy.get_exposed_port(port)) for port in self.extra_ports
             }
             self._baseline = wait_for_haproxy(
-                self._api, self.endpoints.by_role().values(), self.ready_timeout, haproxy.exited_output
+                self._api, self.endpoints.by_role().values(), self.ready_timeout, haproxy.exited_output,
+                after_start=self.after_start,
             )
         except HAProxyExited as exited:
             output = exited.output.replace(f"{CONFIG_DIR}/haproxy.cfg", self.config_name)

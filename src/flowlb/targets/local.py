@@ -61,12 +61,14 @@ class LocalTarget:
         haproxy_bin: str = "haproxy",
         ready_timeout: float = 30.0,
         extra_ports: tuple[int, ...] = (),
+        after_start: Callable[[RuntimeAPI], None] | None = None,
     ) -> None:
         self.spec = spec
         self.profile = profile
         self.config_name = config_name
         self.ready_timeout = ready_timeout
         self.extra_ports = extra_ports
+        self.after_start = after_start
         self.extra_endpoints: dict[int, Endpoint] = {}
         self._nodes: dict[str, _LocalNode] = {}
         self._haproxy: subprocess.Popen[bytes] | None = None
@@ -125,7 +127,8 @@ class LocalTarget:
         self._api = RuntimeAPI(self.socket_path)
         try:
             self._baseline = wait_for_haproxy(
-                self._api, self.endpoints.by_role().values(), self.ready_timeout, self._haproxy_output
+                self._api, self.endpoints.by_role().values(), self.ready_timeout, self._haproxy_output,
+                after_start=self.after_start,
             )
         except HAProxyExited as exited:
             output = exited.output.replace(str(self.config_path), self.config_name)

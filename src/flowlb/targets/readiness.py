@@ -15,8 +15,13 @@ PASSED_CHECKS = ("L4OK", "L6OK", "L7OK")
 
 
 def server_ready(stat: ServerStat) -> bool:
-    """UP (not "UP 1/3", going down) and a check has really passed (not still ``INI``)."""
-    return stat.status == "UP" and stat.check_status in PASSED_CHECKS
+    """UP (not "UP 1/3", going down) and a check has really passed (not still ``INI``), or never checked."""
+    return (stat.status == "UP" and stat.check_status in PASSED_CHECKS) or stat.status == "no check"
+
+
+def server_settled(stat: ServerStat) -> bool:
+    """Ready, or DOWN or in maintenance: its checks have reached a verdict."""
+    return server_ready(stat) or stat.status.startswith(("DOWN", "MAINT"))
 
 
 def wait_for_haproxy(
@@ -25,6 +30,7 @@ def wait_for_haproxy(
     timeout: float,
     still_running: Callable[[], str | None],
     required: Collection[tuple[str, str]] | None = None,
+    after_start: Callable[[RuntimeAPI], None] | None = None,
 ) -> frozenset[tuple[str, str]]:
     """Wait until HAProxy answers, its servers passed a check and every LB port accepts; return the UP servers.
 
@@ -35,6 +41,7 @@ def wait_for_haproxy(
     their nodes serve (the config checks them wrongly), that is a finding for the checks, not a
     start failure: the run goes on with the servers that are UP, says which are not, and resets
     later wait for that same set (``required``). With no server UP at all, the start fails.
+    ``after_start`` runs once the runtime API answers (the harness's own commands, before any check).
     """
 
     def check(condition: Callable[[], bool]) -> Callable[[], bool]:
@@ -47,13 +54,18 @@ def wait_for_haproxy(
         return probe
 
     wait_until(check(api.answers), timeout, "HAProxy's runtime API")
+    if after_start is not None:
+        after_start(api)
 
     def wanted(stat: ServerStat) -> bool:
         return required is None or (stat.backend, stat.server) in required
 
+    def done(stat: ServerStat) -> bool:
+        return server_ready(stat) if required is not None else server_settled(stat)
+
     try:
         wait_until(
-            check(lambda: all(server_ready(s) for s in api.stats() if wanted(s))),
+            check(lambda: all(done(s) for s in api.stats() if wanted(s)) and any(server_ready(s) for s in api.stats())),
             timeout,
             "every server UP after a passed health check",
         )
@@ -62,7 +74,10 @@ def wait_for_haproxy(
         states = ", ".join(f"{s.backend}/{s.server}={s.status}({s.check_status})" for s in stats if not server_ready(s))
         if required is not None or not any(server_ready(s) for s in stats):
             raise TargetError(f"HAProxy started but not every server came up: {states}") from None
-        print(f"flowlb: the config keeps these servers DOWN although their nodes serve: {states}", file=sys.stderr)
+    down = ", ".join(f"{s.backend}/{s.server}={s.status}({s.check_status})" for s in api.stats()
+                     if wanted(s) and not server_ready(s))
+    if down and required is None:
+        print(f"flowlb: the config keeps these servers DOWN: {down}", file=sys.stderr)
     for endpoint in endpoints:
         wait_until(check(partial(port_accepts, endpoint)), timeout, f"LB port {endpoint.port}")
     return frozenset((s.backend, s.server) for s in api.stats() if server_ready(s))

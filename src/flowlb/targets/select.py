@@ -40,6 +40,7 @@ def start_target(kind: str, spec: ClusterSpec, profile: str, operator: OperatorC
             "config_source": operator.source,
             "config_name": operator.path.name,
             "extra_ports": operator.plan.extra_ports,
+            "after_start": operator.after_start,
         }
         profile = f"operator:{operator.path.name}"
         spec = operator.spec

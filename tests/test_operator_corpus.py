@@ -112,3 +112,23 @@ def test_every_failing_check_has_a_lint_finding(path: Path) -> None:
     found = {finding.rule for finding in lint(path, SPEC)}
     unexplained = {check for check in expectation(path, "fail") if not RULES_FOR_CHECK.get(check, set()) & found}
     assert not unexplained, f"{path.name}: lint has no finding behind the failing checks {sorted(unexplained)}"
+
+
+@pytest.mark.local
+def test_backup_check_catches_a_standby_that_cannot_take_over(haproxy_bin: str, tmp_path: Path) -> None:
+    """The backup check can fail: the standby of the backup-server config, checked on a port nothing serves."""
+    original = REPO / "fixtures" / "operator-configs" / "07-two-flow-plus-backup.cfg"
+    text = original.read_text(encoding="utf-8")
+    standby = "server flow3 10.50.2.23:8000 check"
+    broken = text.replace(f"{standby} backup", f"{standby} port 8081 backup")
+    assert broken != text
+    config = tmp_path / "standby-never-up.cfg"
+    config.write_text(broken, encoding="utf-8")
+    junit = tmp_path / "junit.xml"
+    result = subprocess.run(
+        [sys.executable, "-m", "pytest", "conformance/failover/test_backup_takes_over.py", "--target", "local",
+         "--haproxy-cfg", str(config), f"--junitxml={junit}", "--report-dir", "none", "-q", "-p", "no:cacheprovider"],
+        capture_output=True, text=True, cwd=REPO, check=False, timeout=300,
+    )  # fmt: skip
+    assert result.returncode == 1, result.stdout[-3000:]
+    assert "the standby does not take over" in result.stdout

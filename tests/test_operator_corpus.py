@@ -50,10 +50,10 @@ def expectation(path: Path, key: str) -> set[str]:
     return set() if words == {"none"} else words
 
 
-def run_suite(config: Path, junit: Path) -> subprocess.CompletedProcess[str]:
-    """The conformance suite (without STOMP) on the local target with ``config`` as the operator's file."""
+def run_suite(config: Path, junit: Path, target: str = "local") -> subprocess.CompletedProcess[str]:
+    """The conformance suite (without STOMP) on ``target`` with ``config`` as the operator's file."""
     return subprocess.run(
-        [sys.executable, "-m", "pytest", "conformance", "-m", "not stomp", "--target", "local", "--haproxy-cfg",
+        [sys.executable, "-m", "pytest", "conformance", "-m", "not stomp", "--target", target, "--haproxy-cfg",
          str(config), f"--junitxml={junit}", "--report-dir", "none", "-q", "-p", "no:cacheprovider"],
         capture_output=True, text=True, cwd=REPO, check=False, timeout=600,
     )  # fmt: skip
@@ -112,6 +112,21 @@ def test_every_failing_check_has_a_lint_finding(path: Path) -> None:
     found = {finding.rule for finding in lint(path, SPEC)}
     unexplained = {check for check in expectation(path, "fail") if not RULES_FOR_CHECK.get(check, set()) & found}
     assert not unexplained, f"{path.name}: lint has no finding behind the failing checks {sorted(unexplained)}"
+
+
+CONTAINERS_SAMPLE = "12-userlist-stats.cfg"  # an extra listener, a userlist, five LB ports: published and probed
+
+
+@pytest.mark.containers
+@pytest.mark.usefixtures("docker_engine")
+def test_verdict_holds_on_containers(tmp_path: Path) -> None:
+    path = REPO / "fixtures" / "operator-configs" / CONTAINERS_SAMPLE
+    junit = tmp_path / "junit.xml"
+    result = run_suite(path, junit, target="containers")
+    assert result.returncode in (0, 1), f"{path.name}: exit {result.returncode}\n{result.stdout[-3000:]}"
+    failed = {name.removesuffix(".py") for name in failed_check_files(junit)}
+    assert failed == expectation(path, "fail"), f"{path.name} on containers: failed {sorted(failed)}\n" + (
+        result.stdout[-4000:])
 
 
 @pytest.mark.local

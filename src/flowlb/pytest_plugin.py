@@ -264,6 +264,7 @@ def cluster_start(pytestconfig: pytest.Config, flowlb_spec: ClusterSpec) -> Iter
         return
     except FlowlbError as exc:
         pytest.exit(f"flowlb: {exc}", returncode=2)
+    _describe_cluster(pytestconfig, target, operator)
     try:
         yield target
     finally:
@@ -272,6 +273,22 @@ def cluster_start(pytestconfig: pytest.Config, flowlb_spec: ClusterSpec) -> Iter
             print(f"\nflowlb: cluster kept: {roles}; remove with: docker rm -f $(docker ps -aq --filter label=flowlb)")
         else:
             target.close()
+
+
+def _describe_cluster(pytestconfig: pytest.Config, target: Target, operator: OperatorConfig | None) -> None:
+    """Put the nodes and the extra listeners (original bind -> test address) into the run's report and output."""
+    listeners = {}
+    if operator is not None and operator.last is not None:
+        for listener in operator.last.extra_listeners:
+            endpoint = target.extra_endpoints.get(listener.port)
+            where = f"{listener.original} ({listener.section}, line {listener.line})"
+            listeners[where] = f"{endpoint.host}:{endpoint.port}" if endpoint else "not published"
+    state = pytestconfig.stash.get(REPORT_KEY, None)
+    if state is not None:
+        state[1].nodes = target.node_names()
+        state[1].extra_listeners = listeners
+    for where, address in listeners.items():
+        print(f"\nflowlb: extra listener {where} is tested at {address}")
 
 
 def _external_target(pytestconfig: pytest.Config, spec: ClusterSpec) -> Target:

@@ -37,12 +37,14 @@ class CheckResult:
 
 @dataclass
 class RunInfo:
-    """What was tested: target, profile or operator config, spec."""
+    """What was tested: target, profile or operator config, spec, and the cluster the config asked for."""
 
     target: str
     config: str
     spec: str
     started: float = field(default_factory=time.time)
+    nodes: list[str] = field(default_factory=list)
+    extra_listeners: dict[str, str] = field(default_factory=dict)  # "port (section, line N)" -> test address
 
 
 def run_directory(root: Path, info: RunInfo) -> Path:
@@ -240,7 +242,10 @@ def render_html(info: RunInfo, results: list[CheckResult], counts: dict[str, int
         "<!doctype html><meta charset=utf-8><title>flowlb conformance report</title>",
         f"<style>{STYLE}</style><h1>flowlb conformance report</h1>",
         f"<p><b>Target</b> {e(info.target)} &nbsp; <b>Config</b> {e(info.config)} &nbsp; <b>Spec</b> {e(info.spec)}"
-        f"<br><small>{e(time.strftime('%Y-%m-%d %H:%M:%S', time.localtime(info.started)))}</small></p>",
+        f"<br><small>{e(time.strftime('%Y-%m-%d %H:%M:%S', time.localtime(info.started)))}</small>"
+        + (f"<br><b>Flow nodes</b> {e(', '.join(info.nodes))}" if info.nodes else "")
+        + "".join(f"<br><b>Extra listener</b> {e(k)} tested at {e(v)}" for k, v in info.extra_listeners.items())
+        + "</p>",
         f"<p class='verdict {verdict}'>{counts['passed']} passed, {counts['failed']} failed, "
         f"{counts['skipped']} skipped</p>",
     ]

@@ -1,9 +1,10 @@
 """Security: a request with an oversized header gets a 4xx from the LB, not a 5xx, a hang or the node.
 
-A 24 KiB header is far above anything a Flow client sends and above HAProxy's default buffer
-(`tune.bufsize` 16 KiB). The LB must refuse it itself, quickly, with a 4xx. Fails when the request
-reaches a node (the LB buffers too much: header floods reach the servers), or the LB answers 5xx
-or not at all within 5 s.
+A 40 KiB header is far above anything a Flow client sends. The policy (`flowlb.policy`, and lint's
+FLOW025) lets an operator raise `tune.bufsize` to 32 KiB, not more; HAProxy refuses any header that
+does not fit its buffer. So the LB must refuse this one itself, quickly, with a 4xx. Fails when the
+request reaches a node (the buffer is larger than the policy allows: header floods reach the servers),
+or the LB answers 5xx or not at all within 5 s.
 """
 
 from __future__ import annotations
@@ -11,16 +12,20 @@ from __future__ import annotations
 import pytest
 
 from flowlb.checks.raw import exchange
+from flowlb.policy import HEADER_BUFFER_MAX
 from flowlb.targets.base import Target
 from flowlb.tls import client_context
 
-BIG = b"GET /flowlb/big HTTP/1.1\r\nHost: lb\r\nX-Oversized: " + b"a" * 24 * 1024 + b"\r\n\r\n"
+BIG = b"GET /flowlb/big HTTP/1.1\r\nHost: lb\r\nX-Oversized: " + b"a" * (HEADER_BUFFER_MAX + 8 * 1024) + b"\r\n\r\n"
 
 
 @pytest.mark.parametrize("role", ["server", "server_tls"], ids=["8000", "8443"])
 def test_oversized_header_gets_4xx_from_the_lb(lb: Target, role: str) -> None:
     tls = client_context(lb.ca_file) if role == "server_tls" else None
     reply = exchange(lb.endpoints.by_role()[role], BIG, tls=tls, server_name=lb.endpoints.server_name, timeout=5.0)
-    assert not reply.from_node, "a request with a 24 KiB header reached a Flow node. Fix: keep `tune.bufsize` at 16384."
+    assert not reply.from_node, (
+        f"a request with a {len(BIG) // 1024} KiB header reached a Flow node. Fix: keep `tune.bufsize` at 16384 "
+        "(at most 32768)."
+    )
     assert reply.status is not None, f"no answer to an oversized header within {reply.seconds:.1f} s"
     assert 400 <= reply.status < 500, f"an oversized header got {reply.status}, not a 4xx"

@@ -9,6 +9,9 @@ from __future__ import annotations
 HEADER_TIMEOUT_MAX_S = 30.0
 """Longest a client may take to send its request headers (``timeout http-request``, else ``timeout client``)."""
 
+HEADER_BUFFER_MAX = 32 * 1024
+"""Largest ``tune.bufsize`` an LB may use: a bigger buffer lets header floods through to the Flow servers."""
+
 HUNG_DETECTION_MAX_S = 30.0
 """Longest a server that accepts but never answers (frozen, or its health URL hung) may stay in the pool."""
 

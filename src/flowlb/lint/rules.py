@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 from flowlb.haproxy.config import HAProxyConfig as Config
 from flowlb.haproxy.config import Line, Section, Server, looks_like_address, parse_time_s
+from flowlb.policy import HEADER_BUFFER_MAX
 from flowlb.spec import ClusterSpec
 
 TLS_ORDER = ("SSLv3", "TLSv1.0", "TLSv1.1", "TLSv1.2", "TLSv1.3")
@@ -411,7 +412,7 @@ def lenient_http_parsing(config: Config, spec: ClusterSpec) -> Iterator[Finding]
                               "malformed requests (a smuggling vector) reach the Flow server",
                               "remove it")
             if line.starts("tune.bufsize") and len(line.words) > 1 and line.words[1].isdigit() \
-                    and int(line.words[1]) > 32768:
+                    and int(line.words[1]) > HEADER_BUFFER_MAX:
                 yield Finding("FLOW025", line.number, f"`tune.bufsize {line.words[1]}`",
                               "oversized headers reach the Flow server instead of a 4xx at the LB, and every "
                               "connection costs more memory", "keep the default (16384)")

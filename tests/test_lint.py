@@ -77,3 +77,45 @@ def test_missing_file_is_one_line_and_exit_2(tmp_path: Path) -> None:
 def test_check_port_nothing_serves_is_flagged(tmp_path: Path) -> None:
     text = render(SPEC, "hardened", Layout.for_spec(SPEC)).replace("check port 8000", "check port 8001", 1)
     assert _lint_text(text, tmp_path) >= {"FLOW028"}
+
+
+HARDENED = render(SPEC, "hardened", Layout.for_spec(SPEC))
+
+
+def test_http_check_send_names_the_health_url(tmp_path: Path) -> None:
+    """`http-check send meth GET uri ...` (HAProxy 2.2+) is the health request too: no FLOW004 for the right URL."""
+    text = HARDENED.replace("option httpchk GET /commanderRequest/health",
+                            "option httpchk\n  http-check send meth GET uri /commanderRequest/health ver HTTP/1.1")
+    assert text != HARDENED
+    assert "FLOW004" not in _lint_text(text, tmp_path)
+    wrong = text.replace("uri /commanderRequest/health", "uri /", 1)
+    assert "FLOW004" in _lint_text(wrong, tmp_path)
+
+
+def test_a_flow_server_left_out_of_one_backend_is_flagged(tmp_path: Path) -> None:
+    lines = HARDENED.splitlines(keepends=True)
+    stomp_node3 = next(i for i, line in enumerate(lines) if "server node3" in line and ":61613" in line)
+    assert _lint_text("".join(lines[:stomp_node3] + lines[stomp_node3 + 1:]), tmp_path) == {"FLOW031"}
+
+
+@pytest.mark.parametrize(
+    ("listener", "flagged"),
+    [
+        ("listen stats\n  bind *:1936\n  mode http\n  stats enable\n  stats uri /\n", True),
+        ("listen stats\n  bind 10.0.0.5:8404\n  mode http\n  stats enable\n  stats auth ops:secret\n", False),
+        ("listen stats\n  bind 127.0.0.1:8404\n  mode http\n  stats enable\n", False),
+        ("frontend metrics\n  bind :8405\n  mode http\n  http-request use-service prometheus-exporter\n", True),
+    ],
+    ids=["public-no-auth", "auth", "loopback", "exporter"],
+)
+def test_management_listeners(listener: str, flagged: bool, tmp_path: Path) -> None:
+    assert ("FLOW032" in _lint_text(HARDENED + listener, tmp_path)) is flagged
+
+
+def test_use_backend_routing_is_not_a_wrong_port(tmp_path: Path) -> None:
+    """`/commanderRequest` on 443 sent to the Flow servers is routing, not 443 wired to the wrong service."""
+    text = HARDENED.replace("  default_backend commander-web-backend",
+                            "  use_backend commander-server-backend if { path_beg /commanderRequest }\n"
+                            "  default_backend commander-web-backend", 1)
+    assert text != HARDENED
+    assert "FLOW021" not in _lint_text(text, tmp_path)

@@ -280,6 +280,8 @@ def test_unmappable_config_is_one_line_naming_file_and_line(config: str, message
 @pytest.mark.parametrize(
     ("config", "line", "expected"),
     [
+        ("backend c\n  source 10.0.0.5\n  server s2 flow1:80 check source 10.0.0.6\n", 3,
+         "  server s2 127.0.0.1:31080 check"),
         ("listen stats\n  bind 10.1.1.1:1936\n", 2, "  bind 127.0.0.1:40936"),
         ("backend b\n  server s1 flow1:8080 check\n", 2, "  server s1 127.0.0.1:39999 check"),
         ("backend b\n  server s1 flow1:80 check port 9000\n", 2, "  server s1 127.0.0.1:31080 check port 39999"),
@@ -294,7 +296,7 @@ def test_unmappable_config_is_one_line_naming_file_and_line(config: str, message
         ("backend b\n  server-template fl 3 flow9.corp.example:8000 check\n", 2,
          "  server-template fl 3 127.0.0.1:32800 check"),
     ],
-    ids=["stats-listener", "other-server-port", "check-port-elsewhere", "default-server-port", "connect-port",
+    ids=["source", "stats-listener", "other-server-port", "check-port-elsewhere", "default-server-port", "connect-port",
          "unix-socket", "ipv6-v4v6", "resolvers", "peers", "server-template"],
 )  # fmt: skip
 def test_what_operators_write_is_mapped(config: str, line: int, expected: str) -> None:

@@ -458,7 +458,9 @@ class _Remapper:
         line, edits, words = server.line, self.edits[server.line.number], server.line.words
         own_port = False
         for index in range(4 if server.template else 3, len(words) - 1):
-            if words[index] == "port":
+            if words[index] == "source":
+                edits.drop(index, index + 1, f"source {words[index + 1]}: a production address this machine lacks")
+            elif words[index] == "port":
                 own_port = True
                 new = self.check_port(line, words[index + 1], node)
                 edits.replace(line.tokens[index + 1], new, f"port {words[index + 1]} -> {new}")
@@ -539,6 +541,8 @@ class _Remapper:
         edits = self.edits[line.number]
         if line.keyword == "log":
             self.log(line)
+        elif line.keyword == "source" and len(line.tokens) > 1:
+            edits.comment_out(f"source {line.value(1)}: a production address this machine does not have")
         elif line.keyword == "default-server":
             for index in range(1, len(line.tokens) - 1):
                 if line.value(index) in ("port", "addr"):

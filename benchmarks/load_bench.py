@@ -73,7 +73,8 @@ def row(label: str, figures: Figures | None, rate: float | None = None, note: st
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=int, default=10, help="length of each measurement (default 10)")
-    parser.add_argument("--users", type=int, default=50, help="Locust users on 8443 (default 50, as in FACTS.md)")
+    parser.add_argument("--users", type=int, default=50,
+                        help="Locust users on 8443 (default 50, as in docs/findings.md)")
     parser.add_argument("--stomp-users", type=int, default=20, help="Locust STOMP users (default 20)")
     args = parser.parse_args()
     seconds = args.seconds

@@ -1,7 +1,7 @@
 """The article as found: the kb profile fails exactly the article's real defects, the rest passes.
 
-Pinned so that the report for the article reads like shared/FACTS.md. Each expected failure names
-the FACTS.md item it shows. Not failed, on purpose: the TLS floor (HAProxy >= 2.2 defaults to
+Pinned so that the report for the article reads like docs/findings.md. Each expected failure names
+the docs/findings.md item it shows. Not failed, on purpose: the TLS floor (HAProxy >= 2.2 defaults to
 TLS 1.2, so the article's missing floor only bites on its HAProxy 1.5) and the tcplog warning
 (cosmetic). The article's config as printed does not load at all; that is pinned too.
 """
@@ -17,13 +17,13 @@ from tests.conftest import REPO
 from tests.test_targets import run_conformance
 
 KB_FINDINGS = {
-    "redirect/test_redirect_drops_port_80.py": "FACTS 7: the redirect keeps the Host header's port",
-    "security/test_stats_page_not_public.py": "FACTS 2: `stats enable` publishes the stats page on 443/8000/8443",
-    "tls/test_forwarded_headers.py": "FACTS 8: no X-Forwarded-For / X-Forwarded-Proto",
-    "failover/test_killed_node_under_load.py": "FACTS 8: no retries / option redispatch: requests to a dead node fail",
-    "security/test_slow_headers_cut_off.py": "FACTS 5: no timeouts at all",
-    "stomp/test_new_sessions_follow_health.py": "FACTS 3: STOMP servers checked with a bare TCP connect to 8000",
-    "stomp/test_dead_node_sessions.py": "FACTS 3, 8: a frozen node stays UP, keeps its STOMP sessions",
+    "redirect/test_redirect_drops_port_80.py": "article 7: the redirect keeps the Host header's port",
+    "security/test_stats_page_not_public.py": "article 2: `stats enable` publishes the stats page on 443/8000/8443",
+    "tls/test_forwarded_headers.py": "article 8: no X-Forwarded-For / X-Forwarded-Proto",
+    "failover/test_killed_node_under_load.py": "article 8: no retries or redispatch: requests to a dead node fail",
+    "security/test_slow_headers_cut_off.py": "article 5: no timeouts at all",
+    "stomp/test_new_sessions_follow_health.py": "article 3: STOMP servers checked with a bare TCP connect to 8000",
+    "stomp/test_dead_node_sessions.py": "article 3, 8: a frozen node stays UP, keeps its STOMP sessions",
 }
 
 

@@ -1,5 +1,5 @@
 """``flowlb lint``: every mutant class is flagged by its rule, the hardened profile is clean, the article
-is flagged for every defect in FACTS.md, and the output is usable (text, JSON, exit codes)."""
+is flagged for every defect in docs/findings.md, and the output is usable (text, JSON, exit codes)."""
 
 from __future__ import annotations
 
@@ -35,7 +35,7 @@ def test_every_mutant_is_flagged_by_its_rule(mutant: Mutant, tmp_path: Path) -> 
     assert _lint_text(mutated_config(mutant, SPEC), tmp_path) == set(mutant.lint)
 
 
-# FACTS.md defect -> rule: 1 anonymous ACL, 2 public stats, 3 TCP check on STOMP, 4 ignored tcplog,
+# docs/findings.md defect -> rule: 1 anonymous ACL, 2 public stats, 3 TCP check on STOMP, 4 ignored tcplog,
 # 5 no timeouts / no tunnel timeout, 7 redirect keeps :80, 8 no XFF/XFP, redispatch, shutdown-sessions, TLS floor
 ARTICLE_RULES = {"FLOW001", "FLOW002", "FLOW003", "FLOW026", "FLOW007", "FLOW008", "FLOW011", "FLOW013", "FLOW014",
                  "FLOW015", "FLOW016", "FLOW017", "FLOW000", "FLOW027"}

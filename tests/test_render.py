@@ -48,7 +48,7 @@ def test_haproxy_loads_the_profile(profile: str, haproxy_bin: str, tmp_path: Pat
     if profile == "hardened":
         assert warnings == (), f"hardened must load without warnings: {warnings}"
     else:
-        # the article's own mistakes show up as HAProxy warnings: FACTS.md items 4 and 5
+        # the article's own mistakes show up as HAProxy warnings: docs/findings.md, article items 4 and 5
         assert any("'option tcplog' directive is ignored in backends" in w for w in warnings)
         assert any("missing timeouts" in w for w in warnings)
 

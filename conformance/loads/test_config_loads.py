@@ -2,7 +2,7 @@
 
 "Loads" is reported apart from "behaves": a config HAProxy refuses fails here with HAProxy's own
 reason and the offending line, and every other check is skipped. The article's config as printed
-fails here: `!{ssl_fc}` needs spaces, `!{ ssl_fc }` (FACTS.md item 1).
+fails here: `!{ssl_fc}` needs spaces, `!{ ssl_fc }` (docs/findings.md, article 1).
 """
 
 from __future__ import annotations

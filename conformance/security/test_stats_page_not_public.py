@@ -2,7 +2,7 @@
 
 The article puts `stats enable` in the web and server backends. That publishes HAProxy's stats page
 (server names, addresses, states, and in admin mode the power to disable servers) at
-`/haproxy?stats` on 443, 8000 and 8443, with no password (FACTS.md item 2). Fails when any
+`/haproxy?stats` on 443, 8000 and 8443, with no password (docs/findings.md, article 2). Fails when any
 usual stats URI, or one the config sets with `stats uri`, on any public HTTP port answers with the stats report.
 """
 

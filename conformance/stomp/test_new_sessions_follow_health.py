@@ -2,7 +2,7 @@
 
 A server in bootstrap mode answers `/commanderRequest/health` with 503 but still accepts TCP on
 8000 and 61613. The article checks the STOMP servers with `check port 8000`, a bare TCP connect, so
-sessions keep going to a server that cannot serve them (FACTS.md item 3). HAProxy must mark the
+sessions keep going to a server that cannot serve them (docs/findings.md, article 3). HAProxy must mark the
 server DOWN in the STOMP backend within ``inter x fall`` (plus one interval and 1 s), and then no
 new session may land on it.
 """

@@ -1,6 +1,6 @@
 """The project's thin STOMP layer on stomp.py, shared by the checks and the Locust STOMP user.
 
-Mind two stomp.py pitfalls (shared/FACTS.md): TLS applies only to the (host, port) pairs given to
+Mind two stomp.py pitfalls (docs/findings.md): TLS applies only to the (host, port) pairs given to
 ``set_ssl``, and ``try_loopback_connect`` would dial ``localhost`` as 127.0.0.1 in plaintext; so it is
 always off here, and :func:`open_session` asserts that the socket really is TLS::
 

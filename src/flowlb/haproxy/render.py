@@ -2,7 +2,7 @@
 
 * ``kb``: KBEC-00281's topology as faithfully as HAProxy 2.x loads it; every difference from the
   article is listed at the top of the output. Its real defects are kept: the suite must catch them.
-* ``hardened``: the same topology with every defect in ``shared/FACTS.md`` fixed.
+* ``hardened``: the same topology with every defect in ``docs/findings.md`` fixed.
 
 Usage::
 
@@ -117,7 +117,7 @@ def _hardened(spec: ClusterSpec, layout: Layout) -> list[str]:
     crt = f"ssl crt {layout.cert_path} alpn http/1.1"
     socket = layout.runtime_socket or "/run/haproxy/admin.sock"
     return [
-        '# flowlb profile "hardened": the topology of KBEC-00281 with every defect in shared/FACTS.md fixed.',
+        '# flowlb profile "hardened": the topology of KBEC-00281 with every defect in docs/findings.md fixed.',
         f"# Generated from {spec.source}.",
         "#  - the redirect parses, drops the port from Host and keeps path and query (301);",
         "#  - no stats page on any public port; HAProxy's state is read from the runtime API socket;",

@@ -1,4 +1,4 @@
-"""The Flow-specific rules: every defect in shared/FACTS.md and every mutant class visible in the text.
+"""The Flow-specific rules: every defect in docs/findings.md and every mutant class visible in the text.
 
 Each rule is a function from the parsed config (and the cluster spec, for the LB ports, node ports
 and health path) to findings; each finding says where, what is wrong, why it matters for Flow and
@@ -49,7 +49,7 @@ def _ports(spec: ClusterSpec) -> dict[str, int]:
 
 @rule
 def anonymous_acl_without_spaces(config: Config, spec: ClusterSpec) -> Iterator[Finding]:
-    """FACTS 1: ``!{ssl_fc}`` does not parse; HAProxy refuses the whole file."""
+    """article 1: ``!{ssl_fc}`` does not parse; HAProxy refuses the whole file."""
     for section in config.sections:
         for line in section.lines:
             if re.search(r"\{\S", line.text) and re.search(r"(?:if|unless)\s+!?\{\S", line.text):
@@ -60,7 +60,7 @@ def anonymous_acl_without_spaces(config: Config, spec: ClusterSpec) -> Iterator[
 
 @rule
 def stats_page_public(config: Config, spec: ClusterSpec) -> Iterator[Finding]:
-    """FACTS 2, mutants 11-12: the stats page on a port clients reach."""
+    """article 2, mutants 11-12: the stats page on a port clients reach."""
     public = set(_ports(spec).values())
     reachable: list[Section] = _union(_web_backends(config, spec), _server_backends(config, spec))
     for port in public:
@@ -124,7 +124,7 @@ def _http_involved(config: Config, front: Section) -> bool:
 
 @rule
 def health_check_is_tcp_only(config: Config, spec: ClusterSpec) -> Iterator[Finding]:
-    """FACTS 3, mutants 16 and 23: a bare TCP check cannot see bootstrap mode (503)."""
+    """article 3, mutants 16 and 23: a bare TCP check cannot see bootstrap mode (503)."""
     for backend in _flow_backends(config, spec):
         checked = [s.line for s in backend.servers() if s.checked]
         if checked and not backend.effective("option", "httpchk"):
@@ -202,7 +202,7 @@ def check_timeout_too_long(config: Config, spec: ClusterSpec) -> Iterator[Findin
 
 @rule
 def missing_timeouts(config: Config, spec: ClusterSpec) -> Iterator[Finding]:
-    """FACTS 5: no client/server/connect timeouts at all."""
+    """article 5: no client/server/connect timeouts at all."""
     for section in config.of_kind("frontend", "backend", "listen"):
         wanted = {"frontend": ["client"], "backend": ["connect", "server"]}.get(section.kind,
                                                                                  ["client", "connect", "server"])
@@ -216,7 +216,7 @@ def missing_timeouts(config: Config, spec: ClusterSpec) -> Iterator[Finding]:
 
 @rule
 def stomp_without_tunnel_timeout(config: Config, spec: ClusterSpec) -> Iterator[Finding]:
-    """FACTS 5, mutant 24: idle STOMP sessions cut after ``timeout client/server``."""
+    """article 5, mutant 24: idle STOMP sessions cut after ``timeout client/server``."""
     for backend in _stomp_backends(config, spec):
         if backend.timeout("tunnel") is None:
             yield Finding("FLOW008", backend.number, f"{_where(backend)} (STOMP) has no `timeout tunnel`",
@@ -239,7 +239,7 @@ def no_header_timeout(config: Config, spec: ClusterSpec) -> Iterator[Finding]:
 
 @rule
 def redirect_problems(config: Config, spec: ClusterSpec) -> Iterator[Finding]:
-    """FACTS 7, mutants 01-03: the 80 -> 443 redirect keeps :80, is missing, or drops the path."""
+    """article 7, mutants 01-03: the 80 -> 443 redirect keeps :80, is missing, or drops the path."""
     for front in config.listeners(_ports(spec)["http"]):
         if not [line for line in front.lines if "redirect" in line.words[:2]]:
             yield Finding("FLOW010", front.number, f"{_where(front)} (port 80) does not redirect to https",
@@ -261,7 +261,7 @@ def redirect_problems(config: Config, spec: ClusterSpec) -> Iterator[Finding]:
 
 @rule
 def forwarded_headers(config: Config, spec: ClusterSpec) -> Iterator[Finding]:
-    """FACTS 8, mutants 09-10: the Flow server cannot see the client or the scheme."""
+    """article 8, mutants 09-10: the Flow server cannot see the client or the scheme."""
     ports = _ports(spec)
     for port, backends in ((ports["https"], _web_backends(config, spec)),
                            (ports["server_tls"], _server_backends(config, spec))):
@@ -282,7 +282,7 @@ def forwarded_headers(config: Config, spec: ClusterSpec) -> Iterator[Finding]:
 
 @rule
 def retries_and_redispatch(config: Config, spec: ClusterSpec) -> Iterator[Finding]:
-    """FACTS 8, mutant 19: a dead server's connections fail instead of moving to a healthy one."""
+    """article 8, mutant 19: a dead server's connections fail instead of moving to a healthy one."""
     for backend in _flow_backends(config, spec):
         if not backend.effective("option", "redispatch") or backend.disabled("option", "redispatch"):
             yield Finding("FLOW015", backend.number, f"{_where(backend)} has no `option redispatch`",
@@ -292,7 +292,7 @@ def retries_and_redispatch(config: Config, spec: ClusterSpec) -> Iterator[Findin
 
 @rule
 def stomp_sessions_outlive_a_down_server(config: Config, spec: ClusterSpec) -> Iterator[Finding]:
-    """FACTS 8, mutant 25: STOMP sessions stay on a server HAProxy marked DOWN."""
+    """article 8, mutant 25: STOMP sessions stay on a server HAProxy marked DOWN."""
     for backend in _stomp_backends(config, spec):
         defaults = backend.default_servers()
         for server in backend.servers():
@@ -315,7 +315,7 @@ def _tls_options(config: Config) -> list[Line]:
 
 @rule
 def tls_versions(config: Config, spec: ClusterSpec) -> Iterator[Finding]:
-    """FACTS 8, mutants 06-08: no TLS 1.2 floor, TLS 1.2 refused, or TLS 1.3 refused."""
+    """article 8, mutants 06-08: no TLS 1.2 floor, TLS 1.2 refused, or TLS 1.3 refused."""
     lines = _tls_options(config)
     floors = [(line, line.words[line.words.index("ssl-min-ver") + 1]) for line in lines
               if "ssl-min-ver" in line.words[:-1]]
@@ -420,7 +420,7 @@ def lenient_http_parsing(config: Config, spec: ClusterSpec) -> Iterator[Finding]
 
 @rule
 def ignored_directives(config: Config, spec: ClusterSpec) -> Iterator[Finding]:
-    """FACTS 2 and 4: directives HAProxy ignores with a warning (they do nothing)."""
+    """article 2 and 4: directives HAProxy ignores with a warning (they do nothing)."""
     for backend in config.of_kind("backend"):
         for line in backend.own("option", "tcplog") + backend.own("option", "httplog"):
             yield Finding("FLOW026", line.number, f"`{line.text}` in a backend is ignored",

@@ -1,6 +1,6 @@
 """HTTPS plumbing for the 8443 scenarios: a FastHttpUser that verifies the LB against the run's CA.
 
-Locust's FastHttpUser does not verify certificates by default (shared/FACTS.md); here verification
+Locust's FastHttpUser does not verify certificates by default (docs/findings.md); here verification
 is on unless ``--insecure`` is given, against ``--ca-file`` (or the system store without one).
 """
 

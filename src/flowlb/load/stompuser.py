@@ -6,7 +6,7 @@ CSV, HTML and distributed mode treat STOMP like any HTTP path. :class:`StompUser
 in ``on_start`` and closes it in ``on_stop``; a session the LB drops (failover) is reopened by the
 next task, and the failed reconnects are counted too.
 
-stomp.py 8.2 works over TLS under gevent; 9.0 does not (shared/FACTS.md), hence the pin.
+stomp.py 8.2 works over TLS under gevent; 9.0 does not (docs/findings.md), hence the pin.
 """
 
 from __future__ import annotations

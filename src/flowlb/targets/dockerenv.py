@@ -2,7 +2,7 @@
 
 Import this before ``testcontainers``: the machines have ``/.dockerenv``, so testcontainers would
 think it runs in a container and report a non-loopback gateway as the container host, and the
-reaper image cannot be pulled without a registry (see shared/FACTS.md).
+reaper image cannot be pulled without a registry (see docs/findings.md).
 """
 
 from __future__ import annotations

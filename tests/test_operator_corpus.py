@@ -101,7 +101,7 @@ def test_verdict_holds_on_the_local_target(path: Path, haproxy_bin: str, tmp_pat
     assert result.returncode in (0, 1), f"{path.name}: exit {result.returncode}\n{result.stdout[-3000:]}"
     failed = {name.removesuffix(".py") for name in failed_check_files(junit)}
     assert _verified(path), f"{path.name}: its verdict is not reviewed yet; failed {sorted(failed)}"
-    expected = expectation(path, "fail")
+    expected = {check for check in expectation(path, "fail") if not check.startswith("stomp/")}  # run without STOMP
     assert failed == expected, (
         f"{path.name}: failed {sorted(failed)}, expected {sorted(expected)}\n{result.stdout[-4000:]}"
     )
@@ -125,8 +125,8 @@ def test_verdict_holds_on_containers(tmp_path: Path) -> None:
     result = run_suite(path, junit, target="containers")
     assert result.returncode in (0, 1), f"{path.name}: exit {result.returncode}\n{result.stdout[-3000:]}"
     failed = {name.removesuffix(".py") for name in failed_check_files(junit)}
-    assert failed == expectation(path, "fail"), f"{path.name} on containers: failed {sorted(failed)}\n" + (
-        result.stdout[-4000:])
+    expected = {check for check in expectation(path, "fail") if not check.startswith("stomp/")}
+    assert failed == expected, f"{path.name} on containers: failed {sorted(failed)}\n" + result.stdout[-4000:]
 
 
 @pytest.mark.local

@@ -11,7 +11,9 @@ from pathlib import Path
 
 import pytest
 
-REPO = Path(__file__).resolve().parents[1]
+from flowlb import paths
+
+REPO = paths.project_root()
 # Marks every process this test session starts (children inherit it), so leak checks never count
 # the processes of another run on the same machine.
 SESSION_MARK = os.environ.setdefault("FLOWLB_TEST_SESSION", uuid.uuid4().hex)

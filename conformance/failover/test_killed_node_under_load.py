@@ -19,7 +19,8 @@ import urllib3
 from flowlb.checks.health import check_timing, marked_down_within
 from flowlb.checks.stream import RequestStream
 from flowlb.checks.topology import Route, failover_victim
-from flowlb.haproxy.runtime import RuntimeAPI, ServerStat, wait_until
+from flowlb.haproxy.runtime import RuntimeAPI, ServerStat
+from flowlb.net import wait_until
 from flowlb.spec import ClusterSpec
 from flowlb.targets.base import NodeControl, Target
 

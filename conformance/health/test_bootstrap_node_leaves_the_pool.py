@@ -17,8 +17,9 @@ import urllib3
 
 from flowlb.checks.health import check_timing, marked_down_within
 from flowlb.checks.topology import Route, health_victim
-from flowlb.haproxy.runtime import RuntimeAPI, ServerStat, wait_until
+from flowlb.haproxy.runtime import RuntimeAPI, ServerStat
 from flowlb.lbclient import echo
+from flowlb.net import wait_until
 from flowlb.spec import ClusterSpec
 from flowlb.targets.base import HealthState, NodeControl, Target
 

@@ -14,7 +14,8 @@ from collections.abc import Callable
 
 from flowlb.checks.health import check_timing
 from flowlb.checks.topology import Route
-from flowlb.haproxy.runtime import RuntimeAPI, wait_until
+from flowlb.haproxy.runtime import RuntimeAPI
+from flowlb.net import wait_until
 from flowlb.spec import ClusterSpec
 from flowlb.targets.base import NodeControl, Target
 

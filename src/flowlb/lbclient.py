@@ -15,7 +15,7 @@ from typing import Any
 
 import urllib3
 
-from flowlb.targets.base import Endpoint
+from flowlb.net import Endpoint
 
 DEFAULT_TIMEOUT = urllib3.Timeout(connect=5.0, read=10.0)
 

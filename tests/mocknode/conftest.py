@@ -16,16 +16,15 @@ import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
 
-SRC = Path(__file__).resolve().parents[2] / "src"
-if str(SRC) not in sys.path:
-    sys.path.insert(0, str(SRC))
+from flowlb import paths
+from flowlb.mocknode.stompframe import Frame, FrameDecoder, Heartbeat, encode_frame
+from flowlb.node_contract import parse_ready_line
 
-from flowlb.mocknode.stompframe import Frame, FrameDecoder, Heartbeat, encode_frame  # noqa: E402
+SRC = paths.package_parent()
 
 TIMEOUT = float(os.environ.get("MOCKNODE_TEST_TIMEOUT", "5"))
 LOOPBACK = "127.0.0.1"
@@ -67,12 +66,12 @@ class NodeProcess:
         except queue.Empty:
             self.stop()
             raise AssertionError(f"node {self.name} printed no ready line within {TIMEOUT}s") from None
-        if not line.startswith("flowlb-mocknode ready "):
+        ready = parse_ready_line(line.strip())
+        if ready is None:
             self.stop()
             raise AssertionError(f"node {self.name} did not start: {line!r} {self.stderr()}")
-        fields = dict(item.split("=", 1) for item in line.split()[2:])
-        assert fields.pop("name") == self.name
-        return {key: int(value) for key, value in fields.items()}
+        assert ready.name == self.name
+        return ready.ports
 
     def stderr(self) -> str:
         """Whatever the process wrote to stderr; only after it exited."""

@@ -25,15 +25,16 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from flowlb import paths
 from flowlb.errors import FlowlbError
-from flowlb.haproxy.runtime import RuntimeAPI, wait_until
+from flowlb.haproxy.runtime import RuntimeAPI
 from flowlb.load import report as load_report
 from flowlb.load.results import LoadResult, failover_summary, read_history
+from flowlb.net import wait_until
 from flowlb.reporting import discard, publish
 from flowlb.targets.base import Target
 
-REPO_ROOT = Path(__file__).resolve().parents[3]
-DEFAULT_LOCUSTFILE = REPO_ROOT / "loadtests" / "flow.py"
+DEFAULT_LOCUSTFILE = paths.loadtests() / "flow.py"
 MAX_RUN_TIME_S = 4 * 3600  # every load loop is bounded
 STARTUP_MARGIN_S = 60.0  # Locust's start, spawning and its own stop, on top of --run-time
 

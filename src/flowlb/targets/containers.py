@@ -20,7 +20,6 @@ import tempfile
 from collections.abc import Callable
 from pathlib import Path
 from types import TracebackType
-from typing import Any
 
 import docker
 import docker.constants
@@ -33,10 +32,12 @@ from flowlb.errors import HAProxyConfigError, TargetError
 from flowlb.haproxy.layout import Layout, ServerAddress
 from flowlb.haproxy.messages import one_line_error
 from flowlb.haproxy.render import render
-from flowlb.haproxy.runtime import RuntimeAPI, wait_until
+from flowlb.haproxy.runtime import RuntimeAPI
+from flowlb.net import Endpoint, wait_until
+from flowlb.node_contract import NODE_HEARTBEAT, Counters, HealthState
 from flowlb.spec import ClusterSpec
-from flowlb.targets import dockerenv  # also set up by the package, before testcontainers loads
-from flowlb.targets.base import NODE_HEARTBEAT, Endpoint, Endpoints, HealthState
+from flowlb.targets import dockerenv
+from flowlb.targets.base import Endpoints
 from flowlb.targets.images import ensure_images
 from flowlb.targets.local import ConfigSource
 from flowlb.targets.nodeclient import MockNodeClient
@@ -132,13 +133,14 @@ class ContainersTarget:
         self._haproxy: HAProxyContainer | None = None
         self._network: Network | None = None
         self.run_dir = Path(tempfile.mkdtemp(prefix="flowlb-containers-"))
+        dockerenv.configure_testcontainers()
         try:
-            self._client = docker.from_env(timeout=30)
+            self._client = docker.DockerClient(base_url=dockerenv.docker_host(), timeout=30)
             self._client.ping()
         except Exception as exc:  # noqa: BLE001 - any failure means "no engine"
             shutil.rmtree(self.run_dir, ignore_errors=True)
             raise TargetError(
-                f"containers target: no Docker engine answers at {os.environ['DOCKER_HOST']}: {exc}"
+                f"containers target: no Docker engine answers at {dockerenv.docker_host()}: {exc}"
             ) from None
         try:
             remove_leftovers(self._client)
@@ -282,7 +284,7 @@ class ContainersTarget:
         self._node(name)
         self._clients[name].set_health(state, delay_ms)
 
-    def counters(self, name: str) -> dict[str, Any]:
+    def counters(self, name: str) -> Counters:
         self._node(name)
         return self._clients[name].counters()
 

@@ -12,7 +12,6 @@ from __future__ import annotations
 import resource
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -20,23 +19,23 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
-from typing import Any
 
+from flowlb import paths
 from flowlb.errors import HAProxyConfigError, TargetError
 from flowlb.haproxy.layout import Layout, ServerAddress
 from flowlb.haproxy.messages import one_line_error
 from flowlb.haproxy.render import render
-from flowlb.haproxy.runtime import RuntimeAPI, wait_until
+from flowlb.haproxy.runtime import RuntimeAPI
+from flowlb.net import Endpoint, free_port, wait_until
+from flowlb.node_contract import NODE_HEARTBEAT, PORT_ROLES, READY_PREFIX, Counters, HealthState, parse_ready_line
 from flowlb.spec import LB_ROLES, ClusterSpec
 from flowlb.targets import processes
-from flowlb.targets.base import NODE_HEARTBEAT, Endpoint, Endpoints, HealthState
+from flowlb.targets.base import Endpoints
 from flowlb.targets.nodeclient import MockNodeClient
 from flowlb.targets.readiness import HAProxyExited, wait_for_haproxy
 from flowlb.tls import make_certificates
 
 ConfigSource = Callable[[Layout], str]
-READY_PREFIX = "flowlb-mocknode ready"
-SRC_DIR = Path(__file__).resolve().parents[2]
 
 
 @dataclass
@@ -155,16 +154,17 @@ class LocalTarget:
             "--heartbeat",
             NODE_HEARTBEAT,
         ]
-        for role in ("web", "server", "stomp", "control"):
+        for role in PORT_ROLES:
             argv += [f"--{role}-port", str(ports[role])]
-        process = processes.spawn(argv, env={"PYTHONPATH": str(SRC_DIR), "FLOWLB_RUN_DIR": str(self.run_dir)})
+        env = {"PYTHONPATH": str(paths.package_parent()), "FLOWLB_RUN_DIR": str(self.run_dir)}
+        process = processes.spawn(argv, env=env)
         line, output = processes.read_line_matching(process, READY_PREFIX, self.ready_timeout)
-        if line is None:
+        ready = parse_ready_line(line) if line is not None else None
+        if ready is None:
             processes.stop(process)
             last = output.strip().splitlines()[-1] if output.strip() else "no output"
             raise TargetError(f"local target: mock node {name} did not start: {last}")
-        fields = dict(item.split("=", 1) for item in line.split()[2:])
-        actual = {role: int(fields[role]) for role in ("web", "server", "stomp", "control")}
+        actual = ready.ports
         return _LocalNode(name, actual, process, MockNodeClient(name, "127.0.0.1", actual["control"]))
 
     # -- the Target interface ------------------------------------------------------------------
@@ -215,7 +215,7 @@ class LocalTarget:
     def set_health(self, name: str, state: HealthState, delay_ms: int = 0) -> None:
         self._node(name).client.set_health(state, delay_ms)
 
-    def counters(self, name: str) -> dict[str, Any]:
+    def counters(self, name: str) -> Counters:
         return self._node(name).client.counters()
 
     def _node(self, name: str) -> _LocalNode:
@@ -242,9 +242,3 @@ class LocalTarget:
     def __exit__(self, *exc: tuple[type[BaseException] | None, BaseException | None, TracebackType | None]) -> None:
         self.close()
 
-
-def free_port() -> int:
-    """A port nothing listens on right now on 127.0.0.1 (the kernel's pick)."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])

@@ -25,10 +25,10 @@ from pathlib import Path
 import pytest
 
 from flowlb.lint.run import lint
-from flowlb.mutants import catalogue
 from flowlb.spec import load_spec
 from tests.conftest import REPO
-from tests.test_mutants import failed_check_files
+from tests.support.mutants import catalogue
+from tests.support.suite import failed_check_files
 
 CORPUS = sorted((REPO / "fixtures" / "operator-configs").glob("*.cfg"))
 SPEC = load_spec()

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 from tests.conftest import REPO
-from tests.test_targets import flowlb_processes
+from tests.support.suite import flowlb_processes
 
 from flowlb.load.results import LoadResult
 from flowlb.load.runner import locust_environment

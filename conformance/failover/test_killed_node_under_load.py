@@ -1,10 +1,12 @@
 """Failover under load: a Flow node is killed while clients stream requests on 8443.
 
 A bounded stream of idempotent GETs runs on keep-alive connections (4 workers, at most 20,000
-requests or 30 s). One node is killed (SIGKILL or `docker kill`), the check waits for HAProxy to
-mark it DOWN, then runs on for one more check interval. It reports the detection time and the
-failed requests. A killed node refuses connections, and `retries` with `option redispatch` and
-`retry-on conn-failure` send those requests to another server, so no idempotent request may be
+requests or 30 s). Slow requests (2 s at the node) are then started on every primary server, so the
+node that dies has requests in flight (that node is one HAProxy counts such a request on). One node
+is killed (SIGKILL or `docker kill`), the check waits for HAProxy to mark it DOWN, then runs on
+until the in-flight requests are answered. It reports the detection time and the failed requests. A
+killed node refuses connections and resets those in flight: `retries` with `option redispatch` and
+`retry-on conn-failure empty-response` send them to another server, so no idempotent request may be
 lost. Fails when any request fails (the article has no redispatch) or detection is slower than
 ``inter x fall`` plus one interval and 1 s.
 """
@@ -24,6 +26,22 @@ from flowlb.net import wait_until
 from flowlb.spec import ClusterSpec
 from flowlb.targets.base import NodeControl, Target
 
+IN_FLIGHT_MS = 2000
+
+
+def _node_with_requests_in_flight(runtime: RuntimeAPI, route: Route, preferred: str) -> str:
+    """``preferred`` once HAProxy counts a request in flight on it, else a primary that has one."""
+    def busy() -> list[str]:
+        servers = runtime.servers(route.backend)
+        return [node for node in route.primaries() if servers[route.server(node)].current_sessions > 0]
+
+    try:
+        wait_until(lambda: bool(busy()), 5.0, "a request in flight on a primary server")
+    except TimeoutError:
+        return preferred
+    found = busy()
+    return preferred if preferred in found else (found or [preferred])[0]
+
 
 def test_no_request_lost_when_a_node_is_killed(
     lb: Target,
@@ -36,24 +54,28 @@ def test_no_request_lost_when_a_node_is_killed(
 ) -> None:
     server_route = route("server_tls")
     victim = failover_victim(server_route, 2)
-    server = server_route.server(victim)
-    limit = check_timing(runtime, lb.config_text, flowlb_spec, server_route.backend, server).down_limit_s()
+    backend = server_route.backend
 
     stream = RequestStream(lambda: http("server_tls"), "/flowlb/failover", workers=4, max_seconds=30)
     events: list[dict[str, object]] = []  # for the report's failover timeline, recorded even when the check fails
     try:
         with stream:
             wait_until(lambda: stream.count() >= 50, 10, "the request stream running")
+            stream.in_flight(2 * len(server_route.primaries()), IN_FLIGHT_MS)
+            victim = _node_with_requests_in_flight(runtime, server_route, victim)
+            server = server_route.server(victim)
+            limit = check_timing(runtime, lb.config_text, flowlb_spec, backend, server).down_limit_s()
             killed_at = stream.now()
             node_control.kill(victim)
             events.append({"t": round(killed_at, 3), "what": f"killed {victim}", "kind": "failure"})
-            detected = marked_down_within(runtime, server_route.backend, server, limit)
+            detected = marked_down_within(runtime, backend, server, limit)
             if isinstance(detected, ServerStat):
                 pytest.fail(f"HAProxy did not mark the killed node {victim} DOWN within {limit:.1f} s")
             down = f"HAProxy marked {victim} DOWN"
             events.append({"t": round(killed_at + detected, 3), "what": down, "kind": "down"})
             settled = stream.count()
             wait_until(lambda: stream.count() >= settled + 50, 10, "the stream after detection")
+            wait_until(lambda: stream.now() > killed_at + IN_FLIGHT_MS / 1000 + 1, 10, "the in-flight requests")
     finally:
         record_property("kill_timeline", stream.timeline(events))
     outcomes = stream.snapshot()

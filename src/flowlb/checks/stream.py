@@ -104,6 +104,28 @@ class RequestStream:
         finally:
             pool.close()
 
+    def in_flight(self, count: int, delay_ms: int) -> None:
+        """Start ``count`` slow requests at once (each node answers after ``delay_ms``), on connections of
+        their own: a node that dies while they run has requests on it, so the check does not hang on luck."""
+        for index in range(count):
+            thread = threading.Thread(target=self._one_slow, args=(delay_ms,), name=f"in-flight-{index}", daemon=True)
+            thread.start()
+            self._threads.append(thread)
+
+    def _one_slow(self, delay_ms: int) -> None:
+        pool = self.pool_factory()
+        started = self.now()
+        try:
+            reply = pool.request("GET", f"{self.path}?in-flight=1&delay_ms={delay_ms}")
+            node = echo(reply).get("node") if reply.status == 200 else None
+            outcome = Outcome(started, self.now() - started, node, reply.status, None)
+        except (urllib3.exceptions.HTTPError, OSError, ValueError) as exc:
+            outcome = Outcome(started, self.now() - started, None, None, type(exc).__name__)
+        finally:
+            pool.close()
+        with self._lock:
+            self.outcomes.append(outcome)
+
     def stop(self) -> None:
         self._stop.set()
         for thread in self._threads:

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 from flowlb.haproxy.config import HAProxyConfig as Config
 from flowlb.haproxy.config import Line, Section, Server, looks_like_address, parse_time_s
-from flowlb.policy import HEADER_BUFFER_MAX
+from flowlb.policy import HEADER_BUFFER_MAX, HEADER_TIMEOUT_MAX_S
 from flowlb.spec import ClusterSpec
 
 TLS_ORDER = ("SSLv3", "TLSv1.0", "TLSv1.1", "TLSv1.2", "TLSv1.3")
@@ -227,14 +227,22 @@ def stomp_without_tunnel_timeout(config: Config, spec: ClusterSpec) -> Iterator[
 
 @rule
 def no_header_timeout(config: Config, spec: ClusterSpec) -> Iterator[Finding]:
-    """Mutant 20: slow-header clients hold connections (slowloris)."""
+    """Mutant 20: slow-header clients hold connections (slowloris) longer than the policy allows."""
     ports = _ports(spec)
     for port in (ports["https"], ports["server"], ports["server_tls"]):
         for front in config.listeners(port):
-            if front.mode() == "http" and front.timeout("http-request") is None:
-                yield Finding("FLOW009", front.number, f"{_where(front)} has no `timeout http-request`",
-                              "a client that sends its headers slowly keeps a connection for `timeout client`; a "
-                              "few hundred of them starve the Flow UI and API", "`timeout http-request 10s`")
+            if not _http_involved(config, front):
+                continue
+            line = front.timeout("http-request") or front.timeout("client")
+            seconds = parse_time_s(line.value(2)) if line is not None else None
+            if seconds is not None and seconds <= HEADER_TIMEOUT_MAX_S:
+                continue
+            setting = f"`{line.text}`" if line is not None else "no `timeout http-request` or `timeout client`"
+            yield Finding("FLOW009", line.number if line is not None else front.number,
+                          f"{_where(front)} (port {port}) gives a client {setting} to send its headers",
+                          f"a client that sends its headers slowly keeps a connection that long (the policy allows "
+                          f"{HEADER_TIMEOUT_MAX_S:g} s); a few hundred of them starve the Flow UI and API",
+                          "`timeout http-request 10s`")
 
 
 @rule

@@ -16,7 +16,9 @@ from typing import Any
 
 from flowlb import plots
 from flowlb.load.results import Second, read_history
-from flowlb.reporting import STYLE
+from flowlb.reporting import TEMPLATES
+
+STYLE = "\n" + TEMPLATES.get_template("report.css").render()  # until this page is a template too
 
 _STYLE = """
 .numbers td,.numbers th{text-align:right}.numbers td:first-child,.numbers th:first-child{text-align:left;width:34%}

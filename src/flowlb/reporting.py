@@ -2,9 +2,9 @@
 
 Written at the end of a run into ``reports/<run>/``: ``index.html`` for people (the failed checks'
 fixes first, then the checks by area with the pictures their figures allow: balance per port,
-failover timelines), ``summary.json`` for machines, beside pytest's ``junit.xml``. The run
-directory appears only when complete (it is written as ``<run>.partial`` and renamed), and
-``reports/latest`` points at the newest.
+failover timelines; ``templates/conformance.html.j2``), ``summary.json`` for machines, beside
+pytest's ``junit.xml``. The run directory appears only when complete (it is written as
+``<run>.partial`` and renamed), and ``reports/latest`` points at the newest.
 """
 
 from __future__ import annotations

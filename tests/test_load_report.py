@@ -105,3 +105,18 @@ def test_latest_follows_the_newest_run_of_either_kind(tmp_path: Path) -> None:
     assert (tmp_path / "latest").resolve() == load.resolve()
     assert (load / "index.html").is_file()
     assert sorted(p.name for p in tmp_path.iterdir()) == sorted(["latest", conformance.name, load.name])
+
+
+def test_hostile_names_are_escaped_and_the_charts_are_not(tmp_path: Path) -> None:
+    hostile = "<script>alert(1)</script>"
+    summary = json.loads((fake_run(tmp_path) / "summary.json").read_text())
+    summary.update(target=hostile, profile=hostile)
+    summary["plan"].update(mix=hostile, failover=hostile)
+    summary["failover"].update(action=hostile, node=hostile)
+    summary["failover"]["events"] = [{"t": T0 + 4.5, "what": hostile}]
+    summary["entries"] = [{"name": hostile, "requests": hostile}]
+    (tmp_path / "summary.json").write_text(json.dumps(summary))
+    page = report.render(tmp_path)
+    assert "<script" not in page
+    assert page.count("&lt;script&gt;") == 9, "target, profile, mix, failover, action, node, event, entry x2"
+    assert len(svgs(page)) == 2, "the plots' <img> tags are inserted as HTML"

@@ -16,30 +16,24 @@ from collections.abc import Callable
 import pytest
 import urllib3
 
-from flowlb.checks.health import check_timing, marked_down_within
+from flowlb.checks.backend import Backend
 from flowlb.checks.stream import RequestStream
-from flowlb.checks.topology import Route, failover_victim
-from flowlb.haproxy.runtime import RuntimeAPI, ServerStat
+from flowlb.haproxy.runtime import ServerStat
 from flowlb.net import wait_until
-from flowlb.spec import ClusterSpec
-from flowlb.targets.base import NodeControl, Target
+from flowlb.targets.base import NodeControl
 
 CLIENT_TIMEOUT_S = 2.0
 
 
 def test_hung_node_is_taken_out_under_load(
-    lb: Target,
-    runtime: RuntimeAPI,
     node_control: NodeControl,
-    route: Callable[[str], Route],
+    backend: Callable[[str], Backend],
     http: Callable[..., urllib3.HTTPConnectionPool],
-    flowlb_spec: ClusterSpec,
     record_property: Callable[[str, object], None],
 ) -> None:
-    server_route = route("server_tls")
-    victim = failover_victim(server_route, 1)
-    server = server_route.server(victim)
-    limit = check_timing(runtime, lb.config_text, flowlb_spec, server_route.backend, server).hung_limit_s()
+    servers = backend("server_tls")
+    victim = servers.failover_victim(1)
+    limit = servers.timing(victim).hung_limit_s()
     timeout = urllib3.Timeout(connect=5.0, read=CLIENT_TIMEOUT_S)
 
     stream = RequestStream(lambda: http("server_tls", timeout=timeout), "/flowlb/hang", workers=4,
@@ -51,7 +45,7 @@ def test_hung_node_is_taken_out_under_load(
             hung_at = stream.now()
             node_control.hang(victim)
             events.append({"t": round(hung_at, 3), "what": f"froze {victim}", "kind": "failure"})
-            detected = marked_down_within(runtime, server_route.backend, server, limit)
+            detected = servers.marked_down_within(victim, limit)
             if isinstance(detected, ServerStat):
                 pytest.fail(
                     f"{victim} is frozen but HAProxy still has it UP after {limit:.1f} s: requests sent to it hang. "

@@ -18,22 +18,20 @@ from collections.abc import Callable
 import pytest
 import urllib3
 
-from flowlb.checks.health import check_timing, marked_down_within
+from flowlb.checks.backend import Backend
 from flowlb.checks.stream import RequestStream
-from flowlb.checks.topology import Route, failover_victim
-from flowlb.haproxy.runtime import RuntimeAPI, ServerStat
+from flowlb.haproxy.runtime import ServerStat
 from flowlb.net import wait_until
-from flowlb.spec import ClusterSpec
-from flowlb.targets.base import NodeControl, Target
+from flowlb.targets.base import NodeControl
 
 IN_FLIGHT_MS = 2000
 
 
-def _node_with_requests_in_flight(runtime: RuntimeAPI, route: Route, preferred: str) -> str:
+def _node_with_requests_in_flight(servers: Backend, preferred: str) -> str:
     """``preferred`` once HAProxy counts a request in flight on it, else a primary that has one."""
+
     def busy() -> list[str]:
-        servers = runtime.servers(route.backend)
-        return [node for node in route.primaries() if servers[route.server(node)].current_sessions > 0]
+        return [node for node in servers.primaries() if servers.stat(node).current_sessions > 0]
 
     try:
         wait_until(lambda: bool(busy()), 5.0, "a request in flight on a primary server")
@@ -44,31 +42,26 @@ def _node_with_requests_in_flight(runtime: RuntimeAPI, route: Route, preferred: 
 
 
 def test_no_request_lost_when_a_node_is_killed(
-    lb: Target,
-    runtime: RuntimeAPI,
     node_control: NodeControl,
-    route: Callable[[str], Route],
+    backend: Callable[[str], Backend],
     http: Callable[..., urllib3.HTTPConnectionPool],
-    flowlb_spec: ClusterSpec,
     record_property: Callable[[str, object], None],
 ) -> None:
-    server_route = route("server_tls")
-    victim = failover_victim(server_route, 2)
-    backend = server_route.backend
+    servers = backend("server_tls")
+    victim = servers.failover_victim(2)
 
     stream = RequestStream(lambda: http("server_tls"), "/flowlb/failover", workers=4, max_seconds=30)
     events: list[dict[str, object]] = []  # for the report's failover timeline, recorded even when the check fails
     try:
         with stream:
             wait_until(lambda: stream.count() >= 50, 10, "the request stream running")
-            stream.in_flight(2 * len(server_route.primaries()), IN_FLIGHT_MS)
-            victim = _node_with_requests_in_flight(runtime, server_route, victim)
-            server = server_route.server(victim)
-            limit = check_timing(runtime, lb.config_text, flowlb_spec, backend, server).down_limit_s()
+            stream.in_flight(2 * len(servers.primaries()), IN_FLIGHT_MS)
+            victim = _node_with_requests_in_flight(servers, victim)
+            limit = servers.timing(victim).down_limit_s()
             killed_at = stream.now()
             node_control.kill(victim)
             events.append({"t": round(killed_at, 3), "what": f"killed {victim}", "kind": "failure"})
-            detected = marked_down_within(runtime, backend, server, limit)
+            detected = servers.marked_down_within(victim, limit)
             if isinstance(detected, ServerStat):
                 pytest.fail(f"HAProxy did not mark the killed node {victim} DOWN within {limit:.1f} s")
             down = f"HAProxy marked {victim} DOWN"

@@ -15,32 +15,26 @@ from collections.abc import Callable
 import pytest
 import urllib3
 
-from flowlb.checks.health import check_timing, marked_down_within
-from flowlb.checks.topology import Route, health_victim
-from flowlb.haproxy.runtime import RuntimeAPI, ServerStat
+from flowlb.checks.backend import Backend
+from flowlb.haproxy.runtime import ServerStat
 from flowlb.lbclient import echo
 from flowlb.net import wait_until
-from flowlb.spec import ClusterSpec
-from flowlb.targets.base import HealthState, NodeControl, Target
+from flowlb.targets.base import HealthState, NodeControl
 
 
 def test_bootstrap_node_is_marked_down_and_back_up(
-    lb: Target,
-    runtime: RuntimeAPI,
     node_control: NodeControl,
-    route: Callable[[str], Route],
+    backend: Callable[[str], Backend],
     http: Callable[..., urllib3.HTTPConnectionPool],
-    flowlb_spec: ClusterSpec,
     record_property: Callable[[str, object], None],
 ) -> None:
-    server_route = route("server")
-    victim = health_victim(server_route, 1)
-    server = server_route.server(victim)
-    timing = check_timing(runtime, lb.config_text, flowlb_spec, server_route.backend, server)
+    servers = backend("server")
+    victim = servers.health_victim(1)
+    timing = servers.timing(victim)
     down_limit, up_limit = timing.down_limit_s(), timing.up_limit_s()
 
     node_control.set_health(victim, HealthState.BOOTSTRAP)
-    took_down = marked_down_within(runtime, server_route.backend, server, down_limit)
+    took_down = servers.marked_down_within(victim, down_limit)
     if isinstance(took_down, ServerStat):
         now = took_down
         pytest.fail(
@@ -61,7 +55,7 @@ def test_bootstrap_node_is_marked_down_and_back_up(
 
     node_control.set_health(victim, HealthState.HEALTHY)
     try:
-        took_up = wait_until(lambda: runtime.server(server_route.backend, server).status == "UP", up_limit, "up")
+        took_up = wait_until(lambda: servers.stat(victim).status == "UP", up_limit, "up")
     except TimeoutError:
         pytest.fail(f"{victim} is healthy again but HAProxy did not bring it back within {up_limit:.1f} s")
     record_property("bootstrap_rejoin_s", round(took_up, 2))

@@ -15,30 +15,24 @@ from collections.abc import Callable
 import pytest
 import urllib3
 
-from flowlb.checks.health import check_timing, marked_down_within
-from flowlb.checks.topology import Route, health_victim
-from flowlb.haproxy.runtime import RuntimeAPI, ServerStat
+from flowlb.checks.backend import Backend
+from flowlb.haproxy.runtime import ServerStat
 from flowlb.lbclient import echo
-from flowlb.spec import ClusterSpec
-from flowlb.targets.base import HealthState, NodeControl, Target
+from flowlb.targets.base import HealthState, NodeControl
 
 
 def test_hung_health_url_marks_the_server_down(
-    lb: Target,
-    runtime: RuntimeAPI,
     node_control: NodeControl,
-    route: Callable[[str], Route],
+    backend: Callable[[str], Backend],
     http: Callable[..., urllib3.HTTPConnectionPool],
-    flowlb_spec: ClusterSpec,
     record_property: Callable[[str, object], None],
 ) -> None:
-    server_route = route("server")
-    victim = health_victim(server_route, 0)
-    server = server_route.server(victim)
-    limit = check_timing(runtime, lb.config_text, flowlb_spec, server_route.backend, server).hung_limit_s()
+    servers = backend("server")
+    victim = servers.health_victim(0)
+    limit = servers.timing(victim).hung_limit_s()
 
     node_control.set_health(victim, HealthState.HANG)
-    took = marked_down_within(runtime, server_route.backend, server, limit)
+    took = servers.marked_down_within(victim, limit)
     if isinstance(took, ServerStat):
         now = took
         pytest.fail(

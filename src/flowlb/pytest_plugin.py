@@ -17,6 +17,7 @@ from typing import Any
 import pytest
 import urllib3
 
+from flowlb.checks.backend import Backend
 from flowlb.checks.topology import Route, config_route, http_exchange, learn_backend
 from flowlb.errors import FlowlbError, HAProxyConfigError
 from flowlb.haproxy.operator import OperatorConfig
@@ -378,18 +379,19 @@ def _routes() -> dict[str, Route]:
 
 
 @pytest.fixture
-def route(
-    lb: Target, runtime: RuntimeAPI, http: Callable[..., urllib3.HTTPConnectionPool], _routes: dict[str, Route]
-) -> Callable[[str], Route]:
-    """``route("server")``: the HAProxy backend behind an HTTP role and each node's server name in it."""
+def backend(
+    lb: Target, runtime: RuntimeAPI, http: Callable[..., urllib3.HTTPConnectionPool], _routes: dict[str, Route],
+    flowlb_spec: ClusterSpec,
+) -> Callable[[str], Backend]:
+    """``backend("server")``: the HAProxy backend behind an HTTP role, its servers' nodes, their check timing."""
     if not lb.echoes():
         pytest.skip("needs to know which node answered (flowlb's mock nodes name themselves); real Flow servers "
                     "do not")
 
-    def learn(role: str) -> Route:
+    def learn(role: str) -> Backend:
         if role not in _routes:
             _routes[role] = _route(lb, runtime, http_exchange(http(role)))
-        return _routes[role]
+        return Backend(_routes[role], runtime, lb.config_text, flowlb_spec)
 
     return learn
 
@@ -425,10 +427,11 @@ def stomp_session(lb: Target, pytestconfig: pytest.Config) -> Iterator[Callable[
 
 
 @pytest.fixture
-def stomp_route(
-    lb: Target, runtime: RuntimeAPI, stomp_session: Callable[..., StompSession], _routes: dict[str, Route]
-) -> Route:
-    """The HAProxy backend behind 61613 and each node's server name in it, learned one session at a time."""
+def stomp_backend(
+    lb: Target, runtime: RuntimeAPI, stomp_session: Callable[..., StompSession], _routes: dict[str, Route],
+    flowlb_spec: ClusterSpec,
+) -> Backend:
+    """The HAProxy backend behind 61613, its servers' nodes and their check timing."""
     if not lb.echoes():
         pytest.skip("needs to know which node took a STOMP session (the mock names itself in CONNECTED)")
     if "stomp" not in _routes:
@@ -437,7 +440,7 @@ def stomp_route(
             stomp_session().close()
 
         _routes["stomp"] = _route(lb, runtime, one_session)
-    return _routes["stomp"]
+    return Backend(_routes["stomp"], runtime, lb.config_text, flowlb_spec)
 
 
 @pytest.fixture

@@ -17,6 +17,7 @@ from typing import Any
 import pytest
 import urllib3
 
+from flowlb.checks import catalogue
 from flowlb.checks.backend import Backend
 from flowlb.checks.topology import Route, config_route, http_exchange, learn_backend
 from flowlb.errors import FlowlbError, HAProxyConfigError
@@ -194,30 +195,12 @@ def _report_state(report: pytest.TestReport) -> Any:
 
 
 def _describe(report: pytest.TestReport) -> CheckResult:
-    path = report.nodeid.split("::", 1)[0]
-    doc = _module_docstring(Path(report.fspath) if report.fspath else Path(path))
-    title, _, rest = doc.strip().partition("\n\n")
-    parts = path.split("/")
-    area = parts[-2] if len(parts) > 1 else "checks"
-    return CheckResult(
-        nodeid=report.nodeid,
-        area=area,
-        title=" ".join(title.split()) or report.nodeid.split("::")[-1],
-        guards=" ".join(rest.split()),
-    )
-
-
-def _module_docstring(path: Path) -> str:
-    """The check file's docstring, read from the file: pytest imports check modules under bare names
-    (``test_x``), so looking them up in ``sys.modules`` by their path finds nothing."""
-    import ast
-
-    config = _CONFIG.get("config")
-    candidate = path if path.is_absolute() or config is None else Path(config.rootpath) / path
-    try:
-        return ast.get_docstring(ast.parse(candidate.read_text(encoding="utf-8"))) or ""
-    except (OSError, SyntaxError, ValueError):
-        return ""
+    """The check's catalogue entry (id, area, title, what it guards, fix) for the report."""
+    check = catalogue.by_file(report.nodeid)
+    if check is None:
+        return CheckResult(nodeid=report.nodeid, area="checks", title=report.nodeid.split("::")[-1], guards="")
+    return CheckResult(nodeid=report.nodeid, area=check.area, title=check.title, guards=check.guards,
+                       check_id=check.id, fix=check.fix)
 
 
 def _failure_message(report: pytest.TestReport) -> str:

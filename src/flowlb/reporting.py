@@ -30,6 +30,8 @@ class CheckResult:
     area: str
     title: str
     guards: str
+    check_id: str = ""
+    fix: str = ""  # the catalogue's fix, for a failure message that does not give one
     outcome: str = "passed"
     message: str = ""
     seconds: float = 0.0
@@ -186,6 +188,8 @@ class _Row:
     def of(cls, result: CheckResult) -> _Row:
         shown = ((key, _shown_figure(value)) for key, value in result.figures.items())
         problem, fix = split_fix(result.message) if result.outcome == "failed" else (result.message, "")
+        if result.outcome == "failed" and not fix:
+            fix = result.fix  # the catalogue's, where the message names none
         return cls(result, [(key, value) for key, value in shown if value is not None], problem, fix)
 
 

@@ -10,37 +10,22 @@ accepts) or a `timeout check` longer than the interval allows.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Callable
 
-import pytest
-import urllib3
-
-from flowlb.checks.backend import Backend
-from flowlb.haproxy.runtime import ServerStat
+from flowlb.checks.drill import Drill
 from flowlb.lbclient import echo
-from flowlb.targets.base import HealthState, NodeControl
+from flowlb.targets.base import HealthState
 
 
-def test_hung_health_url_marks_the_server_down(
-    node_control: NodeControl,
-    backend: Callable[[str], Backend],
-    http: Callable[..., urllib3.HTTPConnectionPool],
-    record_property: Callable[[str, object], None],
-) -> None:
-    servers = backend("server")
+def test_hung_health_url_marks_the_server_down(drill: Drill) -> None:
+    servers = drill.backend("server")
     victim = servers.health_victim(0)
     limit = servers.timing(victim).hung_limit_s()
 
-    node_control.set_health(victim, HealthState.HANG)
-    took = servers.marked_down_within(victim, limit)
-    if isinstance(took, ServerStat):
-        now = took
-        pytest.fail(
-            f"{victim}'s health URL never answers, yet HAProxy still has it {now.status} ({now.check_status}) "
-            f"after {limit:.1f} s. Fix: an HTTP check (`option httpchk GET /commanderRequest/health`) and no "
-            "`timeout check` longer than `inter`."
-        )
-    record_property("hung_health_detection_s", round(took, 2))
+    drill.nodes.set_health(victim, HealthState.HANG)
+    took = servers.expect_down(victim, limit, f"{victim}'s health URL never answers",
+                               "an HTTP check (`option httpchk GET /commanderRequest/health`) and no `timeout check` "
+                               "longer than `inter`.")
+    drill.record("hung_health_detection_s", round(took, 2))
     print(f"hung health URL: marked down in {took:.2f} s (limit {limit:.1f})")
-    answered = Counter(echo(http("server").request("GET", "/flowlb/while-hung"))["node"] for _ in range(15))
+    answered = Counter(echo(drill.http("server").request("GET", "/flowlb/while-hung"))["node"] for _ in range(15))
     assert answered[victim] == 0, f"requests reached {victim} while HAProxy had it DOWN: {dict(answered)}"

@@ -15,7 +15,6 @@ from collections.abc import Callable
 import pytest
 
 from flowlb.checks.backend import Backend
-from flowlb.haproxy.runtime import ServerStat
 from flowlb.stompclient import StompSession
 from flowlb.targets.base import HealthState, NodeControl
 
@@ -31,15 +30,10 @@ def test_bootstrap_node_gets_no_new_sessions(
     victim = stomp_backend.failover_victim(1)
     limit = stomp_backend.timing(victim).down_limit_s()
     node_control.set_health(victim, HealthState.BOOTSTRAP)
-    took = stomp_backend.marked_down_within(victim, limit)
-    if isinstance(took, ServerStat):
-        now = took
-        pytest.fail(
-            f"STOMP sessions still go to {victim}, whose health check fails (503, bootstrap mode): HAProxy has it "
-            f"{now.status} ({now.check_status}) in the STOMP backend after {limit:.1f} s. Fix: add "
-            "`option httpchk GET /commanderRequest/health` and `http-check expect status 200` to the STOMP "
-            "backend (the servers keep `check port 8000`)."
-        )
+    took = stomp_backend.expect_down(
+        victim, limit, f"STOMP sessions still go to {victim}, whose health URL fails (503, bootstrap mode)",
+        "add `option httpchk GET /commanderRequest/health` and `http-check expect status 200` to the STOMP backend "
+        "(the servers keep `check port 8000`).")
     record_property("stomp_bootstrap_detection_s", round(took, 2))
     placed = Counter(stomp_session().node for _ in range(2 * len(stomp_backend.primaries())))
     assert placed[victim] == 0, f"new STOMP sessions landed on {victim} while HAProxy had it DOWN: {dict(placed)}"

@@ -11,6 +11,7 @@ import ipaddress
 import os
 import signal
 from collections.abc import Callable, Generator, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +20,7 @@ import urllib3
 
 from flowlb.checks import catalogue
 from flowlb.checks.backend import Backend
+from flowlb.checks.drill import Drill
 from flowlb.checks.topology import Route, config_route, http_exchange, learn_backend
 from flowlb.errors import FlowlbError, HAProxyConfigError
 from flowlb.haproxy.operator import OperatorConfig
@@ -37,93 +39,74 @@ _CONFIG: dict[str, pytest.Config] = {}  # the session's config, for hooks that a
 OPERATOR_KEY = pytest.StashKey[OperatorConfig | None]()
 
 
+@dataclass(frozen=True)
+class _Option:
+    """One command-line option of the suite and the environment variable that sets its default."""
+
+    flag: str
+    dest: str
+    help: str
+    env: str = ""
+    default: str | None = None
+    type: Any = None
+    choices: tuple[str, ...] | None = None
+
+    def add_to(self, group: Any) -> None:
+        if self.type is bool:
+            group.addoption(self.flag, dest=self.dest, action="store_true", help=self.help)
+            return
+        default = os.environ.get(self.env, self.default) if self.env else self.default
+        shown = f" [env {self.env}" + (f"; default {self.default}]" if self.default else "]") if self.env else ""
+        group.addoption(self.flag, dest=self.dest, default=default, type=self.type, choices=self.choices,
+                        help=self.help + shown)
+
+
+_CLUSTER_OPTIONS = (
+    _Option("--target", "flowlb_target", "where the cluster runs: containers (Docker), local (haproxy + processes on "
+            "loopback), auto = containers when a Docker engine answers, else local; external: a live LB",
+            "FLOWLB_TARGET", "auto", choices=TARGETS),
+    _Option("--profile", "flowlb_profile", "config to render: kb (the article) or hardened (default: the spec's)",
+            "FLOWLB_PROFILE", choices=PROFILES),
+    _Option("--spec", "flowlb_spec", "cluster spec (TOML; default fixtures/cluster.toml)", "FLOWLB_SPEC", type=Path),
+    _Option("--haproxy-cfg", "flowlb_haproxy_cfg", "run YOUR haproxy.cfg instead of a generated profile: the test "
+            "cluster is sized from it, its binds, servers and certificate paths are mapped onto it, everything else "
+            "runs as written", "FLOWLB_HAPROXY_CFG", type=Path),
+    _Option("--report-dir", "flowlb_report_dir", "where each run's report goes (junit.xml, index.html, "
+            "summary.json); 'none' for no report", "FLOWLB_REPORT_DIR", "reports"),
+    _Option("--stomp-idle-seconds", "flowlb_stomp_idle", "how long a STOMP session with heart-beats off must "
+            "survive silence where the config's own cut is not shorter", "FLOWLB_STOMP_IDLE_S", "45", type=float),
+    _Option("--stomp-vhost", "flowlb_stomp_vhost", "CONNECT's host header on 61613 (default: the LB's address; a "
+            "RabbitMQ behind the LB wants '/')", "FLOWLB_STOMP_VHOST"),
+    _Option("--management-networks", "flowlb_management_networks", "CIDRs of your management networks, e.g. "
+            "10.9.0.0/16: a stats listener your config binds to an address in them may serve without a password "
+            "(default: loopback only)", "FLOWLB_MANAGEMENT_NETWORKS", ""),
+    _Option("--keep-cluster", "flowlb_keep", "leave the cluster running after the session (containers target) and "
+            "print how to reach it", type=bool),
+)
+_EXTERNAL_OPTIONS = (
+    _Option("--lb-host", "flowlb_lb_host", "address of the live LB", "FLOWLB_LB_HOST"),
+    _Option("--lb-ports", "flowlb_lb_ports", "its ports where they differ from the spec: "
+            "http=80,https=443,server=8000,server-tls=8443,stomp=61613", "FLOWLB_LB_PORTS", ""),
+    _Option("--lb-name", "flowlb_lb_name", "the name its certificate must carry (SNI); default: --lb-host",
+            "FLOWLB_LB_NAME"),
+    _Option("--ca-file", "flowlb_ca_file", "CA that signed the LB's certificate; default: the system store",
+            "FLOWLB_CA_FILE", type=Path),
+    _Option("--runtime-api", "flowlb_runtime_api", "HAProxy's runtime API: a UNIX socket path or tcp:HOST:PORT "
+            "(evidence; needed for --destructive)", "FLOWLB_RUNTIME_API"),
+    _Option("--stats-url", "flowlb_stats_url", "HAProxy's stats page (read-only evidence)", "FLOWLB_STATS_URL"),
+    _Option("--stats-auth", "flowlb_stats_auth", "USER:PASS for --stats-url", "FLOWLB_STATS_AUTH"),
+    _Option("--destructive", "flowlb_destructive", "allow checks that change the live LB: drain one server through "
+            "the runtime API (always restored). Never kills anything.", type=bool),
+)
+
+
 def pytest_addoption(parser: pytest.Parser) -> None:
     group = parser.getgroup("flowlb", "flowlb: the cluster under test")
-    group.addoption(
-        "--target",
-        dest="flowlb_target",
-        choices=TARGETS,
-        default=os.environ.get("FLOWLB_TARGET", "auto"),
-        help="where the cluster runs: containers (Docker), local (haproxy + processes on loopback), "
-        "auto = containers when a Docker engine answers, else local [env FLOWLB_TARGET; default auto]",
-    )
-    group.addoption(
-        "--profile",
-        dest="flowlb_profile",
-        choices=PROFILES,
-        default=os.environ.get("FLOWLB_PROFILE"),
-        help="config to render: kb (the article) or hardened [env FLOWLB_PROFILE; default: the spec's profile]",
-    )
-    group.addoption(
-        "--spec",
-        dest="flowlb_spec",
-        type=Path,
-        default=os.environ.get("FLOWLB_SPEC"),
-        help="cluster spec (TOML) [env FLOWLB_SPEC; default fixtures/cluster.toml]",
-    )
-    group.addoption(
-        "--haproxy-cfg",
-        dest="flowlb_haproxy_cfg",
-        type=Path,
-        default=os.environ.get("FLOWLB_HAPROXY_CFG"),
-        help="run YOUR haproxy.cfg instead of a generated profile: its binds, server addresses and certificate "
-        "paths are mapped onto the test cluster, everything else runs as written [env FLOWLB_HAPROXY_CFG]",
-    )
-    group.addoption(
-        "--report-dir",
-        dest="flowlb_report_dir",
-        default=os.environ.get("FLOWLB_REPORT_DIR", "reports"),
-        help="where each run's report goes (junit.xml, index.html, summary.json); 'none' for no report "
-        "[env FLOWLB_REPORT_DIR; default reports/]",
-    )
-    group.addoption(
-        "--stomp-idle-seconds",
-        dest="flowlb_stomp_idle",
-        type=float,
-        default=float(os.environ.get("FLOWLB_STOMP_IDLE_S", "45")),
-        help="how long a STOMP session with heart-beats off must survive silence; longer than the usual "
-        "30 s `timeout client/server`, so a missing `timeout tunnel` shows [env FLOWLB_STOMP_IDLE_S; default 45]",
-    )
-    group.addoption(
-        "--stomp-vhost",
-        dest="flowlb_stomp_vhost",
-        default=os.environ.get("FLOWLB_STOMP_VHOST"),
-        help="CONNECT's host header on 61613 (default: the LB's address; a RabbitMQ behind the LB wants '/') "
-        "[env FLOWLB_STOMP_VHOST]",
-    )
-    group.addoption(
-        "--management-networks",
-        dest="flowlb_management_networks",
-        default=os.environ.get("FLOWLB_MANAGEMENT_NETWORKS", ""),
-        help="CIDRs of your management networks, e.g. 10.9.0.0/16: a stats listener your config binds to an "
-        "address in them may serve without authentication [env FLOWLB_MANAGEMENT_NETWORKS; default: loopback only]",
-    )
+    for option in _CLUSTER_OPTIONS:
+        option.add_to(group)
     external = parser.getgroup("flowlb-external", "flowlb: --target external (a live LB, non-destructive)")
-    external.addoption("--lb-host", dest="flowlb_lb_host", default=os.environ.get("FLOWLB_LB_HOST"),
-                       help="address of the live LB [env FLOWLB_LB_HOST]")
-    external.addoption("--lb-ports", dest="flowlb_lb_ports", default=os.environ.get("FLOWLB_LB_PORTS", ""),
-                       help="its ports where they differ from the spec: "
-                       "http=80,https=443,server=8000,server-tls=8443,stomp=61613 [env FLOWLB_LB_PORTS]")
-    external.addoption("--lb-name", dest="flowlb_lb_name", default=os.environ.get("FLOWLB_LB_NAME"),
-                       help="the name its certificate must carry (SNI); default: --lb-host [env FLOWLB_LB_NAME]")
-    external.addoption("--ca-file", dest="flowlb_ca_file", type=Path, default=os.environ.get("FLOWLB_CA_FILE"),
-                       help="CA that signed the LB's certificate; default: the system store [env FLOWLB_CA_FILE]")
-    external.addoption("--runtime-api", dest="flowlb_runtime_api", default=os.environ.get("FLOWLB_RUNTIME_API"),
-                       help="HAProxy's runtime API: a UNIX socket path or tcp:HOST:PORT (evidence; needed "
-                       "for --destructive) [env FLOWLB_RUNTIME_API]")
-    external.addoption("--stats-url", dest="flowlb_stats_url", default=os.environ.get("FLOWLB_STATS_URL"),
-                       help="HAProxy's stats page (read-only evidence) [env FLOWLB_STATS_URL]")
-    external.addoption("--stats-auth", dest="flowlb_stats_auth", default=os.environ.get("FLOWLB_STATS_AUTH"),
-                       help="USER:PASS for --stats-url [env FLOWLB_STATS_AUTH]")
-    external.addoption("--destructive", dest="flowlb_destructive", action="store_true",
-                       help="allow checks that change the live LB: drain one server through the runtime API "
-                       "(always restored). Never kills anything.")
-    group.addoption(
-        "--keep-cluster",
-        dest="flowlb_keep",
-        action="store_true",
-        help="leave the cluster running after the session (containers target) and print how to reach it",
-    )
+    for option in _EXTERNAL_OPTIONS:
+        option.add_to(external)
 
 
 @pytest.hookimpl(tryfirst=True)
@@ -331,6 +314,17 @@ def node_control(lb: Target) -> NodeControl:
     if control is None:
         pytest.skip("needs control of the Flow nodes, which this target does not offer")
     return control
+
+
+@pytest.fixture
+def drill(
+    node_control: NodeControl,
+    backend: Callable[[str], Backend],
+    http: Callable[..., urllib3.HTTPConnectionPool],
+    record_property: Callable[[str, object], None],
+) -> Drill:
+    """Everything a check that fails a node works with (see :class:`flowlb.checks.drill.Drill`)."""
+    return Drill(node_control, backend, http, record_property)
 
 
 @pytest.fixture

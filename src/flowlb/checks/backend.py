@@ -50,3 +50,14 @@ class Backend:
 
     def marked_down_within(self, node: str, limit_s: float) -> float | ServerStat:
         return marked_down_within(self.runtime, self.name, self.server(node), limit_s)
+
+    def expect_down(self, node: str, limit_s: float, problem: str, fix: str) -> float:
+        """Seconds until HAProxy marked ``node`` DOWN; the check fails with ``problem`` and ``fix`` when it did not
+        within ``limit_s``, naming the state HAProxy still reports."""
+        took = self.marked_down_within(node, limit_s)
+        if isinstance(took, ServerStat):
+            import pytest
+
+            pytest.fail(f"{problem}: HAProxy still has {self.name}/{took.server} {took.status} ({took.check_status}) "
+                        f"after {limit_s:.1f} s. Fix: {fix}")
+        return took

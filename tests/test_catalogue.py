@@ -18,7 +18,8 @@ RULE_SOURCES = [paths.package_parent() / "flowlb" / "lint" / name for name in ("
 
 
 def test_one_entry_per_check_file() -> None:
-    files = sorted(str(p.relative_to(paths.conformance())) for p in paths.conformance().rglob("test_*.py"))
+    checks_dir = paths.folder("conformance")
+    files = sorted(str(p.relative_to(checks_dir)) for p in checks_dir.rglob("test_*.py"))
     entries = [check.file for check in catalogue.checks()]
     assert sorted(entries) == files
     assert len({check.id for check in catalogue.checks()}) == len(entries)

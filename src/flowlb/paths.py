@@ -5,6 +5,7 @@ The one place that knows the layout of the checkout (``fixtures/``, ``docker/``,
 holds ``pyproject.toml`` (an editable install or a run from the repo), else the current directory::
 
     paths.fixtures() / "cluster.toml"
+    paths.folder("docker") / "haproxy" / "Dockerfile"
     paths.package_parent()      # what a child process needs on PYTHONPATH to import flowlb
 """
 
@@ -13,6 +14,7 @@ from __future__ import annotations
 import os
 from functools import cache
 from pathlib import Path
+from typing import Literal
 
 _PACKAGE = Path(__file__).resolve().parent
 
@@ -34,8 +36,13 @@ def project_root() -> Path:
     return Path.cwd()
 
 
+def folder(name: Literal["fixtures", "docker", "loadtests", "conformance"]) -> Path:
+    """One of the checkout's folders."""
+    return project_root() / name
+
+
 def fixtures() -> Path:
-    return project_root() / "fixtures"
+    return folder("fixtures")
 
 
 def default_spec() -> Path:
@@ -48,15 +55,3 @@ def mutants() -> Path:
 
 def operator_configs() -> Path:
     return fixtures() / "operator-configs"
-
-
-def docker() -> Path:
-    return project_root() / "docker"
-
-
-def loadtests() -> Path:
-    return project_root() / "loadtests"
-
-
-def conformance() -> Path:
-    return project_root() / "conformance"

@@ -13,7 +13,7 @@ import signal
 from collections.abc import Callable, Generator, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import pytest
 import urllib3
@@ -34,6 +34,7 @@ from flowlb.targets.base import NodeControl, Target
 from flowlb.targets.select import TARGETS, choose_target, start_target
 
 TLS_ROLES = ("https", "server_tls", "stomp")
+T = TypeVar("T")
 REPORT_KEY = pytest.StashKey[tuple[Path, RunInfo, dict[str, CheckResult]]]()
 _CONFIG: dict[str, pytest.Config] = {}  # the session's config, for hooks that are not handed it
 OPERATOR_KEY = pytest.StashKey[OperatorConfig | None]()
@@ -307,13 +308,17 @@ def management_networks(pytestconfig: pytest.Config) -> list[ipaddress.IPv4Netwo
         pytest.exit(f"flowlb: --management-networks: {exc}", returncode=2)
 
 
+def _offered(thing: T | None, missing: str) -> T:
+    """``thing``, or a skip saying what the check needs that this target does not offer."""
+    if thing is None:
+        pytest.skip(f"needs {missing}, which this target does not offer")
+    return thing
+
+
 @pytest.fixture
 def node_control(lb: Target) -> NodeControl:
     """Control of the Flow nodes; checks that need it skip where the nodes are not ours."""
-    control = lb.nodes()
-    if control is None:
-        pytest.skip("needs control of the Flow nodes, which this target does not offer")
-    return control
+    return _offered(lb.nodes(), "control of the Flow nodes")
 
 
 @pytest.fixture
@@ -344,10 +349,7 @@ def destructive(pytestconfig: pytest.Config, lb: Target) -> None:
 @pytest.fixture
 def runtime(lb: Target) -> RuntimeAPI:
     """HAProxy's runtime API; checks that need HAProxy's own evidence skip without it."""
-    api = lb.evidence()
-    if api is None:
-        pytest.skip("needs HAProxy's runtime API (or stats), which this target does not offer")
-    return api
+    return _offered(lb.evidence(), "HAProxy's runtime API (or stats)")
 
 
 @pytest.fixture(scope="session")

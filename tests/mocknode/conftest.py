@@ -5,6 +5,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import http.client
 import json
 import os
@@ -180,9 +181,9 @@ class RawStomp:
         self.sock.close()
 
 
-@pytest.fixture(scope="session")
-def node_launcher() -> Iterator[Callable[..., NodeProcess]]:
-    """Starts node processes that live until the end of the session: ``node_launcher("n2", "--heartbeat", "0,0")``."""
+@contextlib.contextmanager
+def _launching() -> Iterator[Callable[..., NodeProcess]]:
+    """A ``start(name, *args)`` that starts node processes, all stopped when the block ends."""
     nodes: list[NodeProcess] = []
 
     def start(name: str, *extra_args: str) -> NodeProcess:
@@ -190,9 +191,18 @@ def node_launcher() -> Iterator[Callable[..., NodeProcess]]:
         nodes.append(started)
         return started
 
-    yield start
-    for started in nodes:
-        started.stop()
+    try:
+        yield start
+    finally:
+        for started in nodes:
+            started.stop()
+
+
+@pytest.fixture(scope="session")
+def node_launcher() -> Iterator[Callable[..., NodeProcess]]:
+    """Starts node processes that live until the end of the session: ``node_launcher("n2", "--heartbeat", "0,0")``."""
+    with _launching() as start:
+        yield start
 
 
 @pytest.fixture(scope="session")
@@ -233,13 +243,5 @@ def eventually_fixture() -> Callable[..., Any]:
 @pytest.fixture
 def node_factory() -> Iterator[Callable[..., NodeProcess]]:
     """Starts extra nodes with their own arguments; stops them after the test."""
-    nodes: list[NodeProcess] = []
-
-    def start(name: str, *extra_args: str) -> NodeProcess:
-        started = NodeProcess(name, *extra_args)
-        nodes.append(started)
-        return started
-
-    yield start
-    for started in nodes:
-        started.stop()
+    with _launching() as start:
+        yield start

@@ -66,7 +66,7 @@ def load_mutant(path: Path) -> Mutant:
         )
     except (OSError, tomllib.TOMLDecodeError, KeyError, TypeError) as exc:
         raise FlowlbError(f"mutant {path}: {type(exc).__name__}: {exc}") from None
-    missing = [check for check in mutant.caught_by if not (paths.conformance() / check).is_file()]
+    missing = [check for check in mutant.caught_by if not (paths.folder("conformance") / check).is_file()]
     if not mutant.caught_by or missing:
         raise FlowlbError(f"mutant {path}: caught_by names no check file or missing ones: {missing}")
     return mutant

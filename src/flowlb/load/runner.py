@@ -34,7 +34,7 @@ from flowlb.net import wait_until
 from flowlb.reporting import discard, publish
 from flowlb.targets.base import Target
 
-DEFAULT_LOCUSTFILE = paths.loadtests() / "flow.py"
+DEFAULT_LOCUSTFILE = paths.folder("loadtests") / "flow.py"
 MAX_RUN_TIME_S = 4 * 3600  # every load loop is bounded
 STARTUP_MARGIN_S = 60.0  # Locust's start, spawning and its own stop, on top of --run-time
 

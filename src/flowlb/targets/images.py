@@ -36,15 +36,16 @@ def ensure_images(client: docker.DockerClient, base: str | None = None) -> Image
     base = base or os.environ.get("FLOWLB_BASE_IMAGE", DEFAULT_BASE)
     package = paths.package_parent() / "flowlb"
     node_sources = [package / "__init__.py", package / "node_contract.py", *sorted((package / "mocknode").glob("*.py"))]
+    docker_dir = paths.folder("docker")
     images = Images(
-        haproxy=f"flowlb/haproxy:{_digest([paths.docker() / 'haproxy/Dockerfile'], base)}",
-        flownode=f"flowlb/flownode:{_digest([paths.docker() / 'flownode/Dockerfile', *node_sources], base)}",
+        haproxy=f"flowlb/haproxy:{_digest([docker_dir / 'haproxy/Dockerfile'], base)}",
+        flownode=f"flowlb/flownode:{_digest([docker_dir / 'flownode/Dockerfile', *node_sources], base)}",
     )
     missing = [tag for tag in (images.haproxy, images.flownode) if not _exists(client, tag)]
     if missing:
         _ensure_base(client, base)
     if images.haproxy in missing:
-        _build(client, images.haproxy, paths.docker() / "haproxy", "Dockerfile", base)
+        _build(client, images.haproxy, paths.folder("docker") / "haproxy", "Dockerfile", base)
     if images.flownode in missing:
         _build(client, images.flownode, paths.project_root(), "docker/flownode/Dockerfile", base)
     return images
@@ -69,7 +70,7 @@ def _exists(client: docker.DockerClient, tag: str) -> bool:
 def _ensure_base(client: docker.DockerClient, base: str) -> None:
     if _exists(client, base):
         return
-    script = paths.docker() / "make-base-image.sh"
+    script = paths.folder("docker") / "make-base-image.sh"
     result = subprocess.run(["bash", str(script), base], capture_output=True, text=True, check=False)
     if result.returncode != 0 or not _exists(client, base):
         last = (result.stderr.strip() or result.stdout.strip() or "no output").splitlines()[-1]

@@ -7,6 +7,7 @@ import json
 import re
 from pathlib import Path
 
+from flowlb.evidence import DOWN, FAILURE, timeline_event
 from flowlb.load import report
 from flowlb.load.results import failover_summary, read_history
 from flowlb.reporting import RunInfo, finish, publish, run_directory
@@ -35,11 +36,11 @@ def fake_run(directory: Path) -> Path:
                                                                                  failures)]
     (directory / "locust_stats_history.csv").write_text("\n".join(rows) + "\n")
     events = [
-        {"t": T0 + 4.5, "what": "killed node1", "node": "node1", "action": "kill"},
-        {"t": T0 + 4.6, "what": "HAProxy marked node1 DOWN in commander-server-backend", "node": "node1",
-         "backend": "commander-server-backend"},
-        {"t": T0 + 6.2, "what": "HAProxy marked node1 DOWN in commander-web-backend", "node": "node1",
-         "backend": "commander-web-backend"},
+        timeline_event(T0 + 4.5, "killed node1", FAILURE, node="node1", action="kill"),
+        timeline_event(T0 + 4.6, "HAProxy marked node1 DOWN in commander-server-backend", DOWN, node="node1",
+                       backend="commander-server-backend"),
+        timeline_event(T0 + 6.2, "HAProxy marked node1 DOWN in commander-web-backend", DOWN, node="node1",
+                       backend="commander-web-backend"),
     ]
     (directory / "timeline.json").write_text(json.dumps({"load_seen": T0 + 1.0, "events": events}))
     figures = {"requests": 1000, "failures": 3, "rps": 100.0, "p50_ms": 2.0, "p95_ms": 5.0, "p99_ms": 9.0}

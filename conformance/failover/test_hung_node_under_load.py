@@ -15,6 +15,7 @@ import urllib3
 
 from flowlb.checks.drill import Drill
 from flowlb.checks.stream import RequestStream
+from flowlb.evidence import DOWN, FAILURE, NOTE, timeline_event
 from flowlb.net import wait_until
 
 CLIENT_TIMEOUT_S = 2.0
@@ -34,12 +35,12 @@ def test_hung_node_is_taken_out_under_load(drill: Drill) -> None:
             wait_until(lambda: stream.count() >= 50, 10, "the request stream running")
             hung_at = stream.now()
             drill.nodes.hang(victim)
-            events.append({"t": round(hung_at, 3), "what": f"froze {victim}", "kind": "failure"})
+            events.append(timeline_event(hung_at, f"froze {victim}", FAILURE))
             detected = servers.expect_down(victim, limit, f"{victim} is frozen and requests sent to it hang",
                                            "an HTTP health check (`option httpchk GET /commanderRequest/health`).")
-            events.append({"t": round(hung_at + detected, 3), "what": f"HAProxy marked {victim} DOWN", "kind": "down"})
+            events.append(timeline_event(hung_at + detected, f"HAProxy marked {victim} DOWN", DOWN))
             clean_from = stream.now() + CLIENT_TIMEOUT_S
-            events.append({"t": round(clean_from, 3), "what": "every request must succeed from here", "kind": "note"})
+            events.append(timeline_event(clean_from, "every request must succeed from here", NOTE))
             wait_until(lambda: stream.now() > clean_from + 1.0, CLIENT_TIMEOUT_S + 5, "the stream after detection")
     finally:
         drill.record("hang_timeline", stream.timeline(events))

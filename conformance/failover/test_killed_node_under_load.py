@@ -16,6 +16,7 @@ from __future__ import annotations
 from flowlb.checks.backend import Backend
 from flowlb.checks.drill import Drill
 from flowlb.checks.stream import RequestStream
+from flowlb.evidence import DOWN, FAILURE, timeline_event
 from flowlb.net import wait_until
 
 IN_FLIGHT_MS = 2000
@@ -49,11 +50,11 @@ def test_no_request_lost_when_a_node_is_killed(drill: Drill) -> None:
             limit = servers.timing(victim).down_limit_s()
             killed_at = stream.now()
             drill.nodes.kill(victim)
-            events.append({"t": round(killed_at, 3), "what": f"killed {victim}", "kind": "failure"})
+            events.append(timeline_event(killed_at, f"killed {victim}", FAILURE))
             detected = servers.expect_down(victim, limit, f"{victim} was killed",
                                            "a health check on every server (`check`), `inter` and `fall` short.")
             down = f"HAProxy marked {victim} DOWN"
-            events.append({"t": round(killed_at + detected, 3), "what": down, "kind": "down"})
+            events.append(timeline_event(killed_at + detected, down, DOWN))
             settled = stream.count()
             wait_until(lambda: stream.count() >= settled + 50, 10, "the stream after detection")
             wait_until(lambda: stream.now() > killed_at + IN_FLIGHT_MS / 1000 + 1, 10, "the in-flight requests")

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from flowlb import plots
+from flowlb.evidence import NOTE
 from flowlb.load.results import Second, read_history
 from flowlb.reporting import TEMPLATES
 
@@ -25,8 +26,7 @@ def _events(timeline: dict[str, Any], start: float) -> list[plots.Event]:
     for event in timeline.get("events", []):
         if not isinstance(event, dict) or not isinstance(event.get("t"), (int, float)):
             continue
-        kind = "failure" if "action" in event else "down" if "backend" in event else "note"
-        events.append(plots.Event(float(event["t"]) - start, str(event.get("what", "")), kind))
+        events.append(plots.Event(float(event["t"]) - start, str(event.get("what", "")), str(event.get("kind", NOTE))))
     return events
 
 

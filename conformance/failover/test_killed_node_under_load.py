@@ -13,6 +13,8 @@ lost. Fails when any request fails (the article has no redispatch) or detection 
 
 from __future__ import annotations
 
+import contextlib
+
 from flowlb.checks.backend import Backend
 from flowlb.checks.drill import Drill
 from flowlb.checks.stream import RequestStream
@@ -56,7 +58,8 @@ def test_no_request_lost_when_a_node_is_killed(drill: Drill) -> None:
             down = f"HAProxy marked {victim} DOWN"
             events.append(timeline_event(killed_at + detected, down, DOWN))
             settled = stream.count()
-            wait_until(lambda: stream.count() >= settled + 50, 10, "the stream after detection")
+            with contextlib.suppress(TimeoutError):  # at most 10 s more of traffic: its failures are the verdict
+                wait_until(lambda: stream.count() >= settled + 50, 10, "the stream after detection")
             wait_until(lambda: stream.now() > killed_at + IN_FLIGHT_MS / 1000 + 1, 10, "the in-flight requests")
     finally:
         drill.record("kill_timeline", stream.timeline(events))

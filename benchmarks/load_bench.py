@@ -29,10 +29,11 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent
 sys.path.insert(0, str(HERE))
+sys.path.insert(0, str(REPO))  # the shared test helpers (tests.support): a private RabbitMQ
 
 import mocknode_bench  # noqa: E402
+from tests.support.brokers import RabbitMQ  # noqa: E402
 
-from flowlb.brokers import RabbitMQ  # noqa: E402
 from flowlb.load.results import Figures, LoadResult  # noqa: E402
 from flowlb.load.runner import locust_environment  # noqa: E402
 from flowlb.spec import load_spec  # noqa: E402

@@ -20,9 +20,11 @@ import signal
 import subprocess
 import sys
 import time
-from pathlib import Path
 
-SRC = Path(__file__).resolve().parents[1] / "src"
+from flowlb import paths
+from flowlb.node_contract import parse_ready_line
+
+SRC = paths.package_parent()
 LOOPBACK = "127.0.0.1"
 START_TIMEOUT_S = 10.0
 
@@ -37,11 +39,11 @@ def start_node() -> tuple[subprocess.Popen[str], dict[str, int]]:
     assert process.stdout is not None
     ready, _, _ = select.select([process.stdout], [], [], START_TIMEOUT_S)
     line = process.stdout.readline() if ready else ""
-    if not line.startswith("flowlb-mocknode ready "):
+    ready = parse_ready_line(line.strip())
+    if ready is None:
         process.kill()
         raise SystemExit(f"node did not start within {START_TIMEOUT_S}s: {line!r}")
-    fields = dict(item.split("=", 1) for item in line.split()[3:])
-    return process, {name: int(port) for name, port in fields.items()}
+    return process, ready.ports
 
 
 def run_wrk(port: int, seconds: int, connections: int) -> float:

@@ -3,4 +3,19 @@
 Options (``pytest conformance/ --help``, group "flowlb"): --target, --profile, --spec, --keep-cluster.
 """
 
-pytest_plugins = ["flowlb.pytest_plugin"]
+from __future__ import annotations
+
+import pytest
+
+
+def pytest_addoption(parser: pytest.Parser, pluginmanager: pytest.PytestPluginManager) -> None:
+    """Load flowlb's plugin (its options, fixtures and report) unless the installed one already is.
+
+    An installed flowlb registers the plugin as "flowlb" through its pytest11 entry point; this repo's
+    pytest config blocks that name (``-p no:flowlb``) so the project's own tests/ run without it. Loading
+    the module here instead of ``pytest_plugins = ["flowlb.pytest_plugin"]`` keeps it to one copy either
+    way: pluggy refuses a module registered a second time under another name.
+    """
+    del parser  # the plugin adds its own options as it registers
+    if pluginmanager.get_plugin("flowlb") is None:
+        pluginmanager.import_plugin("flowlb.pytest_plugin")

@@ -5,7 +5,7 @@
 #     services are not started), docker.io + mmdebstrap (containers target)
 #   - a Docker engine started in the background when none answers
 #   - the Debian base image, made locally (no registry is reachable)
-#   - .venv with flowlb and its dependencies
+#   - .venv with flowlb and its dependencies, at the versions pinned in requirements/constraints.txt
 # Set FLOWLB_NO_DOCKER=1 to skip the Docker parts (local target only).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -46,12 +46,13 @@ if [ "${FLOWLB_NO_DOCKER:-}" != 1 ]; then
 fi
 
 stamp=.venv/.flowlb-installed
-want=$(sha256sum pyproject.toml | cut -d' ' -f1)
+# a changed pyproject.toml or a refreshed lock (requirements/README.md) reinstalls
+want=$(cat pyproject.toml requirements/constraints.txt | sha256sum | cut -d' ' -f1)
 if [ ! -x .venv/bin/python ] || [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
   say "installing flowlb into .venv"
   python3 -m venv .venv
   .venv/bin/pip install -q --upgrade pip >/dev/null
-  .venv/bin/pip install -q -e '.[dev]' 2>&1 | grep -v "^WARNING: Location" || true
+  .venv/bin/pip install -q -c requirements/constraints.txt -e '.[dev]' 2>&1 | grep -v "^WARNING: Location" || true
   .venv/bin/python -c "import flowlb.cli, stomp, locust, testcontainers" || die "the Python install failed"
   echo "$want" > "$stamp"
 fi

@@ -4,17 +4,12 @@ from __future__ import annotations
 
 import os
 import shutil
-import subprocess
-import sys
-import uuid
-from pathlib import Path
 
 import pytest
 
-REPO = Path(__file__).resolve().parents[1]
-# Marks every process this test session starts (children inherit it), so leak checks never count
-# the processes of another run on the same machine.
-SESSION_MARK = os.environ.setdefault("FLOWLB_TEST_SESSION", uuid.uuid4().hex)
+from tests.support.suite import REPO, SESSION_MARK, run_flowlb
+
+__all__ = ["REPO", "SESSION_MARK", "MutationScore", "require", "run_flowlb"]
 
 
 def require(available: bool, what: str) -> None:
@@ -70,10 +65,3 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter, config: p
     if score is not None and score.results:
         terminalreporter.write_sep("=", "flowlb mutation sweep")
         terminalreporter.write_line(score.summary())
-
-
-def run_flowlb(*args: str, cwd: Path = REPO) -> subprocess.CompletedProcess[str]:
-    """Run the ``flowlb`` command as a user would, in a subprocess."""
-    return subprocess.run(
-        [sys.executable, "-m", "flowlb.cli", *args], capture_output=True, text=True, cwd=cwd, check=False, timeout=120
-    )

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import REPO
-from tests.test_targets import run_conformance
+from tests.support.suite import run_conformance
 
 KB_FINDINGS = {
     "redirect/test_redirect_drops_port_80.py": "article 7: the redirect keeps the Host header's port",

@@ -11,9 +11,9 @@ import pytest
 from flowlb.haproxy.layout import Layout
 from flowlb.haproxy.render import render
 from flowlb.lint.run import lint
-from flowlb.mutants import Mutant, catalogue, mutated_config
 from flowlb.spec import load_spec
 from tests.conftest import REPO, run_flowlb
+from tests.support.mutants import Mutant, catalogue, mutated_config
 
 SPEC = load_spec(None)
 MUTANTS = catalogue()

@@ -7,6 +7,7 @@ import json
 import re
 from pathlib import Path
 
+from flowlb.evidence import DOWN, FAILURE, timeline_event
 from flowlb.load import report
 from flowlb.load.results import failover_summary, read_history
 from flowlb.reporting import RunInfo, finish, publish, run_directory
@@ -35,11 +36,11 @@ def fake_run(directory: Path) -> Path:
                                                                                  failures)]
     (directory / "locust_stats_history.csv").write_text("\n".join(rows) + "\n")
     events = [
-        {"t": T0 + 4.5, "what": "killed node1", "node": "node1", "action": "kill"},
-        {"t": T0 + 4.6, "what": "HAProxy marked node1 DOWN in commander-server-backend", "node": "node1",
-         "backend": "commander-server-backend"},
-        {"t": T0 + 6.2, "what": "HAProxy marked node1 DOWN in commander-web-backend", "node": "node1",
-         "backend": "commander-web-backend"},
+        timeline_event(T0 + 4.5, "killed node1", FAILURE, node="node1", action="kill"),
+        timeline_event(T0 + 4.6, "HAProxy marked node1 DOWN in commander-server-backend", DOWN, node="node1",
+                       backend="commander-server-backend"),
+        timeline_event(T0 + 6.2, "HAProxy marked node1 DOWN in commander-web-backend", DOWN, node="node1",
+                       backend="commander-web-backend"),
     ]
     (directory / "timeline.json").write_text(json.dumps({"load_seen": T0 + 1.0, "events": events}))
     figures = {"requests": 1000, "failures": 3, "rps": 100.0, "p50_ms": 2.0, "p95_ms": 5.0, "p99_ms": 9.0}
@@ -105,3 +106,18 @@ def test_latest_follows_the_newest_run_of_either_kind(tmp_path: Path) -> None:
     assert (tmp_path / "latest").resolve() == load.resolve()
     assert (load / "index.html").is_file()
     assert sorted(p.name for p in tmp_path.iterdir()) == sorted(["latest", conformance.name, load.name])
+
+
+def test_hostile_names_are_escaped_and_the_charts_are_not(tmp_path: Path) -> None:
+    hostile = "<script>alert(1)</script>"
+    summary = json.loads((fake_run(tmp_path) / "summary.json").read_text())
+    summary.update(target=hostile, profile=hostile)
+    summary["plan"].update(mix=hostile, failover=hostile)
+    summary["failover"].update(action=hostile, node=hostile)
+    summary["failover"]["events"] = [{"t": T0 + 4.5, "what": hostile}]
+    summary["entries"] = [{"name": hostile, "requests": hostile}]
+    (tmp_path / "summary.json").write_text(json.dumps(summary))
+    page = report.render(tmp_path)
+    assert "<script" not in page
+    assert page.count("&lt;script&gt;") == 9, "target, profile, mix, failover, action, node, event, entry x2"
+    assert len(svgs(page)) == 2, "the plots' <img> tags are inserted as HTML"

@@ -10,14 +10,14 @@ from __future__ import annotations
 
 import subprocess
 import sys
-import xml.etree.ElementTree as ET
 from pathlib import Path
 
 import pytest
 
-from flowlb.mutants import Mutant, catalogue, mutated_config
 from flowlb.spec import load_spec
 from tests.conftest import REPO, MutationScore
+from tests.support.mutants import Mutant, catalogue, mutated_config
+from tests.support.suite import failed_check_files
 
 MUTANTS = [m for m in catalogue() if not m.benign]
 BENIGN = [m for m in catalogue() if m.benign]
@@ -29,15 +29,6 @@ def run_checks(config: Path, checks: list[str], junit: Path) -> subprocess.Compl
          "--haproxy-cfg", str(config), f"--junitxml={junit}", "--report-dir", "none", "-q", "-p", "no:cacheprovider"],
         capture_output=True, text=True, cwd=REPO, check=False, timeout=800,
     )  # fmt: skip
-
-
-def failed_check_files(junit: Path) -> set[str]:
-    """Conformance check files with at least one failed or erroring test in a JUnit report."""
-    failed = set()
-    for case in ET.parse(junit).getroot().iter("testcase"):  # noqa: S314 - our own pytest wrote it
-        if case.find("failure") is not None or case.find("error") is not None:
-            failed.add(case.attrib["classname"].removeprefix("conformance.").replace(".", "/") + ".py")
-    return failed
 
 
 def test_catalogue_has_at_least_20_mutants() -> None:

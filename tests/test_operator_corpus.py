@@ -24,11 +24,11 @@ from pathlib import Path
 
 import pytest
 
+from flowlb.checks import catalogue
 from flowlb.lint.run import lint
-from flowlb.mutants import catalogue
 from flowlb.spec import load_spec
 from tests.conftest import REPO
-from tests.test_mutants import failed_check_files
+from tests.support.suite import failed_check_files
 
 CORPUS = sorted((REPO / "fixtures" / "operator-configs").glob("*.cfg"))
 SPEC = load_spec()
@@ -59,25 +59,9 @@ def run_suite(config: Path, junit: Path, target: str = "local") -> subprocess.Co
     )  # fmt: skip
 
 
-# Which lint rules explain a failing check: from the mutant catalogue (each mutant names the checks that
-# catch it and the rules that flag it), plus the rules that have no mutant of their own.
-RULES_FOR_CHECK: dict[str, set[str]] = {}
-for _mutant in catalogue():
-    for _check in _mutant.caught_by:
-        RULES_FOR_CHECK.setdefault(_check.removesuffix(".py"), set()).update(_mutant.lint)
-for _check, _rules in {
-    "balance/test_requests_spread_over_all_nodes": {"FLOW031"},
-    "balance/test_spread_by_haproxy_counters": {"FLOW031"},
-    "security/test_management_listeners_need_auth": {"FLOW032"},
-    "failover/test_killed_node_under_load": {"FLOW033", "FLOW003"},
-    "failover/test_hung_node_under_load": {"FLOW003", "FLOW006"},
-    "health/test_hung_health_url_is_taken_out": {"FLOW003", "FLOW006"},
-    "health/test_bootstrap_node_leaves_the_pool": {"FLOW003"},
-    "health/test_health_check_request": {"FLOW003"},
-    "security/test_slow_headers_cut_off": {"FLOW007", "FLOW009"},
-    "stomp/test_idle_session_survives": {"FLOW008"},
-}.items():
-    RULES_FOR_CHECK.setdefault(_check, set()).update(_rules)
+def _lint_of(check_file: str) -> tuple[str, ...]:
+    check = catalogue.by_file(check_file + ".py")
+    return check.lint if check is not None else ()
 
 
 def test_corpus_is_large_enough() -> None:
@@ -110,7 +94,8 @@ def test_verdict_holds_on_the_local_target(path: Path, haproxy_bin: str, tmp_pat
 @pytest.mark.parametrize("path", VERIFIED, ids=[p.stem for p in VERIFIED])
 def test_every_failing_check_has_a_lint_finding(path: Path) -> None:
     found = {finding.rule for finding in lint(path, SPEC)}
-    unexplained = {check for check in expectation(path, "fail") if not RULES_FOR_CHECK.get(check, set()) & found}
+    unexplained = {check for check in expectation(path, "fail")
+                   if not set(_lint_of(check)) & found}
     assert not unexplained, f"{path.name}: lint has no finding behind the failing checks {sorted(unexplained)}"
 
 

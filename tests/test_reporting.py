@@ -141,3 +141,16 @@ def test_stream_series_is_bounded_and_counts_per_node() -> None:
     assert sum(series["failed"]) == 1  # type: ignore[arg-type]
     short = stream.series(until=0.05)
     assert short["interval_s"] == 0.01 and len(short["t"]) == 6  # type: ignore[arg-type]
+
+
+def test_hostile_names_are_escaped_and_the_charts_are_not() -> None:
+    hostile = "<script>alert(1)</script>"
+    check = CheckResult(f"x.py::test[{hostile}']", hostile, hostile, f"guards `{hostile}`", outcome="failed",
+                        message=f"{hostile} Fix: `{hostile}`", figures={hostile: hostile})
+    info = RunInfo(hostile, hostile, hostile, nodes=[hostile], extra_listeners={hostile: hostile})
+    page = render_html(info, [check, *sample_results()], {"passed": 3, "failed": 2, "skipped": 0})
+    assert "<script" not in page
+    assert page.count("&lt;script&gt;") == 19, "header x6, to-do x4, area heading, row x8 (figure name and value too)"
+    assert "id='x.py::test[&lt;script&gt;alert(1)&lt;/script&gt;&#39;]'" in page, "the quote cannot end the id"
+    assert "<div class=fix><b>Fix:</b> <code>&lt;script&gt;alert(1)&lt;/script&gt;</code></div>" in page
+    assert len(svgs(page)) == 2, "the plots' <img> tags are inserted as HTML"

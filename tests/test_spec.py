@@ -6,15 +6,16 @@ from pathlib import Path
 
 import pytest
 
+from flowlb import paths
 from flowlb.errors import SpecError
-from flowlb.spec import DEFAULT_SPEC, load_spec, parse_spec
+from flowlb.spec import load_spec, parse_spec
 
 MINIMAL = {"nodes": [{"name": "node1", "host": "node1"}]}
 
 
 def test_default_spec_is_the_article_topology() -> None:
     spec = load_spec()
-    assert spec.source == str(DEFAULT_SPEC)
+    assert spec.source == str(paths.default_spec())
     assert spec.node_names() == ["node1", "node2", "node3"]
     assert spec.lb.ports.by_role() == {"http": 80, "https": 443, "server": 8000, "server_tls": 8443, "stomp": 61613}
     assert (spec.node_ports.web, spec.node_ports.server, spec.node_ports.stomp) == (80, 8000, 61613)

@@ -6,8 +6,6 @@ These start real clusters (HAProxy + three mock nodes), so they are the slowest 
 from __future__ import annotations
 
 import json
-import os
-import subprocess
 import sys
 from pathlib import Path
 
@@ -15,51 +13,9 @@ import pytest
 
 from flowlb.errors import HAProxyConfigError, TargetError
 from flowlb.spec import load_spec
-from tests.conftest import REPO, SESSION_MARK
+from tests.support.suite import flowlb_containers, flowlb_processes, run_conformance
 
 BROKEN = "frontend commander-web-frontend-insecure\n  mode http\n  redirect scheme https if !{ssl_fc}\n"
-
-
-def run_conformance(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-    """``pytest conformance/`` in a subprocess, as a user runs it (no report unless ``--report-dir`` is given)."""
-    report = [] if "--report-dir" in args else ["--report-dir", "none"]
-    return subprocess.run(
-        [sys.executable, "-m", "pytest", "conformance/", "-q", "-p", "no:cacheprovider", *report, *args],
-        capture_output=True,
-        text=True,
-        cwd=REPO,
-        env={**os.environ, **(env or {})},
-        check=False,
-        timeout=600,
-    )
-
-
-def flowlb_processes() -> list[str]:
-    """Command lines of live processes a local target of this test session started (FLOWLB_RUN_DIR and the
-    session's mark in their environment)."""
-    found = []
-    for proc in Path("/proc").iterdir():
-        if not proc.name.isdigit():
-            continue
-        try:
-            environ = (proc / "environ").read_bytes()
-            argv = (proc / "cmdline").read_bytes().replace(b"\0", b" ").decode()
-        except OSError:
-            continue
-        mine = f"FLOWLB_TEST_SESSION={SESSION_MARK}".encode() in environ
-        if mine and b"FLOWLB_RUN_DIR=" in environ and not argv.startswith(sys.executable + " -m pytest"):
-            found.append(argv)
-    return found
-
-
-def flowlb_containers() -> list[str]:
-    import docker
-
-    client = docker.from_env()
-    try:
-        return [c.name for c in client.containers.list(all=True, filters={"label": "flowlb"})]
-    finally:
-        client.close()
 
 
 @pytest.mark.timeout(900)  # the whole suite, STOMP's 45 s idle check included

@@ -16,7 +16,7 @@ from collections.abc import Callable
 import pytest
 import urllib3
 
-from flowlb.checks.topology import Route
+from flowlb.checks.backend import Backend
 from flowlb.haproxy.runtime import RuntimeAPI
 from flowlb.lbclient import echo
 from flowlb.targets.base import Target
@@ -30,13 +30,13 @@ def test_requests_spread_evenly(
     lb: Target,
     http: Callable[..., urllib3.HTTPConnectionPool],
     runtime: RuntimeAPI,
-    route: Callable[[str], Route],
+    backend: Callable[[str], Backend],
     role: str,
     record_property: Callable[[str, object], None],
 ) -> None:
-    nodes = route(role).primaries()
+    nodes = backend(role).primaries()
     if len(nodes) < 2:
-        pytest.skip(f"{route(role).backend} (behind {role}) has one primary server: nothing to balance")
+        pytest.skip(f"{backend(role).name} (behind {role}) has one primary server: nothing to balance")
     total = REQUESTS_PER_NODE * len(nodes)
     before = {(s.backend, s.server): s.total_sessions for s in runtime.stats()}
     pool = http(role)

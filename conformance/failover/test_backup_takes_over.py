@@ -17,7 +17,8 @@ import urllib3
 
 from flowlb.checks.counters import measure_spread
 from flowlb.errors import FlowlbError
-from flowlb.haproxy.runtime import RuntimeAPI, wait_until
+from flowlb.haproxy.runtime import RuntimeAPI
+from flowlb.net import wait_until
 from flowlb.targets.base import Target
 
 REQUESTS = 40

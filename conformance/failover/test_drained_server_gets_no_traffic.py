@@ -15,7 +15,8 @@ import pytest
 import urllib3
 
 from flowlb.checks.counters import measure_spread
-from flowlb.haproxy.runtime import RuntimeAPI, wait_until
+from flowlb.haproxy.runtime import RuntimeAPI
+from flowlb.net import wait_until
 from flowlb.targets.base import Target
 
 REQUESTS = 60

@@ -11,63 +11,45 @@ checks: the kernel still accepts) or keeps routing to it.
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
-import pytest
 import urllib3
 
-from flowlb.checks.health import check_timing, marked_down_within
+from flowlb.checks.drill import Drill
 from flowlb.checks.stream import RequestStream
-from flowlb.checks.topology import Route, failover_victim
-from flowlb.haproxy.runtime import RuntimeAPI, ServerStat, wait_until
-from flowlb.spec import ClusterSpec
-from flowlb.targets.base import NodeControl, Target
+from flowlb.evidence import DOWN, FAILURE, NOTE, timeline_event
+from flowlb.net import wait_until
 
 CLIENT_TIMEOUT_S = 2.0
 
 
-def test_hung_node_is_taken_out_under_load(
-    lb: Target,
-    runtime: RuntimeAPI,
-    node_control: NodeControl,
-    route: Callable[[str], Route],
-    http: Callable[..., urllib3.HTTPConnectionPool],
-    flowlb_spec: ClusterSpec,
-    record_property: Callable[[str, object], None],
-) -> None:
-    server_route = route("server_tls")
-    victim = failover_victim(server_route, 1)
-    server = server_route.server(victim)
-    limit = check_timing(runtime, lb.config_text, flowlb_spec, server_route.backend, server).hung_limit_s()
+def test_hung_node_is_taken_out_under_load(drill: Drill) -> None:
+    servers = drill.backend("server_tls")
+    victim = servers.failover_victim(1)
+    limit = servers.timing(victim).hung_limit_s()
     timeout = urllib3.Timeout(connect=5.0, read=CLIENT_TIMEOUT_S)
 
-    stream = RequestStream(lambda: http("server_tls", timeout=timeout), "/flowlb/hang", workers=4,
+    stream = RequestStream(lambda: drill.http("server_tls", timeout=timeout), "/flowlb/hang", workers=4,
                            max_seconds=limit + CLIENT_TIMEOUT_S + 10)
     events: list[dict[str, object]] = []  # for the report's failover timeline, recorded even when the check fails
     try:
         with stream:
             wait_until(lambda: stream.count() >= 50, 10, "the request stream running")
             hung_at = stream.now()
-            node_control.hang(victim)
-            events.append({"t": round(hung_at, 3), "what": f"froze {victim}", "kind": "failure"})
-            detected = marked_down_within(runtime, server_route.backend, server, limit)
-            if isinstance(detected, ServerStat):
-                pytest.fail(
-                    f"{victim} is frozen but HAProxy still has it UP after {limit:.1f} s: requests sent to it hang. "
-                    "Fix: an HTTP health check (`option httpchk GET /commanderRequest/health`)."
-                )
-            events.append({"t": round(hung_at + detected, 3), "what": f"HAProxy marked {victim} DOWN", "kind": "down"})
+            drill.nodes.hang(victim)
+            events.append(timeline_event(hung_at, f"froze {victim}", FAILURE))
+            detected = servers.expect_down(victim, limit, f"{victim} is frozen and requests sent to it hang",
+                                           "an HTTP health check (`option httpchk GET /commanderRequest/health`).")
+            events.append(timeline_event(hung_at + detected, f"HAProxy marked {victim} DOWN", DOWN))
             clean_from = stream.now() + CLIENT_TIMEOUT_S
-            events.append({"t": round(clean_from, 3), "what": "every request must succeed from here", "kind": "note"})
+            events.append(timeline_event(clean_from, "every request must succeed from here", NOTE))
             wait_until(lambda: stream.now() > clean_from + 1.0, CLIENT_TIMEOUT_S + 5, "the stream after detection")
     finally:
-        record_property("hang_timeline", stream.timeline(events))
+        drill.record("hang_timeline", stream.timeline(events))
     outcomes = stream.snapshot()
     failures = stream.failures()
     late = [o for o in failures if o.started > clean_from]
-    record_property("hang_detection_s", round(detected, 2))
-    record_property("hang_requests", len(outcomes))
-    record_property("hang_failed_requests", len(failures))
+    drill.record("hang_detection_s", round(detected, 2))
+    drill.record("hang_requests", len(outcomes))
+    drill.record("hang_failed_requests", len(failures))
     print(
         f"froze {victim} at {hung_at:.2f} s: HAProxy marked it down {detected:.2f} s later; "
         f"{len(failures)} of {len(outcomes)} requests failed, {len(late)} after detection settled"

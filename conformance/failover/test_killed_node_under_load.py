@@ -13,26 +13,22 @@ lost. Fails when any request fails (the article has no redispatch) or detection 
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import contextlib
 
-import pytest
-import urllib3
-
-from flowlb.checks.health import check_timing, marked_down_within
+from flowlb.checks.backend import Backend
+from flowlb.checks.drill import Drill
 from flowlb.checks.stream import RequestStream
-from flowlb.checks.topology import Route, failover_victim
-from flowlb.haproxy.runtime import RuntimeAPI, ServerStat, wait_until
-from flowlb.spec import ClusterSpec
-from flowlb.targets.base import NodeControl, Target
+from flowlb.evidence import DOWN, FAILURE, timeline_event
+from flowlb.net import wait_until
 
 IN_FLIGHT_MS = 2000
 
 
-def _node_with_requests_in_flight(runtime: RuntimeAPI, route: Route, preferred: str) -> str:
+def _node_with_requests_in_flight(servers: Backend, preferred: str) -> str:
     """``preferred`` once HAProxy counts a request in flight on it, else a primary that has one."""
+
     def busy() -> list[str]:
-        servers = runtime.servers(route.backend)
-        return [node for node in route.primaries() if servers[route.server(node)].current_sessions > 0]
+        return [node for node in servers.primaries() if servers.stat(node).current_sessions > 0]
 
     try:
         wait_until(lambda: bool(busy()), 5.0, "a request in flight on a primary server")
@@ -42,46 +38,36 @@ def _node_with_requests_in_flight(runtime: RuntimeAPI, route: Route, preferred: 
     return preferred if preferred in found else (found or [preferred])[0]
 
 
-def test_no_request_lost_when_a_node_is_killed(
-    lb: Target,
-    runtime: RuntimeAPI,
-    node_control: NodeControl,
-    route: Callable[[str], Route],
-    http: Callable[..., urllib3.HTTPConnectionPool],
-    flowlb_spec: ClusterSpec,
-    record_property: Callable[[str, object], None],
-) -> None:
-    server_route = route("server_tls")
-    victim = failover_victim(server_route, 2)
-    backend = server_route.backend
+def test_no_request_lost_when_a_node_is_killed(drill: Drill) -> None:
+    servers = drill.backend("server_tls")
+    victim = servers.failover_victim(2)
 
-    stream = RequestStream(lambda: http("server_tls"), "/flowlb/failover", workers=4, max_seconds=30)
+    stream = RequestStream(lambda: drill.http("server_tls"), "/flowlb/failover", workers=4, max_seconds=30)
     events: list[dict[str, object]] = []  # for the report's failover timeline, recorded even when the check fails
     try:
         with stream:
             wait_until(lambda: stream.count() >= 50, 10, "the request stream running")
-            stream.in_flight(2 * len(server_route.primaries()), IN_FLIGHT_MS)
-            victim = _node_with_requests_in_flight(runtime, server_route, victim)
-            server = server_route.server(victim)
-            limit = check_timing(runtime, lb.config_text, flowlb_spec, backend, server).down_limit_s()
+            stream.in_flight(2 * len(servers.primaries()), IN_FLIGHT_MS)
+            victim = _node_with_requests_in_flight(servers, victim)
+            limit = servers.timing(victim).down_limit_s()
             killed_at = stream.now()
-            node_control.kill(victim)
-            events.append({"t": round(killed_at, 3), "what": f"killed {victim}", "kind": "failure"})
-            detected = marked_down_within(runtime, backend, server, limit)
-            if isinstance(detected, ServerStat):
-                pytest.fail(f"HAProxy did not mark the killed node {victim} DOWN within {limit:.1f} s")
+            drill.nodes.kill(victim)
+            events.append(timeline_event(killed_at, f"killed {victim}", FAILURE))
+            detected = servers.expect_down(victim, limit, f"{victim} was killed",
+                                           "a health check on every server (`check`), `inter` and `fall` short.")
             down = f"HAProxy marked {victim} DOWN"
-            events.append({"t": round(killed_at + detected, 3), "what": down, "kind": "down"})
+            events.append(timeline_event(killed_at + detected, down, DOWN))
             settled = stream.count()
-            wait_until(lambda: stream.count() >= settled + 50, 10, "the stream after detection")
+            with contextlib.suppress(TimeoutError):  # at most 10 s more of traffic: its failures are the verdict
+                wait_until(lambda: stream.count() >= settled + 50, 10, "the stream after detection")
             wait_until(lambda: stream.now() > killed_at + IN_FLIGHT_MS / 1000 + 1, 10, "the in-flight requests")
     finally:
-        record_property("kill_timeline", stream.timeline(events))
+        drill.record("kill_timeline", stream.timeline(events))
     outcomes = stream.snapshot()
     failures = stream.failures()
-    record_property("kill_detection_s", round(detected, 2))
-    record_property("kill_requests", len(outcomes))
-    record_property("kill_failed_requests", len(failures))
+    drill.record("kill_detection_s", round(detected, 2))
+    drill.record("kill_requests", len(outcomes))
+    drill.record("kill_failed_requests", len(failures))
     print(
         f"killed {victim} at {killed_at:.2f} s: HAProxy marked it down {detected:.2f} s later; "
         f"{len(failures)} of {len(outcomes)} requests failed"

@@ -12,24 +12,20 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from flowlb.checks.health import check_timing
-from flowlb.checks.topology import Route
-from flowlb.haproxy.runtime import RuntimeAPI, wait_until
+from flowlb.checks.backend import Backend
+from flowlb.net import wait_until
 from flowlb.spec import ClusterSpec
-from flowlb.targets.base import NodeControl, Target
+from flowlb.targets.base import NodeControl
 
 
 def test_servers_are_checked_with_the_health_url(
-    lb: Target,
-    runtime: RuntimeAPI,
     node_control: NodeControl,
-    route: Callable[[str], Route],
+    backend: Callable[[str], Backend],
     flowlb_spec: ClusterSpec,
 ) -> None:
-    server_route = route("server")
-    statuses = {
-        node: runtime.server(server_route.backend, server).check_status for node, server in server_route.servers.items()
-    }
+    servers = backend("server")
+    nodes = list(servers.route.servers)
+    statuses = {node: servers.stat(node).check_status for node in nodes}
     assert all(status == "L7OK" for status in statuses.values()), (
         f"HAProxy checks the Flow servers behind 8000/8443 with {statuses}, not an HTTP check (L7OK): a server in "
         f"bootstrap mode stays in the pool. Fix: `option httpchk GET {flowlb_spec.health.path}` and "
@@ -37,9 +33,7 @@ def test_servers_are_checked_with_the_health_url(
     )
     health = flowlb_spec.health
     expected = f"GET {health.path}"
-    nodes = list(server_route.servers)
-    first = server_route.server(nodes[0])
-    wait_s = 3 * check_timing(runtime, lb.config_text, flowlb_spec, server_route.backend, first).inter_s + 2
+    wait_s = 3 * servers.timing(nodes[0]).inter_s + 2
     before = {node: node_control.counters(node)["server"] for node in nodes}
 
     def every_node_checked() -> bool:

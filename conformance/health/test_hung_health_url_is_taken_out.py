@@ -10,43 +10,22 @@ accepts) or a `timeout check` longer than the interval allows.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Callable
 
-import pytest
-import urllib3
-
-from flowlb.checks.health import check_timing, marked_down_within
-from flowlb.checks.topology import Route, health_victim
-from flowlb.haproxy.runtime import RuntimeAPI, ServerStat
+from flowlb.checks.drill import Drill
 from flowlb.lbclient import echo
-from flowlb.spec import ClusterSpec
-from flowlb.targets.base import HealthState, NodeControl, Target
+from flowlb.targets.base import HealthState
 
 
-def test_hung_health_url_marks_the_server_down(
-    lb: Target,
-    runtime: RuntimeAPI,
-    node_control: NodeControl,
-    route: Callable[[str], Route],
-    http: Callable[..., urllib3.HTTPConnectionPool],
-    flowlb_spec: ClusterSpec,
-    record_property: Callable[[str, object], None],
-) -> None:
-    server_route = route("server")
-    victim = health_victim(server_route, 0)
-    server = server_route.server(victim)
-    limit = check_timing(runtime, lb.config_text, flowlb_spec, server_route.backend, server).hung_limit_s()
+def test_hung_health_url_marks_the_server_down(drill: Drill) -> None:
+    servers = drill.backend("server")
+    victim = servers.health_victim(0)
+    limit = servers.timing(victim).hung_limit_s()
 
-    node_control.set_health(victim, HealthState.HANG)
-    took = marked_down_within(runtime, server_route.backend, server, limit)
-    if isinstance(took, ServerStat):
-        now = took
-        pytest.fail(
-            f"{victim}'s health URL never answers, yet HAProxy still has it {now.status} ({now.check_status}) "
-            f"after {limit:.1f} s. Fix: an HTTP check (`option httpchk GET /commanderRequest/health`) and no "
-            "`timeout check` longer than `inter`."
-        )
-    record_property("hung_health_detection_s", round(took, 2))
+    drill.nodes.set_health(victim, HealthState.HANG)
+    took = servers.expect_down(victim, limit, f"{victim}'s health URL never answers",
+                               "an HTTP check (`option httpchk GET /commanderRequest/health`) and no `timeout check` "
+                               "longer than `inter`.")
+    drill.record("hung_health_detection_s", round(took, 2))
     print(f"hung health URL: marked down in {took:.2f} s (limit {limit:.1f})")
-    answered = Counter(echo(http("server").request("GET", "/flowlb/while-hung"))["node"] for _ in range(15))
+    answered = Counter(echo(drill.http("server").request("GET", "/flowlb/while-hung"))["node"] for _ in range(15))
     assert answered[victim] == 0, f"requests reached {victim} while HAProxy had it DOWN: {dict(answered)}"

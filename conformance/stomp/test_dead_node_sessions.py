@@ -17,10 +17,7 @@ from collections.abc import Callable
 
 import pytest
 
-from flowlb.checks.health import check_timing
-from flowlb.checks.topology import Route, failover_victim
-from flowlb.haproxy.runtime import RuntimeAPI
-from flowlb.spec import ClusterSpec
+from flowlb.checks.backend import Backend
 from flowlb.stompclient import StompError, StompSession, open_session
 from flowlb.targets.base import NodeControl, Target
 
@@ -37,18 +34,16 @@ def _sessions_on(victim: str, stomp_session: Callable[..., StompSession], count:
 @pytest.mark.parametrize("failure", ["hang", "kill"])
 def test_sessions_of_a_dead_node_are_closed(
     lb: Target,
-    runtime: RuntimeAPI,
     node_control: NodeControl,
-    stomp_route: Route,
+    stomp_backend: Backend,
     stomp_session: Callable[..., StompSession],
-    flowlb_spec: ClusterSpec,
     record_property: Callable[[str, object], None],
     failure: str,
 ) -> None:
-    victim = failover_victim(stomp_route, 0)
-    timing = check_timing(runtime, lb.config_text, flowlb_spec, stomp_route.backend, stomp_route.server(victim))
+    victim = stomp_backend.failover_victim(0)
+    timing = stomp_backend.timing(victim)
     limit = timing.hung_limit_s()
-    doomed = _sessions_on(victim, stomp_session, 2 * len(stomp_route.primaries()))
+    doomed = _sessions_on(victim, stomp_session, 2 * len(stomp_backend.primaries()))
     started = time.monotonic()
     getattr(node_control, failure)(victim)
     closed = doomed[0].wait_for_disconnect(limit)

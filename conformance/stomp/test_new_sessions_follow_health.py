@@ -14,38 +14,26 @@ from collections.abc import Callable
 
 import pytest
 
-from flowlb.checks.health import check_timing, marked_down_within
-from flowlb.checks.topology import Route, failover_victim
-from flowlb.haproxy.runtime import RuntimeAPI, ServerStat
-from flowlb.spec import ClusterSpec
+from flowlb.checks.backend import Backend
 from flowlb.stompclient import StompSession
-from flowlb.targets.base import HealthState, NodeControl, Target
+from flowlb.targets.base import HealthState, NodeControl
 
 pytestmark = pytest.mark.stomp
 
 
 def test_bootstrap_node_gets_no_new_sessions(
-    lb: Target,
-    runtime: RuntimeAPI,
     node_control: NodeControl,
-    stomp_route: Route,
+    stomp_backend: Backend,
     stomp_session: Callable[..., StompSession],
-    flowlb_spec: ClusterSpec,
     record_property: Callable[[str, object], None],
 ) -> None:
-    victim = failover_victim(stomp_route, 1)
-    server = stomp_route.server(victim)
-    limit = check_timing(runtime, lb.config_text, flowlb_spec, stomp_route.backend, server).down_limit_s()
+    victim = stomp_backend.failover_victim(1)
+    limit = stomp_backend.timing(victim).down_limit_s()
     node_control.set_health(victim, HealthState.BOOTSTRAP)
-    took = marked_down_within(runtime, stomp_route.backend, server, limit)
-    if isinstance(took, ServerStat):
-        now = took
-        pytest.fail(
-            f"STOMP sessions still go to {victim}, whose health check fails (503, bootstrap mode): HAProxy has it "
-            f"{now.status} ({now.check_status}) in the STOMP backend after {limit:.1f} s. Fix: add "
-            "`option httpchk GET /commanderRequest/health` and `http-check expect status 200` to the STOMP "
-            "backend (the servers keep `check port 8000`)."
-        )
+    took = stomp_backend.expect_down(
+        victim, limit, f"STOMP sessions still go to {victim}, whose health URL fails (503, bootstrap mode)",
+        "add `option httpchk GET /commanderRequest/health` and `http-check expect status 200` to the STOMP backend "
+        "(the servers keep `check port 8000`).")
     record_property("stomp_bootstrap_detection_s", round(took, 2))
-    placed = Counter(stomp_session().node for _ in range(2 * len(lb.node_names())))
+    placed = Counter(stomp_session().node for _ in range(2 * len(stomp_backend.primaries())))
     assert placed[victim] == 0, f"new STOMP sessions landed on {victim} while HAProxy had it DOWN: {dict(placed)}"

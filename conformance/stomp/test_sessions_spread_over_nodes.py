@@ -13,21 +13,19 @@ from collections.abc import Callable
 
 import pytest
 
-from flowlb.checks.topology import Route
-from flowlb.haproxy.runtime import RuntimeAPI
+from flowlb.checks.backend import Backend
 from flowlb.stompclient import StompSession
-from flowlb.targets.base import Target
 
 pytestmark = pytest.mark.stomp
 SESSIONS_PER_NODE = 3
 
 
 def test_sessions_spread_evenly(
-    lb: Target, runtime: RuntimeAPI, stomp_route: Route, stomp_session: Callable[..., StompSession]
+    stomp_backend: Backend, stomp_session: Callable[..., StompSession]
 ) -> None:
-    nodes = stomp_route.primaries()
+    nodes = stomp_backend.primaries()
     if len(nodes) < 2:
-        pytest.skip(f"{stomp_route.backend} has one primary server: nothing to spread over")
+        pytest.skip(f"{stomp_backend.name} has one primary server: nothing to spread over")
     total = SESSIONS_PER_NODE * len(nodes)
     placed = Counter(stomp_session().node for _ in range(total))
     fair = total / len(nodes)
@@ -36,7 +34,7 @@ def test_sessions_spread_evenly(
             f"{total} STOMP sessions landed {dict(placed)}: {node} got {placed[node]}. "
             "Fix: `balance leastconn` (or roundrobin) and every node in the STOMP backend."
         )
-    current = {node: runtime.server(stomp_route.backend, stomp_route.server(node)).current_sessions for node in nodes}
+    current = {node: stomp_backend.stat(node).current_sessions for node in nodes}
     assert current == {node: placed[node] for node in nodes}, (
         f"HAProxy counts current STOMP sessions {current}, the nodes' CONNECTED frames say {dict(placed)}"
     )

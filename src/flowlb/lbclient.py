@@ -11,11 +11,12 @@ against it and the run's CA, so the name check is real even though the address i
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import Any, cast
 
 import urllib3
 
-from flowlb.targets.base import Endpoint
+from flowlb.net import Endpoint
+from flowlb.node_contract import Echo
 
 DEFAULT_TIMEOUT = urllib3.Timeout(connect=5.0, read=10.0)
 
@@ -44,12 +45,11 @@ def lb_pool(
     )
 
 
-def echo(reply: urllib3.BaseHTTPResponse) -> dict[str, Any]:
+def echo(reply: urllib3.BaseHTTPResponse) -> Echo:
     """The mock node's JSON echo of what reached it (node, port, method, path, headers...)."""
-    body: dict[str, Any] = json.loads(reply.data)
-    return body
+    return cast(Echo, json.loads(reply.data))
 
 
-def header(echoed: dict[str, Any], name: str) -> list[str]:
+def header(echoed: Echo, name: str) -> list[str]:
     """Every value of header ``name`` that arrived at the node, in order."""
     return [value for key, value in echoed["headers"] if key.lower() == name.lower()]

@@ -11,12 +11,16 @@ import ipaddress
 import os
 import signal
 from collections.abc import Callable, Generator, Iterator
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import pytest
 import urllib3
 
+from flowlb.checks import catalogue
+from flowlb.checks.backend import Backend
+from flowlb.checks.drill import Drill
 from flowlb.checks.topology import Route, config_route, http_exchange, learn_backend
 from flowlb.errors import FlowlbError, HAProxyConfigError
 from flowlb.haproxy.operator import OperatorConfig
@@ -30,98 +34,80 @@ from flowlb.targets.base import NodeControl, Target
 from flowlb.targets.select import TARGETS, choose_target, start_target
 
 TLS_ROLES = ("https", "server_tls", "stomp")
+T = TypeVar("T")
 REPORT_KEY = pytest.StashKey[tuple[Path, RunInfo, dict[str, CheckResult]]]()
 _CONFIG: dict[str, pytest.Config] = {}  # the session's config, for hooks that are not handed it
 OPERATOR_KEY = pytest.StashKey[OperatorConfig | None]()
 
 
+@dataclass(frozen=True)
+class _Option:
+    """One command-line option of the suite and the environment variable that sets its default."""
+
+    flag: str
+    dest: str
+    help: str
+    env: str = ""
+    default: str | None = None
+    type: Any = None
+    choices: tuple[str, ...] | None = None
+
+    def add_to(self, group: Any) -> None:
+        if self.type is bool:
+            group.addoption(self.flag, dest=self.dest, action="store_true", help=self.help)
+            return
+        default = os.environ.get(self.env, self.default) if self.env else self.default
+        shown = f" [env {self.env}" + (f"; default {self.default}]" if self.default else "]") if self.env else ""
+        group.addoption(self.flag, dest=self.dest, default=default, type=self.type, choices=self.choices,
+                        help=self.help + shown)
+
+
+_CLUSTER_OPTIONS = (
+    _Option("--target", "flowlb_target", "where the cluster runs: containers (Docker), local (haproxy + processes on "
+            "loopback), auto = containers when a Docker engine answers, else local; external: a live LB",
+            "FLOWLB_TARGET", "auto", choices=TARGETS),
+    _Option("--profile", "flowlb_profile", "config to render: kb (the article) or hardened (default: the spec's)",
+            "FLOWLB_PROFILE", choices=PROFILES),
+    _Option("--spec", "flowlb_spec", "cluster spec (TOML; default fixtures/cluster.toml)", "FLOWLB_SPEC", type=Path),
+    _Option("--haproxy-cfg", "flowlb_haproxy_cfg", "run YOUR haproxy.cfg instead of a generated profile: the test "
+            "cluster is sized from it, its binds, servers and certificate paths are mapped onto it, everything else "
+            "runs as written", "FLOWLB_HAPROXY_CFG", type=Path),
+    _Option("--report-dir", "flowlb_report_dir", "where each run's report goes (junit.xml, index.html, "
+            "summary.json); 'none' for no report", "FLOWLB_REPORT_DIR", "reports"),
+    _Option("--stomp-idle-seconds", "flowlb_stomp_idle", "how long a STOMP session with heart-beats off must "
+            "survive silence where the config's own cut is not shorter", "FLOWLB_STOMP_IDLE_S", "45", type=float),
+    _Option("--stomp-vhost", "flowlb_stomp_vhost", "CONNECT's host header on 61613 (default: the LB's address; a "
+            "RabbitMQ behind the LB wants '/')", "FLOWLB_STOMP_VHOST"),
+    _Option("--management-networks", "flowlb_management_networks", "CIDRs of your management networks, e.g. "
+            "10.9.0.0/16: a stats listener your config binds to an address in them may serve without a password "
+            "(default: loopback only)", "FLOWLB_MANAGEMENT_NETWORKS", ""),
+    _Option("--keep-cluster", "flowlb_keep", "leave the cluster running after the session (containers target) and "
+            "print how to reach it", type=bool),
+)
+_EXTERNAL_OPTIONS = (
+    _Option("--lb-host", "flowlb_lb_host", "address of the live LB", "FLOWLB_LB_HOST"),
+    _Option("--lb-ports", "flowlb_lb_ports", "its ports where they differ from the spec: "
+            "http=80,https=443,server=8000,server-tls=8443,stomp=61613", "FLOWLB_LB_PORTS", ""),
+    _Option("--lb-name", "flowlb_lb_name", "the name its certificate must carry (SNI); default: --lb-host",
+            "FLOWLB_LB_NAME"),
+    _Option("--ca-file", "flowlb_ca_file", "CA that signed the LB's certificate; default: the system store",
+            "FLOWLB_CA_FILE", type=Path),
+    _Option("--runtime-api", "flowlb_runtime_api", "HAProxy's runtime API: a UNIX socket path or tcp:HOST:PORT "
+            "(evidence; needed for --destructive)", "FLOWLB_RUNTIME_API"),
+    _Option("--stats-url", "flowlb_stats_url", "HAProxy's stats page (read-only evidence)", "FLOWLB_STATS_URL"),
+    _Option("--stats-auth", "flowlb_stats_auth", "USER:PASS for --stats-url", "FLOWLB_STATS_AUTH"),
+    _Option("--destructive", "flowlb_destructive", "allow checks that change the live LB: drain one server through "
+            "the runtime API (always restored). Never kills anything.", type=bool),
+)
+
+
 def pytest_addoption(parser: pytest.Parser) -> None:
     group = parser.getgroup("flowlb", "flowlb: the cluster under test")
-    group.addoption(
-        "--target",
-        dest="flowlb_target",
-        choices=TARGETS,
-        default=os.environ.get("FLOWLB_TARGET", "auto"),
-        help="where the cluster runs: containers (Docker), local (haproxy + processes on loopback), "
-        "auto = containers when a Docker engine answers, else local [env FLOWLB_TARGET; default auto]",
-    )
-    group.addoption(
-        "--profile",
-        dest="flowlb_profile",
-        choices=PROFILES,
-        default=os.environ.get("FLOWLB_PROFILE"),
-        help="config to render: kb (the article) or hardened [env FLOWLB_PROFILE; default: the spec's profile]",
-    )
-    group.addoption(
-        "--spec",
-        dest="flowlb_spec",
-        type=Path,
-        default=os.environ.get("FLOWLB_SPEC"),
-        help="cluster spec (TOML) [env FLOWLB_SPEC; default fixtures/cluster.toml]",
-    )
-    group.addoption(
-        "--haproxy-cfg",
-        dest="flowlb_haproxy_cfg",
-        type=Path,
-        default=os.environ.get("FLOWLB_HAPROXY_CFG"),
-        help="run YOUR haproxy.cfg instead of a generated profile: its binds, server addresses and certificate "
-        "paths are mapped onto the test cluster, everything else runs as written [env FLOWLB_HAPROXY_CFG]",
-    )
-    group.addoption(
-        "--report-dir",
-        dest="flowlb_report_dir",
-        default=os.environ.get("FLOWLB_REPORT_DIR", "reports"),
-        help="where each run's report goes (junit.xml, index.html, summary.json); 'none' for no report "
-        "[env FLOWLB_REPORT_DIR; default reports/]",
-    )
-    group.addoption(
-        "--stomp-idle-seconds",
-        dest="flowlb_stomp_idle",
-        type=float,
-        default=float(os.environ.get("FLOWLB_STOMP_IDLE_S", "45")),
-        help="how long a STOMP session with heart-beats off must survive silence; longer than the usual "
-        "30 s `timeout client/server`, so a missing `timeout tunnel` shows [env FLOWLB_STOMP_IDLE_S; default 45]",
-    )
-    group.addoption(
-        "--stomp-vhost",
-        dest="flowlb_stomp_vhost",
-        default=os.environ.get("FLOWLB_STOMP_VHOST"),
-        help="CONNECT's host header on 61613 (default: the LB's address; a RabbitMQ behind the LB wants '/') "
-        "[env FLOWLB_STOMP_VHOST]",
-    )
-    group.addoption(
-        "--management-networks",
-        dest="flowlb_management_networks",
-        default=os.environ.get("FLOWLB_MANAGEMENT_NETWORKS", ""),
-        help="CIDRs of your management networks, e.g. 10.9.0.0/16: a stats listener your config binds to an "
-        "address in them may serve without authentication [env FLOWLB_MANAGEMENT_NETWORKS; default: loopback only]",
-    )
+    for option in _CLUSTER_OPTIONS:
+        option.add_to(group)
     external = parser.getgroup("flowlb-external", "flowlb: --target external (a live LB, non-destructive)")
-    external.addoption("--lb-host", dest="flowlb_lb_host", default=os.environ.get("FLOWLB_LB_HOST"),
-                       help="address of the live LB [env FLOWLB_LB_HOST]")
-    external.addoption("--lb-ports", dest="flowlb_lb_ports", default=os.environ.get("FLOWLB_LB_PORTS", ""),
-                       help="its ports where they differ from the spec: "
-                       "http=80,https=443,server=8000,server-tls=8443,stomp=61613 [env FLOWLB_LB_PORTS]")
-    external.addoption("--lb-name", dest="flowlb_lb_name", default=os.environ.get("FLOWLB_LB_NAME"),
-                       help="the name its certificate must carry (SNI); default: --lb-host [env FLOWLB_LB_NAME]")
-    external.addoption("--ca-file", dest="flowlb_ca_file", type=Path, default=os.environ.get("FLOWLB_CA_FILE"),
-                       help="CA that signed the LB's certificate; default: the system store [env FLOWLB_CA_FILE]")
-    external.addoption("--runtime-api", dest="flowlb_runtime_api", default=os.environ.get("FLOWLB_RUNTIME_API"),
-                       help="HAProxy's runtime API: a UNIX socket path or tcp:HOST:PORT (evidence; needed "
-                       "for --destructive) [env FLOWLB_RUNTIME_API]")
-    external.addoption("--stats-url", dest="flowlb_stats_url", default=os.environ.get("FLOWLB_STATS_URL"),
-                       help="HAProxy's stats page (read-only evidence) [env FLOWLB_STATS_URL]")
-    external.addoption("--stats-auth", dest="flowlb_stats_auth", default=os.environ.get("FLOWLB_STATS_AUTH"),
-                       help="USER:PASS for --stats-url [env FLOWLB_STATS_AUTH]")
-    external.addoption("--destructive", dest="flowlb_destructive", action="store_true",
-                       help="allow checks that change the live LB: drain one server through the runtime API "
-                       "(always restored). Never kills anything.")
-    group.addoption(
-        "--keep-cluster",
-        dest="flowlb_keep",
-        action="store_true",
-        help="leave the cluster running after the session (containers target) and print how to reach it",
-    )
+    for option in _EXTERNAL_OPTIONS:
+        option.add_to(external)
 
 
 @pytest.hookimpl(tryfirst=True)
@@ -193,30 +179,12 @@ def _report_state(report: pytest.TestReport) -> Any:
 
 
 def _describe(report: pytest.TestReport) -> CheckResult:
-    path = report.nodeid.split("::", 1)[0]
-    doc = _module_docstring(Path(report.fspath) if report.fspath else Path(path))
-    title, _, rest = doc.strip().partition("\n\n")
-    parts = path.split("/")
-    area = parts[-2] if len(parts) > 1 else "checks"
-    return CheckResult(
-        nodeid=report.nodeid,
-        area=area,
-        title=" ".join(title.split()) or report.nodeid.split("::")[-1],
-        guards=" ".join(rest.split()),
-    )
-
-
-def _module_docstring(path: Path) -> str:
-    """The check file's docstring, read from the file: pytest imports check modules under bare names
-    (``test_x``), so looking them up in ``sys.modules`` by their path finds nothing."""
-    import ast
-
-    config = _CONFIG.get("config")
-    candidate = path if path.is_absolute() or config is None else Path(config.rootpath) / path
-    try:
-        return ast.get_docstring(ast.parse(candidate.read_text(encoding="utf-8"))) or ""
-    except (OSError, SyntaxError, ValueError):
-        return ""
+    """The check's catalogue entry (id, area, title, what it guards, fix) for the report."""
+    check = catalogue.by_file(report.nodeid)
+    if check is None:
+        return CheckResult(nodeid=report.nodeid, area="checks", title=report.nodeid.split("::")[-1], guards="")
+    return CheckResult(nodeid=report.nodeid, area=check.area, title=check.title, guards=check.guards,
+                       check_id=check.id, fix=check.fix)
 
 
 def _failure_message(report: pytest.TestReport) -> str:
@@ -340,13 +308,28 @@ def management_networks(pytestconfig: pytest.Config) -> list[ipaddress.IPv4Netwo
         pytest.exit(f"flowlb: --management-networks: {exc}", returncode=2)
 
 
+def _offered(thing: T | None, missing: str) -> T:
+    """``thing``, or a skip saying what the check needs that this target does not offer."""
+    if thing is None:
+        pytest.skip(f"needs {missing}, which this target does not offer")
+    return thing
+
+
 @pytest.fixture
 def node_control(lb: Target) -> NodeControl:
     """Control of the Flow nodes; checks that need it skip where the nodes are not ours."""
-    control = lb.nodes()
-    if control is None:
-        pytest.skip("needs control of the Flow nodes, which this target does not offer")
-    return control
+    return _offered(lb.nodes(), "control of the Flow nodes")
+
+
+@pytest.fixture
+def drill(
+    node_control: NodeControl,
+    backend: Callable[[str], Backend],
+    http: Callable[..., urllib3.HTTPConnectionPool],
+    record_property: Callable[[str, object], None],
+) -> Drill:
+    """Everything a check that fails a node works with (see :class:`flowlb.checks.drill.Drill`)."""
+    return Drill(node_control, backend, http, record_property)
 
 
 @pytest.fixture
@@ -366,10 +349,7 @@ def destructive(pytestconfig: pytest.Config, lb: Target) -> None:
 @pytest.fixture
 def runtime(lb: Target) -> RuntimeAPI:
     """HAProxy's runtime API; checks that need HAProxy's own evidence skip without it."""
-    api = lb.evidence()
-    if api is None:
-        pytest.skip("needs HAProxy's runtime API (or stats), which this target does not offer")
-    return api
+    return _offered(lb.evidence(), "HAProxy's runtime API (or stats)")
 
 
 @pytest.fixture(scope="session")
@@ -378,18 +358,19 @@ def _routes() -> dict[str, Route]:
 
 
 @pytest.fixture
-def route(
-    lb: Target, runtime: RuntimeAPI, http: Callable[..., urllib3.HTTPConnectionPool], _routes: dict[str, Route]
-) -> Callable[[str], Route]:
-    """``route("server")``: the HAProxy backend behind an HTTP role and each node's server name in it."""
+def backend(
+    lb: Target, runtime: RuntimeAPI, http: Callable[..., urllib3.HTTPConnectionPool], _routes: dict[str, Route],
+    flowlb_spec: ClusterSpec,
+) -> Callable[[str], Backend]:
+    """``backend("server")``: the HAProxy backend behind an HTTP role, its servers' nodes, their check timing."""
     if not lb.echoes():
         pytest.skip("needs to know which node answered (flowlb's mock nodes name themselves); real Flow servers "
                     "do not")
 
-    def learn(role: str) -> Route:
+    def learn(role: str) -> Backend:
         if role not in _routes:
             _routes[role] = _route(lb, runtime, http_exchange(http(role)))
-        return _routes[role]
+        return Backend(_routes[role], runtime, lb.config_text, flowlb_spec)
 
     return learn
 
@@ -425,10 +406,11 @@ def stomp_session(lb: Target, pytestconfig: pytest.Config) -> Iterator[Callable[
 
 
 @pytest.fixture
-def stomp_route(
-    lb: Target, runtime: RuntimeAPI, stomp_session: Callable[..., StompSession], _routes: dict[str, Route]
-) -> Route:
-    """The HAProxy backend behind 61613 and each node's server name in it, learned one session at a time."""
+def stomp_backend(
+    lb: Target, runtime: RuntimeAPI, stomp_session: Callable[..., StompSession], _routes: dict[str, Route],
+    flowlb_spec: ClusterSpec,
+) -> Backend:
+    """The HAProxy backend behind 61613, its servers' nodes and their check timing."""
     if not lb.echoes():
         pytest.skip("needs to know which node took a STOMP session (the mock names itself in CONNECTED)")
     if "stomp" not in _routes:
@@ -437,7 +419,7 @@ def stomp_route(
             stomp_session().close()
 
         _routes["stomp"] = _route(lb, runtime, one_session)
-    return _routes["stomp"]
+    return Backend(_routes["stomp"], runtime, lb.config_text, flowlb_spec)
 
 
 @pytest.fixture

@@ -16,12 +16,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from flowlb import paths
 from flowlb.errors import SpecError
 
 PROFILES = ("kb", "hardened")
 LB_ROLES = ("http", "https", "server", "server_tls", "stomp")
 NODE_ROLES = ("web", "server", "stomp")
-DEFAULT_SPEC = Path(__file__).resolve().parents[2] / "fixtures" / "cluster.toml"
 _HOSTNAME = re.compile(
     r"^(?=.{1,253}$)[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$"
 )
@@ -124,7 +124,7 @@ class ClusterSpec:
 
 def load_spec(path: Path | None = None) -> ClusterSpec:
     """Read and validate a cluster spec; ``None`` loads the default ``fixtures/cluster.toml``."""
-    path = path or DEFAULT_SPEC
+    path = path or paths.default_spec()
     try:
         raw = tomllib.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:

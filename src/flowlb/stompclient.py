@@ -28,7 +28,7 @@ import stomp.exception
 
 from flowlb import stomptls
 from flowlb.errors import FlowlbError
-from flowlb.targets.base import Endpoint
+from flowlb.net import Endpoint
 
 stomptls.install()
 

@@ -13,16 +13,15 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from flowlb.brokers import RabbitMQ
 from flowlb.haproxy.layout import Layout, ServerAddress
 from flowlb.haproxy.render import render
-from flowlb.haproxy.runtime import RuntimeAPI, wait_until
+from flowlb.haproxy.runtime import RuntimeAPI
+from flowlb.net import Endpoint, free_port, wait_until
 from flowlb.spec import LB_ROLES, load_spec
 from flowlb.targets import processes
-from flowlb.targets.base import Endpoint
-from flowlb.targets.local import free_port
 from flowlb.targets.readiness import port_accepts, wait_for_haproxy
 from flowlb.tls import make_certificates
+from tests.support.brokers import RabbitMQ
 
 NODES = ("node1", "node2", "node3")
 

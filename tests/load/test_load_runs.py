@@ -14,14 +14,13 @@ from pathlib import Path
 
 import pytest
 from tests.conftest import REPO
-from tests.test_targets import flowlb_processes
+from tests.support.suite import flowlb_processes
 
-from flowlb.haproxy.runtime import wait_until
 from flowlb.load.results import LoadResult
 from flowlb.load.runner import locust_environment
+from flowlb.net import free_port, wait_until
 from flowlb.spec import load_spec
 from flowlb.targets.base import Target
-from flowlb.targets.local import free_port
 
 LOCUSTFILE = REPO / "loadtests" / "flow.py"
 

@@ -5,6 +5,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import http.client
 import json
 import os
@@ -16,16 +17,15 @@ import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
 
-SRC = Path(__file__).resolve().parents[2] / "src"
-if str(SRC) not in sys.path:
-    sys.path.insert(0, str(SRC))
+from flowlb import paths
+from flowlb.mocknode.stompframe import Frame, FrameDecoder, Heartbeat, encode_frame
+from flowlb.node_contract import parse_ready_line
 
-from flowlb.mocknode.stompframe import Frame, FrameDecoder, Heartbeat, encode_frame  # noqa: E402
+SRC = paths.package_parent()
 
 TIMEOUT = float(os.environ.get("MOCKNODE_TEST_TIMEOUT", "5"))
 LOOPBACK = "127.0.0.1"
@@ -67,12 +67,12 @@ class NodeProcess:
         except queue.Empty:
             self.stop()
             raise AssertionError(f"node {self.name} printed no ready line within {TIMEOUT}s") from None
-        if not line.startswith("flowlb-mocknode ready "):
+        ready = parse_ready_line(line.strip())
+        if ready is None:
             self.stop()
             raise AssertionError(f"node {self.name} did not start: {line!r} {self.stderr()}")
-        fields = dict(item.split("=", 1) for item in line.split()[2:])
-        assert fields.pop("name") == self.name
-        return {key: int(value) for key, value in fields.items()}
+        assert ready.name == self.name
+        return ready.ports
 
     def stderr(self) -> str:
         """Whatever the process wrote to stderr; only after it exited."""
@@ -181,9 +181,9 @@ class RawStomp:
         self.sock.close()
 
 
-@pytest.fixture(scope="session")
-def node_launcher() -> Iterator[Callable[..., NodeProcess]]:
-    """Starts node processes that live until the end of the session: ``node_launcher("n2", "--heartbeat", "0,0")``."""
+@contextlib.contextmanager
+def _launching() -> Iterator[Callable[..., NodeProcess]]:
+    """A ``start(name, *args)`` that starts node processes, all stopped when the block ends."""
     nodes: list[NodeProcess] = []
 
     def start(name: str, *extra_args: str) -> NodeProcess:
@@ -191,9 +191,18 @@ def node_launcher() -> Iterator[Callable[..., NodeProcess]]:
         nodes.append(started)
         return started
 
-    yield start
-    for started in nodes:
-        started.stop()
+    try:
+        yield start
+    finally:
+        for started in nodes:
+            started.stop()
+
+
+@pytest.fixture(scope="session")
+def node_launcher() -> Iterator[Callable[..., NodeProcess]]:
+    """Starts node processes that live until the end of the session: ``node_launcher("n2", "--heartbeat", "0,0")``."""
+    with _launching() as start:
+        yield start
 
 
 @pytest.fixture(scope="session")
@@ -234,13 +243,5 @@ def eventually_fixture() -> Callable[..., Any]:
 @pytest.fixture
 def node_factory() -> Iterator[Callable[..., NodeProcess]]:
     """Starts extra nodes with their own arguments; stops them after the test."""
-    nodes: list[NodeProcess] = []
-
-    def start(name: str, *extra_args: str) -> NodeProcess:
-        started = NodeProcess(name, *extra_args)
-        nodes.append(started)
-        return started
-
-    yield start
-    for started in nodes:
-        started.stop()
+    with _launching() as start:
+        yield start

@@ -12,11 +12,12 @@ import signal
 import socket
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
 
-SRC = Path(__file__).resolve().parents[2] / "src"
+from flowlb import paths
+
+SRC = paths.package_parent()
 
 
 def run_node(*args: str, timeout: float) -> subprocess.CompletedProcess[str]:

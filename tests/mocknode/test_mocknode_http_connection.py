@@ -8,6 +8,8 @@ with ``Expect: 100-continue`` does not get its interim response.
 from __future__ import annotations
 
 import asyncio
+import contextlib
+from collections.abc import AsyncIterator
 
 import pytest
 
@@ -18,24 +20,28 @@ from flowlb.mocknode.state import HealthState, NodeState
 IDLE_S = 0.2
 
 
-async def serve(state: NodeState) -> tuple[asyncio.Server, int]:
+@contextlib.asynccontextmanager
+async def connected(state: NodeState) -> AsyncIterator[tuple[asyncio.StreamReader, asyncio.StreamWriter]]:
+    """A server port of a node in ``state``, in this process, and one client connection to it."""
     handler = FlowPortHandler(state, "server")
     server = await asyncio.get_running_loop().create_server(
         lambda: HttpConnection(handler, b"X-Flow-Node: inproc\r\n", idle_timeout=IDLE_S), "127.0.0.1", 0
     )
-    return server, server.sockets[0].getsockname()[1]
+    async with server:
+        reader, writer = await asyncio.open_connection("127.0.0.1", server.sockets[0].getsockname()[1])
+        try:
+            yield reader, writer
+        finally:
+            writer.close()
 
 
 def test_idle_keep_alive_connection_is_closed() -> None:
     async def scenario() -> float:
-        server, port = await serve(NodeState("inproc"))
-        async with server:
-            reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        async with connected(NodeState("inproc")) as (reader, writer):
             writer.write(b"GET /x HTTP/1.1\r\nHost: x\r\n\r\n")
             await reader.readuntil(b"\r\n\r\n")
             started = asyncio.get_running_loop().time()
             await asyncio.wait_for(reader.read(), 5)  # the rest of the body, then EOF
-            writer.close()
             return asyncio.get_running_loop().time() - started
 
     assert asyncio.run(scenario()) >= IDLE_S * 0.9
@@ -44,27 +50,21 @@ def test_idle_keep_alive_connection_is_closed() -> None:
 def test_connection_waiting_for_a_hung_answer_is_not_closed_by_the_idle_timer() -> None:
     async def scenario() -> None:
         state = NodeState("inproc", health=HealthState.HANG)
-        server, port = await serve(state)
-        async with server:
-            reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        async with connected(state) as (reader, writer):
             writer.write(b"GET /commanderRequest/health HTTP/1.1\r\nHost: x\r\n\r\n")
             with pytest.raises(TimeoutError):
                 await asyncio.wait_for(reader.read(1), IDLE_S * 3)
-            writer.close()
 
     asyncio.run(scenario())
 
 
 def test_expect_100_continue_gets_the_interim_response() -> None:
     async def scenario() -> bytes:
-        server, port = await serve(NodeState("inproc"))
-        async with server:
-            reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        async with connected(NodeState("inproc")) as (reader, writer):
             writer.write(b"PUT /x HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\nExpect: 100-continue\r\n\r\n")
             interim = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 5)
             writer.write(b"abc")
             final = await asyncio.wait_for(reader.readuntil(b"}"), 5)
-            writer.close()
             return interim + final
 
     answer = asyncio.run(scenario())

@@ -14,8 +14,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from flowlb.haproxy.config import HAProxyConfig
-from flowlb.haproxy.runtime import RuntimeAPI, ServerStat, wait_until
+from flowlb.haproxy.runtime import RuntimeAPI, ServerStat
 from flowlb.haproxy.timing import check_interval_s
+from flowlb.net import wait_until
 from flowlb.policy import HUNG_DETECTION_MAX_S
 from flowlb.spec import ClusterSpec
 

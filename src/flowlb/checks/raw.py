@@ -11,7 +11,7 @@ import ssl
 import time
 from dataclasses import dataclass
 
-from flowlb.targets.base import Endpoint
+from flowlb.net import Endpoint
 
 
 @dataclass(frozen=True)

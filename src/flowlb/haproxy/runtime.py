@@ -5,15 +5,12 @@ generated profiles and for an operator's config::
 
     api = RuntimeAPI(Path(run_dir, "admin.sock"))
     api.server("commander-server-backend", "node2").status    # "UP", "DOWN", "MAINT", ...
-    wait_until(lambda: api.server(b, "node2").status == "DOWN", timeout=10, what="node2 marked down")
 """
 
 from __future__ import annotations
 
 import csv
 import socket
-import time
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -137,30 +134,6 @@ class RuntimeAPI:
         answer = self.command(f"set server {backend}/{server} state {state}").strip()
         if answer:
             raise TargetError(f"HAProxy refused to set {backend}/{server} to {state}: {answer}")
-
-
-def wait_until(
-    condition: Callable[[], bool],
-    timeout: float,
-    what: str,
-    consecutive: int = 1,
-    interval: float = 0.05,
-) -> float:
-    """Poll ``condition`` until it holds ``consecutive`` times in a row; return the seconds it took.
-
-    Raises ``TimeoutError`` naming ``what`` when ``timeout`` seconds pass first. Polling at a short
-    interval is observation, not a sleep that hopes: the deadline bounds it.
-    """
-    start = time.monotonic()
-    deadline = start + timeout
-    streak = 0
-    while True:
-        streak = streak + 1 if condition() else 0
-        if streak >= consecutive:
-            return time.monotonic() - start
-        if time.monotonic() >= deadline:
-            raise TimeoutError(f"{what}: not seen within {timeout:.1f} s")
-        time.sleep(interval)
 
 
 class StatsPage(RuntimeAPI):

@@ -14,6 +14,7 @@ import tempfile
 from dataclasses import asdict
 from pathlib import Path
 
+from flowlb.checks import catalogue
 from flowlb.errors import FlowlbError
 from flowlb.haproxy.config import HAProxyConfig
 from flowlb.haproxy.layout import Layout, ServerAddress
@@ -82,9 +83,13 @@ def as_text(path: Path, findings: list[Finding]) -> str:
     out = []
     for f in findings:
         out += [f"{path}:{f.line}: {f.rule} {f.what}", f"    why: {f.why}", f"    fix: {f.fix}"]
+        shown = ", ".join(check.id for check in catalogue.checks_showing(f.rule))
+        if shown:
+            out.append(f"    seen live by: {shown}")
     out.append(f"{len(findings)} finding(s) in {path}")
     return "\n".join(out) + "\n"
 
 
 def as_json(path: Path, findings: list[Finding]) -> str:
-    return json.dumps({"file": str(path), "findings": [asdict(f) for f in findings]}, indent=2) + "\n"
+    rows = [{**asdict(f), "checks": [c.id for c in catalogue.checks_showing(f.rule)]} for f in findings]
+    return json.dumps({"file": str(path), "findings": rows}, indent=2) + "\n"

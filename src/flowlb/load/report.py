@@ -3,25 +3,21 @@
 Built from the files of a run directory: requests and failures per second from
 ``locust_stats_history.csv`` with the ``timeline.json`` events (node killed or frozen, HAProxy
 marking it DOWN) as vertical lines, and the p50/p95/p99 latency per path from ``summary.json``.
-One self-contained page, styled like the conformance report.
+One self-contained page from ``templates/load.html.j2``, on the conformance report's base and style.
 """
 
 from __future__ import annotations
 
-import html
 import json
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from flowlb import plots
+from flowlb.evidence import NOTE
 from flowlb.load.results import Second, read_history
-from flowlb.reporting import STYLE
-
-_STYLE = """
-.numbers td,.numbers th{text-align:right}.numbers td:first-child,.numbers th:first-child{text-align:left;width:34%}
-.events th:first-child{width:12%}.events th:nth-child(2){width:auto}
-"""
+from flowlb.reporting import TEMPLATES
 
 
 def _events(timeline: dict[str, Any], start: float) -> list[plots.Event]:
@@ -30,8 +26,7 @@ def _events(timeline: dict[str, Any], start: float) -> list[plots.Event]:
     for event in timeline.get("events", []):
         if not isinstance(event, dict) or not isinstance(event.get("t"), (int, float)):
             continue
-        kind = "failure" if "action" in event else "down" if "backend" in event else "note"
-        events.append(plots.Event(float(event["t"]) - start, str(event.get("what", "")), kind))
+        events.append(plots.Event(float(event["t"]) - start, str(event.get("what", "")), str(event.get("kind", NOTE))))
     return events
 
 
@@ -49,70 +44,83 @@ def throughput_image(history: list[Second], timeline: dict[str, Any]) -> str:
     )
 
 
-def _figures_table(summary: dict[str, Any]) -> str:
-    e = html.escape
-    rows = [summary.get("total", {}), *summary.get("paths", {}).values(), *summary.get("entries", [])]
-    cells = "".join(
-        f"<tr><td>{e(str(r.get('name', '')))}</td>"
-        + "".join(f"<td>{e(str(r.get(k, '')))}</td>" for k in ("requests", "failures", "rps", "p50_ms", "p95_ms",
-                                                               "p99_ms"))
-        + "</tr>"
-        for r in rows if r
-    )
-    return (
-        "<table class=numbers><tr><th>what</th><th>requests</th><th>failures</th><th>req/s</th><th>p50 ms</th>"
-        f"<th>p95 ms</th><th>p99 ms</th></tr>{cells}</table>"
-    )
+FIGURES = ("name", "requests", "failures", "rps", "p50_ms", "p95_ms", "p99_ms")  # the figures table's columns
 
 
-def _failover_section(failover: dict[str, Any], start: float) -> str:
-    e = html.escape
-    if not failover:
-        return ""
-    events = "".join(
-        f"<tr><td>+{float(ev['t']) - start:.2f} s</td><td>{e(str(ev.get('what', '')))}</td></tr>"
-        for ev in failover.get("events", []) if isinstance(ev, dict) and isinstance(ev.get("t"), (int, float))
-    )
-    outage = failover.get("outage_s")
-    return (
-        "<h2>Failover</h2>"
-        f"<p><b>{e(str(failover.get('action')))}</b> {e(str(failover.get('node')))}: HAProxy took it out of every "
-        f"backend in <b>{'never' if outage is None else f'{outage} s'}</b>; "
-        f"<b>{failover.get('failures_during_outage', 0)}</b> of {failover.get('requests_during_outage', 0)} "
-        f"requests failed during the outage, {failover.get('failures_after_down', 0)} after.</p>"
-        f"<table class=events><tr><th>when</th><th>event</th></tr>{events}</table>"
-    )
+@dataclass
+class _Run:
+    """The page's header and verdict: what ran, against what, and Locust's exit code."""
+
+    target: str
+    profile: str
+    run_time: str
+    users: str
+    mix: str
+    failover: str
+    started: str
+    exit_code: str
+    passed: bool
+
+
+@dataclass
+class _Failover:
+    """``summary.json``'s failover figures, and its events as (``+seconds``, what) on the page's clock."""
+
+    action: str
+    node: str
+    outage: str
+    failures_during_outage: str
+    requests_during_outage: str
+    failures_after_down: str
+    events: list[tuple[str, str]]
+
+    @classmethod
+    def of(cls, failover: dict[str, Any], start: float) -> _Failover | None:
+        if not failover:
+            return None
+        outage = failover.get("outage_s")
+        return cls(
+            str(failover.get("action")),
+            str(failover.get("node")),
+            "never" if outage is None else f"{outage} s",
+            str(failover.get("failures_during_outage", 0)),
+            str(failover.get("requests_during_outage", 0)),
+            str(failover.get("failures_after_down", 0)),
+            [
+                (f"+{float(ev['t']) - start:.2f} s", str(ev.get("what", "")))
+                for ev in failover.get("events", [])
+                if isinstance(ev, dict) and isinstance(ev.get("t"), (int, float))
+            ],
+        )
 
 
 def render(directory: Path) -> str:
     """The page for the run in ``directory`` (its summary, timeline and per-second history)."""
-    e = html.escape
     summary = _read_json(directory / "summary.json")
     timeline = _read_json(directory / "timeline.json")
     history = read_history(directory / "locust_stats_history.csv")
     plan = summary.get("plan", {})
     code = summary.get("exit_code")
     start = history[0].t - 1 if history else float(timeline.get("load_seen") or 0.0)
-    parts = [
-        "<!doctype html><meta charset=utf-8><title>flowlb load report</title>",
-        f"<style>{STYLE}{_STYLE}</style><h1>flowlb load report</h1>",
-        f"<p><b>Target</b> {e(str(summary.get('target')))} &nbsp; <b>Profile</b> {e(str(summary.get('profile')))}"
-        f" &nbsp; <b>Run</b> {e(str(plan.get('run_time')))}, {e(str(plan.get('users')))} users"
-        f"{', mix ' + e(str(plan['mix'])) if plan.get('mix') else ''}"
-        f"{', failover ' + e(str(plan['failover'])) if plan.get('failover') else ''}"
-        f"<br><small>{e(time.strftime('%Y-%m-%d %H:%M:%S', time.localtime(start))) if start else ''}"
-        " &middot; Locust's own report: <a href=locust.html>locust.html</a> &middot; "
-        "<a href=summary.json>summary.json</a></small></p>",
-        f"<p class='verdict {'pass' if code == 0 else 'fail'}'>Locust exit code {e(str(code))}: "
-        f"{'within the SLO gates' if code == 0 else 'an SLO gate or Locust failed'}</p>",
-        "<h2>Throughput</h2>",
-        throughput_image(history, timeline) if history else "<p>No per-second history in this run.</p>",
-        _failover_section(summary.get("failover") or {}, start),
-        "<h2>Latency</h2>",
-        plots.latency_chart(summary["paths"]) if summary.get("paths") else "<p>No requests were measured.</p>",
-        _figures_table(summary),
-    ]
-    return "\n".join(parts) + "\n"
+    run = _Run(
+        target=str(summary.get("target")),
+        profile=str(summary.get("profile")),
+        run_time=str(plan.get("run_time")),
+        users=str(plan.get("users")),
+        mix=str(plan["mix"]) if plan.get("mix") else "",
+        failover=str(plan["failover"]) if plan.get("failover") else "",
+        started=time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(start)) if start else "",
+        exit_code=str(code),
+        passed=code == 0,
+    )
+    rows = [summary.get("total", {}), *summary.get("paths", {}).values(), *summary.get("entries", [])]
+    return TEMPLATES.get_template("load.html.j2").render(
+        run=run,
+        throughput=throughput_image(history, timeline) if history else None,
+        failover=_Failover.of(summary.get("failover") or {}, start),
+        latency=plots.latency_chart(summary["paths"]) if summary.get("paths") else None,
+        rows=[[str(row.get(key, "")) for key in FIGURES] for row in rows if row],
+    )
 
 
 def write(directory: Path) -> Path:

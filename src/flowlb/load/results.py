@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from flowlb.errors import FlowlbError
+from flowlb.evidence import DOWN, FAILURE, of_kind
 from flowlb.load.paths import path_of
 
 
@@ -138,15 +139,15 @@ def read_history(path: Path) -> list[Second]:
 def failover_summary(history: list[Second], events: list[dict[str, Any]]) -> dict[str, Any]:
     """What a failover cost: detection per backend, and the failures from the failure to the last DOWN and after.
 
-    ``events`` are ``timeline.json``'s: the first with an ``action`` is the kill or freeze; those
-    with a ``backend`` are HAProxy marking the node DOWN there. The outage is counted in whole
+    ``events`` are ``timeline.json``'s (:mod:`flowlb.evidence`): the first failure is the kill or
+    freeze; the DOWN events are HAProxy marking the node DOWN in a backend. The outage is counted in whole
     seconds of the history, from the second of the failure to the second of the last DOWN.
     """
-    failure = next((e for e in events if "action" in e), None)
+    failure = next(iter(of_kind(events, FAILURE)), None)
     if failure is None:
         return {}
     failed_at = float(failure["t"])
-    downs = [e for e in events if "backend" in e]
+    downs = of_kind(events, DOWN)
     last_down = max((float(e["t"]) for e in downs), default=None)
     outage_end = math.ceil(last_down) if last_down is not None else None
     during = [s for s in history if math.ceil(failed_at) <= s.t and (outage_end is None or s.t <= outage_end)]

@@ -25,15 +25,17 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from flowlb import paths
 from flowlb.errors import FlowlbError
-from flowlb.haproxy.runtime import RuntimeAPI, wait_until
+from flowlb.evidence import DOWN, FAILURE, NOTE, timeline_event
+from flowlb.haproxy.runtime import RuntimeAPI
 from flowlb.load import report as load_report
 from flowlb.load.results import LoadResult, failover_summary, read_history
+from flowlb.net import wait_until
 from flowlb.reporting import discard, publish
 from flowlb.targets.base import Target
 
-REPO_ROOT = Path(__file__).resolve().parents[3]
-DEFAULT_LOCUSTFILE = REPO_ROOT / "loadtests" / "flow.py"
+DEFAULT_LOCUSTFILE = paths.folder("loadtests") / "flow.py"
 MAX_RUN_TIME_S = 4 * 3600  # every load loop is bounded
 STARTUP_MARGIN_S = 60.0  # Locust's start, spawning and its own stop, on top of --run-time
 
@@ -75,8 +77,8 @@ class Timeline:
     load_seen: float = 0.0
     events: list[dict[str, Any]] = field(default_factory=list)
 
-    def mark(self, what: str, **details: Any) -> None:
-        self.events.append({"t": time.time(), "what": what, **details})
+    def mark(self, what: str, kind: str, **details: Any) -> None:
+        self.events.append(timeline_event(time.time(), what, kind, **details))
 
 
 def locust_command(plan: LoadPlan, target: Target, prefix: Path) -> list[str]:
@@ -128,7 +130,8 @@ def inject_failover(plan: LoadPlan, target: Target, timeline: Timeline, deadline
     wait_until(lambda: time.time() >= timeline.load_seen + after, after + 1.0, "the failover moment")
     victim = target.node_names()[0]
     getattr(nodes, plan.failover)(victim)
-    timeline.mark(f"{'killed' if plan.failover == 'kill' else 'froze'} {victim}", node=victim, action=plan.failover)
+    timeline.mark(f"{'killed' if plan.failover == 'kill' else 'froze'} {victim}", FAILURE, node=victim,
+                  action=plan.failover)
     rows = [s for s in runtime.stats() if s.server == victim]
     pending = {s.backend for s in rows}
 
@@ -136,13 +139,14 @@ def inject_failover(plan: LoadPlan, target: Target, timeline: Timeline, deadline
         for stat in runtime.stats():
             if stat.server == victim and stat.backend in pending and stat.is_down:
                 pending.discard(stat.backend)
-                timeline.mark(f"HAProxy marked {victim} DOWN in {stat.backend}", node=victim, backend=stat.backend)
+                timeline.mark(f"HAProxy marked {victim} DOWN in {stat.backend}", DOWN, node=victim,
+                              backend=stat.backend)
         return not pending
 
     try:
         wait_until(marked_down, max(1.0, deadline - time.monotonic()), f"HAProxy marking {victim} DOWN")
     except TimeoutError as exc:
-        timeline.mark(str(exc), node=victim)
+        timeline.mark(str(exc), NOTE, node=victim)
 
 
 def run(plan: LoadPlan, target: Target, report_root: Path) -> tuple[int, Path]:

@@ -24,8 +24,8 @@ from locust.env import Environment
 from flowlb.errors import FlowlbError
 from flowlb.load.options import StompTarget, stomp_target
 from flowlb.load.paths import STOMP_REQUEST_TYPE
+from flowlb.net import Endpoint
 from flowlb.stompclient import StompError, StompSession, open_session
-from flowlb.targets.base import Endpoint
 
 logging.getLogger("stomp.py").setLevel(logging.WARNING)  # one INFO line per session drowns Locust's output
 RECONNECT_BACKOFF_S = 0.2  # after a failed CONNECT, so a dead LB is not hammered in a tight loop

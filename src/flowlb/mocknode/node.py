@@ -19,6 +19,7 @@ import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from ..node_contract import ready_line
 from .control import ControlHandler
 from .echo import FlowPortHandler
 from .httpproto import HttpConnection, RequestHandler
@@ -155,15 +156,6 @@ def _listening_socket(host: str, port: int) -> socket.socket:
     return sock
 
 
-def ready_line(state: NodeState) -> str:
-    """The one line printed once every listener is bound."""
-    ports = state.ports
-    return (
-        f"flowlb-mocknode ready name={state.name} web={ports['web']} server={ports['server']} "
-        f"stomp={ports['stomp']} control={ports['control']}"
-    )
-
-
 async def serve(config: NodeConfig) -> int:
     """Runs a node until SIGTERM or SIGINT; the process exit code."""
     stopping = asyncio.Event()
@@ -177,7 +169,7 @@ async def serve(config: NodeConfig) -> int:
         print(f"flowlb-mocknode: {error}", file=sys.stderr, flush=True)
         return 2
     if not stopping.is_set():
-        print(ready_line(node.state), flush=True)
+        print(ready_line(node.state.name, node.state.ports), flush=True)
         await stopping.wait()
     await node.stop()
     return 0

@@ -2,27 +2,15 @@
 
 from __future__ import annotations
 
-import enum
 from collections import deque
 from dataclasses import dataclass, field
 from typing import Any
 
+from ..node_contract import HealthState
+
+__all__ = ["HealthState", "HttpPortCounters", "NodeState", "StompCounters"]
+
 HEALTH_LINES_KEPT = 20
-
-
-class HealthState(enum.StrEnum):
-    """How the node answers Flow's health URL, ``/commanderRequest/health``."""
-
-    HEALTHY = "healthy"
-    """200 ``{"status": "ok"}``."""
-    BOOTSTRAP = "bootstrap"
-    """503 ``{"status": "bootstrap"}``, as a Flow server that is still starting."""
-    HANG = "hang"
-    """The request is read and never answered."""
-    SLOW = "slow"
-    """200, but only after ``delay_ms``."""
-    REFUSE = "refuse"
-    """The server port stops listening, so connects to it are refused."""
 
 
 @dataclass

@@ -2,37 +2,16 @@
 
 from __future__ import annotations
 
-import enum
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Protocol
 
 from flowlb.haproxy.runtime import RuntimeAPI
+from flowlb.net import Endpoint
+from flowlb.node_contract import Counters, HealthState
+
+__all__ = ["Endpoint", "Endpoints", "HealthState", "NodeControl", "Target"]
 from flowlb.spec import LB_ROLES, ClusterSpec
-
-# The mock nodes' STOMP heart-beat capability (sx,sy ms): short, so "several heart-beat periods" is seconds.
-NODE_HEARTBEAT = "1000,1000"
-
-
-class HealthState(str, enum.Enum):
-    """What a mock Flow node's health URL does (see ``flowlb.mocknode``)."""
-
-    HEALTHY = "healthy"  # 200
-    BOOTSTRAP = "bootstrap"  # 503: the server lost its cluster membership
-    HANG = "hang"  # accepts the request, never answers
-    SLOW = "slow"  # answers after a delay
-    REFUSE = "refuse"  # the server port stops listening
-
-
-@dataclass(frozen=True)
-class Endpoint:
-    """Where a client reaches one LB role: a loopback host and port."""
-
-    host: str
-    port: int
-
-    def url(self, scheme: str, path: str = "/") -> str:
-        return f"{scheme}://{self.host}:{self.port}{path}"
 
 
 @dataclass(frozen=True)
@@ -65,7 +44,7 @@ class NodeControl(Protocol):
     def set_health(self, name: str, state: HealthState, delay_ms: int = 0) -> None:
         """Switch what the node's health URL does."""
 
-    def counters(self, name: str) -> dict[str, Any]:
+    def counters(self, name: str) -> Counters:
         """The node's own counters: requests per port, health checks, STOMP sessions and frames."""
 
     def reset(self) -> None:

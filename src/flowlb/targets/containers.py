@@ -15,11 +15,7 @@ import ipaddress
 import os
 import random
 import resource
-import shutil
-import tempfile
-from collections.abc import Callable
 from pathlib import Path
-from types import TracebackType
 from typing import Any
 
 import docker
@@ -29,19 +25,18 @@ import docker.types
 from testcontainers.core.container import DockerContainer
 from testcontainers.core.network import Network
 
-from flowlb.errors import HAProxyConfigError, TargetError
+from flowlb.errors import TargetError
 from flowlb.haproxy.layout import Layout, ServerAddress
-from flowlb.haproxy.messages import one_line_error
-from flowlb.haproxy.render import render
-from flowlb.haproxy.runtime import RuntimeAPI, wait_until
-from flowlb.spec import ClusterSpec
-from flowlb.targets import dockerenv  # also set up by the package, before testcontainers loads
-from flowlb.targets.base import NODE_HEARTBEAT, Endpoint, Endpoints, HealthState
+from flowlb.haproxy.runtime import RuntimeAPI
+from flowlb.net import Endpoint, wait_until
+from flowlb.node_contract import NODE_HEARTBEAT
+from flowlb.targets import dockerenv
+from flowlb.targets.base import Endpoints
 from flowlb.targets.images import ensure_images
-from flowlb.targets.local import ConfigSource
+from flowlb.targets.lifecycle import HarnessTarget
 from flowlb.targets.nodeclient import MockNodeClient
-from flowlb.targets.readiness import HAProxyExited, wait_for_haproxy
-from flowlb.tls import make_certificates
+from flowlb.targets.readiness import HAProxyExited
+from flowlb.tls import CertificateFiles
 
 CONFIG_DIR = "/usr/local/etc/haproxy"
 SOCKET_DIR = "/run/flowlb"
@@ -104,57 +99,38 @@ class HAProxyContainer(DockerContainer):  # type: ignore[misc]
         return bytes(stdout + stderr).decode(errors="replace")
 
 
-class ContainersTarget:
+class ContainersTarget(HarnessTarget):
     """The cluster in containers; see the module docstring."""
 
     kind = "containers"
+    config_path_in_haproxy = f"{CONFIG_DIR}/haproxy.cfg"
 
-    def __init__(
-        self,
-        spec: ClusterSpec,
-        profile: str,
-        config_source: ConfigSource | None = None,
-        config_name: str = "haproxy.cfg",
-        ready_timeout: float = 60.0,
-        extra_ports: tuple[int, ...] = (),
-        after_start: Callable[[RuntimeAPI], None] | None = None,
-    ) -> None:
-        self.spec = spec
-        self.profile = profile
-        self.config_name = config_name
-        self.ready_timeout = ready_timeout
-        self.extra_ports = extra_ports
-        self.after_start = after_start
-        self.extra_endpoints: dict[int, Endpoint] = {}
-        self.config_text = ""
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
         self._nodes: dict[str, FlowNodeContainer] = {}
-        self._clients: dict[str, MockNodeClient] = {}
         self._haproxy: HAProxyContainer | None = None
         self._network: Network | None = None
-        self.run_dir = Path(tempfile.mkdtemp(prefix="flowlb-containers-"))
-        try:
-            self._client = docker.from_env(timeout=30)
-            self._client.ping()
-        except Exception as exc:  # noqa: BLE001 - any failure means "no engine"
-            shutil.rmtree(self.run_dir, ignore_errors=True)
-            raise TargetError(
-                f"containers target: no Docker engine answers at {os.environ['DOCKER_HOST']}: {exc}"
-            ) from None
-        try:
-            remove_leftovers(self._client)
-            self._start(config_source or (lambda layout: render(spec, profile, layout)))
-        except BaseException:
-            self.close()
-            raise
+        self._docker: docker.DockerClient | None = None
+        kwargs.setdefault("ready_timeout", 60.0)
+        super().__init__(*args, **kwargs)
 
-    def _start(self, config_source: ConfigSource) -> None:
-        images = ensure_images(self._client)
-        certs = make_certificates(self.run_dir / "tls", self.spec.lb.names)
-        self.ca_file = certs.ca_file
-        self._network, addresses = _create_network(self._client, len(self.spec.nodes))
-        self._addresses = addresses
-        for node, address in zip(self.spec.nodes, addresses, strict=True):
-            container = FlowNodeContainer(images.flownode, node.name, self._network, str(address))
+    def _open(self) -> None:
+        dockerenv.configure_testcontainers()
+        try:
+            self._docker = docker.DockerClient(base_url=dockerenv.docker_host(), timeout=30)
+            self._docker.ping()
+        except Exception as exc:  # noqa: BLE001 - any failure means "no engine"
+            self._docker = None
+            raise TargetError(
+                f"containers target: no Docker engine answers at {dockerenv.docker_host()}: {exc}"
+            ) from None
+        remove_leftovers(self._docker)
+        self._images = ensure_images(self._docker)
+
+    def _start_nodes(self) -> None:
+        assert self._docker is not None
+        self._network, self._addresses = _create_network(self._docker, len(self.spec.nodes))
+        for node, address in zip(self.spec.nodes, self._addresses, strict=True):
+            container = FlowNodeContainer(self._images.flownode, node.name, self._network, str(address))
             self._nodes[node.name] = container
             container.start()  # all nodes start together; their readiness is awaited below
         for name, container in self._nodes.items():
@@ -167,14 +143,14 @@ class ContainersTarget:
                 f"{name}: {text.splitlines()[-1] if text else 'no output'}" for name, text in logs.items()
             )
             raise TargetError(f"containers target: mock nodes did not start ({failed})") from None
-        socket_dir = self.run_dir / "runtime"
-        socket_dir.mkdir()
+
+    def _layout(self, certs: CertificateFiles) -> Layout:
         p = self.spec.node_ports
-        self.layout = layout = Layout(
+        return Layout(
             binds={role: f"*:{port}" for role, port in self.spec.lb.ports.by_role().items()},
             # by address, not name: the runtime API's `set server ... addr` takes addresses only
             servers={node.name: ServerAddress(str(address), p.web, p.server, p.stomp)
-                     for node, address in zip(self.spec.nodes, addresses, strict=True)},
+                     for node, address in zip(self.spec.nodes, self._addresses, strict=True)},
             cert_path=f"{CONFIG_DIR}/server.pem",
             runtime_socket=f"{SOCKET_DIR}/admin.sock",
             log_target="stdout format raw local0",
@@ -184,90 +160,61 @@ class ContainersTarget:
             socket_dir=SOCKET_DIR,
             max_open_files=resource.getrlimit(resource.RLIMIT_NOFILE)[1],
         )
-        self.config_text = config_source(layout)
+
+    def _start_haproxy(self, certs: CertificateFiles) -> None:
+        assert self._network is not None
+        socket_dir = self.run_dir / "runtime"
+        socket_dir.mkdir()
         lb_ports = self.spec.lb.ports.by_role()
         haproxy = HAProxyContainer(
-            images.haproxy, self.config_text, certs.server_pem, socket_dir,
+            self._images.haproxy, self.config_text, certs.server_pem, socket_dir,
             [*lb_ports.values(), *self.extra_ports], self._network,
         )
         haproxy.with_copy_into_container(certs.ca_file, f"{CONFIG_DIR}/ca.pem", 0o644)
         self._haproxy = haproxy
         haproxy.start()
         self._api = RuntimeAPI(socket_dir / "admin.sock")
-        try:
-            wait_until(
-                lambda: haproxy.exited_output() is not None or self._api.answers(),
-                self.ready_timeout,
-                "HAProxy container",
-            )
-            output = haproxy.exited_output()
-            if output is not None:
-                raise HAProxyExited(output)
-            host = haproxy.get_container_host_ip()
-            if not dockerenv.is_loopback(host):
-                raise TargetError(f"containers target: container host {host} is not loopback; refusing to send traffic")
-            self.endpoints = Endpoints(
-                **{role: Endpoint("127.0.0.1", haproxy.get_exposed_port(port)) for role, port in lb_ports.items()},
-                server_name=self.spec.lb.name,
-            )
-            self.extra_endpoints = {
-                port: Endpoint("127.0.0.1", haproxy.get_exposed_port(port)) for port in self.extra_ports
-            }
-            self._baseline = wait_for_haproxy(
-                self._api, self.endpoints.by_role().values(), self.ready_timeout, haproxy.exited_output,
-                after_start=self.after_start,
-            )
-        except HAProxyExited as exited:
-            output = exited.output.replace(f"{CONFIG_DIR}/haproxy.cfg", self.config_name)
-            raise HAProxyConfigError(
-                one_line_error(output, self.config_text, f"{self.config_name} does not load")
-            ) from None
-        except TimeoutError as exc:
-            raise TargetError(f"containers target: HAProxy not ready: {exc}") from None
+        wait_until(lambda: haproxy.exited_output() is not None or self._api.answers(), self.ready_timeout,
+                   "HAProxy container")
+        output = haproxy.exited_output()
+        if output is not None:
+            raise HAProxyExited(output)
+        host = haproxy.get_container_host_ip()
+        if not dockerenv.is_loopback(host):
+            raise TargetError(f"containers target: container host {host} is not loopback; refusing to send traffic")
+        self.endpoints = Endpoints(
+            **{role: Endpoint("127.0.0.1", haproxy.get_exposed_port(port)) for role, port in lb_ports.items()},
+            server_name=self.spec.lb.name,
+        )
+        self.extra_endpoints = {
+            port: Endpoint("127.0.0.1", haproxy.get_exposed_port(port)) for port in self.extra_ports
+        }
 
-    # -- the Target interface ------------------------------------------------------------------
-
-    def node_names(self) -> list[str]:
-        return self.spec.node_names()
-
-    def nodes(self) -> ContainersTarget:
-        return self
-
-    def echoes(self) -> bool:
-        return True
-
-    def evidence(self) -> RuntimeAPI:
-        return self._api
+    def _haproxy_output(self) -> str | None:
+        return self._haproxy.exited_output() if self._haproxy is not None else None
 
     def client_address(self) -> str | None:
         """Docker's proxy connects from the gateway of the run's network on the client's behalf."""
-        assert self._network is not None
-        network = self._client.networks.get(self._network.name)
+        assert self._network is not None and self._docker is not None
+        network = self._docker.networks.get(self._network.name)
         configs = network.attrs.get("IPAM", {}).get("Config") or [{}]
         gateway = configs[0].get("Gateway")
         return str(gateway) if gateway else None
 
-    def reset(self) -> None:
-        """Every node running and healthy with zeroed counters, and HAProxy seeing them all UP."""
-        for name, container in self._nodes.items():
-            wrapped = container.get_wrapped_container()
-            wrapped.reload()
-            if wrapped.status != "running":
-                self.restart(name)
-            self._clients[name].reset()
-        assert self._haproxy is not None
-        wait_for_haproxy(self._api, [], self.ready_timeout, self._haproxy.exited_output, required=self._baseline)
-
     # -- NodeControl ---------------------------------------------------------------------------
 
+    def _container(self, name: str) -> FlowNodeContainer:
+        self._client(name)  # one error for an unknown node
+        return self._nodes[name]
+
     def kill(self, name: str) -> None:
-        self._node(name).get_wrapped_container().kill()
+        self._container(name).get_wrapped_container().kill()
 
     def hang(self, name: str) -> None:
-        self._node(name).get_wrapped_container().pause()
+        self._container(name).get_wrapped_container().pause()
 
     def restart(self, name: str) -> None:
-        container = self._node(name)
+        container = self._container(name)
         wrapped = container.get_wrapped_container()
         wrapped.reload()
         if wrapped.status == "paused":
@@ -276,28 +223,11 @@ class ContainersTarget:
             wrapped.start()
             self._clients[name].close()
             self._clients[name] = container.control_client()  # the published port may have changed
-        wait_until(self._clients[name].ready, self.ready_timeout, f"mock node {name} serving again")
-
-    def set_health(self, name: str, state: HealthState, delay_ms: int = 0) -> None:
-        self._node(name)
-        self._clients[name].set_health(state, delay_ms)
-
-    def counters(self, name: str) -> dict[str, Any]:
-        self._node(name)
-        return self._clients[name].counters()
-
-    def _node(self, name: str) -> FlowNodeContainer:
-        try:
-            return self._nodes[name]
-        except KeyError:
-            raise TargetError(f"no node named {name!r} (nodes: {', '.join(self._nodes)})") from None
+        self._wait_serving(name)
 
     # -- teardown ------------------------------------------------------------------------------
 
     def close(self) -> None:
-        for client in self._clients.values():
-            client.close()
-        self._clients.clear()
         for container in [self._haproxy, *self._nodes.values()]:
             if container is not None and container._container is not None:
                 with contextlib.suppress(docker.errors.APIError):
@@ -308,13 +238,10 @@ class ContainersTarget:
             with contextlib.suppress(docker.errors.APIError):
                 self._network.remove()
             self._network = None
-        shutil.rmtree(self.run_dir, ignore_errors=True)
-
-    def __enter__(self) -> ContainersTarget:
-        return self
-
-    def __exit__(self, *exc: tuple[type[BaseException] | None, BaseException | None, TracebackType | None]) -> None:
-        self.close()
+        if self._docker is not None:
+            self._docker.close()
+            self._docker = None
+        super().close()
 
 
 def _create_network(client: docker.DockerClient, count: int) -> tuple[Network, list[ipaddress.IPv4Address]]:

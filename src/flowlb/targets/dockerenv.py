@@ -1,8 +1,10 @@
-"""Docker on these machines: settings testcontainers needs, and whether an engine answers.
+"""Docker on these machines: the settings testcontainers needs, and whether an engine answers.
 
-Import this before ``testcontainers``: the machines have ``/.dockerenv``, so testcontainers would
-think it runs in a container and report a non-loopback gateway as the container host, and the
-reaper image cannot be pulled without a registry (see docs/findings.md).
+The machines have ``/.dockerenv``, so testcontainers would think it runs in a container and report a
+non-loopback gateway as the container host, and the reaper image cannot be pulled without a registry
+(docs/findings.md). :func:`configure_testcontainers` sets testcontainers' own configuration when the
+containers target starts; nothing here changes the environment, so a Locust worker or any other
+process that imports flowlb inherits nothing from it.
 """
 
 from __future__ import annotations
@@ -11,13 +13,24 @@ import ipaddress
 import os
 import socket
 
-os.environ.setdefault("TESTCONTAINERS_RYUK_DISABLED", "true")
-os.environ.setdefault("TC_HOST", "localhost")
-os.environ.setdefault("TESTCONTAINERS_CONNECTION_MODE", "docker_host")
-os.environ.setdefault("DOCKER_HOST", "unix:///var/run/docker.sock")
+DEFAULT_DOCKER_HOST = "unix:///var/run/docker.sock"
 
 LABEL = "flowlb"  # every container, network and image flowlb makes carries this label
 OWNER_LABEL = "flowlb.owner-pid"
+
+
+def docker_host() -> str:
+    """Where the Docker engine answers: ``$DOCKER_HOST``, else the local socket."""
+    return os.environ.get("DOCKER_HOST") or DEFAULT_DOCKER_HOST
+
+
+def configure_testcontainers() -> None:
+    """No reaper (its image cannot be pulled), containers reached on the loopback host through the engine."""
+    from testcontainers.core.config import ConnectionMode, testcontainers_config
+
+    testcontainers_config.ryuk_disabled = True
+    testcontainers_config.tc_host_override = "localhost"
+    testcontainers_config.connection_mode_override = ConnectionMode.docker_host
 
 
 def docker_answers(timeout: float = 3.0) -> bool:
@@ -25,7 +38,7 @@ def docker_answers(timeout: float = 3.0) -> bool:
     try:
         import docker
 
-        client = docker.from_env(timeout=timeout)
+        client = docker.DockerClient(base_url=docker_host(), timeout=timeout)
         try:
             return bool(client.ping())
         finally:

@@ -14,8 +14,9 @@ from pathlib import Path
 
 from flowlb.errors import FlowlbError, TargetError
 from flowlb.haproxy.runtime import RuntimeAPI, StatsPage
+from flowlb.net import Endpoint
 from flowlb.spec import LB_ROLES, ClusterSpec
-from flowlb.targets.base import Endpoint, Endpoints
+from flowlb.targets.base import Endpoints
 
 ROLE_NAMES = {role.replace("_", "-"): role for role in LB_ROLES}
 

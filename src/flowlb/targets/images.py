@@ -16,11 +16,10 @@ from pathlib import Path
 import docker
 import docker.errors
 
+from flowlb import paths
 from flowlb.errors import TargetError
 from flowlb.targets.dockerenv import LABEL
 
-REPO = Path(__file__).resolve().parents[3]
-DOCKER_DIR = REPO / "docker"
 DEFAULT_BASE = "debian:bookworm-slim"
 
 
@@ -35,18 +34,20 @@ class Images:
 def ensure_images(client: docker.DockerClient, base: str | None = None) -> Images:
     """Build whatever image is missing; return the tags. Raises :class:`TargetError` on failure."""
     base = base or os.environ.get("FLOWLB_BASE_IMAGE", DEFAULT_BASE)
-    node_sources = [REPO / "src/flowlb/__init__.py", *sorted((REPO / "src/flowlb/mocknode").glob("*.py"))]
+    package = paths.package_parent() / "flowlb"
+    node_sources = [package / "__init__.py", package / "node_contract.py", *sorted((package / "mocknode").glob("*.py"))]
+    docker_dir = paths.folder("docker")
     images = Images(
-        haproxy=f"flowlb/haproxy:{_digest([DOCKER_DIR / 'haproxy/Dockerfile'], base)}",
-        flownode=f"flowlb/flownode:{_digest([DOCKER_DIR / 'flownode/Dockerfile', *node_sources], base)}",
+        haproxy=f"flowlb/haproxy:{_digest([docker_dir / 'haproxy/Dockerfile'], base)}",
+        flownode=f"flowlb/flownode:{_digest([docker_dir / 'flownode/Dockerfile', *node_sources], base)}",
     )
     missing = [tag for tag in (images.haproxy, images.flownode) if not _exists(client, tag)]
     if missing:
         _ensure_base(client, base)
     if images.haproxy in missing:
-        _build(client, images.haproxy, DOCKER_DIR / "haproxy", "Dockerfile", base)
+        _build(client, images.haproxy, paths.folder("docker") / "haproxy", "Dockerfile", base)
     if images.flownode in missing:
-        _build(client, images.flownode, REPO, "docker/flownode/Dockerfile", base)
+        _build(client, images.flownode, paths.project_root(), "docker/flownode/Dockerfile", base)
     return images
 
 
@@ -69,7 +70,7 @@ def _exists(client: docker.DockerClient, tag: str) -> bool:
 def _ensure_base(client: docker.DockerClient, base: str) -> None:
     if _exists(client, base):
         return
-    script = DOCKER_DIR / "make-base-image.sh"
+    script = paths.folder("docker") / "make-base-image.sh"
     result = subprocess.run(["bash", str(script), base], capture_output=True, text=True, check=False)
     if result.returncode != 0 or not _exists(client, base):
         last = (result.stderr.strip() or result.stdout.strip() or "no output").splitlines()[-1]

@@ -12,97 +12,62 @@ from __future__ import annotations
 import resource
 import shutil
 import signal
-import socket
 import subprocess
 import sys
-import tempfile
-from collections.abc import Callable
-from dataclasses import dataclass
-from pathlib import Path
-from types import TracebackType
 from typing import Any
 
-from flowlb.errors import HAProxyConfigError, TargetError
+from flowlb import paths
+from flowlb.errors import TargetError
 from flowlb.haproxy.layout import Layout, ServerAddress
-from flowlb.haproxy.messages import one_line_error
-from flowlb.haproxy.render import render
-from flowlb.haproxy.runtime import RuntimeAPI, wait_until
-from flowlb.spec import LB_ROLES, ClusterSpec
+from flowlb.haproxy.runtime import RuntimeAPI
+from flowlb.net import Endpoint, free_port
+from flowlb.node_contract import NODE_HEARTBEAT, PORT_ROLES, READY_PREFIX, parse_ready_line
+from flowlb.spec import LB_ROLES
 from flowlb.targets import processes
-from flowlb.targets.base import NODE_HEARTBEAT, Endpoint, Endpoints, HealthState
+from flowlb.targets.base import Endpoints
+from flowlb.targets.lifecycle import ConfigSource, HarnessTarget
 from flowlb.targets.nodeclient import MockNodeClient
-from flowlb.targets.readiness import HAProxyExited, wait_for_haproxy
-from flowlb.tls import make_certificates
+from flowlb.tls import CertificateFiles
 
-ConfigSource = Callable[[Layout], str]
-READY_PREFIX = "flowlb-mocknode ready"
-SRC_DIR = Path(__file__).resolve().parents[2]
+__all__ = ["ConfigSource", "LocalTarget"]
 
 
-@dataclass
-class _LocalNode:
-    name: str
-    ports: dict[str, int]
-    process: subprocess.Popen[bytes]
-    client: MockNodeClient
-
-
-class LocalTarget:
-    """HAProxy and three mock Flow nodes as local processes; see the module docstring."""
+class LocalTarget(HarnessTarget):
+    """HAProxy and the mock Flow nodes as local processes; see the module docstring."""
 
     kind = "local"
 
-    def __init__(
-        self,
-        spec: ClusterSpec,
-        profile: str,
-        config_source: ConfigSource | None = None,
-        config_name: str = "haproxy.cfg",
-        haproxy_bin: str = "haproxy",
-        ready_timeout: float = 30.0,
-        extra_ports: tuple[int, ...] = (),
-        after_start: Callable[[RuntimeAPI], None] | None = None,
-    ) -> None:
-        self.spec = spec
-        self.profile = profile
-        self.config_name = config_name
-        self.ready_timeout = ready_timeout
-        self.extra_ports = extra_ports
-        self.after_start = after_start
-        self.extra_endpoints: dict[int, Endpoint] = {}
-        self._nodes: dict[str, _LocalNode] = {}
+    def __init__(self, *args: Any, haproxy_bin: str = "haproxy", **kwargs: Any) -> None:
+        self._haproxy_bin = haproxy_bin
         self._haproxy: subprocess.Popen[bytes] | None = None
-        self.run_dir = Path(tempfile.mkdtemp(prefix="flowlb-local-"))
-        self.config_text = ""
-        binary = shutil.which(haproxy_bin)
+        self._processes: dict[str, subprocess.Popen[bytes]] = {}
+        self._ports: dict[str, dict[str, int]] = {}
+        kwargs.setdefault("ready_timeout", 30.0)
+        super().__init__(*args, **kwargs)
+
+    def _open(self) -> None:
+        binary = shutil.which(self._haproxy_bin)
         if binary is None:
-            self.close()
-            raise TargetError(f"local target: no '{haproxy_bin}' on PATH (apt-get install -y haproxy)")
-        try:
-            self._start(binary, config_source or (lambda layout: render(spec, profile, layout)))
-        except BaseException:
-            self.close()
-            raise
+            raise TargetError(f"local target: no '{self._haproxy_bin}' on PATH (apt-get install -y haproxy)")
+        self._binary = binary
 
-    # -- starting -------------------------------------------------------------------------------
-
-    def _start(self, haproxy_bin: str, config_source: ConfigSource) -> None:
-        certs = make_certificates(self.run_dir / "tls", self.spec.lb.names)
-        self.ca_file = certs.ca_file
+    def _start_nodes(self) -> None:
         for node in self.spec.nodes:
-            self._nodes[node.name] = self._spawn_node(node.name, {"web": 0, "server": 0, "stomp": 0, "control": 0})
+            self._spawn_node(node.name, dict.fromkeys(PORT_ROLES, 0))
+
+    def _layout(self, certs: CertificateFiles) -> Layout:
         lb_ports = {role: free_port() for role in LB_ROLES}
         self.endpoints = Endpoints(
             **{role: Endpoint("127.0.0.1", port) for role, port in lb_ports.items()},
             server_name=self.spec.lb.name,
         )
-        self.socket_path = self.run_dir / "admin.sock"
         self.extra_endpoints = {port: Endpoint("127.0.0.1", free_port()) for port in self.extra_ports}
-        self.layout = layout = Layout(
+        self.socket_path = self.run_dir / "admin.sock"
+        return Layout(
             binds={role: f"127.0.0.1:{port}" for role, port in lb_ports.items()},
             servers={
-                name: ServerAddress("127.0.0.1", node.ports["web"], node.ports["server"], node.ports["stomp"])
-                for name, node in self._nodes.items()
+                name: ServerAddress("127.0.0.1", ports["web"], ports["server"], ports["stomp"])
+                for name, ports in self._ports.items()
             },
             cert_path=str(certs.server_pem),
             runtime_socket=str(self.socket_path),
@@ -115,114 +80,62 @@ class LocalTarget:
             spare_ports=tuple(free_port() for _ in range(8)),
             max_open_files=resource.getrlimit(resource.RLIMIT_NOFILE)[1],
         )
-        self.config_text = config_source(layout)
+
+    def _start_haproxy(self, certs: CertificateFiles) -> None:
         self.config_path = self.run_dir / "haproxy.cfg"
+        self.config_path_in_haproxy = str(self.config_path)
         self.config_path.write_text(self.config_text)
         self.haproxy_log = self.run_dir / "haproxy.log"
         self._haproxy = processes.spawn(
-            [haproxy_bin, "-db", "-f", str(self.config_path)],
+            [self._binary, "-db", "-f", str(self.config_path)],
             log=self.haproxy_log,
             env={"FLOWLB_RUN_DIR": str(self.run_dir)},
         )
         self._api = RuntimeAPI(self.socket_path)
-        try:
-            self._baseline = wait_for_haproxy(
-                self._api, self.endpoints.by_role().values(), self.ready_timeout, self._haproxy_output,
-                after_start=self.after_start,
-            )
-        except HAProxyExited as exited:
-            output = exited.output.replace(str(self.config_path), self.config_name)
-            raise HAProxyConfigError(
-                one_line_error(output, self.config_text, f"{self.config_name} does not load")
-            ) from None
-        except TimeoutError as exc:
-            raise TargetError(f"local target: HAProxy not ready: {exc}") from None
 
     def _haproxy_output(self) -> str | None:
         if self._haproxy is None or self._haproxy.poll() is None:
             return None
         return self.haproxy_log.read_text(errors="replace")
 
-    def _spawn_node(self, name: str, ports: dict[str, int]) -> _LocalNode:
-        argv = [
-            sys.executable,
-            "-m",
-            "flowlb.mocknode",
-            "--name",
-            name,
-            "--host",
-            "127.0.0.1",
-            "--heartbeat",
-            NODE_HEARTBEAT,
-        ]
-        for role in ("web", "server", "stomp", "control"):
+    def _spawn_node(self, name: str, ports: dict[str, int]) -> None:
+        argv = [sys.executable, "-m", "flowlb.mocknode", "--name", name, "--host", "127.0.0.1",
+                "--heartbeat", NODE_HEARTBEAT]  # fmt: skip
+        for role in PORT_ROLES:
             argv += [f"--{role}-port", str(ports[role])]
-        process = processes.spawn(argv, env={"PYTHONPATH": str(SRC_DIR), "FLOWLB_RUN_DIR": str(self.run_dir)})
+        env = {"PYTHONPATH": str(paths.package_parent()), "FLOWLB_RUN_DIR": str(self.run_dir)}
+        process = processes.spawn(argv, env=env)
+        self._processes[name] = process
         line, output = processes.read_line_matching(process, READY_PREFIX, self.ready_timeout)
-        if line is None:
-            processes.stop(process)
+        ready = parse_ready_line(line) if line is not None else None
+        if ready is None:
             last = output.strip().splitlines()[-1] if output.strip() else "no output"
             raise TargetError(f"local target: mock node {name} did not start: {last}")
-        fields = dict(item.split("=", 1) for item in line.split()[2:])
-        actual = {role: int(fields[role]) for role in ("web", "server", "stomp", "control")}
-        return _LocalNode(name, actual, process, MockNodeClient(name, "127.0.0.1", actual["control"]))
-
-    # -- the Target interface ------------------------------------------------------------------
-
-    def node_names(self) -> list[str]:
-        return self.spec.node_names()
-
-    def nodes(self) -> LocalTarget:
-        return self
-
-    def echoes(self) -> bool:
-        return True
-
-    def evidence(self) -> RuntimeAPI:
-        return self._api
-
-    def client_address(self) -> str:
-        return "127.0.0.1"
-
-    def reset(self) -> None:
-        """Every node running and healthy with zeroed counters, and HAProxy seeing them all UP."""
-        for name, node in self._nodes.items():
-            if node.process.poll() is not None:
-                self.restart(name)
-            node.process.send_signal(signal.SIGCONT)
-            node.client.reset()
-        wait_for_haproxy(self._api, [], self.ready_timeout, self._haproxy_output, required=self._baseline)
+        self._ports[name] = ready.ports
+        self._clients[name] = MockNodeClient(name, "127.0.0.1", ready.ports["control"])
 
     # -- NodeControl ---------------------------------------------------------------------------
 
+    def _process(self, name: str) -> subprocess.Popen[bytes]:
+        self._client(name)
+        return self._processes[name]
+
     def kill(self, name: str) -> None:
-        node = self._node(name)
-        node.process.kill()
-        node.process.wait(5)
+        process = self._process(name)
+        process.kill()
+        process.wait(5)
 
     def hang(self, name: str) -> None:
-        self._node(name).process.send_signal(signal.SIGSTOP)
+        self._process(name).send_signal(signal.SIGSTOP)
 
     def restart(self, name: str) -> None:
-        node = self._node(name)
-        if node.process.poll() is None:
-            node.process.send_signal(signal.SIGCONT)
+        process = self._process(name)
+        if process.poll() is None:
+            process.send_signal(signal.SIGCONT)
         else:
-            node.client.close()
-            self._nodes[name] = self._spawn_node(name, node.ports)
-        wait_until(self._nodes[name].client.ready, self.ready_timeout, f"mock node {name} serving again")
-
-    def set_health(self, name: str, state: HealthState, delay_ms: int = 0) -> None:
-        self._node(name).client.set_health(state, delay_ms)
-
-    def counters(self, name: str) -> dict[str, Any]:
-        return self._node(name).client.counters()
-
-    def _node(self, name: str) -> _LocalNode:
-        try:
-            return self._nodes[name]
-        except KeyError:
-            raise TargetError(f"no node named {name!r} (nodes: {', '.join(self._nodes)})") from None
+            self._clients.pop(name).close()
+            self._spawn_node(name, self._ports[name])  # the same ports: HAProxy's config names them
+        self._wait_serving(name)
 
     # -- teardown ------------------------------------------------------------------------------
 
@@ -230,21 +143,7 @@ class LocalTarget:
         if self._haproxy is not None:
             processes.stop(self._haproxy)
             self._haproxy = None
-        for node in self._nodes.values():
-            processes.stop(node.process)
-            node.client.close()
-        self._nodes.clear()
-        shutil.rmtree(self.run_dir, ignore_errors=True)
-
-    def __enter__(self) -> LocalTarget:
-        return self
-
-    def __exit__(self, *exc: tuple[type[BaseException] | None, BaseException | None, TracebackType | None]) -> None:
-        self.close()
-
-
-def free_port() -> int:
-    """A port nothing listens on right now on 127.0.0.1 (the kernel's pick)."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+        for process in self._processes.values():
+            processes.stop(process)
+        self._processes.clear()
+        super().close()

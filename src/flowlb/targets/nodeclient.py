@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 import requests
 
 from flowlb.errors import TargetError
-from flowlb.targets.base import HealthState
+from flowlb.node_contract import Counters, HealthState
 
 
 class MockNodeClient:
@@ -38,8 +38,8 @@ class MockNodeClient:
     def set_health(self, state: HealthState, delay_ms: int = 0) -> None:
         self._call("PUT", "/health", json={"state": HealthState(state).value, "delay_ms": delay_ms})
 
-    def counters(self) -> dict[str, Any]:
-        return self._call("GET", "/counters")
+    def counters(self) -> Counters:
+        return cast(Counters, self._call("GET", "/counters"))
 
     def reset(self) -> None:
         self._call("POST", "/reset")

@@ -8,8 +8,8 @@ from collections.abc import Callable, Collection, Iterable
 from functools import partial
 
 from flowlb.errors import TargetError
-from flowlb.haproxy.runtime import RuntimeAPI, ServerStat, wait_until
-from flowlb.targets.base import Endpoint
+from flowlb.haproxy.runtime import RuntimeAPI, ServerStat
+from flowlb.net import Endpoint, wait_until
 
 PASSED_CHECKS = ("L4OK", "L6OK", "L7OK")
 

@@ -18,13 +18,11 @@ import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 
+from flowlb import paths
 from flowlb.errors import FlowlbError
 from flowlb.haproxy.layout import Layout
 from flowlb.haproxy.render import render
 from flowlb.spec import ClusterSpec
-
-MUTANTS_DIR = Path(__file__).resolve().parents[2] / "fixtures" / "mutants"
-CONFORMANCE_DIR = MUTANTS_DIR.parents[1] / "conformance"
 
 
 @dataclass(frozen=True)
@@ -68,15 +66,15 @@ def load_mutant(path: Path) -> Mutant:
         )
     except (OSError, tomllib.TOMLDecodeError, KeyError, TypeError) as exc:
         raise FlowlbError(f"mutant {path}: {type(exc).__name__}: {exc}") from None
-    missing = [check for check in mutant.caught_by if not (CONFORMANCE_DIR / check).is_file()]
+    missing = [check for check in mutant.caught_by if not (paths.folder("conformance") / check).is_file()]
     if not mutant.caught_by or missing:
         raise FlowlbError(f"mutant {path}: caught_by names no check file or missing ones: {missing}")
     return mutant
 
 
-def catalogue(directory: Path = MUTANTS_DIR) -> list[Mutant]:
+def catalogue(directory: Path | None = None) -> list[Mutant]:
     """Every mutant, in file-name order."""
-    return [load_mutant(path) for path in sorted(directory.glob("*.toml"))]
+    return [load_mutant(path) for path in sorted((directory or paths.mutants()).glob("*.toml"))]
 
 
 def mutated_config(mutant: Mutant, spec: ClusterSpec) -> str:

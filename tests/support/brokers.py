@@ -22,7 +22,7 @@ from pathlib import Path
 from types import TracebackType
 
 from flowlb.errors import TargetError
-from flowlb.targets.local import free_port
+from flowlb.net import free_port
 
 SERVER = Path("/usr/lib/rabbitmq/bin/rabbitmq-server")
 START_TIMEOUT_S = 90.0

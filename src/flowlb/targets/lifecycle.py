@@ -1,0 +1,184 @@
+"""The lifecycle every cluster flowlb starts itself goes through, written once.
+
+certificates -> nodes -> layout -> config -> HAProxy -> wait for HAProxy's word -> evidence; and on
+any failure, everything started so far is stopped again. A target fills in only what differs: how
+it starts nodes and HAProxy, where they listen, and how it kills, freezes and revives a node::
+
+    class LocalTarget(HarnessTarget):
+        kind = "local"
+        def _start_nodes(self) -> None: ...
+"""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+from types import TracebackType
+
+from flowlb.errors import HAProxyConfigError, TargetError
+from flowlb.haproxy.layout import Layout
+from flowlb.haproxy.messages import one_line_error
+from flowlb.haproxy.render import render
+from flowlb.haproxy.runtime import RuntimeAPI
+from flowlb.net import Endpoint, wait_until
+from flowlb.node_contract import Counters, HealthState
+from flowlb.spec import ClusterSpec
+from flowlb.targets.base import Endpoints
+from flowlb.targets.nodeclient import MockNodeClient
+from flowlb.targets.readiness import HAProxyExited, wait_for_haproxy
+from flowlb.tls import CertificateFiles, make_certificates
+
+ConfigSource = Callable[[Layout], str]
+
+
+class HarnessTarget:
+    """A cluster of HAProxy and mock Flow nodes that flowlb starts, controls and stops itself."""
+
+    kind = "harness"
+    config_path_in_haproxy = ""  # the config file's path as HAProxy names it in its messages
+
+    def __init__(
+        self,
+        spec: ClusterSpec,
+        profile: str,
+        config_source: ConfigSource | None = None,
+        config_name: str = "haproxy.cfg",
+        ready_timeout: float = 30.0,
+        extra_ports: tuple[int, ...] = (),
+        after_start: Callable[[RuntimeAPI], None] | None = None,
+    ) -> None:
+        self.spec = spec
+        self.profile = profile
+        self.config_name = config_name
+        self.ready_timeout = ready_timeout
+        self.extra_ports = extra_ports
+        self.after_start = after_start
+        self.config_text = ""
+        self.extra_endpoints: dict[int, Endpoint] = {}
+        self._clients: dict[str, MockNodeClient] = {}
+        self.run_dir = Path(tempfile.mkdtemp(prefix=f"flowlb-{self.kind}-"))
+        try:
+            self._open()
+            self._start(config_source or (lambda layout: render(spec, profile, layout)))
+        except BaseException:
+            self.close()
+            raise
+
+    # -- the lifecycle ---------------------------------------------------------------------------
+
+    def _start(self, config_source: ConfigSource) -> None:
+        certs = make_certificates(self.run_dir / "tls", self.spec.lb.names)
+        self.ca_file = certs.ca_file
+        self._start_nodes()
+        self.layout = self._layout(certs)
+        self.config_text = config_source(self.layout)
+        try:
+            self._start_haproxy(certs)
+            self._baseline = wait_for_haproxy(
+                self._api, self.endpoints.by_role().values(), self.ready_timeout, self._haproxy_output,
+                after_start=self.after_start,
+            )
+        except HAProxyExited as exited:
+            output = exited.output.replace(self.config_path_in_haproxy, self.config_name)
+            raise HAProxyConfigError(
+                one_line_error(output, self.config_text, f"{self.config_name} does not load")
+            ) from None
+        except TimeoutError as exc:
+            raise TargetError(f"{self.kind} target: HAProxy not ready: {exc}") from None
+
+    def _open(self) -> None:
+        """Check what this target needs before anything starts (a binary, an engine)."""
+
+    def _start_nodes(self) -> None:
+        """Start every node of the spec and fill ``self._clients``; return once all serve."""
+        raise NotImplementedError
+
+    def _layout(self, certs: CertificateFiles) -> Layout:
+        """Where the config must bind and reach the nodes on this target."""
+        raise NotImplementedError
+
+    def _start_haproxy(self, certs: CertificateFiles) -> None:
+        """Start HAProxy with ``self.config_text``; set ``self._api``, ``self.endpoints``, ``extra_endpoints``."""
+        raise NotImplementedError
+
+    def _haproxy_output(self) -> str | None:
+        """``None`` while HAProxy runs; its output once it has exited."""
+        raise NotImplementedError
+
+    def _node_running(self, name: str) -> bool:
+        """True while the node's process or container runs (frozen counts as running)."""
+        raise NotImplementedError
+
+    # -- the Target interface --------------------------------------------------------------------
+
+    endpoints: Endpoints
+    ca_file: Path
+    layout: Layout
+    _api: RuntimeAPI
+    _baseline: frozenset[tuple[str, str]]
+
+    def node_names(self) -> list[str]:
+        return self.spec.node_names()
+
+    def nodes(self) -> HarnessTarget:
+        return self
+
+    def echoes(self) -> bool:
+        return True
+
+    def evidence(self) -> RuntimeAPI:
+        return self._api
+
+    def client_address(self) -> str | None:
+        return "127.0.0.1"
+
+    def reset(self) -> None:
+        """Every node running and healthy with zeroed counters, and HAProxy seeing them all UP."""
+        for name in list(self._clients):
+            self.restart(name)
+            self._clients[name].reset()
+        wait_for_haproxy(self._api, [], self.ready_timeout, self._haproxy_output, required=self._baseline)
+
+    # -- NodeControl -----------------------------------------------------------------------------
+
+    def kill(self, name: str) -> None:
+        raise NotImplementedError
+
+    def hang(self, name: str) -> None:
+        raise NotImplementedError
+
+    def restart(self, name: str) -> None:
+        """Undo :meth:`kill` or :meth:`hang`; returns when the node serves again."""
+        raise NotImplementedError
+
+    def set_health(self, name: str, state: HealthState, delay_ms: int = 0) -> None:
+        self._client(name).set_health(state, delay_ms)
+
+    def counters(self, name: str) -> Counters:
+        return self._client(name).counters()
+
+    def _client(self, name: str) -> MockNodeClient:
+        try:
+            return self._clients[name]
+        except KeyError:
+            raise TargetError(f"no node named {name!r} (nodes: {', '.join(self._clients)})") from None
+
+    def _wait_serving(self, name: str) -> None:
+        wait_until(self._clients[name].ready, self.ready_timeout, f"mock node {name} serving again")
+
+    # -- teardown --------------------------------------------------------------------------------
+
+    def close(self) -> None:
+        """Stop everything this target started and remove its files; safe to call twice."""
+        for client in self._clients.values():
+            client.close()
+        self._clients.clear()
+        shutil.rmtree(self.run_dir, ignore_errors=True)
+
+    def __enter__(self) -> HarnessTarget:
+        return self
+
+    def __exit__(self, *exc: tuple[type[BaseException] | None, BaseException | None, TracebackType | None]) -> None:
+        self.close()

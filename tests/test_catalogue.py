@@ -1,0 +1,48 @@
+"""The check catalogue is complete and consistent: one entry per check file, real lint rules, mutants that
+name catalogued checks, and the README's table as generated.
+
+Fails when a check file has no entry (its report would have no title, guards or fix), an entry names a
+file that does not exist, a lint rule that flowlb does not have, a mutant names a check that is not
+catalogued, or the README's table drifted from the catalogue.
+"""
+
+from __future__ import annotations
+
+import re
+
+from flowlb import paths
+from flowlb.checks import catalogue
+from tests.support.mutants import catalogue as mutants
+
+RULE_SOURCES = [paths.package_parent() / "flowlb" / "lint" / name for name in ("rules.py", "run.py")]
+
+
+def test_one_entry_per_check_file() -> None:
+    checks_dir = paths.folder("conformance")
+    files = sorted(str(p.relative_to(checks_dir)) for p in checks_dir.rglob("test_*.py"))
+    entries = [check.file for check in catalogue.checks()]
+    assert sorted(entries) == files
+    assert len({check.id for check in catalogue.checks()}) == len(entries)
+    assert all(check.title and check.guards and check.fix for check in catalogue.checks())
+
+
+def test_lint_rules_exist() -> None:
+    known = {rule for source in RULE_SOURCES for rule in re.findall(r'"(FLOW\d{3})"', source.read_text())}
+    named = {rule for check in catalogue.checks() for rule in check.lint}
+    assert named <= known, named - known
+
+
+def test_every_mutant_names_catalogued_checks_and_their_rules() -> None:
+    for mutant in mutants():
+        checks = [catalogue.by_file(name) for name in mutant.caught_by]
+        assert all(checks), f"{mutant.name} names a check the catalogue does not have: {mutant.caught_by}"
+        rules = {rule for check in checks if check is not None for rule in check.lint}
+        assert mutant.benign or set(mutant.lint) <= rules, (
+            f"{mutant.name} is flagged by {mutant.lint}, but its checks list only {sorted(rules)}"
+        )
+
+
+def test_readme_table_is_the_catalogue() -> None:
+    readme = (paths.project_root() / "README.md").read_text()
+    table = readme.split("<!-- catalogue:start -->\n", 1)[1].split("\n<!-- catalogue:end -->", 1)[0]
+    assert table == catalogue.markdown_table(), "regenerate it: python -m flowlb.checks.catalogue"

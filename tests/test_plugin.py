@@ -1,0 +1,48 @@
+"""The conformance plugin itself, in pytester: its options, and the report it publishes for a run.
+
+Fails when the plugin's option group is missing, when a finished run publishes no report (or one
+whose verdict contradicts the outcomes), or when a check's report row lacks its catalogue entry.
+"""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+pytest_plugins = ["pytester"]
+
+
+@pytest.fixture
+def suite(pytester: pytest.Pytester) -> pytest.Pytester:
+    """A folder whose conftest loads the plugin the way conformance/ does."""
+    pytester.makeconftest('pytest_plugins = ["flowlb.pytest_plugin"]')
+    return pytester
+
+
+def test_options_are_in_their_own_group(suite: pytest.Pytester) -> None:
+    result = suite.runpytest_subprocess("-p", "no:flowlb", "--help")
+    result.stdout.fnmatch_lines(["flowlb: the cluster under test:", "*--target*", "*--haproxy-cfg*",
+                                 "*--management-networks*"])
+
+
+@pytest.mark.parametrize(("body", "verdict"), [("assert True", "pass"), ("assert False, 'Fix: do it'", "fail")])
+def test_a_finished_run_publishes_its_report(suite: pytest.Pytester, body: str, verdict: str) -> None:
+    suite.mkdir("redirect")
+    suite.makepyfile(**{"redirect/test_redirect_to_https": f"def test_it():\n    {body}\n"})
+    reports = suite.path / "reports"
+    result = suite.runpytest_subprocess("-p", "no:flowlb", "--report-dir", str(reports))
+    assert result.ret == (0 if verdict == "pass" else 1)
+    summary = json.loads((reports / "latest" / "summary.json").read_text())
+    assert summary["verdict"] == verdict
+    [check] = summary["checks"]
+    assert check["check_id"] == "redirect/redirect_to_https" and check["area"] == "redirect"
+    assert check["guards"] and check["fix"]
+    assert not list(reports.glob("*.partial"))
+
+
+def test_no_report_with_report_dir_none(suite: pytest.Pytester) -> None:
+    suite.makepyfile(test_x="def test_it():\n    pass\n")
+    result = suite.runpytest_subprocess("-p", "no:flowlb", "--report-dir", "none")
+    assert result.ret == 0
+    assert not (suite.path / "reports").exists()

@@ -67,7 +67,10 @@ def exchange(
     """Send ``data``, then read until the LB closes, one full response has arrived, or ``timeout``."""
     start = time.monotonic()
     with connect(endpoint, tls, server_name, timeout) as sock:
-        sock.sendall(data)
+        try:
+            sock.sendall(data)
+        except (OSError, ssl.SSLError):
+            pass  # the LB answered and closed before taking it all (an oversized request): read what it said
         received, closed = read_response(sock, deadline=start + timeout)
     return RawReply(received, closed, time.monotonic() - start)
 

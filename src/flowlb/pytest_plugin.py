@@ -35,8 +35,7 @@ from flowlb.targets.select import TARGETS, choose_target, start_target
 
 TLS_ROLES = ("https", "server_tls", "stomp")
 T = TypeVar("T")
-REPORT_KEY = pytest.StashKey[tuple[Path, RunInfo, dict[str, CheckResult]]]()
-_CONFIG: dict[str, pytest.Config] = {}  # the session's config, for hooks that are not handed it
+REPORT_KEY = pytest.StashKey["RunReport"]()
 OPERATOR_KEY = pytest.StashKey[OperatorConfig | None]()
 
 
@@ -115,7 +114,6 @@ def pytest_configure(config: pytest.Config) -> None:
     # SIGTERM (CI cancelling a job) runs the same teardown as Ctrl-C: no containers left behind.
     if signal.getsignal(signal.SIGTERM) is signal.SIG_DFL:
         signal.signal(signal.SIGTERM, _raise_interrupt)
-    _CONFIG["config"] = config
     report_dir = config.getoption("flowlb_report_dir", "none")
     if report_dir == "none" or config.option.collectonly:
         return
@@ -125,57 +123,48 @@ def pytest_configure(config: pytest.Config) -> None:
         config=f"operator:{Path(cfg).name}" if cfg else (config.getoption("flowlb_profile") or "spec profile"),
         spec=str(config.getoption("flowlb_spec") or "fixtures/cluster.toml"),
     )
-    directory = run_directory(Path(report_dir), info)
-    config.stash[REPORT_KEY] = (directory, info, {})
+    report = RunReport(run_directory(Path(report_dir), info), info)
+    config.stash[REPORT_KEY] = report
+    config.pluginmanager.register(report, "flowlb-run-report")
     if not config.option.xmlpath:
-        config.option.xmlpath = str(directory / "junit.xml")
+        config.option.xmlpath = str(report.directory / "junit.xml")
 
 
-def pytest_runtest_logreport(report: pytest.TestReport) -> None:
-    """Collect each check's outcome for the run's report."""
-    state = _report_state(report)
-    if state is None:
-        return
-    results: dict[str, CheckResult] = state[2]
-    result = results.get(report.nodeid)
-    if result is None:
-        result = results[report.nodeid] = _describe(report)
-    if report.failed:
-        result.outcome = "failed"
-        result.message = _failure_message(report)
-    elif report.skipped and result.outcome != "failed":
-        result.outcome = "skipped"
-        result.message = str(report.longrepr[2]) if isinstance(report.longrepr, tuple) else ""
-    result.seconds += report.duration
-    result.figures.update({str(k): v for k, v in report.user_properties})
+class RunReport:
+    """The run's report as it is collected (one result per check) and published when the run finished."""
 
+    def __init__(self, directory: Path, info: RunInfo) -> None:
+        self.directory = directory
+        self.info = info
+        self.results: dict[str, CheckResult] = {}
+        self.published = False
 
-@pytest.hookimpl(trylast=True)
-def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
-    """Publish the run's report once junit.xml is written; drop it when the run was interrupted."""
-    state = session.config.stash.get(REPORT_KEY, None)
-    if state is None:
-        return
-    directory, info, results = state
-    if exitstatus == pytest.ExitCode.INTERRUPTED:
-        discard(directory)
-        return
-    if exitstatus in (pytest.ExitCode.OK, pytest.ExitCode.TESTS_FAILED):
-        final = finish(directory, info, list(results.values()))
-        session.config.stash[REPORT_KEY] = (final, info, results)
-    else:
-        discard(directory)
+    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        """Collect each check's outcome for the run's report."""
+        result = self.results.get(report.nodeid)
+        if result is None:
+            result = self.results[report.nodeid] = _describe(report)
+        if report.failed:
+            result.outcome = "failed"
+            result.message = _failure_message(report)
+        elif report.skipped and result.outcome != "failed":
+            result.outcome = "skipped"
+            result.message = str(report.longrepr[2]) if isinstance(report.longrepr, tuple) else ""
+        result.seconds += report.duration
+        result.figures.update({str(k): v for k, v in report.user_properties})
 
+    @pytest.hookimpl(trylast=True)
+    def pytest_sessionfinish(self, session: pytest.Session, exitstatus: int) -> None:
+        """Publish the run's report once junit.xml is written; drop it when the run did not finish."""
+        if exitstatus in (pytest.ExitCode.OK, pytest.ExitCode.TESTS_FAILED):
+            self.directory = finish(self.directory, self.info, list(self.results.values()))
+            self.published = True
+        else:
+            discard(self.directory)
 
-def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter, config: pytest.Config) -> None:
-    state = config.stash.get(REPORT_KEY, None)
-    if state is not None and not state[0].name.endswith(".partial"):
-        terminalreporter.write_line(f"flowlb report: {state[0] / 'index.html'}")
-
-
-def _report_state(report: pytest.TestReport) -> Any:
-    config = _CONFIG.get("config")
-    return config.stash.get(REPORT_KEY, None) if config is not None else None
+    def pytest_terminal_summary(self, terminalreporter: pytest.TerminalReporter) -> None:
+        if self.published:
+            terminalreporter.write_line(f"flowlb report: {self.directory / 'index.html'}")
 
 
 def _describe(report: pytest.TestReport) -> CheckResult:
@@ -251,10 +240,10 @@ def _describe_cluster(pytestconfig: pytest.Config, target: Target, operator: Ope
             endpoint = target.extra_endpoints.get(listener.port)
             where = f"{listener.original} ({listener.section}, line {listener.line})"
             listeners[where] = f"{endpoint.host}:{endpoint.port}" if endpoint else "not published"
-    state = pytestconfig.stash.get(REPORT_KEY, None)
-    if state is not None:
-        state[1].nodes = target.node_names()
-        state[1].extra_listeners = listeners
+    report = pytestconfig.stash.get(REPORT_KEY, None)
+    if report is not None:
+        report.info.nodes = target.node_names()
+        report.info.extra_listeners = listeners
     for where, address in listeners.items():
         print(f"\nflowlb: extra listener {where} is tested at {address}")
 

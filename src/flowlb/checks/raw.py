@@ -6,6 +6,7 @@ that need them build the bytes themselves and read back what the LB did.
 
 from __future__ import annotations
 
+import contextlib
 import socket
 import ssl
 import time
@@ -67,10 +68,9 @@ def exchange(
     """Send ``data``, then read until the LB closes, one full response has arrived, or ``timeout``."""
     start = time.monotonic()
     with connect(endpoint, tls, server_name, timeout) as sock:
-        try:
+        # the LB may answer and close before taking it all (an oversized request): then read what it said
+        with contextlib.suppress(OSError, ssl.SSLError):
             sock.sendall(data)
-        except (OSError, ssl.SSLError):
-            pass  # the LB answered and closed before taking it all (an oversized request): read what it said
         received, closed = read_response(sock, deadline=start + timeout)
     return RawReply(received, closed, time.monotonic() - start)
 

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 from flowlb.haproxy.config import HAProxyConfig
 from flowlb.haproxy.runtime import RuntimeAPI, ServerStat
-from flowlb.haproxy.timing import check_interval_s
+from flowlb.haproxy.timing import check_interval_s, detection_limit_s
 from flowlb.net import wait_until
 from flowlb.policy import HUNG_DETECTION_MAX_S
 from flowlb.spec import ClusterSpec
@@ -33,8 +33,7 @@ class CheckTiming:
     check_timeout_s: float | None = None
 
     def down_limit_s(self, check_hangs: bool = False) -> float:
-        per_check = self.inter_s + (self.check_timeout_s or self.inter_s) if check_hangs else self.inter_s
-        return per_check * self.fall + self.inter_s + TOLERANCE_S
+        return detection_limit_s(self.inter_s, self.fall, self.check_timeout_s, check_hangs, TOLERANCE_S)
 
     def hung_limit_s(self) -> float:
         """The limit for a server that hangs; the check fails at once when the config allows more than the policy."""

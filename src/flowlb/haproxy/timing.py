@@ -16,6 +16,31 @@ HAPROXY_DEFAULT_INTER_S = 2.0
 __all__ = ["HAPROXY_DEFAULT_INTER_S", "check_interval_s", "parse_time_s"]
 
 
+def detection_limit_s(
+    inter_s: float, fall: int, check_timeout_s: float | None = None, hangs: bool = False, tolerance_s: float = 1.0
+) -> float:
+    """How long HAProxy may take to mark a failing server DOWN: ``fall`` checks ``inter`` apart, each also
+    waiting out its timeout (``timeout check``, else ``inter``) when the server hangs, plus one interval
+    for the phase of the check timer and a tolerance."""
+    per_check = inter_s + (check_timeout_s or inter_s) if hangs else inter_s
+    return per_check * fall + inter_s + tolerance_s
+
+
+def check_fall(config: HAProxyConfig, backend: str, server: str, default: int = 3) -> int:
+    """The ``fall`` that applies to ``backend/server``: the server line, else its ``default-server`` lines."""
+    proxy = config.proxy(backend)
+    if proxy is None:
+        return default
+    chosen = next((s for s in proxy.servers() if s.name == server), None)
+    words = [w for line in proxy.default_servers() for w in line.words[1:]]
+    words += list(chosen.line.words[3:]) if chosen is not None else []
+    fall = default
+    for index, word in enumerate(words[:-1]):
+        if word == "fall" and words[index + 1].isdigit():
+            fall = int(words[index + 1])
+    return fall
+
+
 def check_interval_s(config: str | HAProxyConfig, backend: str, server: str) -> float:
     """The ``inter`` that applies to ``backend/server`` in ``config``, in seconds."""
     model = HAProxyConfig.parse(config) if isinstance(config, str) else config

@@ -13,7 +13,8 @@ from dataclasses import dataclass
 
 from flowlb.haproxy.config import HAProxyConfig as Config
 from flowlb.haproxy.config import Line, Section, Server, looks_like_address, parse_time_s
-from flowlb.policy import HEADER_BUFFER_MAX, HEADER_TIMEOUT_MAX_S
+from flowlb.haproxy.timing import check_fall, check_interval_s, detection_limit_s
+from flowlb.policy import HEADER_BUFFER_MAX, HEADER_TIMEOUT_MAX_S, HUNG_DETECTION_MAX_S
 from flowlb.spec import ClusterSpec
 
 TLS_ORDER = ("SSLv3", "TLSv1.0", "TLSv1.1", "TLSv1.2", "TLSv1.3")
@@ -189,15 +190,23 @@ def health_check_accepts_bootstrap(config: Config, spec: ClusterSpec) -> Iterato
 
 @rule
 def check_timeout_too_long(config: Config, spec: ClusterSpec) -> Iterator[Finding]:
-    """Mutant 18: a ``timeout check`` far above ``inter`` makes a hung server invisible for that long."""
+    """Mutant 18: check timing that leaves a hung server in the pool longer than the policy allows."""
     for backend in _flow_backends(config, spec):
-        line = backend.timeout("check")
-        seconds = parse_time_s(line.value(2)) if line is not None else None
-        if line is not None and seconds is not None and seconds > max(2 * spec.health.inter_ms / 1000, 5):
-            yield Finding("FLOW006", line.number, f"`{line.text}` lets one health check wait {seconds:g} s",
-                          "a Flow server that hangs (accepts, never answers) stays UP for `fall` times that long "
-                          "while clients wait on it", "drop it (the check then times out after `inter`) or keep it "
-                          "near `inter`")
+        timeout = backend.timeout_s("check")
+        for server in (s for s in backend.servers() if s.checked):
+            inter, fall = check_interval_s(config, backend.name, server.name), check_fall(config, backend.name,
+                                                                                          server.name)
+            limit = detection_limit_s(inter, fall, timeout, hangs=True, tolerance_s=0)
+            if limit <= HUNG_DETECTION_MAX_S:
+                continue
+            line = backend.timeout("check") or server.line
+            yield Finding("FLOW006", line.number, f"{_where(backend)}: a server that hangs stays UP up to "
+                          f"{limit:g} s (inter {inter:g} s, fall {fall}, timeout check {timeout or inter:g} s)",
+                          f"a Flow server that accepts and never answers keeps getting requests that long while "
+                          f"clients wait on it (the policy allows {HUNG_DETECTION_MAX_S:g} s)",
+                          "drop `timeout check` (a check then times out after `inter`) or keep it near `inter`, and "
+                          "keep `inter x fall` short")
+            break
 
 
 @rule
@@ -400,7 +409,8 @@ def uneven_balancing(config: Config, spec: ClusterSpec) -> Iterator[Finding]:
     """Mutants 13-14: ``balance source`` or a server with ``weight 0``."""
     for backend in config.of_kind("backend", "listen"):
         for line in backend.effective("balance"):
-            if len(line.words) > 1 and line.words[1] in ("source", "hdr", "uri") and backend.mode() == "http":
+            method = line.value(1)
+            if method == "source" or (method in ("hdr", "uri") and backend.mode() == "http"):
                 yield Finding("FLOW022", line.number, f"{_where(backend)} balances by `{line.words[1]}`",
                               "clients behind one NAT or proxy (or one busy tool) all land on one Flow server",
                               "`balance roundrobin` (HTTP) or `balance leastconn` (STOMP)")

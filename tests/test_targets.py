@@ -27,6 +27,11 @@ def test_hardened_passes_the_whole_suite_on_target(target: str, request: pytest.
     assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-2000:]
     summary = json.loads((tmp_path / "latest" / "summary.json").read_text())
     assert summary["verdict"] == "pass" and summary["counts"]["failed"] == 0
+    run = summary["run"]
+    assert run["resolved_target"] == target and run["haproxy"][0].isdigit() and run["openssl"].startswith("OpenSSL")
+    assert run["config_path"] == "profile hardened" and len(run["config_sha256"]) == 64
+    assert run["ended"] > run["started"]
+    assert sum(area["passed"] for area in summary["areas"].values()) == summary["counts"]["passed"]
     skipped = [c["nodeid"] for c in summary["checks"] if c["outcome"] == "skipped"]
     # the generated profiles bind no port outside the five roles and have no backup server: nothing to probe
     nothing_to_probe = ("test_management_listeners_need_auth", "test_backup_takes_over")

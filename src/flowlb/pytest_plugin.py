@@ -7,6 +7,7 @@ to its starting state (all nodes running and healthy, counters zeroed) so tests 
 
 from __future__ import annotations
 
+import hashlib
 import ipaddress
 import os
 import signal
@@ -18,6 +19,7 @@ from typing import Any, TypeVar
 import pytest
 import urllib3
 
+from flowlb import __version__
 from flowlb.checks import catalogue
 from flowlb.checks.backend import Backend
 from flowlb.checks.drill import Drill
@@ -196,7 +198,9 @@ def flowlb_spec(pytestconfig: pytest.Config) -> ClusterSpec:
 
 
 @pytest.fixture(scope="session")
-def cluster_start(pytestconfig: pytest.Config, flowlb_spec: ClusterSpec) -> Iterator[Target | HAProxyConfigError]:
+def cluster_start(
+    pytestconfig: pytest.Config, flowlb_spec: ClusterSpec, record_testsuite_property: Callable[[str, object], None]
+) -> Iterator[Target | HAProxyConfigError]:
     """Start the cluster once: the running target, or HAProxy's refusal of the config ("does not load").
 
     Any other start-up failure (no target, a spec or file error, Docker trouble) ends the session
@@ -207,7 +211,9 @@ def cluster_start(pytestconfig: pytest.Config, flowlb_spec: ClusterSpec) -> Iter
     try:
         kind = choose_target(pytestconfig.getoption("flowlb_target"))
         if kind == "external":
-            yield _external_target(pytestconfig, flowlb_spec)
+            live = _external_target(pytestconfig, flowlb_spec)
+            _describe_run(pytestconfig, live, None, record_testsuite_property)
+            yield live
             return
         operator = OperatorConfig.load(Path(cfg_path), flowlb_spec) if cfg_path else None
         pytestconfig.stash[OPERATOR_KEY] = operator
@@ -221,7 +227,7 @@ def cluster_start(pytestconfig: pytest.Config, flowlb_spec: ClusterSpec) -> Iter
         return
     except FlowlbError as exc:
         pytest.exit(f"flowlb: {exc}", returncode=2)
-    _describe_cluster(pytestconfig, target, operator)
+    _describe_run(pytestconfig, target, operator, record_testsuite_property)
     try:
         yield target
     finally:
@@ -232,18 +238,40 @@ def cluster_start(pytestconfig: pytest.Config, flowlb_spec: ClusterSpec) -> Iter
             target.close()
 
 
-def _describe_cluster(pytestconfig: pytest.Config, target: Target, operator: OperatorConfig | None) -> None:
-    """Put the nodes and the extra listeners (original bind -> test address) into the run's report and output."""
+def _describe_run(
+    pytestconfig: pytest.Config, target: Target, operator: OperatorConfig | None,
+    record_testsuite_property: Callable[[str, object], None],
+) -> None:
+    """What was tested, into the report, JUnit's properties and the output: the target, HAProxy and OpenSSL, the
+    config and its sha256, the nodes and where each extra listener was tested."""
     listeners = {}
     if operator is not None and operator.last is not None:
         for listener in operator.last.extra_listeners:
             endpoint = target.extra_endpoints.get(listener.port)
             where = f"{listener.original} ({listener.section}, line {listener.line})"
             listeners[where] = f"{endpoint.host}:{endpoint.port}" if endpoint else "not published"
+    build = target.haproxy_build()
+    if operator is not None:
+        config_path, digest = str(operator.path), hashlib.sha256(operator.text.encode()).hexdigest()
+    elif target.config_text:
+        config_path, digest = f"profile {target.profile}", hashlib.sha256(target.config_text.encode()).hexdigest()
+    else:
+        config_path, digest = "the live LB's own", ""
+    identity = {
+        "target": target.kind, "haproxy": build.version if build else "", "openssl":
+        (build.openssl_running or build.openssl_built) if build else "", "config": config_path, "config_sha256": digest,
+        "flowlb": __version__,
+    }
+    for name, value in identity.items():
+        record_testsuite_property(f"flowlb.{name}", value)
     report = pytestconfig.stash.get(REPORT_KEY, None)
     if report is not None:
-        report.info.nodes = target.node_names()
-        report.info.extra_listeners = listeners
+        info = report.info
+        info.nodes, info.extra_listeners, info.resolved_target = target.node_names(), listeners, target.kind
+        info.haproxy, info.openssl = identity["haproxy"], identity["openssl"]
+        info.config_path, info.config_sha256 = config_path, digest
+    if build is not None:
+        print(f"\nflowlb: {build.line} on the {target.kind} target; config {config_path} {digest[:16]}")
     for where, address in listeners.items():
         print(f"\nflowlb: extra listener {where} is tested at {address}")
 

@@ -19,7 +19,7 @@ from typing import Any
 
 import jinja2
 
-from flowlb import plots
+from flowlb import __version__, plots
 
 
 @dataclass
@@ -48,6 +48,13 @@ class RunInfo:
     started: float = field(default_factory=time.time)
     nodes: list[str] = field(default_factory=list)
     extra_listeners: dict[str, str] = field(default_factory=dict)  # "port (section, line N)" -> test address
+    resolved_target: str = ""  # what --target auto became
+    haproxy: str = ""  # haproxy -vv's version
+    openssl: str = ""  # the OpenSSL HAProxy runs on
+    config_path: str = ""  # the operator's file, or "profile NAME" for a generated config
+    config_sha256: str = ""  # of the operator's file as given, or of the rendered profile as run
+    flowlb_version: str = __version__
+    ended: float = 0.0
 
 
 def run_directory(root: Path, info: RunInfo) -> Path:
@@ -62,10 +69,17 @@ def run_directory(root: Path, info: RunInfo) -> Path:
 def finish(directory: Path, info: RunInfo, results: list[CheckResult]) -> Path:
     """Write the summary and HTML, then publish the directory (drop ``.partial``, point ``latest``)."""
     counts = {outcome: sum(r.outcome == outcome for r in results) for outcome in ("passed", "failed", "skipped")}
+    info.ended = time.time()
+    areas: dict[str, dict[str, int]] = {}
+    for result in results:
+        areas.setdefault(result.area, {"passed": 0, "failed": 0, "skipped": 0})[result.outcome] += 1
     summary = {
         "run": asdict(info),
         "counts": counts,
         "verdict": "pass" if counts["failed"] == 0 and counts["passed"] > 0 else "fail",
+        "areas": areas,
+        "skipped": [{"check": r.check_id or r.nodeid, "nodeid": r.nodeid, "reason": r.message}
+                    for r in results if r.outcome == "skipped"],
         "checks": [asdict(r) for r in results],
     }
     try:

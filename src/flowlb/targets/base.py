@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Protocol
 
 from flowlb.haproxy.runtime import RuntimeAPI
+from flowlb.haproxy.version import HAProxyBuild
 from flowlb.net import Endpoint
 from flowlb.node_contract import Counters, HealthState
 
@@ -73,6 +74,9 @@ class Target(Protocol):
 
     def evidence(self) -> RuntimeAPI | None:
         """HAProxy's runtime API, or ``None`` where it cannot be reached."""
+
+    def haproxy_build(self) -> HAProxyBuild | None:
+        """Which HAProxy (and OpenSSL) runs the LB, ``None`` where it cannot be told."""
 
     def echoes(self) -> bool:
         """True when the nodes are flowlb's mock nodes: they name themselves and echo what reached them."""

@@ -190,6 +190,12 @@ class ContainersTarget(HarnessTarget):
             port: Endpoint("127.0.0.1", haproxy.get_exposed_port(port)) for port in self.extra_ports
         }
 
+    def _haproxy_vv(self) -> str:
+        if self._haproxy is None:
+            return ""
+        result = self._haproxy.get_wrapped_container().exec_run(["haproxy", "-vv"])
+        return bytes(result.output).decode(errors="replace")
+
     def _haproxy_output(self) -> str | None:
         return self._haproxy.exited_output() if self._haproxy is not None else None
 

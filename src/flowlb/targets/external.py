@@ -14,6 +14,7 @@ from pathlib import Path
 
 from flowlb.errors import FlowlbError, TargetError
 from flowlb.haproxy.runtime import RuntimeAPI, StatsPage
+from flowlb.haproxy.version import HAProxyBuild, from_show_info
 from flowlb.net import Endpoint
 from flowlb.spec import LB_ROLES, ClusterSpec
 from flowlb.targets.base import Endpoints
@@ -105,6 +106,15 @@ class ExternalTarget:
     def echoes(self) -> bool:
         """Real Flow servers do not echo what reached them."""
         return False
+
+    def haproxy_build(self) -> HAProxyBuild | None:
+        """The version the LB's runtime API reports (``show info``); the OpenSSL is not known."""
+        if self.evidence_source is None:
+            return None
+        try:
+            return from_show_info(self.evidence_source.command("show info"))
+        except TargetError:
+            return None
 
     def evidence(self) -> RuntimeAPI | None:
         return self.evidence_source

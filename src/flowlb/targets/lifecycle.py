@@ -22,6 +22,7 @@ from flowlb.haproxy.layout import Layout
 from flowlb.haproxy.messages import one_line_error
 from flowlb.haproxy.render import render
 from flowlb.haproxy.runtime import RuntimeAPI
+from flowlb.haproxy.version import HAProxyBuild, parse_vv
 from flowlb.net import Endpoint, wait_until
 from flowlb.node_contract import Counters, HealthState
 from flowlb.spec import ClusterSpec
@@ -130,6 +131,13 @@ class HarnessTarget:
 
     def evidence(self) -> RuntimeAPI:
         return self._api
+
+    def haproxy_build(self) -> HAProxyBuild | None:
+        """``haproxy -vv`` of the HAProxy this target runs."""
+        return parse_vv(self._haproxy_vv())
+
+    def _haproxy_vv(self) -> str:
+        raise NotImplementedError
 
     def client_address(self) -> str | None:
         return "127.0.0.1"

@@ -93,6 +93,10 @@ class LocalTarget(HarnessTarget):
         )
         self._api = RuntimeAPI(self.socket_path)
 
+    def _haproxy_vv(self) -> str:
+        result = subprocess.run([self._binary, "-vv"], capture_output=True, text=True, check=False, timeout=10)
+        return result.stdout + result.stderr
+
     def _haproxy_output(self) -> str | None:
         if self._haproxy is None or self._haproxy.poll() is None:
             return None

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Creates the Debian base image the flowlb images build FROM, when no registry can be reached.
 #
-# Usage: docker/make-base-image.sh [IMAGE]   (default: debian:bookworm-slim)
+# Usage: docker/make-base-image.sh [IMAGE]   (default: debian:bookworm-slim; debian:SUITE-slim for
+#        bookworm, trixie or sid: the HAProxy 2.6, 3.0 and 3.2 that Debian ships)
 # Does nothing when the image already exists. Needs root, mmdebstrap and a running Docker engine;
 # Debian's package mirror is the only network it uses.
 set -euo pipefail
@@ -16,6 +17,12 @@ if ! command -v mmdebstrap >/dev/null 2>&1; then
   echo "make-base-image: mmdebstrap is missing: apt-get install -y mmdebstrap" >&2
   exit 2
 fi
-echo "building base image $image from $mirror (minbase bookworm)"
-mmdebstrap --quiet --variant=minbase bookworm - "$mirror" | docker import - "$image"
+suite="${image#*:}"
+suite="${suite%-slim}"
+case "$suite" in bookworm|trixie|sid) ;; *) suite=bookworm ;; esac
+options=()
+# sid's Release file on the mirror is expired (docs/findings.md): accept it for a test image
+[ "$suite" != sid ] || options+=(--aptopt='Acquire::Check-Valid-Until "false"')
+echo "building base image $image from $mirror (minbase $suite)"
+mmdebstrap --quiet --variant=minbase "${options[@]}" "$suite" - "$mirror" | docker import - "$image"
 docker image inspect "$image" --format 'base image {{.RepoTags}} {{.Size}} bytes'

@@ -75,6 +75,9 @@ _CLUSTER_OPTIONS = (
             "runs as written", "FLOWLB_HAPROXY_CFG", type=Path),
     _Option("--report-dir", "flowlb_report_dir", "where each run's report goes (junit.xml, index.html, "
             "summary.json); 'none' for no report", "FLOWLB_REPORT_DIR", "reports"),
+    _Option("--haproxy-version", "flowlb_haproxy_version", "the HAProxy LTS line the containers target runs, built "
+            "offline from Debian (2.6 bookworm, 3.0 trixie, 3.2 sid)", "FLOWLB_HAPROXY_VERSION",
+            choices=("2.6", "3.0", "3.2")),
     _Option("--stomp-idle-seconds", "flowlb_stomp_idle", "how long a STOMP session with heart-beats off must "
             "survive silence where the config's own cut is not shorter", "FLOWLB_STOMP_IDLE_S", "45", type=float),
     _Option("--stomp-vhost", "flowlb_stomp_vhost", "CONNECT's host header on 61613 (default: the LB's address; a "
@@ -217,7 +220,7 @@ def cluster_start(
             return
         operator = OperatorConfig.load(Path(cfg_path), flowlb_spec) if cfg_path else None
         pytestconfig.stash[OPERATOR_KEY] = operator
-        target = start_target(kind, flowlb_spec, profile, operator)
+        target = start_target(kind, flowlb_spec, profile, operator, pytestconfig.getoption("flowlb_haproxy_version"))
     except HAProxyConfigError as refused:
         missing = pytestconfig.stash.get(OPERATOR_KEY, None)
         if missing is not None and missing.last is not None and missing.last.unavailable:

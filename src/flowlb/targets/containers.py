@@ -105,7 +105,8 @@ class ContainersTarget(HarnessTarget):
     kind = "containers"
     config_path_in_haproxy = f"{CONFIG_DIR}/haproxy.cfg"
 
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
+    def __init__(self, *args: Any, haproxy_version: str | None = None, **kwargs: Any) -> None:
+        self._haproxy_version = haproxy_version
         self._nodes: dict[str, FlowNodeContainer] = {}
         self._haproxy: HAProxyContainer | None = None
         self._network: Network | None = None
@@ -124,7 +125,7 @@ class ContainersTarget(HarnessTarget):
                 f"containers target: no Docker engine answers at {dockerenv.docker_host()}: {exc}"
             ) from None
         remove_leftovers(self._docker)
-        self._images = ensure_images(self._docker)
+        self._images = ensure_images(self._docker, haproxy_version=self._haproxy_version)
 
     def _start_nodes(self) -> None:
         assert self._docker is not None

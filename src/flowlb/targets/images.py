@@ -31,22 +31,30 @@ class Images:
     flownode: str
 
 
-def ensure_images(client: docker.DockerClient, base: str | None = None) -> Images:
-    """Build whatever image is missing; return the tags. Raises :class:`TargetError` on failure."""
+HAPROXY_BASES = {"2.6": "debian:bookworm-slim", "3.0": "debian:trixie-slim", "3.2": "debian:sid-slim"}
+"""The HAProxy LTS lines Debian ships, by the Debian image whose package gives each."""
+
+
+def ensure_images(client: docker.DockerClient, base: str | None = None, haproxy_version: str | None = None) -> Images:
+    """Build whatever image is missing; return the tags. Raises :class:`TargetError` on failure.
+
+    ``haproxy_version`` (2.6, 3.0, 3.2) picks the Debian release the HAProxy image is built from; the
+    mock node image stays on ``base`` (bookworm by default) whatever HAProxy runs.
+    """
     base = base or os.environ.get("FLOWLB_BASE_IMAGE", DEFAULT_BASE)
+    haproxy_base = HAPROXY_BASES[haproxy_version] if haproxy_version else base
     package = paths.package_parent() / "flowlb"
     node_sources = [package / "__init__.py", package / "node_contract.py", *sorted((package / "mocknode").glob("*.py"))]
     docker_dir = paths.folder("docker")
     images = Images(
-        haproxy=f"flowlb/haproxy:{_digest([docker_dir / 'haproxy/Dockerfile'], base)}",
+        haproxy=f"flowlb/haproxy:{_digest([docker_dir / 'haproxy/Dockerfile'], haproxy_base)}",
         flownode=f"flowlb/flownode:{_digest([docker_dir / 'flownode/Dockerfile', *node_sources], base)}",
     )
-    missing = [tag for tag in (images.haproxy, images.flownode) if not _exists(client, tag)]
-    if missing:
+    if not _exists(client, images.haproxy):
+        _ensure_base(client, haproxy_base)
+        _build(client, images.haproxy, docker_dir / "haproxy", "Dockerfile", haproxy_base)
+    if not _exists(client, images.flownode):
         _ensure_base(client, base)
-    if images.haproxy in missing:
-        _build(client, images.haproxy, paths.folder("docker") / "haproxy", "Dockerfile", base)
-    if images.flownode in missing:
         _build(client, images.flownode, paths.project_root(), "docker/flownode/Dockerfile", base)
     return images
 

@@ -29,7 +29,13 @@ def choose_target(requested: str) -> str:
     )
 
 
-def start_target(kind: str, spec: ClusterSpec, profile: str, operator: OperatorConfig | None = None) -> Target:
+def start_target(
+    kind: str,
+    spec: ClusterSpec,
+    profile: str,
+    operator: OperatorConfig | None = None,
+    haproxy_version: str | None = None,
+) -> Target:
     """Start the cluster on the named target (``containers`` or ``local``).
 
     With ``operator``, the operator's own config runs (remapped) instead of the ``profile``.
@@ -49,7 +55,10 @@ def start_target(kind: str, spec: ClusterSpec, profile: str, operator: OperatorC
     if kind == "containers":
         from flowlb.targets.containers import ContainersTarget
 
-        return ContainersTarget(spec, profile, **extra)
+        return ContainersTarget(spec, profile, haproxy_version=haproxy_version, **extra)
+    if haproxy_version:
+        raise FlowlbError(f"--haproxy-version {haproxy_version} needs the containers target; the local target runs "
+                          "the haproxy on PATH (its version is in the report)")
     from flowlb.targets.local import LocalTarget
 
     return LocalTarget(spec, profile, **extra)

@@ -85,6 +85,8 @@ _CLUSTER_OPTIONS = (
     _Option("--management-networks", "flowlb_management_networks", "CIDRs of your management networks, e.g. "
             "10.9.0.0/16: a stats listener your config binds to an address in them may serve without a password "
             "(default: loopback only)", "FLOWLB_MANAGEMENT_NETWORKS", ""),
+    _Option("--strict-warnings", "flowlb_strict_warnings", "fail `loads` when HAProxy warns about the config "
+            "(zero-warning mode, `haproxy -c -dW`); without it the warnings are listed", type=bool),
     _Option("--keep-cluster", "flowlb_keep", "leave the cluster running after the session (containers target) and "
             "print how to reach it", type=bool),
 )

@@ -197,6 +197,12 @@ class ContainersTarget(HarnessTarget):
         result = self._haproxy.get_wrapped_container().exec_run(["haproxy", "-vv"])
         return bytes(result.output).decode(errors="replace")
 
+    def _haproxy_check_zero_warning(self) -> str:
+        if self._haproxy is None:
+            return ""
+        command = ["haproxy", "-c", "-dW", "-f", self.config_path_in_haproxy]
+        return bytes(self._haproxy.get_wrapped_container().exec_run(command).output).decode(errors="replace")
+
     def _haproxy_output(self) -> str | None:
         return self._haproxy.exited_output() if self._haproxy is not None else None
 

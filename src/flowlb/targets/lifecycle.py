@@ -19,7 +19,7 @@ from types import TracebackType
 
 from flowlb.errors import HAProxyConfigError, TargetError
 from flowlb.haproxy.layout import Layout
-from flowlb.haproxy.messages import one_line_error
+from flowlb.haproxy.messages import Diagnosis, one_line_error
 from flowlb.haproxy.render import render
 from flowlb.haproxy.runtime import RuntimeAPI
 from flowlb.haproxy.version import HAProxyBuild, parse_vv
@@ -137,6 +137,14 @@ class HarnessTarget:
         return parse_vv(self._haproxy_vv())
 
     def _haproxy_vv(self) -> str:
+        raise NotImplementedError
+
+    def config_warnings(self) -> list[str]:
+        """HAProxy's warnings about the config it runs (``haproxy -c -dW``, zero-warning mode), config lines named."""
+        output = self._haproxy_check_zero_warning().replace(self.config_path_in_haproxy, self.config_name)
+        return list(Diagnosis.parse(output).warnings)
+
+    def _haproxy_check_zero_warning(self) -> str:
         raise NotImplementedError
 
     def client_address(self) -> str | None:

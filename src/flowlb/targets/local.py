@@ -97,6 +97,11 @@ class LocalTarget(HarnessTarget):
         result = subprocess.run([self._binary, "-vv"], capture_output=True, text=True, check=False, timeout=10)
         return result.stdout + result.stderr
 
+    def _haproxy_check_zero_warning(self) -> str:
+        command = [self._binary, "-c", "-dW", "-f", str(self.config_path)]
+        result = subprocess.run(command, capture_output=True, text=True, check=False, timeout=30)
+        return result.stdout + result.stderr
+
     def _haproxy_output(self) -> str | None:
         if self._haproxy is None or self._haproxy.poll() is None:
             return None

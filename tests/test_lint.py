@@ -119,3 +119,24 @@ def test_use_backend_routing_is_not_a_wrong_port(tmp_path: Path) -> None:
                             "  default_backend commander-web-backend", 1)
     assert text != HARDENED
     assert "FLOW021" not in _lint_text(text, tmp_path)
+
+
+@pytest.mark.parametrize(
+    ("edit", "rule", "first_version"),
+    [
+        (("server.pem alpn http/1.1", "server.pem"), "FLOW040", "3.0"),
+        (("  timeout connect 5000ms", "  timeout connect 50"), "FLOW042", "3.2"),
+        (("  server node2 ", "  server node1 "), "FLOW041", "3.2"),
+    ],
+    ids=["alpn-h2-default", "unitless-timeout", "duplicate-server"],
+)
+def test_version_rules_start_at_their_version(edit: tuple[str, str], rule: str, first_version: str,
+                                              tmp_path: Path) -> None:
+    """Each version rule flags nothing on 2.6, and flags its difference from the line where it starts."""
+    text = HARDENED.replace(*edit, 1)
+    path = tmp_path / "haproxy.cfg"
+    path.write_text(text)
+    for version in ("2.6", "3.0", "3.2"):
+        found = {finding.rule for finding in lint(path, SPEC, version)}
+        expected = tuple(map(int, version.split("."))) >= tuple(map(int, first_version.split(".")))
+        assert (rule in found) is expected, (version, sorted(found))

@@ -2,7 +2,7 @@
 
 flowlb generate [--spec PATH] [--profile kb|hardened] [--cert PATH] [-o FILE]
 flowlb up [--target auto|containers|local] [--spec PATH] [--profile kb|hardened] [--hold]
-flowlb lint PATH [--spec PATH] [--format text|json]
+flowlb lint PATH [--spec PATH] [--format text|json] [--haproxy-version 2.6|3.0|3.2]
 flowlb load [--target ...] [--run-time 30s] [--users N] [--mix api=4,stomp=2] [--failover kill|hang] [-- LOCUST ARGS]
 flowlb mock-node --name node1 [--host H] [--web-port P] [--server-port P] [--stomp-port P] [--control-port P]
 """
@@ -18,6 +18,7 @@ from pathlib import Path
 from flowlb.errors import FlowlbError
 from flowlb.haproxy.layout import Layout
 from flowlb.haproxy.render import render
+from flowlb.lint.versions import VERSIONS
 from flowlb.spec import PROFILES, load_spec
 
 
@@ -61,6 +62,8 @@ def _parser() -> argparse.ArgumentParser:
     lint.add_argument("path", type=Path, help="the haproxy.cfg to lint")
     lint.add_argument("--spec", type=Path, help="cluster spec (ports, health path); default fixtures/cluster.toml")
     lint.add_argument("--format", choices=("text", "json"), default="text")
+    lint.add_argument("--haproxy-version", choices=VERSIONS, help="also flag what this HAProxy line does "
+                      "differently or warns about (2.6, 3.0, 3.2)")
     lint.set_defaults(run=_lint)
 
     load = commands.add_parser("load", help="start a cluster, run loadtests/flow.py headless, write reports/")
@@ -129,7 +132,7 @@ def _up(options: argparse.Namespace) -> int:
 def _lint(options: argparse.Namespace) -> int:
     from flowlb.lint.run import as_json, as_text, lint
 
-    findings = lint(options.path, load_spec(options.spec))
+    findings = lint(options.path, load_spec(options.spec), options.haproxy_version)
     sys.stdout.write((as_json if options.format == "json" else as_text)(options.path, findings))
     return 1 if findings else 0
 

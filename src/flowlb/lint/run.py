@@ -22,6 +22,7 @@ from flowlb.haproxy.operator import haproxy_refusal
 from flowlb.haproxy.plan import ClusterPlan
 from flowlb.haproxy.remap import read_config_file, remap_config
 from flowlb.lint.rules import RULES, Finding
+from flowlb.lint.versions import version_findings
 from flowlb.spec import ClusterSpec
 from flowlb.tls import make_certificates
 
@@ -66,11 +67,14 @@ def _line_of(message: str) -> int:
     return int(match.group(1)) if match else 0
 
 
-def lint(path: Path, spec: ClusterSpec) -> list[Finding]:
-    """Every finding for the file at ``path``, by line."""
+def lint(path: Path, spec: ClusterSpec, haproxy_version: str | None = None) -> list[Finding]:
+    """Every finding for the file at ``path``, by line; with ``haproxy_version``, also what that HAProxy line
+    does differently with it."""
     text = read_config_file(path)
     config = HAProxyConfig.parse(text)
     findings = [finding for rule in RULES for finding in rule(config, spec)]
+    if haproxy_version is not None:
+        findings += version_findings(config, haproxy_version)
     refusal = haproxy_check(text, path, spec)
     if refusal is not None:
         findings.append(refusal)

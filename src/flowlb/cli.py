@@ -3,6 +3,7 @@
 flowlb generate [--spec PATH] [--profile kb|hardened] [--cert PATH] [-o FILE]
 flowlb up [--target auto|containers|local] [--spec PATH] [--profile kb|hardened] [--hold]
 flowlb lint PATH [--spec PATH] [--format text|json] [--haproxy-version 2.6|3.0|3.2]
+flowlb matrix [--haproxy-cfg PATH] [--versions 2.6,3.0,3.2] [--report-dir DIR] [-- PYTEST-ARGS]
 flowlb load [--target ...] [--run-time 30s] [--users N] [--mix api=4,stomp=2] [--failover kill|hang] [-- LOCUST ARGS]
 flowlb mock-node --name node1 [--host H] [--web-port P] [--server-port P] [--stomp-port P] [--control-port P]
 """
@@ -10,6 +11,7 @@ flowlb mock-node --name node1 [--host H] [--web-port P] [--server-port P] [--sto
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import sys
 import tempfile
@@ -65,6 +67,14 @@ def _parser() -> argparse.ArgumentParser:
     lint.add_argument("--haproxy-version", choices=VERSIONS, help="also flag what this HAProxy line does "
                       "differently or warns about (2.6, 3.0, 3.2)")
     lint.set_defaults(run=_lint)
+
+    matrix = commands.add_parser("matrix", help="the conformance suite on HAProxy 2.6, 3.0 and 3.2 (containers), "
+                                 "one side-by-side report")
+    matrix.add_argument("--haproxy-cfg", type=Path, help="your haproxy.cfg (default: the hardened profile)")
+    matrix.add_argument("--versions", default=",".join(VERSIONS), help="comma-separated (default 2.6,3.0,3.2)")
+    matrix.add_argument("--report-dir", type=Path, default=Path("reports"), help="where reports go (default reports/)")
+    matrix.add_argument("pytest_args", nargs="*", help="after --: options for each suite run")
+    matrix.set_defaults(run=_matrix)
 
     load = commands.add_parser("load", help="start a cluster, run loadtests/flow.py headless, write reports/")
     _cluster_options(load)
@@ -135,6 +145,21 @@ def _lint(options: argparse.Namespace) -> int:
     findings = lint(options.path, load_spec(options.spec), options.haproxy_version)
     sys.stdout.write((as_json if options.format == "json" else as_text)(options.path, findings))
     return 1 if findings else 0
+
+
+def _matrix(options: argparse.Namespace) -> int:
+    from flowlb.matrix import run_matrix
+
+    versions = [v.strip() for v in options.versions.split(",") if v.strip()]
+    unknown = [v for v in versions if v not in VERSIONS]
+    if unknown or not versions:
+        raise FlowlbError(f"--versions: {', '.join(unknown) or 'none given'}: choose from {', '.join(VERSIONS)}")
+    if options.haproxy_cfg is not None and not options.haproxy_cfg.is_file():
+        raise FlowlbError(f"{options.haproxy_cfg}: no such file")
+    directory = run_matrix(versions, options.haproxy_cfg, options.report_dir, options.pytest_args)
+    print(f"flowlb matrix report: {directory / 'index.html'}")
+    summary = json.loads((directory / "matrix.json").read_text())
+    return 1 if any("failed" in row["outcomes"].values() for row in summary["checks"]) else 0
 
 
 def _load(options: argparse.Namespace) -> int:

@@ -23,6 +23,12 @@ def test_vv_gives_version_and_both_openssl_lines() -> None:
     assert build.line == "HAProxy 3.0.11-1+deb13u4 (OpenSSL 3.5.4 30 Sep 2025)"
 
 
+def test_3_2_names_its_ssl_library() -> None:
+    build = parse_vv("HAProxy version 3.2.26-1 2026/10/14\nBuilt with SSL library version : OpenSSL 3.6.5\n"
+                     "Running on SSL library version : OpenSSL 3.6.5\n")
+    assert build is not None and build.openssl_running == "OpenSSL 3.6.5"
+
+
 def test_no_version_is_none() -> None:
     assert parse_vv("haproxy: command not found") is None
     assert from_show_info("Name: HAProxy\nUptime: 0d\n") is None

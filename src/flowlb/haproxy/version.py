@@ -13,8 +13,9 @@ import subprocess
 from dataclasses import dataclass
 
 _VERSION = re.compile(r"^HA-?Proxy version (\S+)", re.MULTILINE)
-_BUILT = re.compile(r"^Built with OpenSSL version : (.+)$", re.MULTILINE)
-_RUNNING = re.compile(r"^Running on OpenSSL version : (.+)$", re.MULTILINE)
+# "OpenSSL version" up to 3.0, "SSL library version" from 3.1 on
+_BUILT = re.compile(r"^Built with (?:OpenSSL|SSL library) version : (.+)$", re.MULTILINE)
+_RUNNING = re.compile(r"^Running on (?:OpenSSL|SSL library) version : (.+)$", re.MULTILINE)
 
 
 @dataclass(frozen=True)

@@ -8,9 +8,6 @@ the role's port and the backend whose session totals (``stot``) moved is the one
     route = config_route(runtime, lb.layout, learn_backend(runtime, one_request))
     route.backend, route.servers["node2"]      # "commander-server-backend", "node2"
     route.primaries()                          # nodes that are not `backup`
-
-Where there is no config (a live LB), the map is learned from traffic: one exchange at a time, the
-server row whose ``stot`` moved together with the node that answered (:func:`learn_route_by`).
 """
 
 from __future__ import annotations
@@ -84,34 +81,6 @@ def config_route(runtime: RuntimeAPI, layout: Layout, backend: str) -> Route:
     if not servers:
         raise FlowlbError(f"backend {backend} has no server on a Flow node")
     return Route(backend, servers, frozenset(backups))
-
-
-def learn_route(runtime: RuntimeAPI, pool: urllib3.HTTPConnectionPool, nodes: list[str], budget: int = 60) -> Route:
-    """Send single HTTP requests until every node was seen answering (at most ``budget``)."""
-    return learn_route_by(runtime, http_exchange(pool), nodes, budget)
-
-
-def learn_route_by(
-    runtime: RuntimeAPI, one_exchange: Callable[[int], str | None], nodes: list[str], budget: int = 60
-) -> Route:
-    """Run ``one_exchange`` (one request or session, returning the node that answered) until every node was seen."""
-    seen: dict[str, tuple[str, str]] = {}
-    for index in range(budget):
-        before = _counters(runtime)
-        node = one_exchange(index)
-        after = _counters(runtime)
-        moved = [key for key, value in after.items() if value > before.get(key, 0)]
-        if node is None or len(moved) != 1:
-            continue
-        seen[node] = moved[0]
-        if set(seen) >= set(nodes):
-            break
-    backends = {backend for backend, _ in seen.values()}
-    if set(seen) < set(nodes) or len(backends) != 1:
-        raise FlowlbError(
-            f"could not tell which HAProxy servers serve this port: seen {sorted(seen.items())} for nodes {nodes}"
-        )
-    return Route(backend=backends.pop(), servers={node: server for node, (_, server) in seen.items()})
 
 
 def health_victim(route: Route, index: int) -> str:

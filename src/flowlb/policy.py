@@ -18,5 +18,9 @@ HUNG_DETECTION_MAX_S = 30.0
 STOMP_IDLE_MIN_S = 600.0
 """Silence a STOMP session (``waitForJob``, log transfer, heart-beats off) must survive at the LB."""
 
+STOMP_CONNECT_ATTEMPT_S = 2.0
+"""Longest a reconnecting STOMP client waits for CONNECTED before it gives up on that attempt and tries again,
+as Flow agents do. A session that landed on a dying node may never be answered (HAProxy 3.0.11 leaves it open)."""
+
 MARGIN_S = 2.0
 """Added to a config's own timeout before a check calls it exceeded: timers fire on HAProxy's tick."""

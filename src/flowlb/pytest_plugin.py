@@ -78,6 +78,10 @@ _CLUSTER_OPTIONS = (
     _Option("--haproxy-version", "flowlb_haproxy_version", "the HAProxy LTS line the containers target runs, built "
             "offline from Debian (2.6 bookworm, 3.0 trixie, 3.2 sid)", "FLOWLB_HAPROXY_VERSION",
             choices=("2.6", "3.0", "3.2")),
+    _Option("--haproxy-image", "flowlb_haproxy_image", "run HAProxy from this image on the containers target "
+            "instead of flowlb's own, e.g. haproxy:3.2 (pulled if it is not in the engine); it reads "
+            "/usr/local/etc/haproxy/haproxy.cfg and may run as a non-root user, as the official images do",
+            "FLOWLB_HAPROXY_IMAGE"),
     _Option("--stomp-idle-seconds", "flowlb_stomp_idle", "how long a STOMP session with heart-beats off must "
             "survive silence where the config's own cut is not shorter", "FLOWLB_STOMP_IDLE_S", "45", type=float),
     _Option("--stomp-vhost", "flowlb_stomp_vhost", "CONNECT's host header on 61613 (default: the LB's address; a "
@@ -222,7 +226,8 @@ def cluster_start(
             return
         operator = OperatorConfig.load(Path(cfg_path), flowlb_spec) if cfg_path else None
         pytestconfig.stash[OPERATOR_KEY] = operator
-        target = start_target(kind, flowlb_spec, profile, operator, pytestconfig.getoption("flowlb_haproxy_version"))
+        target = start_target(kind, flowlb_spec, profile, operator, pytestconfig.getoption("flowlb_haproxy_version"),
+                              pytestconfig.getoption("flowlb_haproxy_image"))
     except HAProxyConfigError as refused:
         missing = pytestconfig.stash.get(OPERATOR_KEY, None)
         if missing is not None and missing.last is not None and missing.last.unavailable:
@@ -265,7 +270,7 @@ def _describe_run(
     identity = {
         "target": target.kind, "haproxy": build.version if build else "", "openssl":
         (build.openssl_running or build.openssl_built) if build else "", "config": config_path, "config_sha256": digest,
-        "flowlb": __version__,
+        "flowlb": __version__, "haproxy_image": getattr(target, "haproxy_image", ""),
     }
     for name, value in identity.items():
         record_testsuite_property(f"flowlb.{name}", value)
@@ -274,6 +279,7 @@ def _describe_run(
         info = report.info
         info.nodes, info.extra_listeners, info.resolved_target = target.node_names(), listeners, target.kind
         info.haproxy, info.openssl = identity["haproxy"], identity["openssl"]
+        info.haproxy_image = identity["haproxy_image"]
         info.config_path, info.config_sha256 = config_path, digest
     if build is not None:
         print(f"\nflowlb: {build.line} on the {target.kind} target; config {config_path} {digest[:16]}")

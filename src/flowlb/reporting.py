@@ -51,6 +51,7 @@ class RunInfo:
     resolved_target: str = ""  # what --target auto became
     haproxy: str = ""  # haproxy -vv's version
     openssl: str = ""  # the OpenSSL HAProxy runs on
+    haproxy_image: str = ""  # the user's HAProxy image (--haproxy-image), "" for flowlb's own or a live LB
     config_path: str = ""  # the operator's file, or "profile NAME" for a generated config
     config_sha256: str = ""  # of the operator's file as given, or of the rendered profile as run
     flowlb_version: str = __version__

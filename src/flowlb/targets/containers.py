@@ -76,18 +76,32 @@ class FlowNodeContainer(DockerContainer):  # type: ignore[misc]
 
 
 class HAProxyContainer(DockerContainer):  # type: ignore[misc]
-    """HAProxy with a given config and certificate, its runtime API socket shared with the host."""
+    """HAProxy with a given config and certificate, its runtime API socket shared with the host.
+
+    A ``foreign`` image (``--haproxy-image``, e.g. the official ``haproxy:3.2``) may run HAProxy as a
+    non-root user, as the official images do: it may then bind ports below 1024 (a namespaced
+    sysctl), read the test key and create the runtime socket in the shared directory. A host user
+    who is not root runs it under their own uid, so that they can reach the socket it creates.
+    """
 
     def __init__(
-        self, image: str, config: str, server_pem: Path, socket_dir: Path, ports: list[int], network: Network
+        self, image: str, config: str, server_pem: Path, socket_dir: Path, ports: list[int], network: Network,
+        foreign: bool = False,
     ) -> None:
         super().__init__(image)
         self.with_copy_into_container(config.encode(), f"{CONFIG_DIR}/haproxy.cfg")
-        self.with_copy_into_container(server_pem, f"{CONFIG_DIR}/server.pem", 0o600)
+        # the key is a throwaway test key in a throwaway container; a non-root HAProxy must read it
+        self.with_copy_into_container(server_pem, f"{CONFIG_DIR}/server.pem", 0o644 if foreign else 0o600)
         self.with_volume_mapping(str(socket_dir), SOCKET_DIR, "rw")
         _loopback(self, *ports)
         self.with_network(network)
-        self.with_kwargs(labels=_labels())
+        extra: dict[str, Any] = {}
+        if foreign:
+            socket_dir.chmod(0o777)  # inside the run's 0700 directory: only the container's user gains
+            extra["sysctls"] = {"net.ipv4.ip_unprivileged_port_start": "0"}
+            if os.geteuid() != 0:
+                extra["user"] = f"{os.geteuid()}:{os.getegid()}"
+        self.with_kwargs(labels=_labels(), **extra)
 
     def exited_output(self) -> str | None:
         """``None`` while HAProxy runs; its logs once the container has stopped."""
@@ -105,8 +119,11 @@ class ContainersTarget(HarnessTarget):
     kind = "containers"
     config_path_in_haproxy = f"{CONFIG_DIR}/haproxy.cfg"
 
-    def __init__(self, *args: Any, haproxy_version: str | None = None, **kwargs: Any) -> None:
+    def __init__(
+        self, *args: Any, haproxy_version: str | None = None, haproxy_image: str | None = None, **kwargs: Any
+    ) -> None:
         self._haproxy_version = haproxy_version
+        self.haproxy_image = haproxy_image or ""  # the user's image (--haproxy-image); "" for flowlb's own
         self._nodes: dict[str, FlowNodeContainer] = {}
         self._haproxy: HAProxyContainer | None = None
         self._network: Network | None = None
@@ -125,7 +142,8 @@ class ContainersTarget(HarnessTarget):
                 f"containers target: no Docker engine answers at {dockerenv.docker_host()}: {exc}"
             ) from None
         remove_leftovers(self._docker)
-        self._images = ensure_images(self._docker, haproxy_version=self._haproxy_version)
+        self._images = ensure_images(self._docker, haproxy_version=self._haproxy_version,
+                                     haproxy_image=self.haproxy_image or None)
 
     def _start_nodes(self) -> None:
         assert self._docker is not None
@@ -169,7 +187,7 @@ class ContainersTarget(HarnessTarget):
         lb_ports = self.spec.lb.ports.by_role()
         haproxy = HAProxyContainer(
             self._images.haproxy, self.config_text, certs.server_pem, socket_dir,
-            [*lb_ports.values(), *self.extra_ports], self._network,
+            [*lb_ports.values(), *self.extra_ports], self._network, foreign=bool(self.haproxy_image),
         )
         haproxy.with_copy_into_container(certs.ca_file, f"{CONFIG_DIR}/ca.pem", 0o644)
         self._haproxy = haproxy

@@ -35,11 +35,17 @@ HAPROXY_BASES = {"2.6": "debian:bookworm-slim", "3.0": "debian:trixie-slim", "3.
 """The HAProxy LTS lines Debian ships, by the Debian image whose package gives each."""
 
 
-def ensure_images(client: docker.DockerClient, base: str | None = None, haproxy_version: str | None = None) -> Images:
+def ensure_images(
+    client: docker.DockerClient,
+    base: str | None = None,
+    haproxy_version: str | None = None,
+    haproxy_image: str | None = None,
+) -> Images:
     """Build whatever image is missing; return the tags. Raises :class:`TargetError` on failure.
 
     ``haproxy_version`` (2.6, 3.0, 3.2) picks the Debian release the HAProxy image is built from; the
-    mock node image stays on ``base`` (bookworm by default) whatever HAProxy runs.
+    mock node image stays on ``base`` (bookworm by default) whatever HAProxy runs. ``haproxy_image``
+    is the user's own HAProxy image instead, pulled when the engine does not have it.
     """
     base = base or os.environ.get("FLOWLB_BASE_IMAGE", DEFAULT_BASE)
     haproxy_base = HAPROXY_BASES[haproxy_version] if haproxy_version else base
@@ -50,7 +56,10 @@ def ensure_images(client: docker.DockerClient, base: str | None = None, haproxy_
         haproxy=f"flowlb/haproxy:{_digest([docker_dir / 'haproxy/Dockerfile'], haproxy_base)}",
         flownode=f"flowlb/flownode:{_digest([docker_dir / 'flownode/Dockerfile', *node_sources], base)}",
     )
-    if not _exists(client, images.haproxy):
+    if haproxy_image:
+        _ensure_pulled(client, haproxy_image)
+        images = Images(haproxy=haproxy_image, flownode=images.flownode)
+    elif not _exists(client, images.haproxy):
         _ensure_base(client, haproxy_base)
         _build(client, images.haproxy, docker_dir / "haproxy", "Dockerfile", haproxy_base)
     if not _exists(client, images.flownode):
@@ -73,6 +82,18 @@ def _exists(client: docker.DockerClient, tag: str) -> bool:
     except docker.errors.ImageNotFound:
         return False
     return True
+
+
+def _ensure_pulled(client: docker.DockerClient, image: str) -> None:
+    if _exists(client, image):
+        return
+    repository, _, tag = image.rpartition(":") if ":" in image.rsplit("/", 1)[-1] else (image, "", "latest")
+    try:
+        client.images.pull(repository, tag=tag)
+    except docker.errors.APIError as exc:
+        reason = str(exc.explanation or exc).splitlines()[0]
+        raise TargetError(f"--haproxy-image {image}: not in the Docker engine and it could not be pulled "
+                          f"({reason})") from None
 
 
 def _ensure_base(client: docker.DockerClient, base: str) -> None:

@@ -35,10 +35,12 @@ def start_target(
     profile: str,
     operator: OperatorConfig | None = None,
     haproxy_version: str | None = None,
+    haproxy_image: str | None = None,
 ) -> Target:
     """Start the cluster on the named target (``containers`` or ``local``).
 
     With ``operator``, the operator's own config runs (remapped) instead of the ``profile``.
+    ``haproxy_version`` or ``haproxy_image`` (not both) choose the HAProxy the containers target runs.
     """
     extra: dict[str, Any] = {}
     if operator is not None:
@@ -50,12 +52,18 @@ def start_target(
         }
         profile = f"operator:{operator.path.name}"
         spec = operator.spec
+    if haproxy_version and haproxy_image:
+        raise FlowlbError(f"--haproxy-version {haproxy_version} and --haproxy-image {haproxy_image} both choose the "
+                          "HAProxy to run: give one")
     if kind == "external":
         raise FlowlbError("the external target is a live LB: run the conformance suite with --target external")
     if kind == "containers":
         from flowlb.targets.containers import ContainersTarget
 
-        return ContainersTarget(spec, profile, haproxy_version=haproxy_version, **extra)
+        return ContainersTarget(spec, profile, haproxy_version=haproxy_version, haproxy_image=haproxy_image, **extra)
+    if haproxy_image:
+        raise FlowlbError(f"--haproxy-image {haproxy_image} needs the containers target; the local target runs "
+                          "the haproxy on PATH (its version is in the report)")
     if haproxy_version:
         raise FlowlbError(f"--haproxy-version {haproxy_version} needs the containers target; the local target runs "
                           "the haproxy on PATH (its version is in the report)")

@@ -31,10 +31,11 @@ def run_conformance(*args: str, env: dict[str, str] | None = None) -> subprocess
     )
 
 
-def run_flowlb(*args: str, cwd: Path = REPO) -> subprocess.CompletedProcess[str]:
+def run_flowlb(*args: str, cwd: Path = REPO, timeout: float = 120) -> subprocess.CompletedProcess[str]:
     """Run the ``flowlb`` command as a user would, in a subprocess."""
     return subprocess.run(
-        [sys.executable, "-m", "flowlb.cli", *args], capture_output=True, text=True, cwd=cwd, check=False, timeout=120
+        [sys.executable, "-m", "flowlb.cli", *args], capture_output=True, text=True, cwd=cwd, check=False,
+        timeout=timeout,
     )
 
 

@@ -35,6 +35,7 @@ def test_minimal_spec_takes_haproxy_defaults() -> None:
     [
         ({**MINIMAL, "nodez": []}, "nodez: unknown key"),
         ({**MINIMAL, "lb": {"ports": {"htps": 443}}}, "lb.ports.htps: unknown key"),
+        ({**MINIMAL, "lb": {"web_affinity": "source"}}, "lb.web_affinity: 'source' is not a policy"),
         ({**MINIMAL, "lb": {"ports": {"https": 70000}}}, "lb.ports.https: 70000 is not a port"),
         ({**MINIMAL, "lb": {"ports": {"https": "443"}}}, "lb.ports.https: '443' is not a port"),
         ({**MINIMAL, "lb": {"ports": {"https": 8000}}}, "lb.ports.server: port 8000 is already used by lb.ports.https"),

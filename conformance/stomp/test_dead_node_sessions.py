@@ -7,8 +7,8 @@ HAProxy marks it DOWN (limit ``(inter + timeout check) x fall``, at most 30 s by
 interval and 1 s, as its checks time out), the LB must close those sessions. A client that
 reconnects must land on a healthy node within the same limit. It may retry, as Flow agents do: an
 attempt that reaches the dead node before it is marked DOWN is closed, or (HAProxy 3.0.11) never
-answered, so each attempt waits at most ``policy.STOMP_CONNECT_ATTEMPT_S`` for CONNECTED. When a node is killed, its clients must see the
-disconnect within that limit too.
+answered, so each attempt waits at most ``policy.STOMP_CONNECT_ATTEMPT_S`` for CONNECTED. When a
+node is killed, its clients must see the disconnect within that limit too.
 """
 
 from __future__ import annotations
@@ -89,7 +89,8 @@ def _reconnect(lb: Target, deadline: float) -> tuple[StompSession | None, int]:
         attempts += 1
         left = deadline - time.monotonic()
         try:
-            return open_session(lb.endpoints.stomp, lb.ca_file, timeout=max(1.0, min(left, policy.STOMP_CONNECT_ATTEMPT_S))), attempts
+            attempt_s = max(1.0, min(left, policy.STOMP_CONNECT_ATTEMPT_S))
+            return open_session(lb.endpoints.stomp, lb.ca_file, timeout=attempt_s), attempts
         except StompError:
             if time.monotonic() >= deadline:
                 return None, attempts

@@ -28,6 +28,9 @@ _HOSTNAME = re.compile(
 _NODE_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_-]{0,31}$")
 
 
+WEB_AFFINITIES = ("cookie", "none")
+"""How browsers on 443 are held to a web node: by a cookie the LB inserts or reads, or not at all."""
+
 @dataclass(frozen=True)
 class LBPorts:
     """The port the load balancer listens on for each role."""
@@ -58,6 +61,7 @@ class LoadBalancer:
 
     names: tuple[str, ...] = ("flow-lb.test",)
     ports: LBPorts = field(default_factory=LBPorts)
+    web_affinity: str = "cookie"  # "cookie": a browser stays on one web node (CloudBees' ingress); "none"
 
     @property
     def name(self) -> str:
@@ -145,7 +149,10 @@ def parse_spec(raw: dict[str, Any], source: str = "<dict>") -> ClusterSpec:
         reader.fail("profile", f"{profile!r} is not a profile (one of: {', '.join(PROFILES)})")
 
     lb_raw = reader.table(raw, "lb")
-    reader.only(lb_raw, "lb", {"names", "ports"})
+    reader.only(lb_raw, "lb", {"names", "ports", "web_affinity"})
+    web_affinity = reader.text(lb_raw, "lb.web_affinity", default=LoadBalancer.web_affinity)
+    if web_affinity not in WEB_AFFINITIES:
+        reader.fail("lb.web_affinity", f"{web_affinity!r} is not a policy (one of: {', '.join(WEB_AFFINITIES)})")
     names = tuple(reader.text_list(lb_raw, "lb.names", default=["flow-lb.test"]))
     if not names:
         reader.fail("lb.names", "at least one DNS name is required")
@@ -194,7 +201,7 @@ def parse_spec(raw: dict[str, Any], source: str = "<dict>") -> ClusterSpec:
     )
     return ClusterSpec(
         nodes=nodes,
-        lb=LoadBalancer(names=names, ports=lb_ports),
+        lb=LoadBalancer(names=names, ports=lb_ports, web_affinity=web_affinity),
         node_ports=node_ports,
         health=health,
         timeouts=timeouts,

@@ -178,7 +178,10 @@ def _hardened(spec: ClusterSpec, layout: Layout) -> list[str]:
         "  mode http",
         "  balance roundrobin",
         "  option httpchk HEAD /",
-        *(f"  server {name} {a.host}:{a.web_port} check" for name, a in layout.servers.items()),
+        *(["  # a browser stays on its web node (its UI session lives there); a new one is balanced",
+           "  cookie SERVERID insert indirect nocache httponly secure"] if spec.lb.web_affinity == "cookie" else []),
+        *(f"  server {name} {a.host}:{a.web_port} check" + (f" cookie {name}" if spec.lb.web_affinity == "cookie"
+                                                               else "") for name, a in layout.servers.items()),
         "",
         "# ports 8000 (HTTP) and 8443 (TLS ends here): the Flow servers",
         "frontend commander-server-frontend-insecure",

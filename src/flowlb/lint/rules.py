@@ -567,3 +567,27 @@ def in_flight_requests_not_retried(config: Config, spec: ClusterSpec) -> Iterato
                           "a reset connection although they could have gone to another node",
                           "`retry-on conn-failure empty-response response-timeout` with `retries 3` and "
                           "`option redispatch 1`")
+
+
+def _cookie_affinity(backend: Section) -> bool:
+    """A ``cookie`` the servers carry values for, or a stick rule keyed on a request or response cookie."""
+    if backend.effective("cookie") and all("cookie" in s.line.words[3:] for s in backend.servers() if not s.backup):
+        return True
+    return any(".cook(" in " ".join(line.words) for line in backend.own("stick") + backend.own("stick-store-request"))
+
+
+@rule
+def web_sessions_not_sticky(config: Config, spec: ClusterSpec) -> Iterator[Finding]:
+    """The spec asks for cookie affinity on 443 and the web backend balances every request anew."""
+    if spec.lb.web_affinity != "cookie":
+        return
+    for backend in _web_backends(config, spec):
+        primaries = [s for s in backend.servers() if not s.backup]
+        if backend.mode() != "http" or len(primaries) < 2 or _cookie_affinity(backend):
+            continue
+        cookie = backend.effective("cookie")
+        number = cookie[-1].number if cookie else backend.number
+        yield Finding("FLOW034", number, f"{_where(backend)} holds no browser to its web node",
+                      "a user's UI session lives on the web node that started it; balanced anew, the next request "
+                      "lands on another node (CloudBees' own ingress sets cookie affinity)",
+                      "`cookie SERVERID insert indirect nocache httponly secure` and `cookie <name>` on each server")

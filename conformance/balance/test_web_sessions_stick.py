@@ -1,0 +1,112 @@
+"""Web sessions on 443: a browser stays on its web node, new browsers spread, a dead node's browsers move on.
+
+CloudBees' own deployment puts cookie affinity in front of the web tier ("any ingress that supports
+sticky sessions will suffice"): a user's UI session lives on the web node that started it. Policy:
+the spec's ``lb.web_affinity``; with ``"cookie"`` (the default) a browser, that is a cookie jar that
+sends back what the LB set, must be answered by one node for all its requests, while new browsers
+(no cookie yet) reach more than one node. When a browser's node dies, its next requests must all
+succeed on a healthy node, where it then stays. Fails without cookie persistence (every request is
+balanced anew), with `balance source` (every browser of one address on one node), and when the LB
+sends a dead node's browsers an error (no `option redispatch` / `retry-on`, or `option persist`).
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Callable
+from http.cookies import CookieError, SimpleCookie
+
+import pytest
+import urllib3
+
+from flowlb.checks.backend import Backend
+from flowlb.lbclient import echo
+from flowlb.spec import ClusterSpec
+from flowlb.targets.base import NodeControl
+
+REQUESTS_PER_BROWSER = 10
+NEW_BROWSERS_PER_NODE = 4
+
+
+class Browser:
+    """One browser: its own cookie jar over a shared keep-alive pool, sending back every cookie the LB set."""
+
+    def __init__(self, pool: urllib3.HTTPConnectionPool) -> None:
+        self.pool = pool
+        self.cookies: dict[str, str] = {}
+
+    def get(self, path: str) -> tuple[int, str]:
+        """Status (0: no answer) and the node that answered ("" for an answer no node gave)."""
+        headers = {"Cookie": "; ".join(f"{k}={v}" for k, v in self.cookies.items())} if self.cookies else {}
+        try:
+            reply = self.pool.request("GET", path, headers=headers, retries=False)
+        except urllib3.exceptions.HTTPError:
+            return 0, ""  # reset or closed without an answer
+        for value in reply.headers.getlist("Set-Cookie"):
+            jar: SimpleCookie = SimpleCookie()
+            try:
+                jar.load(value)
+            except CookieError:
+                continue
+            self.cookies.update({name: morsel.value for name, morsel in jar.items()})
+        node = echo(reply)["node"] if reply.status == 200 else ""
+        return reply.status, node
+
+
+@pytest.fixture
+def web(backend: Callable[[str], Backend], flowlb_spec: ClusterSpec) -> Backend:
+    """The backend behind 443, when the policy asks for affinity and it has nodes to choose from."""
+    if flowlb_spec.lb.web_affinity != "cookie":
+        pytest.skip(f"the spec's lb.web_affinity is {flowlb_spec.lb.web_affinity!r}: no web affinity is required")
+    servers = backend("https")
+    if len(servers.primaries()) < 2:
+        pytest.skip(f"{servers.name} (behind 443) has one primary server: a browser has nowhere else to go")
+    return servers
+
+
+@pytest.mark.usefixtures("node_echo")
+def test_browser_stays_on_its_web_node(
+    web: Backend, http: Callable[..., urllib3.HTTPConnectionPool], record_property: Callable[[str, object], None]
+) -> None:
+    pool = http("https")
+    browsers = [Browser(pool) for _ in range(NEW_BROWSERS_PER_NODE * len(web.primaries()))]
+    first = Counter(browser.get("/flowlb/sticky?first")[1] for browser in browsers)
+    record_property("new_browsers_per_node", dict(first))
+    assert len([node for node in first if node]) >= 2, (
+        f"{len(browsers)} new browsers on 443 all went to {', '.join(first)}: the LB does not balance users over "
+        f"the web nodes of {web.name}. Fix: `balance roundrobin` (not `balance source`) with a `cookie` for affinity."
+    )
+    for index, browser in enumerate(browsers[: len(web.primaries())]):
+        seen = Counter(browser.get(f"/flowlb/sticky?b={index}&i={i}")[1] for i in range(REQUESTS_PER_BROWSER))
+        assert len(seen) == 1, (
+            f"one browser's {REQUESTS_PER_BROWSER} requests on 443 were answered by {dict(seen)}: its UI session "
+            f"moves between web nodes. Fix: in {web.name}, `cookie SERVERID insert indirect nocache httponly "
+            "secure` and `cookie <name>` on each server line."
+        )
+
+
+@pytest.mark.usefixtures("node_echo")
+def test_browser_moves_on_when_its_node_dies(
+    web: Backend, node_control: NodeControl, http: Callable[..., urllib3.HTTPConnectionPool],
+) -> None:
+    pool = http("https")
+    browser = Browser(pool)
+    status, home = browser.get("/flowlb/sticky?before")
+    assert status == 200 and browser.cookies, (
+        f"a browser on 443 got {status} and no cookie from the LB: nothing holds it to a web node. Fix: in "
+        f"{web.name}, `cookie SERVERID insert indirect nocache httponly secure` and `cookie <name>` per server."
+    )
+    victim = home
+    node_control.kill(victim)
+    answers = [browser.get(f"/flowlb/sticky?after={i}") for i in range(REQUESTS_PER_BROWSER)]
+    failed = [status for status, _ in answers if status != 200]
+    assert not failed, (
+        f"{victim} died under a browser holding its cookie; {len(failed)} of {REQUESTS_PER_BROWSER} of the browser's "
+        f"next requests failed ({failed}). Fix: `option redispatch` and `retry-on conn-failure` in {web.name}, and "
+        "no `option persist`."
+    )
+    nodes = Counter(node for _, node in answers)
+    assert victim not in nodes and len(nodes) == 1, (
+        f"after {victim} died, the browser's requests were answered by {dict(nodes)}: it should move to one healthy "
+        "node and stay there (the LB re-inserts its cookie)."
+    )

@@ -12,28 +12,13 @@ address answers with the stats page, its CSV or HAProxy's metrics without creden
 from __future__ import annotations
 
 import ipaddress
-import ssl
 
 import pytest
-import urllib3
 
-from flowlb.haproxy.config import HAProxyConfig, parse_address
+from flowlb.checks.exposure import USUAL_URIS, is_private, serves_stats
+from flowlb.haproxy.config import HAProxyConfig
 from flowlb.haproxy.remap import ExtraListener
 from flowlb.targets.base import Target
-
-USUAL_URIS = ["/", "/stats", "/haproxy?stats", "/haproxy-stats", "/metrics", "/;csv", "/stats;csv"]
-MARKERS = (b"Statistics Report for HAProxy", b"# pxname,", b"# HELP haproxy_")
-
-
-def _private(listener: ExtraListener, networks: list[ipaddress.IPv4Network | ipaddress.IPv6Network]) -> bool:
-    address = parse_address(listener.original)
-    if address is None or address.is_socket or address.is_loopback:
-        return True
-    try:
-        ip = ipaddress.ip_address(address.host)
-    except ValueError:
-        return False  # a wildcard or a name: every address of the LB
-    return any(ip in network for network in networks)
 
 
 def _uris(lb: Target, listener: ExtraListener) -> list[str]:
@@ -50,27 +35,13 @@ def test_management_listeners_are_private_or_need_a_password(
         pytest.skip("the config binds no port outside the five Flow LB ports")
     exposed: list[str] = []
     for listener in extra_listeners:
-        if _private(listener, management_networks):
+        if is_private(listener, management_networks):
             continue
-        endpoint = lb.extra_endpoints[listener.port]
-        pool: urllib3.HTTPConnectionPool
-        if listener.tls:
-            context = ssl.create_default_context(cafile=str(lb.ca_file))
-            pool = urllib3.HTTPSConnectionPool(endpoint.host, endpoint.port, ssl_context=context,
-                                               server_hostname=lb.endpoints.server_name, retries=False, timeout=5.0)
-        else:
-            pool = urllib3.HTTPConnectionPool(endpoint.host, endpoint.port, retries=False, timeout=5.0)
-        with pool:
-            for uri in _uris(lb, listener):
-                try:
-                    reply = pool.request("GET", uri, redirect=False, preload_content=True)
-                except urllib3.exceptions.HTTPError:
-                    continue
-                body = reply.data[:8192]
-                if reply.status == 200 and any(marker in body for marker in MARKERS):
-                    exposed.append(f"{listener.section} bound to {listener.original} (line {listener.line}) serves "
-                                   f"{uri} without a password")
-                    break
+        uri = serves_stats(lb.extra_endpoints[listener.port], listener.tls, _uris(lb, listener), lb.ca_file,
+                           lb.endpoints.server_name)
+        if uri is not None:
+            exposed.append(f"{listener.section} bound to {listener.original} (line {listener.line}) serves "
+                           f"{uri} without a password")
     assert not exposed, (
         "; ".join(exposed) + ": anyone who reaches that address reads the Flow servers' names, addresses, states "
         "and traffic. Fix: bind it to 127.0.0.1 or a management address, or add `stats auth USER:PASSWORD`."

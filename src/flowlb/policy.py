@@ -24,3 +24,15 @@ as Flow agents do. A session that landed on a dying node may never be answered (
 
 MARGIN_S = 2.0
 """Added to a config's own timeout before a check calls it exceeded: timers fire on HAProxy's tick."""
+
+FLOW_INTERNAL_PORTS = {
+    2181: "ZooKeeper (clients)", 2888: "ZooKeeper (followers)", 3888: "ZooKeeper (leader election)",
+    7800: "Flow agents", 8200: "the artifact repository", 9200: "analytics (Elasticsearch)", 9500: "analytics",
+}
+"""Ports of a Flow cluster's own services: only the cluster's machines talk on them, never through the LB."""
+
+STATS_PORTS = {1936: "HAProxy stats", 8404: "HAProxy stats", 9000: "stats or an exporter", 9101: "HAProxy exporter"}
+"""Where operators usually put HAProxy's stats page or metrics: private, or behind a password."""
+
+SCAN_TIMEOUT_S = 2.0
+"""How long a connect scan waits for each port (all ports are tried at once)."""

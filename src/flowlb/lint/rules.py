@@ -11,6 +11,7 @@ import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
+from flowlb import policy
 from flowlb.haproxy.config import HAProxyConfig as Config
 from flowlb.haproxy.config import Line, Section, Server, looks_like_address, parse_time_s
 from flowlb.haproxy.timing import check_fall, check_interval_s, detection_limit_s
@@ -591,3 +592,16 @@ def web_sessions_not_sticky(config: Config, spec: ClusterSpec) -> Iterator[Findi
                       "a user's UI session lives on the web node that started it; balanced anew, the next request "
                       "lands on another node (CloudBees' own ingress sets cookie affinity)",
                       "`cookie SERVERID insert indirect nocache httponly secure` and `cookie <name>` on each server")
+
+
+@rule
+def internal_port_on_the_lb(config: Config, spec: ClusterSpec) -> Iterator[Finding]:
+    """A bind on one of a Flow cluster's own ports (ZooKeeper, agents, repository, analytics), on a public address."""
+    for section in config.of_kind("frontend", "listen"):
+        for address, line in section.binds():
+            if address.port in policy.FLOW_INTERNAL_PORTS and not address.is_loopback and not address.is_socket:
+                yield Finding("FLOW035", line.number, f"{_where(section)} listens on {address.host or '*'}:"
+                              f"{address.port}, {policy.FLOW_INTERNAL_PORTS[address.port]}",
+                              "that is a Flow cluster's own service: through the LB, clients reach what only the "
+                              "cluster's machines should",
+                              "remove the bind from the LB, or bind it to 127.0.0.1 or a management address")

@@ -72,6 +72,10 @@ class Target(Protocol):
     def client_address(self) -> str | None:
         """The source address the LB sees for this machine's clients, ``None`` when unknown."""
 
+    def port_on_lb(self, port: int) -> Endpoint | None:
+        """Where a client reaches the LB's address on ``port`` from here (a connect scan's target); ``None`` when
+        the LB cannot be listening there (a test cluster whose config binds nothing on that port)."""
+
     def evidence(self) -> RuntimeAPI | None:
         """HAProxy's runtime API, or ``None`` where it cannot be reached."""
 

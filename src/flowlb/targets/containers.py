@@ -232,6 +232,16 @@ class ContainersTarget(HarnessTarget):
         gateway = configs[0].get("Gateway")
         return str(gateway) if gateway else None
 
+    def port_on_lb(self, port: int) -> Endpoint | None:
+        """The HAProxy container's own address on the run's network: a real connect scan of the LB."""
+        if self._haproxy is None or self._network is None:
+            return None
+        wrapped = self._haproxy.get_wrapped_container()
+        wrapped.reload()
+        networks = wrapped.attrs.get("NetworkSettings", {}).get("Networks", {})
+        address = (networks.get(self._network.name) or {}).get("IPAddress")
+        return Endpoint(address, port) if address else None
+
     # -- NodeControl ---------------------------------------------------------------------------
 
     def _container(self, name: str) -> FlowNodeContainer:

@@ -122,6 +122,10 @@ class ExternalTarget:
     def client_address(self) -> str | None:
         return None
 
+    def port_on_lb(self, port: int) -> Endpoint | None:
+        """The live LB's own address: the one clients use, the only one the run sends anything to."""
+        return Endpoint(self.host, port)
+
     def reset(self) -> None:
         """Nothing to reset: the run changes nothing on a live LB (``--destructive`` restores its own change)."""
 

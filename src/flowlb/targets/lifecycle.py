@@ -150,6 +150,10 @@ class HarnessTarget:
     def client_address(self) -> str | None:
         return "127.0.0.1"
 
+    def port_on_lb(self, port: int) -> Endpoint | None:
+        """HAProxy listens only where its config binds: the five roles and the extra binds, each moved here."""
+        return self.extra_endpoints.get(port)
+
     def reset(self) -> None:
         """Every node running and healthy with zeroed counters, and HAProxy seeing them all UP."""
         for name in list(self._clients):

@@ -7,6 +7,7 @@ The cluster: nginx nodes and a Debian RabbitMQ (STOMP) behind HAProxy on loopbac
 from __future__ import annotations
 
 import shutil
+import socket
 import subprocess
 import sys
 import xml.etree.ElementTree as ET
@@ -61,7 +62,8 @@ def test_the_suite_passes_against_a_cluster_it_did_not_build(cluster: ForeignClu
     seen = outcomes(tmp_path / "junit.xml")
     passed = {name for name, outcome in seen.items() if outcome == "passed"}
     for must_run in ("redirect", "tls", "stomp.test_protocol_through_the_lb", "health.test_flow_servers_up",
-                     "balance.test_spread_by_haproxy_counters", "security.test_stats_page_not_public"):
+                     "balance.test_spread_by_haproxy_counters", "security.test_stats_page_not_public",
+                     "security.test_internal_ports_not_exposed"):
         assert any(must_run in name for name in passed), f"nothing of {must_run} ran: {seen}"
     skipped = {name: outcome for name, outcome in seen.items() if outcome.startswith("skipped")}
     assert any("control of the Flow nodes" in reason for reason in skipped.values()), skipped
@@ -76,6 +78,16 @@ def test_destructive_drains_through_the_runtime_api_and_restores(cluster: Foreig
     assert [o for n, o in seen.items() if "drained" in n] == ["passed"], seen
     stats = RuntimeAPI(cluster.runtime_socket).stats()
     assert all(s.is_up for s in stats), [f"{s.backend}/{s.server}={s.status}" for s in stats if not s.is_up]
+
+
+def test_exposure_scan_finds_a_port_the_lb_host_should_not_answer(cluster: ForeignCluster, tmp_path: Path) -> None:
+    """ZooKeeper answering on the LB's address (here 127.0.0.1, the foreign LB's) fails the scan, with nothing
+    changed on the LB: the scan is connect-only."""
+    with socket.create_server(("127.0.0.1", 2181)) as zookeeper:
+        zookeeper.settimeout(0)
+        result = run_external(cluster, tmp_path / "junit.xml", "-k", "internal_ports")
+    assert result.returncode == 1, result.stdout[-3000:]
+    assert "127.0.0.1:2181 (ZooKeeper (clients)) accepts connections" in result.stdout, result.stdout[-3000:]
 
 
 def test_bad_external_options_are_one_line(cluster: ForeignCluster, tmp_path: Path) -> None:

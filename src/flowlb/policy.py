@@ -22,6 +22,10 @@ STOMP_CONNECT_ATTEMPT_S = 2.0
 """Longest a reconnecting STOMP client waits for CONNECTED before it gives up on that attempt and tries again,
 as Flow agents do. A session that landed on a dying node may never be answered (HAProxy 3.0.11 leaves it open)."""
 
+LONG_REQUEST_S = 75.0
+"""How long a Flow API call may take and still get its answer (``--long-request-seconds``): longer than the usual
+60 s timeouts. CloudBees' own ingress waits 4000 s."""
+
 MARGIN_S = 2.0
 """Added to a config's own timeout before a check calls it exceeded: timers fire on HAProxy's tick."""
 

@@ -23,6 +23,7 @@ from flowlb import __version__
 from flowlb.checks import catalogue
 from flowlb.checks.backend import Backend
 from flowlb.checks.drill import Drill
+from flowlb.checks.longwaits import LongWaits, WaitOutcome
 from flowlb.checks.topology import Route, config_route, http_exchange, learn_backend
 from flowlb.errors import FlowlbError, HAProxyConfigError
 from flowlb.haproxy.operator import OperatorConfig
@@ -38,6 +39,8 @@ from flowlb.targets.select import TARGETS, choose_target, start_target
 TLS_ROLES = ("https", "server_tls", "stomp")
 T = TypeVar("T")
 REPORT_KEY = pytest.StashKey["RunReport"]()
+LONG_WAITS_KEY = pytest.StashKey[LongWaits | None]()
+LONG_WAIT_MARK = "long_wait"  # a check judged from a wait that runs alongside the others (flowlb.checks.longwaits)
 OPERATOR_KEY = pytest.StashKey[OperatorConfig | None]()
 
 
@@ -84,6 +87,9 @@ _CLUSTER_OPTIONS = (
             "FLOWLB_HAPROXY_IMAGE"),
     _Option("--stomp-idle-seconds", "flowlb_stomp_idle", "how long a STOMP session with heart-beats off must "
             "survive silence where the config's own cut is not shorter", "FLOWLB_STOMP_IDLE_S", "45", type=float),
+    _Option("--long-request-seconds", "flowlb_long_request", "how long a Flow API call on 8000 and 8443 may take "
+            "and still get its answer (the mock node answers after this long; at most 600)", "FLOWLB_LONG_REQUEST_S",
+            "75", type=float),
     _Option("--stomp-vhost", "flowlb_stomp_vhost", "CONNECT's host header on 61613 (default: the LB's address; a "
             "RabbitMQ behind the LB wants '/')", "FLOWLB_STOMP_VHOST"),
     _Option("--management-networks", "flowlb_management_networks", "CIDRs of your management networks, e.g. "
@@ -125,6 +131,13 @@ def pytest_configure(config: pytest.Config) -> None:
     # SIGTERM (CI cancelling a job) runs the same teardown as Ctrl-C: no containers left behind.
     if signal.getsignal(signal.SIGTERM) is signal.SIG_DFL:
         signal.signal(signal.SIGTERM, _raise_interrupt)
+    for dest, flag, high in (("flowlb_stomp_idle", "--stomp-idle-seconds", 3600.0),
+                             ("flowlb_long_request", "--long-request-seconds", 600.0)):
+        value = config.getoption(dest, None)
+        if value is not None and not 0 < float(value) <= high:
+            raise pytest.UsageError(f"{flag} {value:g}: give a number of seconds above 0 and at most {high:g}")
+    config.addinivalue_line("markers", f"{LONG_WAIT_MARK}: judged from a wait that runs alongside the other checks "
+                                       "(on a quiet twin of the cluster) and ends before the session does")
     report_dir = config.getoption("flowlb_report_dir", "none")
     if report_dir == "none" or config.option.collectonly:
         return
@@ -208,7 +221,8 @@ def flowlb_spec(pytestconfig: pytest.Config) -> ClusterSpec:
 
 @pytest.fixture(scope="session")
 def cluster_start(
-    pytestconfig: pytest.Config, flowlb_spec: ClusterSpec, record_testsuite_property: Callable[[str, object], None]
+    pytestconfig: pytest.Config, flowlb_spec: ClusterSpec, record_testsuite_property: Callable[[str, object], None],
+    request: pytest.FixtureRequest,
 ) -> Iterator[Target | HAProxyConfigError]:
     """Start the cluster once: the running target, or HAProxy's refusal of the config ("does not load").
 
@@ -222,7 +236,12 @@ def cluster_start(
         if kind == "external":
             live = _external_target(pytestconfig, flowlb_spec)
             _describe_run(pytestconfig, live, None, record_testsuite_property)
-            yield live
+            waits = _start_long_waits(request, lambda: live, owns_target=False)
+            try:
+                yield live
+            finally:
+                if waits is not None:
+                    waits.close()
             return
         operator = OperatorConfig.load(Path(cfg_path), flowlb_spec) if cfg_path else None
         pytestconfig.stash[OPERATOR_KEY] = operator
@@ -238,14 +257,53 @@ def cluster_start(
     except FlowlbError as exc:
         pytest.exit(f"flowlb: {exc}", returncode=2)
     _describe_run(pytestconfig, target, operator, record_testsuite_property)
+
+    def twin() -> Target:
+        again = OperatorConfig.load(Path(cfg_path), flowlb_spec) if cfg_path else None
+        return start_target(kind, flowlb_spec, profile, again, pytestconfig.getoption("flowlb_haproxy_version"),
+                            pytestconfig.getoption("flowlb_haproxy_image"))
+
+    waits = _start_long_waits(request, twin, owns_target=True)
     try:
         yield target
     finally:
+        if waits is not None:
+            waits.close()
         if pytestconfig.getoption("flowlb_keep") and target.kind == "containers":
             roles = ", ".join(f"{role}={e.host}:{e.port}" for role, e in target.endpoints.by_role().items())
             print(f"\nflowlb: cluster kept: {roles}; remove with: docker rm -f $(docker ps -aq --filter label=flowlb)")
         else:
             target.close()
+
+
+def _start_long_waits(
+    request: pytest.FixtureRequest, start: Callable[[], Target], owns_target: bool
+) -> LongWaits | None:
+    """The session's long waits, started now when any selected check is judged from one (else ``None``)."""
+    config = request.config
+    waits = None
+    if any(item.get_closest_marker(LONG_WAIT_MARK) for item in request.session.items):
+        waits = LongWaits(start, float(config.getoption("flowlb_stomp_idle")),
+                          float(config.getoption("flowlb_long_request")), config.getoption("flowlb_stomp_vhost"),
+                          owns_target=owns_target)
+    config.stash[LONG_WAITS_KEY] = waits
+    return waits
+
+
+@pytest.fixture
+def long_wait(cluster: Target, pytestconfig: pytest.Config) -> Callable[[str], WaitOutcome]:
+    """``long_wait("stomp_idle")``: the outcome of a long wait that ran alongside the other checks."""
+    waits = pytestconfig.stash.get(LONG_WAITS_KEY, None)
+    if waits is None:
+        pytest.fail("the long waits were not started (the check lacks its long_wait mark)")
+
+    def outcome(name: str) -> WaitOutcome:
+        result = waits.outcome(name)
+        if result.skipped:
+            pytest.skip(result.skipped)
+        return result
+
+    return outcome
 
 
 def _describe_run(
@@ -478,6 +536,11 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
         report.sections.append(
             (f"flowlb: lines of {operator.path} rewritten for the test cluster", operator.last.relevant_lines())
         )
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Checks judged from a long wait go last: by then their wait, started with the cluster, has mostly run."""
+    items.sort(key=lambda item: item.get_closest_marker(LONG_WAIT_MARK) is not None)
 
 
 def pytest_report_header(config: pytest.Config) -> str:

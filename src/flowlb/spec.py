@@ -103,7 +103,7 @@ class Timeouts:
 
     connect_ms: int = 5000
     client_ms: int = 30000
-    server_ms: int = 30000
+    server_ms: int = 4000000  # CloudBees' own ingress waits 4000 s: Flow API calls can run long
     tunnel_ms: int = 3600000
     http_request_ms: int = 5000
     http_keep_alive_ms: int = 10000

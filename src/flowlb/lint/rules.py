@@ -605,3 +605,19 @@ def internal_port_on_the_lb(config: Config, spec: ClusterSpec) -> Iterator[Findi
                               "that is a Flow cluster's own service: through the LB, clients reach what only the "
                               "cluster's machines should",
                               "remove the bind from the LB, or bind it to 127.0.0.1 or a management address")
+
+
+@rule
+def long_requests_cut(config: Config, spec: ClusterSpec) -> Iterator[Finding]:
+    """The Flow server backend cuts an API call that runs longer than ``policy.LONG_REQUEST_S``."""
+    for backend in _server_backends(config, spec):
+        if backend.mode() != "http":
+            continue
+        server_s = backend.timeout_s("server")
+        if server_s is not None and server_s < policy.LONG_REQUEST_S:
+            lines = backend.effective("timeout", "server")
+            yield Finding("FLOW036", lines[-1].number if lines else backend.number,
+                          f"{_where(backend)} answers 504 to a Flow API call that takes over {server_s:g} s",
+                          f"Flow API calls can run long (CloudBees' own ingress waits 4000 s); this one is cut "
+                          f"before {policy.LONG_REQUEST_S:g} s",
+                          "`timeout server 4000s` (or longer than your longest API call) in that backend or defaults")

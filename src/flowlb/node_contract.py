@@ -97,6 +97,7 @@ class Echo(TypedDict):
     query: str
     headers: list[list[str]]
     body_length: int
+    body_sha256: str | None  # for an upload to /flowlb/upload, digested as it arrived
     http_version: str
     client: str
     connection_request: int

@@ -40,3 +40,6 @@ STATS_PORTS = {1936: "HAProxy stats", 8404: "HAProxy stats", 9000: "stats or an 
 
 SCAN_TIMEOUT_S = 2.0
 """How long a connect scan waits for each port (all ports are tried at once)."""
+
+UPLOAD_MAX_BYTES = 10 * 1000**3
+"""Largest request body an LB in front of Flow must let through (CloudBees' own ingress: 10 GB)."""

@@ -83,3 +83,24 @@ def test_header_block_over_64k_is_rejected_even_before_it_ends() -> None:
     parser.feed(b"GET / HTTP/1.1\r\nX-Big: " + b"a" * (64 * 1024))
     with pytest.raises(HttpParseError, match="64 KiB"):
         parser.next_request()
+
+
+@pytest.mark.parametrize("chunk_size", [0, 7, 65536])
+def test_upload_is_digested_as_it_arrives_and_the_next_request_follows(chunk_size: int) -> None:
+    import hashlib
+
+    body = bytes(range(256)) * 1000 + b"tail"
+    wire = (b"POST /flowlb/upload HTTP/1.1\r\nContent-Length: %d\r\n\r\n" % len(body)) + body + (
+        b"GET /after HTTP/1.1\r\n\r\n")
+    upload, after = parse_all(wire, chunk_size)
+    assert (upload.path, upload.body, upload.body_size) == ("/flowlb/upload", b"", len(body))
+    assert upload.body_sha256 == hashlib.sha256(body).hexdigest()
+    assert after.path == "/after"
+
+
+def test_upload_may_exceed_the_buffered_body_limit() -> None:
+    parser = RequestParser()
+    parser.feed(b"POST /flowlb/upload HTTP/1.1\r\nContent-Length: 1073741824\r\n\r\n" + b"x" * 1024)
+    assert parser.next_request() is None and parser.buffered == 0  # digested, not kept
+    with pytest.raises(HttpParseError, match="too large"):
+        parse_all(b"POST /elsewhere HTTP/1.1\r\nContent-Length: 1073741824\r\n\r\n")

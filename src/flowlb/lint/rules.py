@@ -621,3 +621,20 @@ def long_requests_cut(config: Config, spec: ClusterSpec) -> Iterator[Finding]:
                           f"Flow API calls can run long (CloudBees' own ingress waits 4000 s); this one is cut "
                           f"before {policy.LONG_REQUEST_S:g} s",
                           "`timeout server 4000s` (or longer than your longest API call) in that backend or defaults")
+
+
+_BODY_SIZE = re.compile(r"(req\.body_size|req\.body_len|hdr_val\(content-length\))\s*(?:gt|ge)\s+(\d+)", re.IGNORECASE)
+
+
+@rule
+def large_uploads_denied(config: Config, spec: ClusterSpec) -> Iterator[Finding]:
+    """A deny on request body size below what Flow uploads need (CloudBees' ingress allows 10 GB)."""
+    for section in config.of_kind("frontend", "listen", "backend"):
+        for line in section.own("http-request", "deny") + section.own("http-request", "return"):
+            match = _BODY_SIZE.search(" ".join(line.words))
+            if match and int(match.group(2)) < policy.UPLOAD_MAX_BYTES:
+                yield Finding("FLOW037", line.number, f"{_where(section)} refuses request bodies over "
+                              f"{int(match.group(2)):,} bytes",
+                              "Flow takes artifacts and plugin uploads through its API; CloudBees' own ingress "
+                              "allows request bodies up to 10 GB",
+                              "drop the deny, or raise its limit above your largest upload")

@@ -12,11 +12,15 @@ Example::
 
 from __future__ import annotations
 
+import hashlib
 import re
 from dataclasses import dataclass
 
 MAX_HEADER_BYTES = 64 * 1024
 MAX_BODY_BYTES = 64 * 1024 * 1024
+UPLOAD_PATH = "/flowlb/upload"
+"""A request with a Content-Length body to this path is digested as it arrives, never kept: large uploads."""
+MAX_UPLOAD_BYTES = 16 * 1024**3
 MAX_CHUNK_LINE = 4096
 
 _REQUEST_LINE = re.compile(rb"([!#$%&'*+.^_`|~0-9A-Za-z-]+) ([^\x00-\x20\x7f]+) HTTP/(\d)\.(\d)")
@@ -46,6 +50,10 @@ class HttpRequest:
     body: bytes
     keep_alive: bool
     """False when the connection must be closed after the response."""
+    body_size: int = -1
+    """For an upload (``UPLOAD_PATH``): how many body bytes arrived; its ``body`` stays empty."""
+    body_sha256: str = ""
+    """For an upload: the sha256 of the body bytes, as they arrived."""
 
     @property
     def request_line(self) -> str:
@@ -86,6 +94,7 @@ class RequestParser:
         self._head: _Head | None = None
         self._chunks = bytearray()
         self._in_trailers = False
+        self._digest: _Digest | None = None
         self.continue_due = False
         """A request waits for ``100 Continue`` before sending its body; the connection clears this."""
 
@@ -109,6 +118,8 @@ class RequestParser:
             if self._head is None:
                 return None
         head = self._head
+        if head.target.partition("?")[0] == UPLOAD_PATH and not head.chunked:
+            return self._digested(head)
         body = self._read_chunked() if head.chunked else self._read_sized(head.content_length)
         if body is None:
             if head.expects_continue:
@@ -119,6 +130,25 @@ class RequestParser:
         target = head.target
         path, _, query = target.partition("?")
         return HttpRequest(head.method, target, path, query, head.version, head.headers, body, head.keep_alive)
+
+    def _digested(self, head: _Head) -> HttpRequest | None:
+        """An upload: its body bytes go through sha256 as they arrive; the request once all are in."""
+        if self._digest is None:
+            self._digest = _Digest(head.content_length)
+        digest = self._digest
+        taken = min(digest.remaining, len(self._buffer))
+        with memoryview(self._buffer) as view:
+            digest.update(view[:taken])
+        del self._buffer[:taken]
+        if digest.remaining:
+            if head.expects_continue:
+                head.expects_continue = False
+                self.continue_due = True
+            return None
+        self._head = self._digest = None
+        path, _, query = head.target.partition("?")
+        return HttpRequest(head.method, head.target, path, query, head.version, head.headers, b"", head.keep_alive,
+                           body_size=digest.size, body_sha256=digest.sha256.hexdigest())
 
     def _parse_head(self) -> _Head | None:
         buffer = self._buffer
@@ -203,6 +233,19 @@ class RequestParser:
         return blank
 
 
+class _Digest:
+    """The sha256 and count of an upload's body so far, and how much of it is still to come."""
+
+    def __init__(self, size: int) -> None:
+        self.size = size
+        self.remaining = size
+        self.sha256 = hashlib.sha256()
+
+    def update(self, data: memoryview) -> None:
+        self.sha256.update(data)
+        self.remaining -= len(data)
+
+
 def _end_of_head(buffer: bytearray) -> tuple[int, int]:
     """Where the header block ends (CRLF CRLF, or LF LF from lax clients) and the separator's length."""
     crlf = buffer.find(b"\r\n\r\n")
@@ -222,6 +265,8 @@ def _head_from_lines(lines: list[bytes], max_body_bytes: int) -> _Head:
         raise HttpParseError(f"unsupported HTTP version {major.decode()}.{minor.decode()}", 505)
     version = f"HTTP/1.{minor.decode()}"
     headers = [_header_from_line(line) for line in lines[1:]]
+    if target.partition(b"?")[0] == UPLOAD_PATH.encode():
+        max_body_bytes = MAX_UPLOAD_BYTES
     keep_alive, content_length, chunked = _message_framing(headers, version, max_body_bytes)
     expects_continue = version == "HTTP/1.1" and any(
         name.lower() == "expect" and value.lower() == "100-continue" for name, value in headers

@@ -14,6 +14,7 @@ import pytest
 
 from flowlb.haproxy.layout import Layout
 from flowlb.haproxy.messages import Diagnosis
+from flowlb.haproxy.reload import EMPTY_SERVER_STATE
 from flowlb.haproxy.render import render
 from flowlb.spec import load_spec
 from flowlb.tls import make_certificates
@@ -39,7 +40,9 @@ def test_haproxy_loads_the_profile(profile: str, haproxy_bin: str, tmp_path: Pat
     certs = make_certificates(tmp_path, spec.lb.names)
     layout = Layout.for_spec(spec, cert_path=str(certs.server_pem))
     # node hostnames do not resolve here, and HAProxy refuses to start on one that does not
-    layout = replace(layout, servers={name: replace(a, host="127.0.0.1") for name, a in layout.servers.items()})
+    layout = replace(layout, servers={name: replace(a, host="127.0.0.1") for name, a in layout.servers.items()},
+                     socket_dir=str(tmp_path))
+    (tmp_path / "server-state").write_text(EMPTY_SERVER_STATE)  # as the harness (and an operator) prepares it
     config = tmp_path / "haproxy.cfg"
     config.write_text(render(spec, profile, layout))
     result = subprocess.run([haproxy_bin, "-c", "-f", str(config)], capture_output=True, text=True, check=False)

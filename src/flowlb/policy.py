@@ -43,3 +43,9 @@ SCAN_TIMEOUT_S = 2.0
 
 UPLOAD_MAX_BYTES = 10 * 1000**3
 """Largest request body an LB in front of Flow must let through (CloudBees' own ingress: 10 GB)."""
+
+RELOAD_SESSIONS_MIN_S = 300.0
+"""Shortest time old workers may keep established STOMP sessions after a reload (``hard-stop-after``)."""
+
+RELOAD_OBSERVE_S = 3.0
+"""How long after a reload the reload check keeps streaming and then proves the STOMP sessions still work."""

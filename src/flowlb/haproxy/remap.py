@@ -512,6 +512,12 @@ class _Remapper:
                               "the test LB uses OpenSSL's defaults")
         elif line.keyword == "log":
             self.log(line)
+        elif line.keyword == "server-state-file" and line.value(1):
+            self.edits[line.number].replace(line.tokens[1], _quoted(f"{self.layout.socket_dir}/server-state"),
+                                            "server state goes to the run's directory, where reloads read it")
+        elif line.keyword == "server-state-base" and line.value(1):
+            self.edits[line.number].replace(line.tokens[1], _quoted(self.layout.socket_dir),
+                                            "server state goes to the run's directory, where reloads read it")
         return 0
 
     def file_limit(self, line: Line) -> None:

@@ -134,6 +134,10 @@ def _hardened(spec: ClusterSpec, layout: Layout) -> list[str]:
         "  maxconn 4096",  # needs about 2 x maxconn file descriptors
         f"  stats socket {socket} mode 600 level admin",
         "  stats timeout 30s",
+        "  # a reload keeps what servers were DOWN or drained (dump `show servers state` here first) and lets",
+        "  # old workers finish long STOMP sessions for up to an hour",
+        f"  server-state-file {layout.socket_dir}/server-state",
+        "  hard-stop-after 1h",
         "  ssl-default-bind-options ssl-min-ver TLSv1.2 no-tls-tickets",
         f"  ssl-default-bind-ciphers {_TLS12_CIPHERS}",
         "  tune.ssl.default-dh-param 2048",
@@ -141,6 +145,7 @@ def _hardened(spec: ClusterSpec, layout: Layout) -> list[str]:
         "defaults",
         "  log global",
         "  option dontlognull",
+        "  load-server-state-from-file global",
         f"  timeout connect {t.connect_ms}ms",
         f"  timeout client {t.client_ms}ms",
         f"  timeout server {t.server_ms}ms",

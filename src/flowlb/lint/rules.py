@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from flowlb import policy
 from flowlb.haproxy.config import HAProxyConfig as Config
 from flowlb.haproxy.config import Line, Section, Server, looks_like_address, parse_time_s
+from flowlb.haproxy.reload import server_state_file
 from flowlb.haproxy.timing import check_fall, check_interval_s, detection_limit_s
 from flowlb.policy import HEADER_BUFFER_MAX, HEADER_TIMEOUT_MAX_S, HUNG_DETECTION_MAX_S
 from flowlb.spec import ClusterSpec
@@ -638,3 +639,30 @@ def large_uploads_denied(config: Config, spec: ClusterSpec) -> Iterator[Finding]
                               "Flow takes artifacts and plugin uploads through its API; CloudBees' own ingress "
                               "allows request bodies up to 10 GB",
                               "drop the deny, or raise its limit above your largest upload")
+
+
+@rule
+def reload_cuts_sessions(config: Config, spec: ClusterSpec) -> Iterator[Finding]:
+    """``hard-stop-after`` shorter than ``policy.RELOAD_SESSIONS_MIN_S``: each reload cuts the STOMP sessions."""
+    for section in config.of_kind("global"):
+        for line in section.own("hard-stop-after"):
+            seconds = parse_time_s(line.value(1))
+            if seconds is not None and seconds < policy.RELOAD_SESSIONS_MIN_S:
+                yield Finding("FLOW038", line.number, f"`hard-stop-after {line.value(1)}` ends old workers "
+                              f"{seconds:g} s after each reload",
+                              "their STOMP sessions (waitForJob, log transfers) are cut in every change window",
+                              "`hard-stop-after 1h`, or longer than your longest session")
+
+
+@rule
+def reload_forgets_server_state(config: Config, spec: ClusterSpec) -> Iterator[Finding]:
+    """No server state kept across reloads: drained and DOWN Flow servers come back UP at each reload."""
+    if not _server_backends(config, spec) or server_state_file(config) is not None:
+        return
+    lines = [line for section in config.of_kind("global") for line in section.own("server-state-file")]
+    number = lines[-1].number if lines else (config.of_kind("global") or [config.sections[0]])[0].number
+    yield Finding("FLOW039", number, "server state is not kept across reloads",
+                  "a reload brings drained and DOWN Flow servers back UP: a node in bootstrap mode gets requests "
+                  "again until its checks fail once more",
+                  "`server-state-file /var/lib/haproxy/server-state` in global, `load-server-state-from-file "
+                  "global` in defaults, and dump `show servers state` into that file before each reload")

@@ -79,6 +79,15 @@ class Target(Protocol):
     def evidence(self) -> RuntimeAPI | None:
         """HAProxy's runtime API, or ``None`` where it cannot be reached."""
 
+    def master(self) -> RuntimeAPI | None:
+        """HAProxy's master CLI (master-worker mode), or ``None`` where it cannot be reached."""
+
+    def replace_config(self, text: str) -> None:
+        """Put ``text`` where HAProxy reads its config, for the next reload (test clusters only)."""
+
+    def save_server_state(self) -> bool:
+        """Dump server state where the config reloads it from; False when it keeps none (or is not known)."""
+
     def haproxy_build(self) -> HAProxyBuild | None:
         """Which HAProxy (and OpenSSL) runs the LB, ``None`` where it cannot be told."""
 

@@ -11,10 +11,12 @@ back where HAProxy resolved it at start. Every published port is bound to 127.0.
 from __future__ import annotations
 
 import contextlib
+import io
 import ipaddress
 import os
 import random
 import resource
+import tarfile
 from pathlib import Path
 from typing import Any
 
@@ -95,6 +97,9 @@ class HAProxyContainer(DockerContainer):  # type: ignore[misc]
         self.with_volume_mapping(str(socket_dir), SOCKET_DIR, "rw")
         _loopback(self, *ports)
         self.with_network(network)
+        # master-worker mode with the master CLI beside the runtime API, as HAProxy's service runs it
+        master = ["-S", f"{SOCKET_DIR}/master.sock"]
+        self.with_command(["haproxy", "-f", f"{CONFIG_DIR}/haproxy.cfg", *master] if foreign else master)
         extra: dict[str, Any] = {}
         if foreign:
             socket_dir.chmod(0o777)  # inside the run's 0700 directory: only the container's user gains
@@ -184,6 +189,7 @@ class ContainersTarget(HarnessTarget):
         assert self._network is not None
         socket_dir = self.run_dir / "runtime"
         socket_dir.mkdir()
+        self._prepare_server_state()
         lb_ports = self.spec.lb.ports.by_role()
         haproxy = HAProxyContainer(
             self._images.haproxy, self.config_text, certs.server_pem, socket_dir,
@@ -193,6 +199,7 @@ class ContainersTarget(HarnessTarget):
         self._haproxy = haproxy
         haproxy.start()
         self._api = RuntimeAPI(socket_dir / "admin.sock")
+        self._master = RuntimeAPI(socket_dir / "master.sock")
         wait_until(lambda: haproxy.exited_output() is not None or self._api.answers(), self.ready_timeout,
                    "HAProxy container")
         output = haproxy.exited_output()
@@ -231,6 +238,23 @@ class ContainersTarget(HarnessTarget):
         configs = network.attrs.get("IPAM", {}).get("Config") or [{}]
         gateway = configs[0].get("Gateway")
         return str(gateway) if gateway else None
+
+    def replace_config(self, text: str) -> None:
+        assert self._haproxy is not None
+        archive = io.BytesIO()
+        with tarfile.open(fileobj=archive, mode="w") as tar:
+            data = text.encode()
+            info = tarfile.TarInfo("haproxy.cfg")
+            info.size, info.mode = len(data), 0o644
+            tar.addfile(info, io.BytesIO(data))
+        self._haproxy.get_wrapped_container().put_archive(CONFIG_DIR, archive.getvalue())
+        self.config_text = text
+
+    def host_path(self, path: str) -> Path | None:
+        """Files under the runtime directory are shared with the host; nothing else is."""
+        if not path.startswith(SOCKET_DIR + "/"):
+            return None
+        return self.run_dir / "runtime" / path.removeprefix(SOCKET_DIR + "/")
 
     def port_on_lb(self, port: int) -> Endpoint | None:
         """The HAProxy container's own address on the run's network: a real connect scan of the LB."""

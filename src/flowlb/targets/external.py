@@ -122,6 +122,15 @@ class ExternalTarget:
     def client_address(self) -> str | None:
         return None
 
+    def master(self) -> RuntimeAPI | None:
+        return None  # reloading a live LB is the operator's own procedure
+
+    def replace_config(self, text: str) -> None:
+        raise FlowlbError("the live LB's config is not flowlb's to change")
+
+    def save_server_state(self) -> bool:
+        return False
+
     def port_on_lb(self, port: int) -> Endpoint | None:
         """The live LB's own address: the one clients use, the only one the run sends anything to."""
         return Endpoint(self.host, port)

@@ -20,6 +20,7 @@ from types import TracebackType
 from flowlb.errors import HAProxyConfigError, TargetError
 from flowlb.haproxy.layout import Layout
 from flowlb.haproxy.messages import Diagnosis, one_line_error
+from flowlb.haproxy.reload import EMPTY_SERVER_STATE, save_server_state, server_state_file
 from flowlb.haproxy.render import render
 from flowlb.haproxy.runtime import RuntimeAPI
 from flowlb.haproxy.version import HAProxyBuild, parse_vv
@@ -118,6 +119,7 @@ class HarnessTarget:
     ca_file: Path
     layout: Layout
     _api: RuntimeAPI
+    _master: RuntimeAPI | None = None
     _baseline: frozenset[tuple[str, str]]
 
     def node_names(self) -> list[str]:
@@ -131,6 +133,35 @@ class HarnessTarget:
 
     def evidence(self) -> RuntimeAPI:
         return self._api
+
+    def master(self) -> RuntimeAPI | None:
+        """HAProxy's master CLI: HAProxy runs in master-worker mode, as its service runs it."""
+        return self._master
+
+    def replace_config(self, text: str) -> None:
+        """Put ``text`` where HAProxy reads its config; it takes effect at the next reload."""
+        raise NotImplementedError
+
+    def host_path(self, path: str) -> Path | None:
+        """Where a file HAProxy names by ``path`` lies on this machine, ``None`` when it is not reachable here."""
+        raise NotImplementedError
+
+    def _prepare_server_state(self) -> None:
+        """An empty server state file where the config keeps one, before HAProxy first starts (as an operator must)."""
+        path = server_state_file(self.config_text)
+        host = self.host_path(path) if path else None
+        if host is not None and not host.exists():
+            host.write_text(EMPTY_SERVER_STATE)
+
+    def save_server_state(self) -> bool:
+        """Dump server state where the config reloads it from (the operator's reload procedure); False when the
+        config keeps no state across reloads."""
+        path = server_state_file(self.config_text)
+        host = self.host_path(path) if path else None
+        if host is None:
+            return False
+        save_server_state(self._api, host)
+        return True
 
     def haproxy_build(self) -> HAProxyBuild | None:
         """``haproxy -vv`` of the HAProxy this target runs."""

@@ -14,6 +14,7 @@ import shutil
 import signal
 import subprocess
 import sys
+from pathlib import Path
 from typing import Any
 
 from flowlb import paths
@@ -85,13 +86,23 @@ class LocalTarget(HarnessTarget):
         self.config_path = self.run_dir / "haproxy.cfg"
         self.config_path_in_haproxy = str(self.config_path)
         self.config_path.write_text(self.config_text)
+        self._prepare_server_state()
         self.haproxy_log = self.run_dir / "haproxy.log"
+        master_socket = self.run_dir / "master.sock"
         self._haproxy = processes.spawn(
-            [self._binary, "-db", "-f", str(self.config_path)],
+            [self._binary, "-W", "-db", "-S", str(master_socket), "-f", str(self.config_path)],
             log=self.haproxy_log,
             env={"FLOWLB_RUN_DIR": str(self.run_dir)},
         )
         self._api = RuntimeAPI(self.socket_path)
+        self._master = RuntimeAPI(master_socket)
+
+    def replace_config(self, text: str) -> None:
+        self.config_path.write_text(text)
+        self.config_text = text
+
+    def host_path(self, path: str) -> Path | None:
+        return Path(path)
 
     def _haproxy_vv(self) -> str:
         result = subprocess.run([self._binary, "-vv"], capture_output=True, text=True, check=False, timeout=10)

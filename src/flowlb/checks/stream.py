@@ -61,8 +61,10 @@ class RequestStream:
         workers: int = 4,
         max_requests: int = 20000,
         max_seconds: float = 30.0,
+        retries: urllib3.Retry | bool = False,
     ) -> None:
         self.pool_factory = pool_factory
+        self.retries = retries
         self.path = path
         self.workers = workers
         self.max_requests = max_requests
@@ -94,7 +96,7 @@ class RequestStream:
                         return
                 started = self.now()
                 try:
-                    reply = pool.request("GET", self.path)
+                    reply = pool.request("GET", self.path, retries=self.retries)
                     node = echo(reply).get("node") if reply.status == 200 else None
                     outcome = Outcome(started, self.now() - started, node, reply.status, None)
                 except (urllib3.exceptions.HTTPError, OSError, ValueError) as exc:

@@ -70,6 +70,7 @@ class RuntimeAPI:
             except OSError as exc:
                 raise TargetError(f"HAProxy's runtime API at {self.socket_path} does not answer: {exc}") from None
             sock.sendall(command.encode() + b"\n")
+            sock.shutdown(socket.SHUT_WR)  # one command: the master CLI waits for more until it sees the end
             chunks = []
             while chunk := sock.recv(65536):
                 chunks.append(chunk)

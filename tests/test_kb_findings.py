@@ -25,6 +25,7 @@ KB_FINDINGS = {
     "stomp/test_new_sessions_follow_health.py": "article 3: STOMP servers checked with a bare TCP connect to 8000",
     "stomp/test_dead_node_sessions.py": "article 3, 8: a frozen node stays UP, keeps its STOMP sessions",
     "balance/test_web_sessions_stick.py": "article 9: no cookie affinity for web sessions (CloudBees' ingress has it)",
+    "reload/test_reload_under_load.py": "article 10: a reload brings drained and DOWN servers back (no server state)",
 }
 
 

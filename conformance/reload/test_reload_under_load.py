@@ -1,17 +1,19 @@
 """Reload under load: a change-window reload loses no request, keeps STOMP sessions and server states.
 
 Operators change the LB by reloading HAProxy the way its service does (master-worker mode, the
-master CLI's `reload`, which SIGUSR2 also triggers). While requests stream on 8443 and STOMP
-sessions are open, one Flow server is drained into maintenance through the runtime API and another
-is DOWN (its health URL answers 503, bootstrap mode); the server state is dumped where the config
-reloads it from (`server-state-file`), a header is added to the config, and HAProxy is reloaded.
-Then: no idempotent request fails (each is sent once more when its keep-alive connection closes
-under it, as HTTP clients do); neither server gets a request after the reload (a reload
-without kept state brings every server back UP, and a node in bootstrap mode gets traffic until it
-is detected again); the new config answers; and the STOMP sessions still carry messages
+master CLI's `reload`, which SIGUSR2 also triggers; on a live LB, `--reload-command` runs your own
+procedure). While GETs stream on 8443 and STOMP sessions are open, one Flow server is drained into
+maintenance through the runtime API and, on a test cluster, another is DOWN (its health URL
+answers 503, bootstrap mode); the server state is dumped where the config reloads it from
+(`server-state-file`), a header is added to the config, and HAProxy is reloaded. Then: no
+idempotent request fails (each is sent once more when its keep-alive connection closes under it,
+as HTTP clients do); neither server gets a request from the new worker (a reload without kept
+state brings every server back UP, and a node in bootstrap mode gets traffic until it is detected
+again); the new config answers; and the STOMP sessions still carry messages
 ``policy.RELOAD_OBSERVE_S`` later (old workers keep them up to `hard-stop-after`, which the policy
 wants at least ``policy.RELOAD_SESSIONS_MIN_S``). Everything is put back. Fails with
-`hard-stop-after 1s` or without `load-server-state-from-file`.
+`hard-stop-after 1s` or without `load-server-state-from-file`. On a live LB it needs
+`--destructive`, `--runtime-api` and `--master-cli` or `--reload-command`.
 """
 
 from __future__ import annotations
@@ -23,11 +25,11 @@ import pytest
 import urllib3
 
 from flowlb import policy
-from flowlb.checks.drill import Drill
+from flowlb.checks.backend import Backend
+from flowlb.checks.counters import measure_spread
 from flowlb.checks.settings import section_for_role
 from flowlb.checks.stream import RequestStream
 from flowlb.haproxy.config import HAProxyConfig, parse_time_s
-from flowlb.haproxy.reload import reload_and_wait
 from flowlb.haproxy.runtime import RuntimeAPI
 from flowlb.net import wait_until
 from flowlb.node_contract import HealthState
@@ -40,33 +42,29 @@ HEADER = "X-Flowlb-Reload"
 CLIENT_RETRY = urllib3.Retry(total=1, connect=1, read=1, status=0, redirect=0, other=0)
 STATE_FIX = ("Fix: `server-state-file /var/lib/haproxy/server-state` in global, `load-server-state-from-file global` "
              "in defaults, and dump `show servers state` into that file before each reload.")
+SESSION_FIX = "Fix: `hard-stop-after 1h` (or longer than your longest session), or none."
 
 
-def _hard_stop_after_s(config_text: str) -> float | None:
+def _hard_stop_allows_sessions(config_text: str) -> None:
+    """Fails from the config alone when `hard-stop-after` cuts sessions too soon, yet too late to observe here."""
     lines = [line for section in HAProxyConfig.parse(config_text).of_kind("global")
              for line in section.own("hard-stop-after")]
-    return parse_time_s(lines[-1].value(1)) if lines else None
+    hard_stop = parse_time_s(lines[-1].value(1)) if lines else None
+    if hard_stop is not None and policy.RELOAD_OBSERVE_S < hard_stop < policy.RELOAD_SESSIONS_MIN_S:
+        pytest.fail(f"`hard-stop-after {hard_stop:g}s` ends every STOMP session at each reload after {hard_stop:g} s, "
+                    f"less than the policy's {policy.RELOAD_SESSIONS_MIN_S:g} s: waitForJob sessions are cut in each "
+                    f"change window. {SESSION_FIX}")
 
 
 def _with_header(lb: Target, token: str) -> str | None:
-    """The running config with a response header added to the 8443 frontend; ``None`` when it cannot be told."""
+    """The running config with a response header added to the 8443 frontend; ``None`` when it is not ours."""
     layout = getattr(lb, "layout", None)
     front = section_for_role(lb.config_text, layout, "server_tls") if layout and lb.config_text else None
     if front is None:
         return None
     lines = lb.config_text.splitlines()
-    bind = front.own("bind")[0].number  # 1-based: insert right after it
-    lines.insert(bind, f"  http-after-response set-header {HEADER} {token}")
+    lines.insert(front.own("bind")[0].number, f"  http-after-response set-header {HEADER} {token}")
     return "\n".join(lines) + "\n"
-
-
-def _hard_stop_allows_sessions(config_text: str) -> None:
-    """Fails from the config alone when `hard-stop-after` cuts sessions too soon, yet too late to observe here."""
-    hard_stop = _hard_stop_after_s(config_text)
-    if hard_stop is not None and policy.RELOAD_OBSERVE_S < hard_stop < policy.RELOAD_SESSIONS_MIN_S:
-        pytest.fail(f"`hard-stop-after {hard_stop:g}s` ends every STOMP session at each reload after {hard_stop:g} s, "
-                    f"less than the policy's {policy.RELOAD_SESSIONS_MIN_S:g} s: waitForJob sessions are cut in each "
-                    "change window. Fix: `hard-stop-after 1h` (or longer than your longest session).")
 
 
 def _sessions_still_work(sessions: list[StompSession]) -> None:
@@ -75,78 +73,95 @@ def _sessions_still_work(sessions: list[StompSession]) -> None:
             session.send_with_receipt("/queue/flowlb.reload", b"after the reload")
         except Exception as exc:  # noqa: BLE001 - stomp.py raises its own on a closed connection
             pytest.fail(f"a STOMP session open before the reload broke {policy.RELOAD_OBSERVE_S:g} s after it "
-                        f"({exc}): waitForJob sessions are cut in every change window. Fix: `hard-stop-after 1h` "
-                        "(or longer than your longest session), or none.")
+                        f"({type(exc).__name__}): waitForJob sessions are cut in every change window. {SESSION_FIX}")
+
+
+def _down_candidate(lb: Target, request: pytest.FixtureRequest, up: list[str]) -> tuple[Backend | None, str | None]:
+    """On a test cluster with three servers or more, the node behind the second-last UP server, to put DOWN."""
+    if lb.nodes() is None or not lb.echoes() or len(up) < 3:
+        return None, None
+    servers: Backend = request.getfixturevalue("backend")("server_tls")
+    return servers, next((node for node in servers.primaries() if servers.server(node) == up[-2]), None)
+
+
+def _put_down(lb: Target, servers: Backend | None, node: str | None) -> str | None:
+    """Put ``node`` into bootstrap mode and return it once HAProxy has it DOWN; ``None`` when its health checks
+    never take it out (the health checks fail for that): the reload is then tested with a drained server only."""
+    control = lb.nodes()
+    if servers is None or node is None or control is None:
+        return None
+    control.set_health(node, HealthState.BOOTSTRAP)
+    if isinstance(servers.marked_down_within(node, servers.timing(node).down_limit_s()), float):
+        return node
+    control.set_health(node, HealthState.HEALTHY)
+    print(f"{node} in bootstrap mode was not marked DOWN: the reload is tested with a drained server only")
+    return None
 
 
 @pytest.mark.usefixtures("destructive")
 def test_reload_under_load_keeps_requests_sessions_and_server_states(
-    lb: Target, drill: Drill, runtime: RuntimeAPI, stomp_session: Callable[..., StompSession],
+    lb: Target, runtime: RuntimeAPI, http: Callable[..., urllib3.HTTPConnectionPool],
+    stomp_session: Callable[..., StompSession], request: pytest.FixtureRequest,
+    record_property: Callable[[str, object], None],
 ) -> None:
-    master = lb.master()
-    if master is None:
-        pytest.skip("needs HAProxy's master CLI (master-worker mode) to reload it as its service does")
-    servers = drill.backend("server_tls")
-    nodes = servers.primaries()
-    if len(nodes) < 2:
-        pytest.skip(f"{servers.name} has one primary server: draining it leaves none to serve")
+    if not lb.can_reload():
+        pytest.skip("needs a way to reload HAProxy: on a live LB, --runtime-api with --master-cli or --reload-command")
+    pool = http("server_tls")
+    spread = measure_spread(runtime, lambda i: pool.request("GET", f"/flowlb/reload?i={i}"), 20)
+    up = sorted(spread.up)
+    if len(up) < 2:
+        pytest.skip(f"{spread.backend} has one UP server: draining it leaves none to serve")
     _hard_stop_allows_sessions(lb.config_text)
-    drained = nodes[-1]
-    down = nodes[-2] if len(nodes) >= 3 else None  # with two servers, one drained leaves one to serve
-    original = lb.config_text
+    backend, drained = spread.backend, up[-1]
+    servers, down = _down_candidate(lb, request, up)
     token = uuid.uuid4().hex[:12]
-    changed = _with_header(lb, token)
-    runtime.set_state(servers.name, servers.server(drained), "maint")
+    original, changed = lb.config_text, _with_header(lb, token)
     # opened before a node goes DOWN, so that no session races its STOMP checks; those on it are rightly cut
-    sessions = [stomp_session(heartbeats=(0, 0)) for _ in range(2 * len(nodes))]
+    sessions = [stomp_session(heartbeats=(0, 0)) for _ in range(2 * len(up))]
+    runtime.set_state(backend, drained, "maint")
     try:
-        if down is not None:
-            drill.nodes.set_health(down, HealthState.BOOTSTRAP)
-            servers.expect_down(down, servers.timing(down).down_limit_s(), f"{down} answers its health URL with 503",
-                                "an HTTP health check that expects 200")
-        stream = RequestStream(lambda: drill.http("server_tls", timeout=urllib3.Timeout(connect=5.0, read=10.0)),
+        down = _put_down(lb, servers, down)
+        stream = RequestStream(lambda: http("server_tls", timeout=urllib3.Timeout(connect=5.0, read=10.0)),
                                "/flowlb/reload", workers=4, max_seconds=60, retries=CLIENT_RETRY)
         with stream:
             wait_until(lambda: stream.count() >= 50, 10, "the request stream running")
             if changed is not None:
                 lb.replace_config(changed)
-            kept_state = lb.save_server_state()
             reloaded_at = stream.now()
-            took = reload_and_wait(master, runtime, 30)
+            took = lb.reload(30)
             wait_until(lambda: stream.now() > reloaded_at + took + policy.RELOAD_OBSERVE_S, 30, "the stream after")
-        drill.record("reload_s", round(took, 2))
         failures = stream.failures()
-        after = [o for o in stream.snapshot() if o.started > reloaded_at + took]
-        strays = [o for o in after if o.node in (drained, down)]
-        drill.record("reload_requests", stream.count())
-        drill.record("reload_failed_requests", len(failures))
-        print(f"reload took {took:.2f} s; {len(failures)} of {stream.count()} requests failed; "
-              f"{len(strays)} of {len(after)} after it reached {drained} (drained) or {down or 'no'} (DOWN)")
+        # the new worker's counters start at zero: whatever a kept-out server counts, it got after the reload
+        out = {name: runtime.server(backend, name) for name in (drained, servers.server(down) if servers and down
+                                                                  else None) if name}
+        strays = {name: stat.total_sessions for name, stat in out.items() if stat.total_sessions}
+        record_property("reload_s", round(took, 2))
+        record_property("reload_requests", stream.count())
+        record_property("reload_failed_requests", len(failures))
+        print(f"reload took {took:.2f} s; {len(failures)} of {stream.count()} requests failed; the new worker sent "
+              f"{sum(strays.values())} to servers kept out ({', '.join(out)})")
         assert not failures, (
             f"{len(failures)} of {stream.count()} GETs on 8443 failed around a reload (first: "
             f"{failures[0].error or failures[0].status} at {failures[0].started:.2f} s, reload at "
-            f"{reloaded_at:.2f} s). "
-            "Fix: reload with the master CLI or SIGUSR2 (master-worker mode, `-W`), never by restarting."
+            f"{reloaded_at:.2f} s). Fix: reload with the master CLI or SIGUSR2 (master-worker mode, `-W`), never by "
+            "restarting."
         )
         assert not strays, (
-            f"after the reload {len(strays)} requests reached {drained} (drained into maintenance)"
-            f"{f' or {down} (DOWN, its health URL answers 503)' if down else ''}"
-            f"{'' if kept_state else ': the config keeps no server state'}: a reload "
-            f"brought them back UP. {STATE_FIX}"
+            f"after the reload HAProxy sent requests to {backend}/" + ", ".join(f"{k} ({v})" for k, v in strays.items())
+            + ", which were drained into maintenance or DOWN before it: the reload brought them back UP. " + STATE_FIX
         )
-        assert runtime.server(servers.name, servers.server(drained)).status.upper().startswith("MAINT"), (
-            f"{servers.name}/{servers.server(drained)} was in maintenance before the reload and is not after it. "
-            f"{STATE_FIX}"
+        assert out[drained].status.upper().startswith("MAINT"), (
+            f"{backend}/{drained} was in maintenance before the reload and is {out[drained].status} after it. "
+            + STATE_FIX
         )
         if changed is not None:
-            reply = drill.http("server_tls").request("GET", "/flowlb/reload-check")
+            reply = http("server_tls").request("GET", "/flowlb/reload-check")
             assert reply.headers.get(HEADER) == token, "the reloaded config did not take effect on 8443"
-        _sessions_still_work([session for session in sessions if session.node != down])
+        _sessions_still_work([session for session in sessions if down is None or session.node != down])
     finally:
-        runtime.set_state(servers.name, servers.server(drained), "ready")
+        runtime.set_state(backend, drained, "ready")
         if down is not None:
-            drill.nodes.set_health(down, HealthState.HEALTHY)
+            lb.nodes().set_health(down, HealthState.HEALTHY)  # type: ignore[union-attr]
         if lb.config_text != original:
             lb.replace_config(original)
-            lb.save_server_state()  # the restored states, or the next worker brings back the drained one
-            reload_and_wait(master, runtime, 30)
+            lb.reload(30)  # the restored states are dumped first, or the next worker brings back the drained one

@@ -112,6 +112,10 @@ _EXTERNAL_OPTIONS = (
             "(evidence; needed for --destructive)", "FLOWLB_RUNTIME_API"),
     _Option("--stats-url", "flowlb_stats_url", "HAProxy's stats page (read-only evidence)", "FLOWLB_STATS_URL"),
     _Option("--stats-auth", "flowlb_stats_auth", "USER:PASS for --stats-url", "FLOWLB_STATS_AUTH"),
+    _Option("--master-cli", "flowlb_master_cli", "HAProxy's master CLI (a UNIX socket path or tcp:HOST:PORT): with "
+            "--destructive, the reload check reloads the LB through it", "FLOWLB_MASTER_CLI"),
+    _Option("--reload-command", "flowlb_reload_command", "your own reload procedure, e.g. 'sudo systemctl reload "
+            "haproxy' (run without a shell; with --destructive, the reload check uses it)", "FLOWLB_RELOAD_COMMAND"),
     _Option("--destructive", "flowlb_destructive", "allow checks that change the live LB: drain one server through "
             "the runtime API (always restored). Never kills anything.", type=bool),
 )
@@ -356,7 +360,7 @@ def _external_target(pytestconfig: pytest.Config, spec: ClusterSpec) -> Target:
     return ExternalTarget.from_options(
         spec, option("flowlb_lb_host"), option("flowlb_lb_ports"), option("flowlb_ca_file"),
         option("flowlb_lb_name"), option("flowlb_runtime_api"), option("flowlb_stats_url"),
-        option("flowlb_stats_auth"),
+        option("flowlb_stats_auth"), option("flowlb_master_cli"), option("flowlb_reload_command"),
     )
 
 

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from flowlb.haproxy.layout import Layout, ServerAddress
+from flowlb.haproxy.reload import EMPTY_SERVER_STATE
 from flowlb.haproxy.render import render
 from flowlb.haproxy.runtime import RuntimeAPI
 from flowlb.net import Endpoint, free_port, wait_until
@@ -34,6 +35,7 @@ class ForeignCluster:
     ports: dict[str, int]
     ca_file: Path
     runtime_socket: Path
+    master_socket: Path
     server_name: str = "flow-lb.test"
 
     def lb_ports_option(self) -> str:
@@ -84,9 +86,13 @@ def foreign_cluster(directory: Path) -> Iterator[ForeignCluster]:
                 runtime_socket=str(socket_path),
                 log_target="stdout format raw local0",
                 harness=True,
+                socket_dir=str(directory),
             )
             (directory / "haproxy.cfg").write_text(render(spec, "hardened", layout))
-            haproxy = processes.spawn(["haproxy", "-db", "-f", str(directory / "haproxy.cfg")],
+            (directory / "server-state").write_text(EMPTY_SERVER_STATE)
+            master_socket = directory / "master.sock"
+            haproxy = processes.spawn(["haproxy", "-W", "-db", "-S", str(master_socket), "-f",
+                                       str(directory / "haproxy.cfg")],
                                       log=directory / "haproxy.log")
             running = haproxy
 
@@ -95,7 +101,7 @@ def foreign_cluster(directory: Path) -> Iterator[ForeignCluster]:
 
             endpoints = [Endpoint("127.0.0.1", port) for port in lb_ports.values()]
             wait_for_haproxy(RuntimeAPI(socket_path), endpoints, 30, exited)
-            yield ForeignCluster(lb_ports, certs.ca_file, socket_path)
+            yield ForeignCluster(lb_ports, certs.ca_file, socket_path, master_socket)
     finally:
         if haproxy is not None:
             processes.stop(haproxy)

@@ -90,6 +90,47 @@ def test_exposure_scan_finds_a_port_the_lb_host_should_not_answer(cluster: Forei
     assert "127.0.0.1:2181 (ZooKeeper (clients)) accepts connections" in result.stdout, result.stdout[-3000:]
 
 
+def test_reload_runs_the_operators_procedure_and_keeps_the_drained_server_out(
+    cluster: ForeignCluster, tmp_path: Path
+) -> None:
+    """--reload-command: the operator's own procedure (here: dump the server state, then the master CLI's reload)."""
+    script = tmp_path / "reload.py"
+    script.write_text(RELOAD_PROCEDURE.format(runtime=cluster.runtime_socket, master=cluster.master_socket,
+                                              state=cluster.runtime_socket.parent / "server-state"))
+    result = run_external(cluster, tmp_path / "junit.xml", "--destructive", "--reload-command",
+                          f"{sys.executable} {script}", "-k", "reload", "-s")
+    assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-2000:]
+    assert [o for n, o in outcomes(tmp_path / "junit.xml").items() if "reload" in n] == ["passed"]
+    assert "reload took" in result.stdout
+    stats = RuntimeAPI(cluster.runtime_socket).stats()
+    assert all(s.is_up for s in stats), [f"{s.backend}/{s.server}={s.status}" for s in stats if not s.is_up]
+
+
+def test_reload_without_kept_state_is_caught_on_a_live_lb(cluster: ForeignCluster, tmp_path: Path) -> None:
+    """The master CLI's bare `reload`, without the state dump: the drained server comes back, the check fails."""
+    (cluster.runtime_socket.parent / "server-state").write_text("1\n")
+    result = run_external(cluster, tmp_path / "junit.xml", "--destructive", "--master-cli",
+                          str(cluster.master_socket), "-k", "reload")
+    assert result.returncode == 1, result.stdout[-3000:]
+    assert "the reload brought them back UP" in result.stdout, result.stdout[-3000:]
+    stats = RuntimeAPI(cluster.runtime_socket).stats()
+    assert all(s.is_up for s in stats), [f"{s.backend}/{s.server}={s.status}" for s in stats if not s.is_up]
+
+
+RELOAD_PROCEDURE = """\
+import socket
+def command(path, text):
+    with socket.socket(socket.AF_UNIX) as sock:
+        sock.settimeout(10)
+        sock.connect(path)
+        sock.sendall(text.encode() + b"\\n")
+        sock.shutdown(socket.SHUT_WR)
+        return b"".join(iter(lambda: sock.recv(65536), b"")).decode()
+open("{state}", "w").write(command("{runtime}", "show servers state"))
+command("{master}", "reload")
+"""
+
+
 def test_bad_external_options_are_one_line(cluster: ForeignCluster, tmp_path: Path) -> None:
     result = subprocess.run(
         [sys.executable, "-m", "pytest", "conformance/", "-q", "-p", "no:cacheprovider", "--report-dir", "none",

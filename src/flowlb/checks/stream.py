@@ -51,6 +51,14 @@ class Outcome:
         return self.error is None and self.status == 200
 
 
+def _node_of(reply: urllib3.BaseHTTPResponse) -> str | None:
+    """The mock node that answered; ``None`` for a real Flow server, which does not say."""
+    try:
+        return echo(reply).get("node")
+    except (ValueError, AttributeError):
+        return None
+
+
 class RequestStream:
     """Worker threads sending GETs until stopped or a bound is reached."""
 
@@ -97,7 +105,7 @@ class RequestStream:
                 started = self.now()
                 try:
                     reply = pool.request("GET", self.path, retries=self.retries)
-                    node = echo(reply).get("node") if reply.status == 200 else None
+                    node = _node_of(reply) if reply.status == 200 else None
                     outcome = Outcome(started, self.now() - started, node, reply.status, None)
                 except (urllib3.exceptions.HTTPError, OSError, ValueError) as exc:
                     outcome = Outcome(started, self.now() - started, None, None, type(exc).__name__)

@@ -79,14 +79,14 @@ class Target(Protocol):
     def evidence(self) -> RuntimeAPI | None:
         """HAProxy's runtime API, or ``None`` where it cannot be reached."""
 
-    def master(self) -> RuntimeAPI | None:
-        """HAProxy's master CLI (master-worker mode), or ``None`` where it cannot be reached."""
+    def can_reload(self) -> bool:
+        """True when :meth:`reload` can reload HAProxy here (a test cluster; a live LB given a way to)."""
+
+    def reload(self, timeout: float) -> float:
+        """Reload HAProxy as its service does; return the seconds until a new worker answers the runtime API."""
 
     def replace_config(self, text: str) -> None:
         """Put ``text`` where HAProxy reads its config, for the next reload (test clusters only)."""
-
-    def save_server_state(self) -> bool:
-        """Dump server state where the config reloads it from; False when it keeps none (or is not known)."""
 
     def haproxy_build(self) -> HAProxyBuild | None:
         """Which HAProxy (and OpenSSL) runs the LB, ``None`` where it cannot be told."""

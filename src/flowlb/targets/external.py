@@ -8,14 +8,18 @@ is changed on the LB unless ``--destructive`` is given, and then only through th
 
 from __future__ import annotations
 
+import shlex
 import ssl
+import subprocess
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from flowlb.errors import FlowlbError, TargetError
+from flowlb.haproxy.reload import reload_and_wait, running_pid
 from flowlb.haproxy.runtime import RuntimeAPI, StatsPage
 from flowlb.haproxy.version import HAProxyBuild, from_show_info
-from flowlb.net import Endpoint
+from flowlb.net import Endpoint, wait_until
 from flowlb.spec import LB_ROLES, ClusterSpec
 from flowlb.targets.base import Endpoints
 
@@ -50,6 +54,8 @@ class ExternalTarget:
     ca_file: Path
     server_name: str
     evidence_source: RuntimeAPI | None = None
+    master_cli: RuntimeAPI | None = None  # --master-cli: HAProxy's master CLI, to reload it
+    reload_command: list[str] | None = None  # --reload-command: the operator's own reload procedure
     kind: str = "external"
     profile: str = "external"
     config_text: str = ""
@@ -77,6 +83,8 @@ class ExternalTarget:
         runtime_api: str | None,
         stats_url: str | None,
         stats_auth: str | None,
+        master_cli: str | None = None,
+        reload_command: str | None = None,
     ) -> ExternalTarget:
         if not host:
             raise FlowlbError("--target external needs --lb-host (the LB's address)")
@@ -87,6 +95,12 @@ class ExternalTarget:
             evidence = RuntimeAPI(runtime_api)
         elif stats_url:
             evidence = StatsPage(stats_url, stats_auth)
+        if (master_cli or reload_command) and not runtime_api:
+            raise FlowlbError("--master-cli and --reload-command need --runtime-api: the new worker is awaited there")
+        try:
+            command = shlex.split(reload_command) if reload_command else None
+        except ValueError as exc:
+            raise FlowlbError(f"--reload-command: {exc}") from None
         return cls(
             spec=spec,
             host=host,
@@ -94,6 +108,8 @@ class ExternalTarget:
             ca_file=ca_file or system_ca_file(),
             server_name=server_name or host,
             evidence_source=evidence,
+            master_cli=RuntimeAPI(master_cli) if master_cli else None,
+            reload_command=command,
         )
 
     def node_names(self) -> list[str]:
@@ -122,14 +138,32 @@ class ExternalTarget:
     def client_address(self) -> str | None:
         return None
 
-    def master(self) -> RuntimeAPI | None:
-        return None  # reloading a live LB is the operator's own procedure
+    def can_reload(self) -> bool:
+        return isinstance(self.evidence_source, RuntimeAPI) and bool(self.reload_command or self.master_cli)
+
+    def reload(self, timeout: float) -> float:
+        """The operator's own reload procedure (``--reload-command``), else the master CLI's ``reload``."""
+        assert isinstance(self.evidence_source, RuntimeAPI)
+        if not self.reload_command:
+            assert self.master_cli is not None
+            return reload_and_wait(self.master_cli, self.evidence_source, timeout)
+        before = running_pid(self.evidence_source)
+        started = time.monotonic()
+        result = subprocess.run(self.reload_command, capture_output=True, text=True, check=False, timeout=timeout)
+        if result.returncode != 0:
+            last = (result.stderr.strip() or result.stdout.strip() or "no output").splitlines()[-1]
+            raise TargetError(f"--reload-command exited {result.returncode}: {last}")
+        api = self.evidence_source
+        try:
+            wait_until(lambda: (pid := running_pid(api)) is not None and pid != before,
+                       max(1.0, timeout - (time.monotonic() - started)), "a new HAProxy worker after the reload")
+        except TimeoutError:
+            raise TargetError(f"no new HAProxy worker answered the runtime API within {timeout:g} s of "
+                              "--reload-command") from None
+        return time.monotonic() - started
 
     def replace_config(self, text: str) -> None:
         raise FlowlbError("the live LB's config is not flowlb's to change")
-
-    def save_server_state(self) -> bool:
-        return False
 
     def port_on_lb(self, port: int) -> Endpoint | None:
         """The live LB's own address: the one clients use, the only one the run sends anything to."""

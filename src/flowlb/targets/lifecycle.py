@@ -20,7 +20,7 @@ from types import TracebackType
 from flowlb.errors import HAProxyConfigError, TargetError
 from flowlb.haproxy.layout import Layout
 from flowlb.haproxy.messages import Diagnosis, one_line_error
-from flowlb.haproxy.reload import EMPTY_SERVER_STATE, save_server_state, server_state_file
+from flowlb.haproxy.reload import EMPTY_SERVER_STATE, reload_and_wait, save_server_state, server_state_file
 from flowlb.haproxy.render import render
 from flowlb.haproxy.runtime import RuntimeAPI
 from flowlb.haproxy.version import HAProxyBuild, parse_vv
@@ -134,9 +134,15 @@ class HarnessTarget:
     def evidence(self) -> RuntimeAPI:
         return self._api
 
-    def master(self) -> RuntimeAPI | None:
-        """HAProxy's master CLI: HAProxy runs in master-worker mode, as its service runs it."""
-        return self._master
+    def can_reload(self) -> bool:
+        return self._master is not None
+
+    def reload(self, timeout: float) -> float:
+        """Dump server state where the config reloads it from (the operator's reload procedure must), then the
+        master CLI's ``reload``: HAProxy runs in master-worker mode, as its service runs it."""
+        assert self._master is not None
+        self.save_server_state()
+        return reload_and_wait(self._master, self._api, timeout)
 
     def replace_config(self, text: str) -> None:
         """Put ``text`` where HAProxy reads its config; it takes effect at the next reload."""

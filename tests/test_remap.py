@@ -20,6 +20,7 @@ from flowlb.haproxy.config import HAProxyConfig
 from flowlb.haproxy.layout import Layout, ServerAddress
 from flowlb.haproxy.messages import Diagnosis
 from flowlb.haproxy.plan import ClusterPlan
+from flowlb.haproxy.reload import EMPTY_SERVER_STATE
 from flowlb.haproxy.remap import RemapResult, config_source, remap_config
 from flowlb.spec import load_spec
 from flowlb.tls import make_certificates
@@ -322,8 +323,9 @@ def test_config_source_reads_once_and_fails_early(tmp_path: Path) -> None:
 
 def _local_layout(tmp_path: Path) -> Layout:
     certs = make_certificates(tmp_path, SPEC.lb.names)
+    (tmp_path / "server-state").write_text(EMPTY_SERVER_STATE)  # as the targets prepare it
     return replace(LAYOUT, cert_path=str(certs.server_pem), runtime_socket=str(tmp_path / "admin.sock"),
-                   ca_path=str(certs.ca_file))
+                   ca_path=str(certs.ca_file), socket_dir=str(tmp_path))
 
 
 @pytest.mark.parametrize("name", ["hardened", "operator"])
@@ -331,7 +333,7 @@ def test_haproxy_loads_the_remapped_config(name: str, haproxy_bin: str, tmp_path
     original = OPERATOR if name == "operator" else (GOLDEN / "hardened.cfg").read_text()
     config = tmp_path / "haproxy.cfg"
     layout = replace(layout_for(original), **{k: getattr(_local_layout(tmp_path), k)
-                                              for k in ("cert_path", "runtime_socket", "ca_path")})
+                                              for k in ("cert_path", "runtime_socket", "ca_path", "socket_dir")})
     config.write_text(remap_config(original, SPEC, layout).text)
     result = subprocess.run([haproxy_bin, "-c", "-f", str(config)], capture_output=True, text=True, check=False)
     assert result.returncode == 0, result.stdout + result.stderr

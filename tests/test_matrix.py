@@ -37,4 +37,5 @@ def test_page_escapes_names_and_links_each_version() -> None:
     page = TEMPLATES.get_template("matrix.html.j2").render(versions=["2.6", "3.0"], rows=matrix_rows(summaries),
                                                            summaries=summaries, config=hostile)
     assert "<script>" not in page and "&lt;script&gt;" in page
+    assert "1 of 1</b> results differ between versions" in page
     assert 'href="2.6/latest/index.html"' in page and 'href="3.0/latest/index.html"' in page

@@ -183,6 +183,9 @@ def _hardened(spec: ClusterSpec, layout: Layout) -> list[str]:
         "  mode http",
         "  balance roundrobin",
         "  option httpchk HEAD /",
+        # a page request that met a web node dying under it (a reused connection, an empty answer) goes elsewhere
+        "  retry-on conn-failure empty-response response-timeout",
+        "  http-request disable-l7-retry unless METH_GET || METH_HEAD",
         *(["  # a browser stays on its web node (its UI session lives there); a new one is balanced",
            "  cookie SERVERID insert indirect nocache httponly secure"] if spec.lb.web_affinity == "cookie" else []),
         *(f"  server {name} {a.host}:{a.web_port} check" + (f" cookie {name}" if spec.lb.web_affinity == "cookie"

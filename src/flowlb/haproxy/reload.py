@@ -1,14 +1,14 @@
 """Reloading HAProxy as its service does (master-worker mode, the master CLI's ``reload``), and the state a
 reload must keep.
 
-    workers = worker_pids(master)                    # from `show proc`
-    seconds = reload_and_wait(master, runtime, 30)   # a new worker answers the runtime API
+    seconds = reload_and_wait(master_reload(master), runtime, 30)   # a new worker answers the runtime API
     save_server_state(runtime, Path(".../server-state"))   # what `load-server-state-from-file` reads
 """
 
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 from flowlb.errors import TargetError
@@ -18,16 +18,6 @@ from flowlb.net import wait_until
 
 EMPTY_SERVER_STATE = "1\n"
 """A server state file with no servers: without one, HAProxy warns at the first start (fatal in zero-warning mode)."""
-
-
-def worker_pids(master: RuntimeAPI) -> list[int]:
-    """The PIDs of the current and old workers, newest first, from the master CLI's ``show proc``."""
-    pids = []
-    for line in master.command("show proc").splitlines():
-        words = line.split()
-        if len(words) >= 2 and words[0].isdigit() and words[1] == "worker":
-            pids.append(int(words[0]))
-    return pids
 
 
 def running_pid(runtime: RuntimeAPI) -> int | None:
@@ -42,17 +32,26 @@ def running_pid(runtime: RuntimeAPI) -> int | None:
     return None
 
 
-def reload_and_wait(master: RuntimeAPI, runtime: RuntimeAPI, timeout: float) -> float:
-    """Ask the master for a reload; return the seconds until a new worker answers the runtime API."""
+def master_reload(master: RuntimeAPI) -> Callable[[], None]:
+    """The master CLI's ``reload``, as :func:`reload_and_wait` triggers it."""
+
+    def reload() -> None:
+        master.command("reload")
+
+    return reload
+
+
+def reload_and_wait(trigger: Callable[[], None], runtime: RuntimeAPI, timeout: float) -> float:
+    """Reload through ``trigger``; return the seconds until a new worker answers the runtime API."""
     before = running_pid(runtime)
     started = time.monotonic()
-    master.command("reload")
+    trigger()
     try:
-        wait_until(lambda: (pid := running_pid(runtime)) is not None and pid != before, timeout,
-                   "a new HAProxy worker after the reload")
+        wait_until(lambda: (pid := running_pid(runtime)) is not None and pid != before,
+                   max(1.0, timeout - (time.monotonic() - started)), "a new HAProxy worker after the reload")
     except TimeoutError:
-        raise TargetError(f"HAProxy did not come back from a reload within {timeout:g} s "
-                          f"(master: {master.command('show proc').strip()})") from None
+        raise TargetError(f"no new HAProxy worker answered the runtime API within {timeout:g} s of the "
+                          "reload") from None
     return time.monotonic() - started
 
 

@@ -11,15 +11,14 @@ from __future__ import annotations
 import shlex
 import ssl
 import subprocess
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from flowlb.errors import FlowlbError, TargetError
-from flowlb.haproxy.reload import reload_and_wait, running_pid
+from flowlb.haproxy.reload import master_reload, reload_and_wait
 from flowlb.haproxy.runtime import RuntimeAPI, StatsPage
 from flowlb.haproxy.version import HAProxyBuild, from_show_info
-from flowlb.net import Endpoint, wait_until
+from flowlb.net import Endpoint
 from flowlb.spec import LB_ROLES, ClusterSpec
 from flowlb.targets.base import Endpoints
 
@@ -144,23 +143,18 @@ class ExternalTarget:
     def reload(self, timeout: float) -> float:
         """The operator's own reload procedure (``--reload-command``), else the master CLI's ``reload``."""
         assert isinstance(self.evidence_source, RuntimeAPI)
-        if not self.reload_command:
+        command = self.reload_command
+        if not command:
             assert self.master_cli is not None
-            return reload_and_wait(self.master_cli, self.evidence_source, timeout)
-        before = running_pid(self.evidence_source)
-        started = time.monotonic()
-        result = subprocess.run(self.reload_command, capture_output=True, text=True, check=False, timeout=timeout)
-        if result.returncode != 0:
-            last = (result.stderr.strip() or result.stdout.strip() or "no output").splitlines()[-1]
-            raise TargetError(f"--reload-command exited {result.returncode}: {last}")
-        api = self.evidence_source
-        try:
-            wait_until(lambda: (pid := running_pid(api)) is not None and pid != before,
-                       max(1.0, timeout - (time.monotonic() - started)), "a new HAProxy worker after the reload")
-        except TimeoutError:
-            raise TargetError(f"no new HAProxy worker answered the runtime API within {timeout:g} s of "
-                              "--reload-command") from None
-        return time.monotonic() - started
+            return reload_and_wait(master_reload(self.master_cli), self.evidence_source, timeout)
+
+        def run_command() -> None:
+            result = subprocess.run(command, capture_output=True, text=True, check=False, timeout=timeout)
+            if result.returncode != 0:
+                last = (result.stderr.strip() or result.stdout.strip() or "no output").splitlines()[-1]
+                raise TargetError(f"--reload-command exited {result.returncode}: {last}")
+
+        return reload_and_wait(run_command, self.evidence_source, timeout)
 
     def replace_config(self, text: str) -> None:
         raise FlowlbError("the live LB's config is not flowlb's to change")

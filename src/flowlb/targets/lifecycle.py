@@ -20,7 +20,13 @@ from types import TracebackType
 from flowlb.errors import HAProxyConfigError, TargetError
 from flowlb.haproxy.layout import Layout
 from flowlb.haproxy.messages import Diagnosis, one_line_error
-from flowlb.haproxy.reload import EMPTY_SERVER_STATE, reload_and_wait, save_server_state, server_state_file
+from flowlb.haproxy.reload import (
+    EMPTY_SERVER_STATE,
+    master_reload,
+    reload_and_wait,
+    save_server_state,
+    server_state_file,
+)
 from flowlb.haproxy.render import render
 from flowlb.haproxy.runtime import RuntimeAPI
 from flowlb.haproxy.version import HAProxyBuild, parse_vv
@@ -142,7 +148,7 @@ class HarnessTarget:
         master CLI's ``reload``: HAProxy runs in master-worker mode, as its service runs it."""
         assert self._master is not None
         self.save_server_state()
-        return reload_and_wait(self._master, self._api, timeout)
+        return reload_and_wait(master_reload(self._master), self._api, timeout)
 
     def replace_config(self, text: str) -> None:
         """Put ``text`` where HAProxy reads its config; it takes effect at the next reload."""
@@ -152,18 +158,21 @@ class HarnessTarget:
         """Where a file HAProxy names by ``path`` lies on this machine, ``None`` when it is not reachable here."""
         raise NotImplementedError
 
+    def _server_state_path(self) -> Path | None:
+        """Where the running config keeps server state across reloads, on this machine; ``None`` when it keeps none."""
+        path = server_state_file(self.config_text)
+        return self.host_path(path) if path else None
+
     def _prepare_server_state(self) -> None:
         """An empty server state file where the config keeps one, before HAProxy first starts (as an operator must)."""
-        path = server_state_file(self.config_text)
-        host = self.host_path(path) if path else None
+        host = self._server_state_path()
         if host is not None and not host.exists():
             host.write_text(EMPTY_SERVER_STATE)
 
     def save_server_state(self) -> bool:
         """Dump server state where the config reloads it from (the operator's reload procedure); False when the
         config keeps no state across reloads."""
-        path = server_state_file(self.config_text)
-        host = self.host_path(path) if path else None
+        host = self._server_state_path()
         if host is None:
             return False
         save_server_state(self._api, host)

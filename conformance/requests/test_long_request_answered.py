@@ -2,10 +2,12 @@
 
 Flow API calls can run long (CloudBees' own ingress waits 4000 s for an answer). The node is asked
 to answer after ``--long-request-seconds`` (default 75 s, longer than the usual 60 s timeouts); the
-LB must pass that answer on. The wait runs alongside the other checks, on a quiet twin of the
-cluster (see `flowlb.checks.longwaits`). Fails with `timeout server 30s` (the LB answers 504 after
-30 s) or any other cut shorter than the call. Skips where the nodes are real Flow servers, which
-do not answer late on request.
+LB must pass that answer on. The call runs on a quiet twin of the cluster (see
+`flowlb.checks.longwaits`), where HAProxy's own timer for it (`show sess all`) says at once whether
+HAProxy waits for the answer that long; a cut due within 10 s is waited for and observed. On a live
+LB the call is observed to its end. Fails with `timeout server 30s` (the LB would answer 504 after
+30 s) or any other cut shorter than the call. Skips where the nodes are real Flow servers, which do
+not answer late on request.
 """
 
 from __future__ import annotations

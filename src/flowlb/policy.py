@@ -29,6 +29,10 @@ LONG_REQUEST_S = 75.0
 MARGIN_S = 2.0
 """Added to a config's own timeout before a check calls it exceeded: timers fire on HAProxy's tick."""
 
+OBSERVE_CUT_MAX_S = 10.0
+"""A cut HAProxy's own timers announce this soon is waited for and observed; a later one is judged from the timer
+(``show sess``), which is HAProxy's own word on when it will act."""
+
 FLOW_INTERNAL_PORTS = {
     2181: "ZooKeeper (clients)", 2888: "ZooKeeper (followers)", 3888: "ZooKeeper (leader election)",
     7800: "Flow agents", 8200: "the artifact repository", 9200: "analytics (Elasticsearch)", 9500: "analytics",

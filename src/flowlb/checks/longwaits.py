@@ -5,7 +5,14 @@ A silent STOMP session (``--stomp-idle-seconds``) and Flow API calls that take o
 and a destructive check that kills the node under them would cut them for the wrong reason. So
 they all start at once, while the other checks run, on a second cluster started from the same
 config (on a live LB: on the LB itself, which the suite changes only with ``--destructive``). Each
-check then reads its outcome, which names what failed and why::
+check then reads its outcome, which names what failed and why.
+
+On the twin, which carries nothing but these waits, HAProxy's own timers for each wait's stream
+(``show sess all``, see `flowlb.haproxy.streams`) say within a second when HAProxy would cut it: a
+timer that outlasts the policy (the call's ``--long-request-seconds``, a silent session's 600 s)
+passes, one that fires within ``OBSERVE_CUT_MAX_S`` is waited for and observed, and a later one
+fails on HAProxy's word. Where the timers cannot be read (a live LB, which carries other traffic),
+the whole wait is observed: ``--long-request-seconds`` for a call, ``--stomp-idle-seconds`` of silence::
 
     waits = LongWaits(lambda: start_target(...), idle_option_s=45, long_request_s=75, vhost=None)
     waits.outcome("long_request[8443]")   # blocks until that wait has ended
@@ -15,6 +22,7 @@ check then reads its outcome, which names what failed and why::
 from __future__ import annotations
 
 import contextlib
+import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -23,9 +31,12 @@ from dataclasses import dataclass, field
 import urllib3
 
 from flowlb.checks.settings import backend_of, idle_cut_s, section_for_role
+from flowlb.errors import TargetError
+from flowlb.haproxy.streams import StreamTimers, find_stream
 from flowlb.lbclient import echo, lb_pool
-from flowlb.policy import MARGIN_S, STOMP_IDLE_MIN_S
-from flowlb.stompclient import StompError, open_session
+from flowlb.net import wait_until
+from flowlb.policy import MARGIN_S, OBSERVE_CUT_MAX_S, STOMP_IDLE_MIN_S
+from flowlb.stompclient import StompError, StompSession, open_session
 from flowlb.targets.base import Target
 
 IDLE_FIX = "Fix: `timeout tunnel 1h` (or longer than the longest silence) in the STOMP backend or defaults."
@@ -33,6 +44,7 @@ LONG_FIX = ("Fix: `timeout server` in the Flow server backend (or defaults) long
             "(CloudBees' own ingress waits 4000 s).")
 LONG_REQUEST_GRACE_S = 10.0  # how much later than asked the answer may come through the LB
 LONG_REQUEST_ROLES = {"server_tls": "8443", "server": "8000"}
+STREAM_FIND_S = 5.0  # how long HAProxy may take to show a wait's stream connected to a server
 NAMES = ("stomp_idle", *(f"long_request[{port}]" for port in LONG_REQUEST_ROLES.values()))
 
 
@@ -45,20 +57,49 @@ class WaitOutcome:
     figures: dict[str, object] = field(default_factory=dict)
 
 
-def idle_wait_s(target: Target, option_s: float) -> tuple[float, str | None]:
-    """How long to stay silent (just past the config's own cut when that is short, else the option), or the
-    config's own failure when it cuts too soon to be worth observing."""
+def idle_cut_reason(target: Target) -> str:
+    """Which setting of the config under test bounds a silent STOMP session (for messages), or ``""``."""
     layout = getattr(target, "layout", None)
     front = section_for_role(target.config_text, layout, "stomp") if layout and target.config_text else None
     if front is None:
-        return option_s, None
+        return ""
     cut, why = idle_cut_s(front, backend_of(target.config_text, front))
-    if cut is None or cut >= STOMP_IDLE_MIN_S:
-        return option_s, None
-    if cut + MARGIN_S > 2 * option_s:
-        return 0.0, (f"{front.where} (STOMP) cuts a silent session after {why}, less than the policy's "
-                     f"{STOMP_IDLE_MIN_S:g} s: long commands such as waitForJob lose their session. {IDLE_FIX}")
-    return cut + MARGIN_S, None
+    return f"; {front.where}: {why}" if cut is not None else ""
+
+
+class StreamWatch:
+    """HAProxy's own timers for one stream of a quiet test cluster, or ``None`` where they cannot be read.
+
+    Only a cluster that carries nothing but the long waits is read this way: there the stream that
+    came in on a port is the wait's own, without guessing.
+    """
+
+    def __init__(self, target: Target, role: str) -> None:
+        self.api = target.evidence()
+        layout = getattr(target, "layout", None)
+        address = layout.binds.get(role, "") if layout is not None else ""
+        port = address.split(",")[0].rpartition(":")[2]
+        self.port = int(port) if port.isdigit() else None
+
+    @property
+    def usable(self) -> bool:
+        return self.api is not None and self.port is not None
+
+    def next_cut(self, *, http: bool, give_up: Callable[[], bool]) -> StreamTimers | None:
+        """The wait's stream once HAProxy carries it to a server (polled for at most ``STREAM_FIND_S``)."""
+        assert self.api is not None and self.port is not None
+        api, port = self.api, self.port
+        found: list[StreamTimers] = []
+
+        def seen() -> bool:
+            stream = find_stream(api.command("show sess all"), port, http=http)
+            if stream is not None:
+                found.append(stream)
+            return bool(found) or give_up()
+
+        with contextlib.suppress(TimeoutError, OSError, TargetError):
+            wait_until(seen, STREAM_FIND_S, "the wait's stream in HAProxy's `show sess`", interval=0.05)
+        return found[0] if found else None
 
 
 class LongWaits:
@@ -107,46 +148,114 @@ class LongWaits:
         except (OSError, StompError, urllib3.exceptions.HTTPError) as exc:
             return WaitOutcome(failure=f"the wait broke off: {type(exc).__name__}: {exc}")
 
+    def _watch(self, target: Target, role: str) -> StreamWatch | None:
+        """HAProxy's timers for this wait, where the cluster is the quiet twin of the test cluster."""
+        if not self._owns_target:
+            return None  # a live LB carries other traffic: observe the whole wait there
+        watch = StreamWatch(target, role)
+        return watch if watch.usable else None
+
     def _idle(self, target: Target) -> WaitOutcome:
-        idle_s, failure = idle_wait_s(target, self.idle_option_s)
-        if failure is not None:
-            return WaitOutcome(failure=failure)
         session = open_session(target.endpoints.stomp, target.ca_file, heartbeats=(0, 0),
-                               socket_timeout=idle_s + 30, vhost=self.vhost)
+                               socket_timeout=self.idle_option_s + 30, vhost=self.vhost)
         try:
-            if session.wait_for_disconnect(idle_s):
-                return WaitOutcome(failure=f"the LB cut a silent STOMP session before {idle_s:g} s: long commands "
-                                           f"such as waitForJob lose their session. {IDLE_FIX}",
-                                   figures={"stomp_idle_s": idle_s})
-            session.send_with_receipt("/queue/flowlb.idle", b"after the silence")
+            watch = self._watch(target, "stomp")
+            stream = watch.next_cut(http=False, give_up=lambda: False) if watch else None
+            if stream is None:
+                return self._observe_silence(session, self.idle_option_s)
+            cut = stream.next_cut_s
+            figures: dict[str, object] = {"stomp_idle_haproxy_timer_s": cut if cut is not None else "never"}
+            if cut is None or cut >= STOMP_IDLE_MIN_S:
+                session.send_with_receipt("/queue/flowlb.idle", b"after reading HAProxy's timers")
+                return WaitOutcome(figures=figures)
+            if cut + MARGIN_S <= OBSERVE_CUT_MAX_S:
+                outcome = self._observe_silence(session, cut + MARGIN_S)
+                if outcome.failure is None:  # the timer was re-armed rather than fired: hold it to the policy
+                    return WaitOutcome(failure=f"HAProxy kept the silent session past its timer ({cut:g} s) but "
+                                               f"gives it less than the policy's {STOMP_IDLE_MIN_S:g} s. {IDLE_FIX}")
+                return outcome
+            return WaitOutcome(failure=f"HAProxy will cut a silent STOMP session after {cut:g} s (its own timer for "
+                                       f"the session, `show sess`{idle_cut_reason(target)}), less than the policy's "
+                                       f"{STOMP_IDLE_MIN_S:g} s: long commands such as waitForJob lose their session. "
+                                       f"{IDLE_FIX}", figures=figures)
         finally:
             session.close()
-        return WaitOutcome(figures={"stomp_idle_s": idle_s})
+
+    @staticmethod
+    def _observe_silence(session: StompSession, silence_s: float) -> WaitOutcome:
+        """Stay silent for ``silence_s`` and prove the session still carries a RECEIPT."""
+        if session.wait_for_disconnect(silence_s):
+            return WaitOutcome(failure=f"the LB cut a silent STOMP session before {silence_s:g} s: long commands "
+                                       f"such as waitForJob lose their session. {IDLE_FIX}",
+                               figures={"stomp_idle_s": silence_s})
+        session.send_with_receipt("/queue/flowlb.idle", b"after the silence")
+        return WaitOutcome(figures={"stomp_idle_s": silence_s})
 
     def _long_request(self, target: Target, role: str, port: str) -> WaitOutcome:
         if not target.echoes():
             return WaitOutcome(skipped="needs nodes that answer late on request (flowlb's mock nodes); this LB fronts "
                                        "real Flow servers")
-        delay_ms = int(self.long_request_s * 1000)
-        pool = lb_pool(target.endpoints.by_role()[role], tls=role == "server_tls", ca_file=target.ca_file,
-                       server_name=target.endpoints.server_name,
-                       timeout=urllib3.Timeout(connect=5.0, read=self.long_request_s + LONG_REQUEST_GRACE_S))
-        started = time.monotonic()
+        call = _LongCall(target, role, self.long_request_s)
+        watch = self._watch(target, role)
+        stream = watch.next_cut(http=True, give_up=call.done.is_set) if watch else None
+        if stream is None or call.done.is_set():
+            return call.judge(port)
+        cut, remaining = stream.next_cut_s, self.long_request_s - call.elapsed()
+        figures: dict[str, object] = {f"long_request_{port}_haproxy_timer_s": cut if cut is not None else "never",
+                                      f"long_request_{port}_node": stream.server}
+        if cut is None or cut >= remaining + MARGIN_S:
+            return WaitOutcome(figures=figures)  # HAProxy waits for the answer longer than the call takes
+        if cut + MARGIN_S <= OBSERVE_CUT_MAX_S:
+            return call.judge(port)  # close enough to watch it happen
+        return WaitOutcome(failure=f"HAProxy will cut a Flow API call on {port} after {cut:g} s (its own timer for "
+                                   f"the call, `show sess`: {stream.next_cut_name}), before the node's answer at "
+                                   f"{self.long_request_s:g} s: the client gets a 504. {LONG_FIX}", figures=figures)
+
+
+class _LongCall:
+    """One Flow API call on a role whose node answers after ``seconds``, running in its own thread."""
+
+    def __init__(self, target: Target, role: str, seconds: float) -> None:
+        self.seconds = seconds
+        self.done = threading.Event()
+        self.started = time.monotonic()
+        self._reply: urllib3.BaseHTTPResponse | None = None
+        self._error: BaseException | None = None
+        self._pool = lb_pool(target.endpoints.by_role()[role], tls=role == "server_tls", ca_file=target.ca_file,
+                             server_name=target.endpoints.server_name,
+                             timeout=urllib3.Timeout(connect=5.0, read=seconds + LONG_REQUEST_GRACE_S))
+        threading.Thread(target=self._run, name=f"flowlb-long-call-{role}", daemon=True).start()
+
+    def _run(self) -> None:
         try:
-            with pool:
-                reply = pool.request("GET", f"/flowlb/long-request?delay_ms={delay_ms}")
-        except urllib3.exceptions.ReadTimeoutError:
+            with self._pool:
+                self._reply = self._pool.request("GET", f"/flowlb/long-request?delay_ms={int(self.seconds * 1000)}")
+        except BaseException as exc:  # noqa: BLE001 - judged by the waiting thread
+            self._error = exc
+        finally:
+            self.done.set()
+
+    def elapsed(self) -> float:
+        return time.monotonic() - self.started
+
+    def judge(self, port: str) -> WaitOutcome:
+        """Wait for the call's end and say whether the LB passed the node's late answer on."""
+        self.done.wait(self.seconds + LONG_REQUEST_GRACE_S + 10)
+        if isinstance(self._error, urllib3.exceptions.ReadTimeoutError) or not self.done.is_set():
             return WaitOutcome(failure=f"a Flow API call on {port} whose server answers after "
-                                       f"{self.long_request_s:g} s got no answer at all within "
-                                       f"{self.long_request_s + LONG_REQUEST_GRACE_S:g} s: the LB cut it and (with "
+                                       f"{self.seconds:g} s got no answer at all within "
+                                       f"{self.seconds + LONG_REQUEST_GRACE_S:g} s: the LB cut it and (with "
                                        "`retry-on response-timeout`) sent it again to other servers, each cut in turn. "
                                        f"{LONG_FIX}")
-        took = time.monotonic() - started
+        if self._error is not None:
+            raise self._error
+        took = time.monotonic() - self.started
+        assert self._reply is not None
         figures: dict[str, object] = {f"long_request_{port}_s": round(took, 1), f"long_request_{port}_status":
-                                      reply.status}
-        if reply.status != 200:
+                                      self._reply.status}
+        if self._reply.status != 200:
             return WaitOutcome(failure=f"a Flow API call on {port} whose server answers after "
-                                       f"{self.long_request_s:g} s got {reply.status} from the LB after {took:.1f} s "
+                                       f"{self.seconds:g} s got {self._reply.status} from the LB after {took:.1f} s "
                                        f"instead of its answer. {LONG_FIX}", figures=figures)
-        figures[f"long_request_{port}_node"] = echo(reply)["node"]
+        figures[f"long_request_{port}_node"] = echo(self._reply)["node"]
         return WaitOutcome(figures=figures)

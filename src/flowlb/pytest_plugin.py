@@ -86,7 +86,8 @@ _CLUSTER_OPTIONS = (
             "/usr/local/etc/haproxy/haproxy.cfg and may run as a non-root user, as the official images do",
             "FLOWLB_HAPROXY_IMAGE"),
     _Option("--stomp-idle-seconds", "flowlb_stomp_idle", "how long a STOMP session with heart-beats off must "
-            "survive silence where HAProxy's timers for it cannot be read (a live LB)", "FLOWLB_STOMP_IDLE_S", "45", type=float),
+            "survive silence where HAProxy's timers for it cannot be read (a live LB)", "FLOWLB_STOMP_IDLE_S", "45",
+            type=float),
     _Option("--long-request-seconds", "flowlb_long_request", "how long a Flow API call on 8000 and 8443 may take "
             "and still get its answer (the mock node answers after this long; at most 600)", "FLOWLB_LONG_REQUEST_S",
             "75", type=float),

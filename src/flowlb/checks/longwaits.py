@@ -68,7 +68,7 @@ def idle_cut_reason(target: Target) -> str:
 
 
 class StreamWatch:
-    """HAProxy's own timers for one stream of a quiet test cluster, or ``None`` where they cannot be read.
+    """HAProxy's own timers for one wait's stream on a quiet test cluster (``usable`` where they can be read).
 
     Only a cluster that carries nothing but the long waits is read this way: there the stream that
     came in on a port is the wait's own, without guessing.

@@ -6,7 +6,7 @@ they fire. The nearest one is when HAProxy next acts on a stream that sees no tr
 request is cut (504), a silent STOMP session closed. So a check can read, in a second, what it
 would otherwise wait minutes to observe::
 
-    stream = find_stream(api.command("show sess all"), listener_port=8443)
+    stream = find_stream(api.command("show sess all"), listener_port=8443, http=True)
     stream.next_cut_s     # 3960.0 for `timeout server 4000s`; None when no timer is armed
 
 The task's own ``exp`` is left out: it is a wake-up that may be stale (an old connect timer), not a

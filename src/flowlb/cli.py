@@ -85,6 +85,13 @@ def _parser() -> argparse.ArgumentParser:
     load.add_argument("--processes", type=int, default=0, help="Locust worker processes (Locust's --processes)")
     load.add_argument("--failover", choices=("kill", "hang"), help="kill or freeze one node once load flows")
     load.add_argument("--failover-after", type=float, help="seconds of load before the failure (default: a third)")
+    load.add_argument("--find-capacity", action="store_true",
+                      help="step users up until the SLO breaks; report the capacity per path and the knee")
+    load.add_argument("--step-users", type=int, default=10, help="with --find-capacity: users added per step (10)")
+    load.add_argument("--step-seconds", type=int, default=10, help="with --find-capacity: seconds per step (10)")
+    load.add_argument("--max-users", type=int, default=200, help="with --find-capacity: where the search ends (200)")
+    load.add_argument("--slo-p95-ms", default="",
+                      help="p95 limits per path, e.g. https=200,stomp=100 (ms); --find-capacity's default: 200 on each")
     load.add_argument("--report-dir", type=Path, default=Path("reports"), help="where the run directory goes")
     load.add_argument("--locustfile", type=Path, help="default: loadtests/flow.py")
     load.add_argument("locust_args", nargs=argparse.REMAINDER, help="after --: more Locust options")
@@ -165,7 +172,8 @@ def _matrix(options: argparse.Namespace) -> int:
 def _load(options: argparse.Namespace) -> int:
     import signal
 
-    from flowlb.load.runner import DEFAULT_LOCUSTFILE, LoadPlan
+    from flowlb.load.capacity import summary_lines
+    from flowlb.load.runner import CAPACITY_LOCUSTFILE, DEFAULT_LOCUSTFILE, CapacitySearch, LoadPlan
     from flowlb.load.runner import run as run_load
     from flowlb.targets.select import choose_target, start_target
 
@@ -173,8 +181,16 @@ def _load(options: argparse.Namespace) -> int:
     plan = LoadPlan(
         run_time=options.run_time, users=options.users, spawn_rate=options.spawn_rate, mix=options.mix,
         processes=options.processes, failover=options.failover or "", failover_after=options.failover_after,
-        locustfile=options.locustfile or DEFAULT_LOCUSTFILE, extra=extra,
+        locustfile=options.locustfile or (CAPACITY_LOCUSTFILE if options.find_capacity else DEFAULT_LOCUSTFILE),
+        extra=extra,
     )
+    if options.find_capacity:
+        if options.failover:
+            raise FlowlbError("--find-capacity and --failover do not mix: a search needs a steady LB")
+        plan.search = CapacitySearch(options.step_users, options.step_seconds, options.max_users, options.slo_p95_ms)
+        plan.search.validate()
+    elif options.slo_p95_ms:
+        plan.extra = ["--slo-p95-ms", options.slo_p95_ms, *plan.extra]
     if options.users < 1 or options.spawn_rate <= 0 or options.processes < 0:
         raise FlowlbError("--users and --spawn-rate must be positive, --processes not negative")
     plan.seconds()  # a bad --run-time fails before any cluster starts
@@ -186,6 +202,10 @@ def _load(options: argparse.Namespace) -> int:
         code, directory = run_load(plan, target, options.report_dir)
     finally:
         target.close()
+    if plan.search is not None:
+        summary = json.loads((directory / "summary.json").read_text())
+        for line in summary_lines(summary["capacity"]):
+            print(f"flowlb: {line}")
     print(f"flowlb: load report in {directory}/index.html (Locust's own: locust.html; summary.json, locust_*.csv); "
           f"Locust exit code {code}")
     return code

@@ -12,6 +12,7 @@ import html
 import io
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import matplotlib
 
@@ -158,3 +159,38 @@ def latency_chart(per_path: Mapping[str, Mapping[str, float]], title: str = "Lat
     axes.set_title(title, fontsize=10, loc="left")
     axes.legend(fontsize=8, frameon=False, loc="upper left", bbox_to_anchor=(1, 1))
     return to_img(figure, title)
+
+
+def capacity_chart(steps: Sequence[Mapping[str, Any]], limits: Mapping[str, float], knee_users: int | None,
+                   capacity_users: int | None, title: str = "Throughput against p95 latency, per step") -> str:
+    """One line per path through its steps (x: req/s, y: p95 ms), the SLO limits dashed, the knee and capacity marked.
+
+    ``steps`` are :func:`flowlb.load.capacity.verdict`'s: ``users`` and ``paths`` (path -> ``rps``, ``p95_ms``).
+    """
+    figure, axes = _figure(8.0, 3.8)
+    paths = sorted({path for step in steps for path in step["paths"]})
+    for index, path in enumerate(paths):
+        color = _PALETTE[index % len(_PALETTE)]
+        points = [(int(step["users"]), step["paths"][path]) for step in steps if path in step["paths"]]
+        xs = [float(figures["rps"]) for _, figures in points]
+        ys = [float(figures["p95_ms"]) for _, figures in points]
+        axes.plot(xs, ys, marker="o", markersize=4, linewidth=1.4, color=color, label=path)
+        for (users, _), x, y in zip(points, xs, ys, strict=True):
+            axes.annotate(str(users), (x, y), textcoords="offset points", xytext=(3, 4), fontsize=6, color=color)
+            if users == knee_users:
+                axes.plot([x], [y], marker="D", markersize=8, fillstyle="none", color=NOTE_COLOR)
+            if users == capacity_users:
+                axes.plot([x], [y], marker="o", markersize=11, fillstyle="none", color=color)
+        if path in limits:
+            axes.axhline(float(limits[path]), color=color, linestyle="--", linewidth=0.9, alpha=0.7)
+    axes.plot([], [], marker="D", fillstyle="none", linestyle="none", color=NOTE_COLOR, label="knee")
+    axes.plot([], [], marker="o", markersize=9, fillstyle="none", linestyle="none", color=NOTE_COLOR,
+              label="capacity at SLO")
+    axes.plot([], [], linestyle="--", color=NOTE_COLOR, label="p95 limit")
+    axes.set_xlabel("requests per second on the path (labels: users)")
+    axes.set_ylabel("p95 response time (ms)")
+    axes.set_title(title, fontsize=10, loc="left")
+    axes.set_xlim(left=0)
+    axes.set_ylim(bottom=0)
+    axes.legend(fontsize=8, frameon=False, loc="upper left", bbox_to_anchor=(1, 1))
+    return to_img(figure, f"{title} ({len(steps)} steps)")

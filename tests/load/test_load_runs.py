@@ -180,11 +180,42 @@ def test_slo_breach_sets_the_exit_code(haproxy_bin: str, tmp_path: Path) -> None
     assert (published_run(tmp_path) / "summary.json").is_file()
 
 
+def test_find_capacity_steps_users_with_forked_workers_and_reports_every_path(haproxy_bin: str,
+                                                                               tmp_path: Path) -> None:
+    result = flowlb_load("--target", "local", "--find-capacity", "--processes", "2", "--step-users", "6",
+                         "--step-seconds", "2", "--max-users", "12", "--report-dir", str(tmp_path))
+    output = result.stdout + result.stderr
+    assert result.returncode == 0, output[-3000:]
+    assert "flowlb: capacity at SLO: " in result.stdout and "flowlb: knee: " in result.stdout, output[-3000:]
+    run = published_run(tmp_path)
+    outcome = json.loads((run / "summary.json").read_text())["capacity"]
+    assert [s["users"] for s in outcome["steps"]] == [6, 12], outcome["steps"]
+    assert all(s["workers"] == 2 for s in outcome["steps"]), outcome["steps"]
+    for found in outcome["steps"]:
+        assert set(found["paths"]) == {"https", "handshake", "stomp"}, found
+        assert all(p["rps"] > 0 and p["failures"] == 0 for p in found["paths"].values()), found
+    assert outcome["stopped_because"] == "--capacity-max-users 12 reached without breaking the SLO"
+    assert outcome["capacity"]["users"] == 12
+    assert "<h2>Capacity</h2>" in (run / "index.html").read_text()
+
+
+def test_find_capacity_stops_at_the_first_step_that_breaks_the_slo(haproxy_bin: str, tmp_path: Path) -> None:
+    result = flowlb_load("--target", "local", "--find-capacity", "--step-users", "4", "--step-seconds", "2",
+                         "--max-users", "40", "--mix", "api=1,handshake=0,stomp=0", "--slo-p95-ms", "https=0.001",
+                         "--report-dir", str(tmp_path))
+    assert result.returncode == 1, result.stdout[-2000:] + result.stderr[-2000:]
+    assert "capacity at SLO: none" in result.stdout
+    outcome = json.loads((published_run(tmp_path) / "summary.json").read_text())["capacity"]
+    assert len(outcome["steps"]) == 1 and outcome["stopped_because"].startswith("p95 on https was ")
+
+
 @pytest.mark.parametrize(
     ("args", "message"),
     [
         (["--run-time", "soon"], "--run-time 'soon' is not a duration"),
         (["--mix", "web=1"], "Locust exited with 1 and wrote no results"),
+        (["--find-capacity", "--step-users", "20", "--max-users", "10"], "--max-users 10 is below one step"),
+        (["--find-capacity", "--failover", "kill"], "--find-capacity and --failover do not mix"),
     ],
 )
 def test_bad_options_are_one_line_and_leave_nothing(

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from locust.runners import WorkerRunner
+
 from flowlb.load import mix, options, slo
 
 
@@ -17,9 +19,14 @@ def add_options(parser: Any) -> None:
 
 
 def init(environment: Any, users: dict[str, Any]) -> None:
-    """``events.init``: weigh the scenarios and install the SLO gates."""
+    """``events.init``: weigh the scenarios, and install the SLO gates or let a capacity search judge."""
     try:
         mix.apply(environment, users)
-        slo.install(environment)
+        shape = environment.shape_class
+        if callable(getattr(shape, "configure", None)):
+            if not isinstance(environment.runner, WorkerRunner):
+                shape.configure(environment)  # the search judges every step against the SLO itself
+        else:
+            slo.install(environment)
     except ValueError as exc:
         raise SystemExit(f"flowlb: {exc}") from None

@@ -40,6 +40,15 @@ def add_arguments(parser: Any) -> None:
                        help="p95 limits per path, e.g. 'https=200,stomp=100' (ms); a breach sets exit code 1")
     group.add_argument("--slo-failure-ratio", env_var="FLOWLB_SLO_FAILURE_RATIO", type=float, default=0.01,
                        help="highest tolerated share of failed requests (default 0.01); above it exit code 1")
+    search = parser.add_argument_group("Capacity search", "loadtests/capacity.py steps users up until the SLO breaks")
+    search.add_argument("--capacity-step-users", env_var="FLOWLB_CAPACITY_STEP_USERS", type=int, default=10,
+                        help="users added at each step (default 10)")
+    search.add_argument("--capacity-step-seconds", env_var="FLOWLB_CAPACITY_STEP_SECONDS", type=int, default=10,
+                        help="seconds each step is measured, once its users are running (default 10)")
+    search.add_argument("--capacity-max-users", env_var="FLOWLB_CAPACITY_MAX_USERS", type=int, default=200,
+                        help="the search ends here if the SLO still holds (default 200)")
+    search.add_argument("--capacity-file", env_var="FLOWLB_CAPACITY_FILE", default="",
+                        help="JSON file for the steps and the verdict, rewritten after every step")
 
 
 @dataclass(frozen=True)

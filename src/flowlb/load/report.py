@@ -16,6 +16,7 @@ from typing import Any
 
 from flowlb import plots
 from flowlb.evidence import NOTE
+from flowlb.load import capacity
 from flowlb.load.results import Second, read_history
 from flowlb.reporting import TEMPLATES
 
@@ -94,6 +95,38 @@ class _Failover:
         )
 
 
+@dataclass
+class _Capacity:
+    """``summary.json``'s capacity search: its verdict lines, the chart, and a row per step."""
+
+    lines: list[str]
+    generator_bound: bool
+    found: bool
+    chart: str
+    steps: list[list[str]]
+
+    @classmethod
+    def of(cls, outcome: dict[str, Any]) -> _Capacity | None:
+        if not outcome or not outcome.get("steps"):
+            return None
+        knee, found = outcome.get("knee") or {}, outcome.get("capacity") or {}
+        steps = outcome["steps"]
+        rows = []
+        for step in steps:
+            for path, figures in sorted(step["paths"].items()):
+                rows.append([str(step["users"]), path, f"{figures['rps']:g}", f"{figures['p50_ms']:g}",
+                             f"{figures['p95_ms']:g}", f"{figures['p99_ms']:g}", str(figures["failures"]),
+                             f"{step['generator_cpu']:g} %" + (" (bound)" if step.get("generator_bound") else "")])
+        return cls(
+            lines=capacity.summary_lines(outcome),
+            generator_bound=bool(outcome.get("generator_bound")),
+            found=bool(found),
+            chart=plots.capacity_chart(steps, outcome.get("policy", {}).get("p95_ms", {}), knee.get("users"),
+                                       found.get("users")),
+            steps=rows,
+        )
+
+
 def render(directory: Path) -> str:
     """The page for the run in ``directory`` (its summary, timeline and per-second history)."""
     summary = _read_json(directory / "summary.json")
@@ -106,7 +139,7 @@ def render(directory: Path) -> str:
         target=str(summary.get("target")),
         profile=str(summary.get("profile")),
         run_time=str(plan.get("run_time")),
-        users=str(plan.get("users")),
+        users="stepped" if plan.get("search") else str(plan.get("users")),
         mix=str(plan["mix"]) if plan.get("mix") else "",
         failover=str(plan["failover"]) if plan.get("failover") else "",
         started=time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(start)) if start else "",
@@ -118,6 +151,7 @@ def render(directory: Path) -> str:
         run=run,
         throughput=throughput_image(history, timeline) if history else None,
         failover=_Failover.of(summary.get("failover") or {}, start),
+        capacity=_Capacity.of(summary.get("capacity") or {}),
         latency=plots.latency_chart(summary["paths"]) if summary.get("paths") else None,
         rows=[[str(row.get(key, "")) for key in FIGURES] for row in rows if row],
     )

@@ -30,12 +30,15 @@ from flowlb.errors import FlowlbError
 from flowlb.evidence import DOWN, FAILURE, NOTE, timeline_event
 from flowlb.haproxy.runtime import RuntimeAPI
 from flowlb.load import report as load_report
+from flowlb.load.options import parse_weights
+from flowlb.load.paths import PATHS
 from flowlb.load.results import LoadResult, failover_summary, read_history
 from flowlb.net import wait_until
 from flowlb.reporting import discard, publish
 from flowlb.targets.base import Target
 
 DEFAULT_LOCUSTFILE = paths.folder("loadtests") / "flow.py"
+CAPACITY_LOCUSTFILE = paths.folder("loadtests") / "capacity.py"
 MAX_RUN_TIME_S = 4 * 3600  # every load loop is bounded
 STARTUP_MARGIN_S = 60.0  # Locust's start, spawning and its own stop, on top of --run-time
 
@@ -65,9 +68,51 @@ class LoadPlan:
     failover_after: float | None = None  # seconds of load before the failure; default a third of the run
     locustfile: Path = DEFAULT_LOCUSTFILE
     extra: list[str] = field(default_factory=list)
+    search: CapacitySearch | None = None  # --find-capacity: a stepped search instead of a fixed load
 
     def seconds(self) -> float:
+        if self.search is not None:
+            return self.search.most_seconds()
         return parse_duration(self.run_time)
+
+
+@dataclass
+class CapacitySearch:
+    """``--find-capacity``: the steps of users and the SLO each step is judged by."""
+
+    step_users: int = 10
+    step_seconds: int = 10
+    max_users: int = 200
+    slo_p95_ms: str = ""
+
+    def validate(self) -> None:
+        if self.step_users < 1 or self.step_seconds < 1:
+            raise FlowlbError("--step-users and --step-seconds must be at least 1")
+        if self.max_users < self.step_users:
+            raise FlowlbError(f"--max-users {self.max_users} is below one step of {self.step_users} users")
+        try:
+            parse_weights(self.slo_p95_ms, PATHS, "--slo-p95-ms")
+        except ValueError as exc:
+            raise FlowlbError(str(exc)) from None
+        if self.most_seconds() > MAX_RUN_TIME_S:
+            raise FlowlbError(f"the search could take {self.most_seconds():.0f} s, over {MAX_RUN_TIME_S // 3600} h: "
+                              "take bigger steps or fewer users")
+
+    def steps(self) -> int:
+        return self.max_users // self.step_users
+
+    def most_seconds(self) -> float:
+        """A bound on the whole search: every step ramping (spawn, settle, report lag) and measured."""
+        return float(self.steps() * (self.step_seconds + 15))
+
+    def environment(self, output: Path) -> dict[str, str]:
+        return {
+            "FLOWLB_CAPACITY_STEP_USERS": str(self.step_users),
+            "FLOWLB_CAPACITY_STEP_SECONDS": str(self.step_seconds),
+            "FLOWLB_CAPACITY_MAX_USERS": str(self.max_users),
+            "FLOWLB_CAPACITY_FILE": str(output),
+            **({"FLOWLB_SLO_P95_MS": self.slo_p95_ms} if self.slo_p95_ms else {}),
+        }
 
 
 @dataclass
@@ -84,10 +129,13 @@ class Timeline:
 def locust_command(plan: LoadPlan, target: Target, prefix: Path) -> list[str]:
     """The Locust command line for a headless run against ``target`` writing ``prefix``.{html,json,_*.csv}."""
     https = target.endpoints.server_tls
+    if plan.search is not None:  # the shape sets the users and ends the run; failures end a step, not the run
+        load = ["--exit-code-on-error", "0"]
+    else:
+        load = ["--users", str(plan.users), "--spawn-rate", str(plan.spawn_rate), "--run-time", plan.run_time]
     command = [
         sys.executable, "-m", "locust", "-f", str(plan.locustfile), "--headless",
-        "--host", f"https://{https.host}:{https.port}",
-        "--users", str(plan.users), "--spawn-rate", str(plan.spawn_rate), "--run-time", plan.run_time,
+        "--host", f"https://{https.host}:{https.port}", *load,
         "--stop-timeout", "5",
         "--html", f"{prefix}.html", "--csv", str(prefix), "--csv-full-history", "--json-file", str(prefix),
         "--only-summary",
@@ -163,9 +211,10 @@ def run(plan: LoadPlan, target: Target, report_root: Path) -> tuple[int, Path]:
     timeline = Timeline()
     process: subprocess.Popen[bytes] | None = None
     try:
-        process = subprocess.Popen(
-            locust_command(plan, target, prefix), env=locust_environment(target, plan.mix), start_new_session=True
-        )
+        environment = locust_environment(target, plan.mix)
+        if plan.search is not None:
+            environment.update(plan.search.environment(directory / "capacity.json"))
+        process = subprocess.Popen(locust_command(plan, target, prefix), env=environment, start_new_session=True)
         deadline = time.monotonic() + seconds + STARTUP_MARGIN_S
         if plan.failover:
             inject_failover(plan, target, timeline, deadline)
@@ -189,6 +238,8 @@ def run(plan: LoadPlan, target: Target, report_root: Path) -> tuple[int, Path]:
         if plan.failover:
             history = read_history(directory / "locust_stats_history.csv")
             summary["failover"] = failover_summary(history, timeline.events)
+        if plan.search is not None:
+            summary["capacity"] = _read_capacity(directory / "capacity.json")
         (directory / "summary.json").write_text(json.dumps(summary, indent=2))
         (directory / "timeline.json").write_text(json.dumps(asdict(timeline), indent=2))
         load_report.write(directory)
@@ -199,6 +250,14 @@ def run(plan: LoadPlan, target: Target, report_root: Path) -> tuple[int, Path]:
     finally:
         if process is not None:
             _stop(process)
+
+
+def _read_capacity(path: Path) -> dict[str, Any]:
+    try:
+        data = json.loads(path.read_text())
+    except (OSError, ValueError):
+        raise FlowlbError("the capacity search wrote no outcome (see Locust's output above)") from None
+    return data if isinstance(data, dict) else {}
 
 
 def _stop(process: subprocess.Popen[bytes]) -> None:

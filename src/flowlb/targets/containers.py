@@ -272,10 +272,10 @@ class ContainersTarget(HarnessTarget):
         self._client(name)  # one error for an unknown node
         return self._nodes[name]
 
-    def kill(self, name: str) -> None:
+    def _kill(self, name: str) -> None:
         self._container(name).get_wrapped_container().kill()
 
-    def hang(self, name: str) -> None:
+    def _hang(self, name: str) -> None:
         self._container(name).get_wrapped_container().pause()
 
     def restart(self, name: str) -> None:

@@ -66,6 +66,8 @@ class HarnessTarget:
         self.config_text = ""
         self.extra_endpoints: dict[int, Endpoint] = {}
         self._clients: dict[str, MockNodeClient] = {}
+        self._disturbed: set[str] = set()  # nodes killed or frozen since the last reset
+        self._unhealthy: set[str] = set()  # nodes whose health URL was changed since the last reset
         self.run_dir = Path(tempfile.mkdtemp(prefix=f"flowlb-{self.kind}-"))
         try:
             self._open()
@@ -201,18 +203,48 @@ class HarnessTarget:
         return self.extra_endpoints.get(port)
 
     def reset(self) -> None:
-        """Every node running and healthy with zeroed counters, and HAProxy seeing them all UP."""
+        """Every node running and healthy with zeroed counters, and HAProxy seeing them all UP.
+
+        Only the nodes killed or frozen since the last reset are restarted; the others are reset
+        through their control API, and restarted too if it does not answer (a node that died by itself).
+        A restarted node, or one whose health URL was made to fail, is healthy again before HAProxy's
+        checks have seen it ``rise`` times, so HAProxy is told so (``set server ... health up``); its
+        next check still judges the node.
+        """
+        restarted = set(self._unhealthy)
         for name in list(self._clients):
-            self.restart(name)
-            self._clients[name].reset()
+            if name in self._disturbed:
+                self.restart(name)
+                restarted.add(name)
+            try:
+                self._clients[name].reset()
+            except TargetError:
+                self.restart(name)
+                restarted.add(name)
+                self._clients[name].reset()
+        self._disturbed.clear()
+        self._unhealthy.clear()
+        for backend, server in sorted(self._baseline):
+            if server in restarted:
+                self._api.command(f"set server {backend}/{server} health up")
         wait_for_haproxy(self._api, [], self.ready_timeout, self._haproxy_output, required=self._baseline)
 
     # -- NodeControl -----------------------------------------------------------------------------
 
     def kill(self, name: str) -> None:
-        raise NotImplementedError
+        self._client(name)  # one error for an unknown node
+        self._disturbed.add(name)
+        self._kill(name)
 
     def hang(self, name: str) -> None:
+        self._client(name)
+        self._disturbed.add(name)
+        self._hang(name)
+
+    def _kill(self, name: str) -> None:
+        raise NotImplementedError
+
+    def _hang(self, name: str) -> None:
         raise NotImplementedError
 
     def restart(self, name: str) -> None:
@@ -221,6 +253,7 @@ class HarnessTarget:
 
     def set_health(self, name: str, state: HealthState, delay_ms: int = 0) -> None:
         self._client(name).set_health(state, delay_ms)
+        self._unhealthy.add(name)
 
     def counters(self, name: str) -> Counters:
         return self._client(name).counters()

@@ -140,12 +140,12 @@ class LocalTarget(HarnessTarget):
         self._client(name)
         return self._processes[name]
 
-    def kill(self, name: str) -> None:
+    def _kill(self, name: str) -> None:
         process = self._process(name)
         process.kill()
         process.wait(5)
 
-    def hang(self, name: str) -> None:
+    def _hang(self, name: str) -> None:
         self._process(name).send_signal(signal.SIGSTOP)
 
     def restart(self, name: str) -> None:

@@ -36,14 +36,23 @@ def docker_engine() -> None:
     require(docker_answers(), "a Docker engine")
 
 
-class MutationScore:
-    """Which mutants were caught, for the score printed at the end of the session."""
+MUTANT_PROPERTY = "flowlb_mutant_missed"  # a mutant test's (name, missed checks), carried in its report
 
-    def __init__(self) -> None:
+
+class MutationScore:
+    """Which mutants were caught, for the score printed at the end of the session.
+
+    A test records its mutant in its report's user properties, which pytest-xdist carries from the
+    workers to the controller, where :func:`pytest_runtest_logreport` adds it up.
+    """
+
+    def __init__(self, node: pytest.Item | None = None) -> None:
+        self.node = node
         self.results: dict[str, list[str]] = {}
 
     def record(self, name: str, missed: list[str]) -> None:
-        self.results[name] = missed
+        if self.node is not None:
+            self.node.user_properties.append((MUTANT_PROPERTY, (name, missed)))
 
     def summary(self) -> str:
         caught = sum(1 for missed in self.results.values() if not missed)
@@ -52,16 +61,27 @@ class MutationScore:
         return "\n".join(lines)
 
 
-_SCORE = pytest.StashKey[MutationScore]()
 
 
-@pytest.fixture(scope="session")
-def mutation_score(pytestconfig: pytest.Config) -> MutationScore:
-    return pytestconfig.stash.setdefault(_SCORE, MutationScore())
+@pytest.fixture
+def mutation_score(request: pytest.FixtureRequest) -> MutationScore:
+    return MutationScore(request.node)
+
+
+_SESSION_SCORE = MutationScore()
+
+
+def pytest_runtest_logreport(report: pytest.TestReport) -> None:
+    if report.when != "call":
+        return
+    for key, value in report.user_properties:
+        if key == MUTANT_PROPERTY:
+            name, missed = value
+            _SESSION_SCORE.results[name] = list(missed)
 
 
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter, config: pytest.Config) -> None:
-    score = config.stash.get(_SCORE, None)
-    if score is not None and score.results:
+    score = _SESSION_SCORE
+    if score.results:
         terminalreporter.write_sep("=", "flowlb mutation sweep")
         terminalreporter.write_line(score.summary())

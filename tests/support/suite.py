@@ -13,8 +13,12 @@ from flowlb import paths
 
 REPO = paths.project_root()
 # Marks every process this test session starts (children inherit it), so leak checks never count
-# the processes of another run on the same machine.
-SESSION_MARK = os.environ.setdefault("FLOWLB_TEST_SESSION", uuid.uuid4().hex)
+# the processes of another run on the same machine, nor those of another pytest-xdist worker.
+_WORKER = os.environ.get("PYTEST_XDIST_WORKER", "")
+_MARKED = os.environ.get("FLOWLB_TEST_SESSION", "")
+if not _MARKED or (_WORKER and not _MARKED.endswith(f"-{_WORKER}")):
+    os.environ["FLOWLB_TEST_SESSION"] = f"{_MARKED or uuid.uuid4().hex}-{_WORKER or 'main'}"
+SESSION_MARK = os.environ["FLOWLB_TEST_SESSION"]
 
 
 def run_conformance(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
@@ -60,17 +64,32 @@ def flowlb_processes() -> list[str]:
             argv = (proc / "cmdline").read_bytes().replace(b"\0", b" ").decode()
         except OSError:
             continue
-        mine = f"FLOWLB_TEST_SESSION={SESSION_MARK}".encode() in environ
-        if mine and b"FLOWLB_RUN_DIR=" in environ and not argv.startswith(sys.executable + " -m pytest"):
+        if _marked(environ) and b"FLOWLB_RUN_DIR=" in environ and not argv.startswith(sys.executable + " -m pytest"):
             found.append(argv)
     return found
 
 
+def _marked(environ: bytes) -> bool:
+    return f"FLOWLB_TEST_SESSION={SESSION_MARK}\0".encode() in environ + b"\0"
+
+
+def _ours_or_orphaned(owner: str) -> bool:
+    """Whether a container's owner (its ``flowlb.owner-pid`` label) is a process of this test session, or gone."""
+    try:
+        return _marked(Path(f"/proc/{int(owner)}/environ").read_bytes())
+    except (ValueError, OSError):
+        return True  # no owner alive: a leftover, whoever made it
+
+
 def flowlb_containers() -> list[str]:
+    """Names of the flowlb containers that this test session (or nobody alive) owns."""
     import docker
+
+    from flowlb.targets.dockerenv import OWNER_LABEL
 
     client = docker.from_env()
     try:
-        return [c.name for c in client.containers.list(all=True, filters={"label": "flowlb"})]
+        return [c.name for c in client.containers.list(all=True, filters={"label": "flowlb"})
+                if _ours_or_orphaned(c.labels.get(OWNER_LABEL, ""))]
     finally:
         client.close()

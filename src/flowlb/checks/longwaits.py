@@ -1,8 +1,9 @@
 """The suite's long waits: started once the cluster is up, on a quiet twin of it, judged at the end.
 
-A silent STOMP session (``--stomp-idle-seconds``) and Flow API calls that take over a minute
-(``--long-request-seconds``) would add their sum to the suite's wall time if each waited in turn,
-and a destructive check that kills the node under them would cut them for the wrong reason. So
+A silent STOMP session (``--stomp-idle-seconds``), Flow API calls that take over a minute
+(``--long-request-seconds``) and a client that dribbles its headers (`flowlb.checks.slowheaders`)
+would add their sum to the suite's wall time if each waited in turn, and a destructive check that
+kills a node or restarts HAProxy under them would cut them for the wrong reason. So
 they all start at once, while the other checks run, on a second cluster started from the same
 config (on a live LB: on the LB itself, which the suite changes only with ``--destructive``). Each
 check then reads its outcome, which names what failed and why.
@@ -31,6 +32,7 @@ from dataclasses import dataclass, field
 import urllib3
 
 from flowlb.checks.settings import backend_of, idle_cut_s, section_for_role
+from flowlb.checks.slowheaders import slow_client
 from flowlb.errors import TargetError
 from flowlb.haproxy.streams import StreamTimers, find_stream
 from flowlb.lbclient import echo, lb_pool
@@ -45,7 +47,7 @@ LONG_FIX = ("Fix: `timeout server` in the Flow server backend (or defaults) long
 LONG_REQUEST_GRACE_S = 10.0  # how much later than asked the answer may come through the LB
 LONG_REQUEST_ROLES = {"server_tls": "8443", "server": "8000"}
 STREAM_FIND_S = 5.0  # how long HAProxy may take to show a wait's stream connected to a server
-NAMES = ("stomp_idle", *(f"long_request[{port}]" for port in LONG_REQUEST_ROLES.values()))
+NAMES = ("stomp_idle", "slow_headers", *(f"long_request[{port}]" for port in LONG_REQUEST_ROLES.values()))
 
 
 @dataclass
@@ -115,7 +117,8 @@ class LongWaits:
         self._owns_target = owns_target
         self._pool = ThreadPoolExecutor(max_workers=1 + len(NAMES), thread_name_prefix="flowlb-longwait")
         self._target: Future[Target] = self._pool.submit(start)
-        self._jobs: dict[str, Future[WaitOutcome]] = {"stomp_idle": self._pool.submit(self._guarded, self._idle)}
+        self._jobs: dict[str, Future[WaitOutcome]] = {"stomp_idle": self._pool.submit(self._guarded, self._idle),
+                                                      "slow_headers": self._pool.submit(self._guarded, self._slow)}
         for role, port in LONG_REQUEST_ROLES.items():
             self._jobs[f"long_request[{port}]"] = self._pool.submit(self._guarded, self._long_request, role, port)
 
@@ -180,6 +183,12 @@ class LongWaits:
                                        f"{IDLE_FIX}", figures=figures)
         finally:
             session.close()
+
+    @staticmethod
+    def _slow(target: Target) -> WaitOutcome:
+        took, limit, failure = slow_client(target)
+        return WaitOutcome(failure=failure, figures={"slow_client_cut_after_s": round(took, 1),
+                                                     "slow_client_limit_s": limit})
 
     @staticmethod
     def _observe_silence(session: StompSession, silence_s: float) -> WaitOutcome:

@@ -119,6 +119,37 @@ def test_master_and_worker_run_the_stomp_scenario(local_cluster: Target, tmp_pat
     assert set(paths) == {"stomp"}, paths
 
 
+def test_capacity_search_runs_on_a_master_with_a_remote_worker(local_cluster: Target, tmp_path: Path) -> None:
+    """The shape judges on the master; the worker's CPU comes from its heartbeats."""
+    outcome_file = tmp_path / "capacity.json"
+    env = {**locust_environment(local_cluster, "api=1,handshake=0,stomp=1"), "FLOWLB_CAPACITY_FILE": str(outcome_file),
+           "FLOWLB_CAPACITY_STEP_USERS": "4", "FLOWLB_CAPACITY_STEP_SECONDS": "2", "FLOWLB_CAPACITY_MAX_USERS": "8"}
+    https = local_cluster.endpoints.server_tls
+    base = [sys.executable, "-m", "locust", "-f", str(REPO / "loadtests" / "capacity.py"),
+            "--host", f"https://{https.host}:{https.port}"]
+    port = str(free_port())
+    master = subprocess.Popen(
+        [*base, "--master", "--master-bind-host", "127.0.0.1", "--master-bind-port", port, "--headless",
+         "--expect-workers", "1", "--expect-workers-max-wait", "30"],
+        env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+    )
+    worker = subprocess.Popen([*base, "--worker", "--master-host", "127.0.0.1", "--master-port", port],
+                              env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        output, _ = master.communicate(timeout=120)
+        assert master.returncode == 0, output[-3000:]
+        worker.wait(timeout=30)
+    finally:
+        for process in (master, worker):
+            if process.poll() is None:
+                process.kill()
+                process.wait()
+    outcome = json.loads(outcome_file.read_text())
+    assert [s["users"] for s in outcome["steps"]] == [4, 8], outcome
+    assert all(s["workers"] == 1 and set(s["paths"]) == {"https", "stomp"} for s in outcome["steps"]), outcome
+    assert outcome["capacity"]["users"] == 8 and "capacity at SLO" in output, output[-2000:]
+
+
 def test_web_ui_serves_live_stats(local_cluster: Target, tmp_path: Path) -> None:
     """With Locust's web UI (on loopback), the Flow users run and their stats are served live."""
     import urllib.request

@@ -241,10 +241,11 @@ def verdict(steps: list[Step], policy: Policy, stopped_because: str) -> dict[str
     if busy:
         first = busy[0]
         needed = workers_needed(max(busy, key=lambda s: s.users))
+        more = needed - first.workers
         outcome["advice"] = (
             f"generator-bound: a Locust process was at {first.generator_cpu:.0f} % CPU from {first.users} users on, "
             f"so the capacity found is a lower bound for the LB; run again with {needed} Locust processes "
-            f"(--processes {needed}, or {needed - first.workers} more workers)"
+            f"(--processes {needed}, or {more} more worker{'s' if more > 1 else ''})"
         )
     return outcome
 

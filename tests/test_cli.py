@@ -39,3 +39,20 @@ def test_unwritable_output_is_one_line(tmp_path: Path) -> None:
     result = run_flowlb("generate", "-o", str(blocker / "haproxy.cfg"))
     assert result.returncode == 2
     assert result.stderr.startswith("flowlb: cannot write") and result.stderr.count("\n") == 1
+
+
+def test_an_empty_or_spaced_cert_path_is_refused_before_writing(tmp_path: Path) -> None:
+    out = tmp_path / "haproxy.cfg"
+    for cert in ("", "/etc/haproxy/a b.pem"):
+        result = run_flowlb("generate", "--cert", cert, "-o", str(out))
+        assert result.returncode == 2, result.stderr
+        assert result.stderr.startswith(f"flowlb: --cert {cert!r}: give the path of a PEM file"), result.stderr
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_write_that_fails_midway_leaves_no_temporary_file(tmp_path: Path) -> None:
+    """The target is a directory: the temporary file is written, the rename fails, the temporary goes."""
+    (tmp_path / "haproxy.cfg").mkdir()
+    result = run_flowlb("generate", "-o", str(tmp_path / "haproxy.cfg"))
+    assert result.returncode == 2 and result.stderr.startswith("flowlb: cannot write"), result.stderr
+    assert [p.name for p in tmp_path.iterdir()] == ["haproxy.cfg"]

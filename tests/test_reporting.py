@@ -154,3 +154,13 @@ def test_hostile_names_are_escaped_and_the_charts_are_not() -> None:
     assert "id='x.py::test[&lt;script&gt;alert(1)&lt;/script&gt;&#39;]'" in page, "the quote cannot end the id"
     assert "<div class=fix><b>Fix:</b> <code>&lt;script&gt;alert(1)&lt;/script&gt;</code></div>" in page
     assert len(svgs(page)) == 2, "the plots' <img> tags are inserted as HTML"
+
+
+def test_runs_started_in_the_same_second_get_their_own_directories(tmp_path: Path) -> None:
+    info = RunInfo("local", "hardened", "spec.toml", started=time.time())
+    first, second = run_directory(tmp_path, info), run_directory(tmp_path, info)
+    assert first != second
+    published = [finish(directory, info, sample_results()) for directory in (first, second)]
+    assert len({p.name for p in published}) == 2 and all((p / "summary.json").is_file() for p in published)
+    third = run_directory(tmp_path, info)  # the published names stay taken
+    assert third.name.removesuffix(".partial") not in {p.name for p in published}

@@ -109,6 +109,8 @@ def _cluster_options(parser: argparse.ArgumentParser) -> None:
 
 
 def _generate(options: argparse.Namespace) -> int:
+    if not options.cert or any(c.isspace() for c in options.cert):
+        raise FlowlbError(f"--cert {options.cert!r}: give the path of a PEM file, without spaces (HAProxy's crt)")
     spec = load_spec(options.spec)
     text = render(spec, options.profile or spec.profile, Layout.for_spec(spec, cert_path=options.cert))
     if options.output is None:
@@ -173,6 +175,7 @@ def _load(options: argparse.Namespace) -> int:
     import signal
 
     from flowlb.load.capacity import summary_lines
+    from flowlb.load.options import SCENARIOS, parse_weights
     from flowlb.load.runner import CAPACITY_LOCUSTFILE, DEFAULT_LOCUSTFILE, CapacitySearch, LoadPlan
     from flowlb.load.runner import run as run_load
     from flowlb.targets.select import choose_target, start_target
@@ -193,6 +196,13 @@ def _load(options: argparse.Namespace) -> int:
         plan.extra = ["--slo-p95-ms", options.slo_p95_ms, *plan.extra]
     if options.users < 1 or options.spawn_rate <= 0 or options.processes < 0:
         raise FlowlbError("--users and --spawn-rate must be positive, --processes not negative")
+    if options.failover_after is not None and not options.failover_after >= 0:
+        raise FlowlbError(f"--failover-after {options.failover_after:g}: give the seconds of load before the failure "
+                          "(0 or more)")
+    try:
+        parse_weights(options.mix, SCENARIOS, "--mix")  # a bad mix fails before any cluster starts
+    except ValueError as exc:
+        raise FlowlbError(str(exc)) from None
     plan.seconds()  # a bad --run-time fails before any cluster starts
     spec = load_spec(options.spec)
     kind = choose_target(options.target)
@@ -213,6 +223,7 @@ def _load(options: argparse.Namespace) -> int:
 
 def write_atomically(path: Path, text: str) -> None:
     """Write ``text`` to ``path`` so that no half-written file is ever left behind."""
+    temporary = ""
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
@@ -220,6 +231,8 @@ def write_atomically(path: Path, text: str) -> None:
             out.write(text)
         os.replace(temporary, path)
     except OSError as exc:
+        if temporary:
+            Path(temporary).unlink(missing_ok=True)  # a full disk or a directory in the way: no temp file stays
         raise FlowlbError(f"cannot write {path}: {exc.strerror or exc}") from None
 
 

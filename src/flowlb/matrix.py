@@ -18,13 +18,12 @@ from typing import Any
 
 from flowlb import paths
 from flowlb.errors import FlowlbError
-from flowlb.reporting import TEMPLATES, discard, publish
+from flowlb.reporting import TEMPLATES, discard, fresh_directory, publish
 
 
 def run_matrix(versions: list[str], config: Path | None, report_root: Path, extra: list[str]) -> Path:
     """Run the suite once per version; write and publish the side-by-side report; return its directory."""
-    directory = report_root / f"matrix-{time.strftime('%Y%m%d-%H%M%S')}-{time.time_ns() % 1_000_000:06d}.partial"
-    directory.mkdir(parents=True)
+    directory = fresh_directory(report_root, f"matrix-{time.strftime('%Y%m%d-%H%M%S')}")
     try:
         summaries: dict[str, dict[str, Any]] = {}
         for version in versions:

@@ -58,13 +58,32 @@ class RunInfo:
     ended: float = 0.0
 
 
+MAX_SAME_NAME = 1000  # runs of one name started in the same second, before a new directory is refused
+
+
+def fresh_directory(root: Path, name: str) -> Path:
+    """A new ``<root>/<name>.partial`` whose name no other run has or had (``-2``, ``-3``... when taken).
+
+    Created with an exclusive ``mkdir``, so two runs started in the same second never share one.
+    """
+    root.mkdir(parents=True, exist_ok=True)
+    for number in range(1, MAX_SAME_NAME + 1):
+        stem = name if number == 1 else f"{name}-{number}"
+        if (root / stem).exists():
+            continue
+        try:
+            (root / f"{stem}.partial").mkdir()
+        except FileExistsError:
+            continue
+        return root / f"{stem}.partial"
+    raise FileExistsError(f"{MAX_SAME_NAME} report directories named {name} already exist in {root}")
+
+
 def run_directory(root: Path, info: RunInfo) -> Path:
     """A fresh ``<root>/<time>-<target>-<config>.partial`` directory for this run."""
     stamp = time.strftime("%Y%m%d-%H%M%S", time.localtime(info.started))
     safe = "".join(c if c.isalnum() or c in "-_." else "_" for c in f"{info.target}-{info.config}")
-    directory = root / f"{stamp}-{safe}.partial"
-    directory.mkdir(parents=True, exist_ok=True)
-    return directory
+    return fresh_directory(root, f"{stamp}-{safe}")
 
 
 def finish(directory: Path, info: RunInfo, results: list[CheckResult]) -> Path:
@@ -95,9 +114,7 @@ def finish(directory: Path, info: RunInfo, results: list[CheckResult]) -> Path:
 def publish(directory: Path) -> Path:
     """Drop a complete run directory's ``.partial`` suffix and point ``latest`` at it."""
     final = directory.with_name(directory.name.removesuffix(".partial"))
-    if final.exists():
-        shutil.rmtree(final)
-    directory.rename(final)
+    directory.rename(final)  # fresh_directory chose a name no other run has: nothing is replaced
     latest = final.parent / "latest"
     temporary = final.parent / f".latest-{os.getpid()}"
     temporary.unlink(missing_ok=True)

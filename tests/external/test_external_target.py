@@ -139,3 +139,36 @@ def test_bad_external_options_are_one_line(cluster: ForeignCluster, tmp_path: Pa
     )
     assert result.returncode == 2, result.stdout[-2000:]
     assert "--lb-ports: 'web=80' is not <role>=<port>" in result.stdout + result.stderr
+
+
+def test_a_plain_http_server_on_the_tls_ports_fails_whatever_it_answers(tmp_path: Path) -> None:
+    """A 404 (or a 400 to a STOMP CONNECT) is still plaintext on a TLS port."""
+    from flowlb.net import free_port
+
+    port = free_port()
+    server = subprocess.Popen([sys.executable, "-m", "http.server", "--bind", "127.0.0.1", str(port)], cwd=tmp_path,
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        from flowlb.checks.raw import exchange
+        from flowlb.net import Endpoint, wait_until
+
+        def answers() -> bool:
+            try:
+                return bool(exchange(Endpoint("127.0.0.1", port), b"GET / HTTP/1.0\r\n\r\n", timeout=1.0).data)
+            except OSError:
+                return False
+
+        wait_until(answers, 10, "the plain HTTP server")
+        junit = tmp_path / "junit.xml"
+        ports = ",".join(f"{role}={port}" for role in ("http", "https", "server", "server-tls", "stomp"))
+        subprocess.run(
+            [sys.executable, "-m", "pytest", "conformance/tls/test_plaintext_to_tls_port_refused.py", "-q",
+             "-p", "no:cacheprovider", "--report-dir", "none", "--junitxml", str(junit), "--target", "external",
+             "--lb-host", "127.0.0.1", "--lb-ports", ports],
+            capture_output=True, text=True, cwd=REPO, check=False, timeout=120,
+        )
+        found = outcomes(junit)
+    finally:
+        server.terminate()
+        server.wait(timeout=10)
+    assert sorted(found.values()) == ["failed"] * 3, found

@@ -244,7 +244,9 @@ def test_find_capacity_stops_at_the_first_step_that_breaks_the_slo(haproxy_bin: 
     ("args", "message"),
     [
         (["--run-time", "soon"], "--run-time 'soon' is not a duration"),
-        (["--mix", "web=1"], "Locust exited with 1 and wrote no results"),
+        (["--mix", "bogus=3"], "--mix: 'bogus=3' is not <name>=<number>"),
+        (["--failover", "kill", "--failover-after", "-5"], "--failover-after -5: give the seconds"),
+        (["--", "--flow-mix", "web=1"], "Locust exited with 1 and wrote no results"),
         (["--find-capacity", "--step-users", "20", "--max-users", "10"], "--max-users 10 is below one step"),
         (["--find-capacity", "--failover", "kill"], "--find-capacity and --failover do not mix"),
     ],

@@ -34,7 +34,7 @@ from flowlb.load.options import parse_weights
 from flowlb.load.paths import PATHS
 from flowlb.load.results import LoadResult, failover_summary, read_history
 from flowlb.net import wait_until
-from flowlb.reporting import discard, publish
+from flowlb.reporting import discard, fresh_directory, publish
 from flowlb.targets.base import Target
 
 DEFAULT_LOCUSTFILE = paths.folder("loadtests") / "flow.py"
@@ -204,9 +204,7 @@ def run(plan: LoadPlan, target: Target, report_root: Path) -> tuple[int, Path]:
         raise FlowlbError(f"--failover {plan.failover!r}: choose kill or hang")
     if not plan.locustfile.is_file():
         raise FlowlbError(f"no locustfile at {plan.locustfile}")
-    stamp = time.strftime("%Y%m%d-%H%M%S")
-    directory = report_root / f"{stamp}-load-{target.kind}.partial"
-    directory.mkdir(parents=True, exist_ok=True)
+    directory = fresh_directory(report_root, f"{time.strftime('%Y%m%d-%H%M%S')}-load-{target.kind}")
     prefix = directory / "locust"
     timeline = Timeline()
     process: subprocess.Popen[bytes] | None = None

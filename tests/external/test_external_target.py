@@ -172,3 +172,32 @@ def test_a_plain_http_server_on_the_tls_ports_fails_whatever_it_answers(tmp_path
         server.terminate()
         server.wait(timeout=10)
     assert sorted(found.values()) == ["failed"] * 3, found
+
+
+def run_bare_external(*options: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "pytest", "conformance/", "-q", "-p", "no:cacheprovider", "--report-dir", "none",
+         "--target", "external", "--lb-host", "127.0.0.1", *options],
+        capture_output=True, text=True, cwd=REPO, check=False, timeout=120,
+    )
+
+
+def test_closed_ports_of_a_live_lb_are_named_in_one_line_before_any_check() -> None:
+    from flowlb.net import free_port
+
+    closed = [free_port() for _ in range(5)]
+    ports = ",".join(f"{role}={port}" for role, port in zip(("http", "https", "server", "server-tls", "stomp"),
+                                                            closed, strict=True))
+    result = run_bare_external("--lb-ports", ports)
+    assert result.returncode == 2, result.stdout[-2000:]
+    output = result.stdout + result.stderr
+    assert f"the LB at 127.0.0.1 accepts no connection on http={closed[0]} (Connection refused)" in output, output
+    assert f"stomp={closed[4]}" in output and "check --lb-host and --lb-ports" in output
+    assert " passed" not in output, output[-2000:]
+
+
+@pytest.mark.parametrize("address", ["tcp:127.0.0.1:abc", "tcp:127.0.0.1:99999", "tcp::9999"])
+def test_a_runtime_api_address_that_cannot_be_one_is_refused_at_once(address: str) -> None:
+    result = run_bare_external("--runtime-api", address)
+    assert result.returncode == 2, result.stdout[-2000:]
+    assert f"--runtime-api: {address!r} is not tcp:HOST:PORT" in result.stdout + result.stderr

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from flowlb.errors import TargetError
+from flowlb.errors import FlowlbError, TargetError
 
 
 @dataclass(frozen=True)
@@ -57,8 +57,14 @@ class RuntimeAPI:
         text = str(self.socket_path)
         if text.startswith("tcp:"):
             host, _, port = text.removeprefix("tcp:").rpartition(":")
+            if not host or not port.isdigit() or not 0 < int(port) < 65536:
+                raise FlowlbError(f"{text!r} is not tcp:HOST:PORT (a port 1-65535) nor a UNIX socket path")
             return socket.AF_INET, (host, int(port))
         return socket.AF_UNIX, text
+
+    def validate(self) -> None:
+        """Raise ``FlowlbError`` now for an address that cannot be one (``tcp:HOST:abc``), before any check runs."""
+        self._address()
 
     def command(self, command: str) -> str:
         """Send one command and return HAProxy's whole answer."""

@@ -9,8 +9,10 @@ is changed on the LB unless ``--destructive`` is given, and then only through th
 from __future__ import annotations
 
 import shlex
+import socket
 import ssl
 import subprocess
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -35,6 +37,24 @@ def parse_ports(text: str, defaults: dict[str, int]) -> dict[str, int]:
             raise FlowlbError(f"--lb-ports: '{item}' is not <role>=<port> with a role among {', '.join(ROLE_NAMES)}")
         ports[role] = int(value)
     return ports
+
+
+REACH_TIMEOUT_S = 3.0  # how long each declared port of a live LB has to accept a connection
+
+
+def dead_ports(host: str, ports: dict[str, int], timeout: float = REACH_TIMEOUT_S) -> dict[str, str]:
+    """The declared ports of ``host`` that accept no TCP connection within ``timeout`` (all tried at once):
+    role -> why."""
+    def attempt(port: int) -> str:
+        try:
+            with socket.create_connection((host, port), timeout=timeout):
+                return ""
+        except OSError as exc:
+            return exc.strerror or type(exc).__name__
+
+    with ThreadPoolExecutor(max_workers=max(1, len(ports))) as pool:
+        outcomes = dict(zip(ports, pool.map(attempt, ports.values()), strict=True))
+    return {role: why for role, why in outcomes.items() if why}
 
 
 def system_ca_file() -> Path:
@@ -90,6 +110,12 @@ class ExternalTarget:
         if runtime_api and stats_url:
             raise FlowlbError("give either --runtime-api or --stats-url, not both")
         evidence: RuntimeAPI | None = None
+        for flag, address in (("--runtime-api", runtime_api), ("--master-cli", master_cli)):
+            if address:
+                try:
+                    RuntimeAPI(address).validate()
+                except FlowlbError as exc:
+                    raise FlowlbError(f"{flag}: {exc}") from None
         if runtime_api:
             evidence = RuntimeAPI(runtime_api)
         elif stats_url:

@@ -78,9 +78,14 @@ def main() -> int:
                         help="Locust users on 8443 (default 50, as in docs/findings.md)")
     parser.add_argument("--stomp-users", type=int, default=20, help="Locust STOMP users (default 20)")
     args = parser.parse_args()
+    with tempfile.TemporaryDirectory(prefix="flowlb-bench-") as temporary:  # removed however the run ends
+        return measure(args, Path(temporary))
+
+
+def measure(args: argparse.Namespace, work: Path) -> int:
+    """Every row of the table, measured with ``work`` for Locust's files; the exit code."""
     seconds = args.seconds
     spec = load_spec(None)
-    work = Path(tempfile.mkdtemp(prefix="flowlb-bench-"))
     flow = REPO / "loadtests" / "flow.py"
     target = start_target("local", spec, "hardened")
     try:

@@ -46,3 +46,13 @@ def test_no_report_with_report_dir_none(suite: pytest.Pytester) -> None:
     result = suite.runpytest_subprocess("-p", "no:flowlb", "--report-dir", "none")
     assert result.ret == 0
     assert not (suite.path / "reports").exists()
+
+
+def test_a_report_dir_that_cannot_be_made_is_one_line_and_exit_2(suite: pytest.Pytester) -> None:
+    suite.makepyfile(test_x="def test_it():\n    pass\n")
+    (suite.path / "file").write_text("")
+    result = suite.runpytest_subprocess("-p", "no:flowlb", "--report-dir", "file/reports")
+    assert result.ret == 2
+    output = result.stdout.str() + result.stderr.str()
+    assert "flowlb: --report-dir file/reports: cannot make a run directory there (Not a directory)" in output
+    assert "INTERNALERROR" not in output

@@ -178,6 +178,7 @@ def _load(options: argparse.Namespace) -> int:
     from flowlb.load.options import SCENARIOS, parse_weights
     from flowlb.load.runner import CAPACITY_LOCUSTFILE, DEFAULT_LOCUSTFILE, CapacitySearch, LoadPlan
     from flowlb.load.runner import run as run_load
+    from flowlb.reporting import writable_root
     from flowlb.targets.select import choose_target, start_target
 
     extra = options.locust_args[1:] if options.locust_args[:1] == ["--"] else options.locust_args
@@ -205,6 +206,7 @@ def _load(options: argparse.Namespace) -> int:
         raise FlowlbError(str(exc)) from None
     plan.seconds()  # a bad --run-time fails before any cluster starts
     spec = load_spec(options.spec)
+    writable_root(options.report_dir)  # before any cluster starts
     kind = choose_target(options.target)
     signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt()))
     target = start_target(kind, spec, options.profile or spec.profile)

@@ -152,7 +152,12 @@ def pytest_configure(config: pytest.Config) -> None:
         config=f"operator:{Path(cfg).name}" if cfg else (config.getoption("flowlb_profile") or "spec profile"),
         spec=str(config.getoption("flowlb_spec") or "fixtures/cluster.toml"),
     )
-    report = RunReport(run_directory(Path(report_dir), info), info)
+    try:
+        directory = run_directory(Path(report_dir), info)
+    except OSError as exc:
+        pytest.exit(f"flowlb: --report-dir {report_dir}: cannot make a run directory there "
+                    f"({exc.strerror or exc})", returncode=2)
+    report = RunReport(directory, info)
     config.stash[REPORT_KEY] = report
     config.pluginmanager.register(report, "flowlb-run-report")
     if not config.option.xmlpath:

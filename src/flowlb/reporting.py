@@ -20,6 +20,7 @@ from typing import Any
 import jinja2
 
 from flowlb import __version__, plots
+from flowlb.errors import FlowlbError
 
 
 @dataclass
@@ -59,6 +60,17 @@ class RunInfo:
 
 
 MAX_SAME_NAME = 1000  # runs of one name started in the same second, before a new directory is refused
+
+
+def writable_root(root: Path, flag: str = "--report-dir") -> Path:
+    """``root``, made if missing; ``FlowlbError`` (one line) when run directories cannot be made there."""
+    try:
+        root.mkdir(parents=True, exist_ok=True)
+        probe = fresh_directory(root, f".flowlb-probe-{os.getpid()}")
+        probe.rmdir()
+    except OSError as exc:
+        raise FlowlbError(f"{flag} {root}: cannot make a run directory there ({exc.strerror or exc})") from None
+    return root
 
 
 def fresh_directory(root: Path, name: str) -> Path:

@@ -260,3 +260,13 @@ def test_bad_options_are_one_line_and_leave_nothing(
     assert last.startswith("flowlb: ") and message in last, result.stderr
     assert not tmp_path.exists() or not any(tmp_path.iterdir()), list(tmp_path.iterdir())
     assert flowlb_processes() == []
+
+
+def test_a_report_dir_on_a_file_is_one_line_before_any_cluster_starts(tmp_path: Path) -> None:
+    blocker = tmp_path / "file"
+    blocker.write_text("")
+    result = flowlb_load("--target", "local", "--run-time", "3s", "--report-dir", str(blocker / "reports"), timeout=30)
+    assert result.returncode == 2, result.stdout + result.stderr
+    assert result.stderr.strip().splitlines()[-1] == (f"flowlb: --report-dir {blocker / 'reports'}: cannot make a run "
+                                                      "directory there (Not a directory)"), result.stderr
+    assert "Traceback" not in result.stderr and flowlb_processes() == []

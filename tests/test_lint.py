@@ -140,3 +140,29 @@ def test_version_rules_start_at_their_version(edit: tuple[str, str], rule: str, 
         found = {finding.rule for finding in lint(path, SPEC, version)}
         expected = tuple(map(int, version.split("."))) >= tuple(map(int, first_version.split(".")))
         assert (rule in found) is expected, (version, sorted(found))
+
+
+@pytest.mark.parametrize(("text", "rule"), [
+    ("", "FLOW040"),
+    ("# nothing but a comment\n", "FLOW040"),
+    ("defaults\n  mode http\n  timeout client 5s\n  timeout server 5s\n  timeout connect 5s\n"
+     "frontend web\n  default_backend nodes\nbackend nodes\n  server node1 10.0.0.1:80 check\n", "FLOW040"),
+    ("defaults\n  mode http\n  timeout client 5s\n  timeout server 5s\n  timeout connect 5s\n"
+     "frontend other\n  bind :9000\n  default_backend nodes\nbackend nodes\n  server node1 10.0.0.1:80 check\n",
+     "FLOW040"),
+])
+def test_a_file_that_serves_no_lb_port_is_a_finding(text: str, rule: str, tmp_path: Path) -> None:
+    config = tmp_path / "haproxy.cfg"
+    config.write_text(text)
+    result = run_flowlb("lint", str(config))
+    assert result.returncode == 1, result.stdout
+    assert rule in result.stdout and "no findings" not in result.stdout, result.stdout
+
+
+def test_stomp_in_http_mode_is_a_finding(tmp_path: Path) -> None:
+    text = (REPO / "tests" / "golden" / "hardened.cfg").read_text()
+    assert "mode tcp" in text
+    config = tmp_path / "haproxy.cfg"
+    config.write_text(text.replace("mode tcp", "mode http"))  # the STOMP frontend and backend are the TCP ones
+    result = run_flowlb("lint", str(config))
+    assert "FLOW041" in result.stdout and "carries STOMP (61613) in `mode http`" in result.stdout, result.stdout

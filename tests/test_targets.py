@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -87,3 +88,15 @@ def test_bad_spec_exits_2_with_one_line(tmp_path: Path) -> None:
     result = run_conformance("--target", "local", "--spec", str(spec))
     assert result.returncode == 2
     assert f"flowlb: cluster spec {spec}: nodes[0].port: unknown key" in result.stdout + result.stderr
+
+
+def test_an_operator_config_that_binds_no_lb_port_says_so_at_once(haproxy_bin: str, tmp_path: Path) -> None:
+    config = tmp_path / "haproxy.cfg"
+    config.write_text("defaults\n  mode http\n  timeout client 5s\n  timeout server 5s\n  timeout connect 5s\n"
+                      "listen other\n  bind :9000\n  server node1 10.0.0.1:8000 check\n")
+    started = time.monotonic()
+    result = run_conformance("--target", "local", "--haproxy-cfg", str(config))
+    assert result.returncode == 2, result.stdout[-2000:]
+    assert f"flowlb: {config}: binds none of the LB's ports (80, 443, 8000, 8443, 61613)" in result.stdout
+    assert time.monotonic() - started < 20, "it waited for a port to open"
+    assert flowlb_processes() == []

@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 import sys
 import tempfile
 from pathlib import Path
@@ -152,6 +153,9 @@ def _lint(options: argparse.Namespace) -> int:
     from flowlb.lint.run import as_json, as_text, lint
 
     findings = lint(options.path, load_spec(options.spec), options.haproxy_version)
+    if shutil.which("haproxy") is None:
+        print("flowlb: note: no haproxy on PATH, so whether HAProxy loads the file (FLOW000) was not checked",
+              file=sys.stderr)
     sys.stdout.write((as_json if options.format == "json" else as_text)(options.path, findings))
     return 1 if findings else 0
 

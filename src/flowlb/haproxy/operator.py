@@ -51,8 +51,10 @@ class OperatorConfig:
         """Read ``path``, size its cluster and make sure it can be mapped; one line when it cannot."""
         text = read_config_file(path)
         try:
-            plan = ClusterPlan.of(HAProxyConfig.parse(text), spec)
+            config = HAProxyConfig.parse(text)
+            plan = ClusterPlan.of(config, spec)
             remap_config(text, spec, Layout.for_spec(plan.spec, extra_ports=plan.extra_ports), str(path))
+            _require_an_lb_port(config, spec, path)
         except FlowlbError:
             refusal = haproxy_refusal(text, path)
             if refusal is not None:
@@ -86,3 +88,13 @@ def haproxy_refusal(text: str, path: Path, haproxy_bin: str = "haproxy") -> str 
     if result.returncode == 0 or not Diagnosis.parse(output).alerts:
         return None
     return one_line_error(output, text, f"{path} does not load")
+
+
+def _require_an_lb_port(config: HAProxyConfig, spec: ClusterSpec, path: Path) -> None:
+    """One line at once for a config that binds none of the LB's ports, instead of waiting for one to open."""
+    lb_ports = set(spec.lb.ports.by_role().values())
+    bound = {port for section in config.of_kind("frontend", "listen") for port, _ in section.bind_ports()}
+    if not bound & lb_ports:
+        listed = ", ".join(str(port) for port in spec.lb.ports.by_role().values())
+        raise FlowlbError(f"{path}: binds none of the LB's ports ({listed}): no Flow client could reach it, so "
+                          "there is nothing to test (`flowlb lint` says more)")

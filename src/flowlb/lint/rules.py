@@ -666,3 +666,31 @@ def reload_forgets_server_state(config: Config, spec: ClusterSpec) -> Iterator[F
                   "again until its checks fail once more",
                   "`server-state-file /var/lib/haproxy/server-state` in global, `load-server-state-from-file "
                   "global` in defaults, and dump `show servers state` into that file before each reload")
+
+
+@rule
+def serves_no_lb_port(config: Config, spec: ClusterSpec) -> Iterator[Finding]:
+    """An empty file, or one whose binds are none of the LB's ports: the LB serves Flow nothing."""
+    ports = _ports(spec)
+    bound = {port for front in config.of_kind("frontend", "listen") for port, _ in front.bind_ports()}
+    if bound & set(ports.values()):
+        return
+    listed = ", ".join(str(port) for port in ports.values())
+    what = "the file has no frontend or listen section" if not config.of_kind("frontend", "listen") else (
+        "no `bind` line is on one of the LB's ports")
+    yield Finding("FLOW040", 1 if config.sections else 0, f"{what} ({listed})",
+                  "clients of Flow (browsers, ectool, agents) reach nothing through this LB",
+                  f"a frontend per Flow port: `bind :{ports['https']} ssl crt ...` and so on, each sending to its "
+                  "backend")
+
+
+@rule
+def stomp_in_http_mode(config: Config, spec: ClusterSpec) -> Iterator[Finding]:
+    """STOMP frontends and backends in ``mode http``: HAProxy answers the CONNECT frame with 400."""
+    stomp_port = _ports(spec)["stomp"]
+    fronts = config.listeners(stomp_port)
+    for section in _union(fronts, _stomp_backends(config, spec)):
+        if section.mode() == "http":
+            yield Finding("FLOW041", section.number, f"{_where(section)} carries STOMP ({stomp_port}) in `mode http`",
+                          "STOMP is not HTTP: HAProxy refuses the agents' CONNECT frame as a bad request (400)",
+                          "`mode tcp` in this section (and `timeout tunnel` for the long sessions)")

@@ -56,3 +56,22 @@ def test_a_report_dir_that_cannot_be_made_is_one_line_and_exit_2(suite: pytest.P
     output = result.stdout.str() + result.stderr.str()
     assert "flowlb: --report-dir file/reports: cannot make a run directory there (Not a directory)" in output
     assert "INTERNALERROR" not in output
+
+
+def test_a_run_that_stops_early_with_a_clean_exit_status_publishes_nothing(suite: pytest.Pytester) -> None:
+    """As after a second Ctrl-C: pytest ends with status 0, but only the first of three checks ran."""
+    suite.makepyfile(test_x="import pytest\n\ndef test_a():\n    pass\n\ndef test_b():\n"
+                            "    pytest.exit('stopped', returncode=0)\n\ndef test_c():\n    pass\n")
+    reports = suite.path / "reports"
+    (reports / "latest").parent.mkdir()
+    result = suite.runpytest_subprocess("-p", "no:flowlb", "--report-dir", str(reports))
+    assert result.ret == 0
+    assert list(reports.iterdir()) == [], list(reports.iterdir())
+
+
+def test_an_interrupted_run_publishes_nothing(suite: pytest.Pytester) -> None:
+    suite.makepyfile(test_x="def test_a():\n    pass\n\ndef test_b():\n    raise KeyboardInterrupt\n")
+    reports = suite.path / "reports"
+    result = suite.runpytest_subprocess("-p", "no:flowlb", "--report-dir", str(reports))
+    assert result.ret == 2
+    assert not reports.exists() or list(reports.iterdir()) == []

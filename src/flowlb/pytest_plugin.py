@@ -171,10 +171,17 @@ class RunReport:
         self.directory = directory
         self.info = info
         self.results: dict[str, CheckResult] = {}
+        self.finished: set[str] = set()  # checks whose teardown has been reported: they ran to the end
+        self.interrupted = False
         self.published = False
+
+    def pytest_keyboard_interrupt(self) -> None:
+        self.interrupted = True  # Ctrl-C or SIGTERM, once or several times: never a verdict
 
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
         """Collect each check's outcome for the run's report."""
+        if report.when == "teardown":
+            self.finished.add(report.nodeid)
         result = self.results.get(report.nodeid)
         if result is None:
             result = self.results[report.nodeid] = _describe(report)
@@ -189,8 +196,14 @@ class RunReport:
 
     @pytest.hookimpl(trylast=True)
     def pytest_sessionfinish(self, session: pytest.Session, exitstatus: int) -> None:
-        """Publish the run's report once junit.xml is written; drop it when the run did not finish."""
-        if exitstatus in (pytest.ExitCode.OK, pytest.ExitCode.TESTS_FAILED):
+        """Publish the run's report once junit.xml is written; drop it when the run did not finish.
+
+        Finished means: pytest says so, no interrupt came, and every selected check ran its teardown.
+        A second Ctrl-C can make pytest's exit status look like success after one check of four.
+        """
+        every_check_ran = all(item.nodeid in self.finished for item in session.items)
+        if (exitstatus in (pytest.ExitCode.OK, pytest.ExitCode.TESTS_FAILED) and not self.interrupted
+                and every_check_ran and session.items):
             self.directory = finish(self.directory, self.info, list(self.results.values()))
             self.published = True
         else:

@@ -178,6 +178,7 @@ def _matrix(options: argparse.Namespace) -> int:
 def _load(options: argparse.Namespace) -> int:
     import signal
 
+    from flowlb.interrupts import deferred_signals
     from flowlb.load.capacity import summary_lines
     from flowlb.load.options import SCENARIOS, parse_weights
     from flowlb.load.runner import CAPACITY_LOCUSTFILE, DEFAULT_LOCUSTFILE, CapacitySearch, LoadPlan
@@ -217,7 +218,8 @@ def _load(options: argparse.Namespace) -> int:
     try:
         code, directory = run_load(plan, target, options.report_dir)
     finally:
-        target.close()
+        with deferred_signals():  # a second Ctrl-C does not leave the cluster half torn down
+            target.close()
     if plan.search is not None:
         summary = json.loads((directory / "summary.json").read_text())
         for line in summary_lines(summary["capacity"]):

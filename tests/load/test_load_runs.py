@@ -246,7 +246,7 @@ def test_find_capacity_stops_at_the_first_step_that_breaks_the_slo(haproxy_bin: 
         (["--run-time", "soon"], "--run-time 'soon' is not a duration"),
         (["--mix", "bogus=3"], "--mix: 'bogus=3' is not <name>=<number>"),
         (["--failover", "kill", "--failover-after", "-5"], "--failover-after -5: give the seconds"),
-        (["--", "--flow-mix", "web=1"], "Locust exited with 1 and wrote no results"),
+        (["--slo-p95-ms", "web=5"], "Locust exited with 1 and wrote no results"),
         (["--find-capacity", "--step-users", "20", "--max-users", "10"], "--max-users 10 is below one step"),
         (["--find-capacity", "--failover", "kill"], "--find-capacity and --failover do not mix"),
     ],
@@ -270,3 +270,33 @@ def test_a_report_dir_on_a_file_is_one_line_before_any_cluster_starts(tmp_path: 
     assert result.stderr.strip().splitlines()[-1] == (f"flowlb: --report-dir {blocker / 'reports'}: cannot make a run "
                                                       "directory there (Not a directory)"), result.stderr
     assert "Traceback" not in result.stderr and flowlb_processes() == []
+
+
+@pytest.mark.parametrize("signals", [1, 2, 3])
+def test_interrupts_leave_no_report_no_partial_directory_and_no_process(
+    signals: int, haproxy_bin: str, tmp_path: Path
+) -> None:
+    """Ctrl-C once, twice or three times while Locust runs: nothing is published, nothing stays behind."""
+    import os
+    import signal
+    import time
+
+    load = subprocess.Popen([sys.executable, "-m", "flowlb.cli", "load", "--target", "local", "--run-time", "30s",
+                             "--users", "4", "--spawn-rate", "4", "--report-dir", str(tmp_path)],
+                            cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        wait_until(lambda: any(p.name.endswith(".partial") for p in tmp_path.iterdir()) if tmp_path.exists()
+                   else False, 60, "the load run's directory")
+        time.sleep(2)  # the pacing IS the test: Locust is running its users now
+        for _ in range(signals):
+            os.kill(load.pid, signal.SIGINT)
+            time.sleep(0.2)
+        output, _ = load.communicate(timeout=60)
+    finally:
+        if load.poll() is None:
+            load.kill()
+            load.wait()
+    assert load.returncode == 130 and output.strip().splitlines()[-1] == "flowlb: interrupted", output[-2000:]
+    assert "Traceback" not in output, output[-3000:]
+    assert list(tmp_path.iterdir()) == [], list(tmp_path.iterdir())
+    assert flowlb_processes() == []

@@ -29,6 +29,7 @@ from flowlb import paths
 from flowlb.errors import FlowlbError
 from flowlb.evidence import DOWN, FAILURE, NOTE, timeline_event
 from flowlb.haproxy.runtime import RuntimeAPI
+from flowlb.interrupts import deferred_signals
 from flowlb.load import report as load_report
 from flowlb.load.options import parse_weights
 from flowlb.load.paths import PATHS
@@ -241,13 +242,15 @@ def run(plan: LoadPlan, target: Target, report_root: Path) -> tuple[int, Path]:
         (directory / "summary.json").write_text(json.dumps(summary, indent=2))
         (directory / "timeline.json").write_text(json.dumps(asdict(timeline), indent=2))
         load_report.write(directory)
-        return code, publish(directory)
+        with deferred_signals():
+            _stop(process)  # Locust is done writing before the directory is published
+            return code, publish(directory)
     except BaseException:
-        discard(directory)
+        with deferred_signals():  # a second Ctrl-C waits until Locust is stopped and the directory is gone
+            if process is not None:
+                _stop(process)  # Locust writes its files as it stops: stop it first, then remove them
+            discard(directory)
         raise
-    finally:
-        if process is not None:
-            _stop(process)
 
 
 def _read_capacity(path: Path) -> dict[str, Any]:
@@ -259,12 +262,13 @@ def _read_capacity(path: Path) -> dict[str, Any]:
 
 
 def _stop(process: subprocess.Popen[bytes]) -> None:
-    """End Locust's process group: SIGINT (it writes its reports), then SIGKILL after a bounded wait."""
+    """End Locust's process group: SIGTERM (Locust's graceful stop; SIGINT would raise KeyboardInterrupt inside a
+    user's greenlet and print its traceback), then SIGKILL after a bounded wait."""
     if process.poll() is not None:
         with contextlib.suppress(ProcessLookupError):
             os.killpg(process.pid, signal.SIGKILL)  # a --processes worker that outlived its master
         return
-    for sig, grace in ((signal.SIGINT, 10.0), (signal.SIGKILL, 5.0)):
+    for sig, grace in ((signal.SIGTERM, 10.0), (signal.SIGKILL, 5.0)):
         try:
             os.killpg(process.pid, sig)
         except ProcessLookupError:

@@ -18,6 +18,7 @@ import urllib3
 from flowlb.checks.counters import measure_spread
 from flowlb.errors import FlowlbError
 from flowlb.haproxy.runtime import RuntimeAPI
+from flowlb.interrupts import deferred_signals
 from flowlb.net import wait_until
 from flowlb.targets.base import Target
 
@@ -63,6 +64,7 @@ def test_backup_serves_only_when_every_primary_is_out(
             "over. Fix: a backup server that passes the same health check as the primaries."
         )
     finally:
-        for name in primaries:
-            runtime.set_state(backend, name, "ready")
+        with deferred_signals():  # a second Ctrl-C must not leave a primary in MAINT
+            for name in primaries:
+                runtime.set_state(backend, name, "ready")
         wait_until(lambda: all(runtime.server(backend, n).is_up for n in primaries), 30.0, "primaries UP again")

@@ -16,6 +16,7 @@ import urllib3
 
 from flowlb.checks.counters import measure_spread
 from flowlb.haproxy.runtime import RuntimeAPI
+from flowlb.interrupts import deferred_signals
 from flowlb.net import wait_until
 from flowlb.targets.base import Target
 
@@ -45,5 +46,6 @@ def test_server_in_maintenance_gets_no_request(
             f"{backend}/{drained} is in maintenance yet took {spread.per_server[drained]} requests"
         )
     finally:
-        runtime.set_state(backend, drained, "ready")
+        with deferred_signals():  # a second Ctrl-C must not leave the server in MAINT
+            runtime.set_state(backend, drained, "ready")
         wait_until(lambda: runtime.server(backend, drained).is_up, 30.0, f"{backend}/{drained} UP again")

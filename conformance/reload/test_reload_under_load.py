@@ -31,6 +31,7 @@ from flowlb.checks.settings import section_for_role
 from flowlb.checks.stream import RequestStream
 from flowlb.haproxy.config import HAProxyConfig, parse_time_s
 from flowlb.haproxy.runtime import RuntimeAPI
+from flowlb.interrupts import deferred_signals
 from flowlb.net import wait_until
 from flowlb.node_contract import HealthState
 from flowlb.stompclient import StompSession
@@ -159,7 +160,8 @@ def test_reload_under_load_keeps_requests_sessions_and_server_states(
             assert reply.headers.get(HEADER) == token, "the reloaded config did not take effect on 8443"
         _sessions_still_work([session for session in sessions if down is None or session.node != down])
     finally:
-        runtime.set_state(backend, drained, "ready")
+        with deferred_signals():  # a second Ctrl-C must not leave the server in MAINT
+            runtime.set_state(backend, drained, "ready")
         if down is not None:
             lb.nodes().set_health(down, HealthState.HEALTHY)  # type: ignore[union-attr]
         if lb.config_text != original:

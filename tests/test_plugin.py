@@ -75,3 +75,19 @@ def test_an_interrupted_run_publishes_nothing(suite: pytest.Pytester) -> None:
     result = suite.runpytest_subprocess("-p", "no:flowlb", "--report-dir", str(reports))
     assert result.ret == 2
     assert not reports.exists() or list(reports.iterdir()) == []
+
+
+@pytest.mark.parametrize(("option", "env"), [
+    (["--stomp-idle-seconds=-5"], {}), (["--stomp-idle-seconds=0"], {}), ([], {"FLOWLB_STOMP_IDLE_S": "abc"}),
+    (["--long-request-seconds=9999"], {}),
+])
+def test_bad_wait_lengths_are_one_line_and_exit_2(
+    suite: pytest.Pytester, option: list[str], env: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    suite.makepyfile(test_x="def test_it():\n    pass\n")
+    result = suite.runpytest_subprocess("-p", "no:flowlb", "--report-dir", "none", *option)
+    assert result.ret == 2
+    output = result.stdout.str() + result.stderr.str()
+    assert "give a number of seconds above 0" in output and "Traceback" not in output, output

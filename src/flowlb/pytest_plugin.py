@@ -86,11 +86,10 @@ _CLUSTER_OPTIONS = (
             "/usr/local/etc/haproxy/haproxy.cfg and may run as a non-root user, as the official images do",
             "FLOWLB_HAPROXY_IMAGE"),
     _Option("--stomp-idle-seconds", "flowlb_stomp_idle", "how long a STOMP session with heart-beats off must "
-            "survive silence where HAProxy's timers for it cannot be read (a live LB)", "FLOWLB_STOMP_IDLE_S", "45",
-            type=float),
+            "survive silence where HAProxy's timers for it cannot be read (a live LB)", "FLOWLB_STOMP_IDLE_S", "45"),
     _Option("--long-request-seconds", "flowlb_long_request", "how long a Flow API call on 8000 and 8443 may take "
             "and still get its answer (the mock node answers after this long; at most 600)", "FLOWLB_LONG_REQUEST_S",
-            "75", type=float),
+            "75"),
     _Option("--stomp-vhost", "flowlb_stomp_vhost", "CONNECT's host header on 61613 (default: the LB's address; a "
             "RabbitMQ behind the LB wants '/')", "FLOWLB_STOMP_VHOST"),
     _Option("--management-networks", "flowlb_management_networks", "CIDRs of your management networks, e.g. "
@@ -136,11 +135,19 @@ def pytest_configure(config: pytest.Config) -> None:
     # SIGTERM (CI cancelling a job) runs the same teardown as Ctrl-C: no containers left behind.
     if signal.getsignal(signal.SIGTERM) is signal.SIG_DFL:
         signal.signal(signal.SIGTERM, _raise_interrupt)
-    for dest, flag, high in (("flowlb_stomp_idle", "--stomp-idle-seconds", 3600.0),
-                             ("flowlb_long_request", "--long-request-seconds", 600.0)):
+    for dest, flag, env, high in (("flowlb_stomp_idle", "--stomp-idle-seconds", "FLOWLB_STOMP_IDLE_S", 3600.0),
+                                  ("flowlb_long_request", "--long-request-seconds", "FLOWLB_LONG_REQUEST_S", 600.0)):
         value = config.getoption(dest, None)
-        if value is not None and not 0 < float(value) <= high:
-            raise pytest.UsageError(f"{flag} {value:g}: give a number of seconds above 0 and at most {high:g}")
+        if value is None:
+            continue
+        try:
+            seconds = float(value)
+        except ValueError:
+            seconds = float("nan")
+        if not 0 < seconds <= high:  # also NaN, and text such as FLOWLB_STOMP_IDLE_S=abc
+            pytest.exit(f"flowlb: {flag} (or {env}) {value!r}: give a number of seconds above 0 and at most {high:g}",
+                        returncode=2)
+        setattr(config.option, dest, seconds)
     config.addinivalue_line("markers", f"{LONG_WAIT_MARK}: judged from a wait that runs alongside the other checks "
                                        "(on a quiet twin of the cluster) and ends before the session does")
     report_dir = config.getoption("flowlb_report_dir", "none")

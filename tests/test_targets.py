@@ -100,3 +100,26 @@ def test_an_operator_config_that_binds_no_lb_port_says_so_at_once(haproxy_bin: s
     assert f"flowlb: {config}: binds none of the LB's ports (80, 443, 8000, 8443, 61613)" in result.stdout
     assert time.monotonic() - started < 20, "it waited for a port to open"
     assert flowlb_processes() == []
+
+
+def test_a_kept_cluster_is_printed_survives_the_next_run_and_keeps_no_private_key(docker_engine: None) -> None:
+    import re
+    import socket
+    import subprocess as sp
+
+    first = run_conformance("-m", "smoke", "--target", "containers", "--keep-cluster")
+    line = next((line for line in first.stdout.splitlines() if line.startswith("flowlb: cluster kept: ")), "")
+    try:
+        assert first.returncode == 0 and line, first.stdout[-2000:]
+        https = int(re.search(r"https=127\.0\.0\.1:(\d+)", line).group(1))  # type: ignore[union-attr]
+        run_dir = Path(re.search(r"rm -rf (\S+)", line).group(1))  # type: ignore[union-attr]
+        assert (run_dir / "tls" / "ca.pem").is_file() and not (run_dir / "tls" / "server.pem").exists()
+        second = run_conformance("-m", "smoke", "--target", "containers")
+        assert second.returncode == 0, second.stdout[-2000:]
+        with socket.create_connection(("127.0.0.1", https), timeout=5):
+            pass  # the kept LB still answers after another run's start-up sweep
+    finally:
+        removal = line.partition("remove with: ")[2]
+        if removal:
+            sp.run(["sh", "-c", removal], check=False, capture_output=True, timeout=60)
+    assert flowlb_containers() == []

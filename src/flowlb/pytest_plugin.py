@@ -40,6 +40,7 @@ TLS_ROLES = ("https", "server_tls", "stomp")
 T = TypeVar("T")
 REPORT_KEY = pytest.StashKey["RunReport"]()
 LONG_WAITS_KEY = pytest.StashKey[LongWaits | None]()
+KEPT_KEY = pytest.StashKey[str]()  # --keep-cluster: how to reach and remove the cluster left running
 LONG_WAIT_MARK = "long_wait"  # a check judged from a wait that runs alongside the others (flowlb.checks.longwaits)
 OPERATOR_KEY = pytest.StashKey[OperatorConfig | None]()
 
@@ -236,6 +237,12 @@ def _failure_message(report: pytest.TestReport) -> str:
     return text.removeprefix("AssertionError: ").removeprefix("Failed: ").split("\nassert ")[0].strip()
 
 
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter, config: pytest.Config) -> None:
+    kept = config.stash.get(KEPT_KEY, None)
+    if kept:
+        terminalreporter.write_line(f"flowlb: {kept}")
+
+
 def _raise_interrupt(signum: int, frame: Any) -> None:
     raise KeyboardInterrupt(f"signal {signum}")
 
@@ -276,7 +283,8 @@ def cluster_start(
         operator = OperatorConfig.load(Path(cfg_path), flowlb_spec) if cfg_path else None
         pytestconfig.stash[OPERATOR_KEY] = operator
         target = start_target(kind, flowlb_spec, profile, operator, pytestconfig.getoption("flowlb_haproxy_version"),
-                              pytestconfig.getoption("flowlb_haproxy_image"))
+                              pytestconfig.getoption("flowlb_haproxy_image"),
+                              keep=bool(pytestconfig.getoption("flowlb_keep")))
     except HAProxyConfigError as refused:
         missing = pytestconfig.stash.get(OPERATOR_KEY, None)
         if missing is not None and missing.last is not None and missing.last.unavailable:
@@ -299,9 +307,9 @@ def cluster_start(
     finally:
         if waits is not None:
             waits.close()
-        if pytestconfig.getoption("flowlb_keep") and target.kind == "containers":
-            roles = ", ".join(f"{role}={e.host}:{e.port}" for role, e in target.endpoints.by_role().items())
-            print(f"\nflowlb: cluster kept: {roles}; remove with: docker rm -f $(docker ps -aq --filter label=flowlb)")
+        keep_running = getattr(target, "keep_running", None)
+        if pytestconfig.getoption("flowlb_keep") and callable(keep_running):
+            pytestconfig.stash[KEPT_KEY] = keep_running()  # said at the very end, where the user sees it
         else:
             target.close()
 

@@ -45,8 +45,12 @@ SOCKET_DIR = "/run/flowlb"
 CONTROL_PORT = 9000
 
 
-def _labels() -> dict[str, str]:
-    return {dockerenv.LABEL: "true", dockerenv.OWNER_LABEL: str(os.getpid())}
+def _labels(kept: bool = False) -> dict[str, str]:
+    """Every container and network of a run: flowlb's, its owner's pid, and whether it outlives the run."""
+    labels = {dockerenv.LABEL: "true", dockerenv.OWNER_LABEL: str(os.getpid())}
+    if kept:
+        labels[dockerenv.KEPT_LABEL] = "true"  # --keep-cluster: no later run removes it as a leftover
+    return labels
 
 
 def _loopback(container: DockerContainer, *ports: int) -> None:
@@ -58,7 +62,8 @@ def _loopback(container: DockerContainer, *ports: int) -> None:
 class FlowNodeContainer(DockerContainer):  # type: ignore[misc]
     """A mock Flow node: web :80, server :8000 with the health URL, STOMP :61613, control :9000."""
 
-    def __init__(self, image: str, name: str, network: Network, address: str) -> None:
+    def __init__(self, image: str, name: str, network: Network, address: str,
+                 labels: dict[str, str] | None = None) -> None:
         super().__init__(image)
         self.node_name = name
         self.address = address
@@ -70,7 +75,7 @@ class FlowNodeContainer(DockerContainer):  # type: ignore[misc]
         endpoint = docker.types.EndpointConfig(
             docker.constants.DEFAULT_DOCKER_API_VERSION, aliases=[name], ipv4_address=address
         )
-        self.with_kwargs(labels=_labels(), networking_config={network.name: endpoint}, hostname=name)
+        self.with_kwargs(labels=labels or _labels(), networking_config={network.name: endpoint}, hostname=name)
 
     def control_client(self) -> MockNodeClient:
         """A client for this node's control API on its loopback-published port."""
@@ -88,7 +93,7 @@ class HAProxyContainer(DockerContainer):  # type: ignore[misc]
 
     def __init__(
         self, image: str, config: str, server_pem: Path, socket_dir: Path, ports: list[int], network: Network,
-        foreign: bool = False,
+        foreign: bool = False, labels: dict[str, str] | None = None,
     ) -> None:
         super().__init__(image)
         self.with_copy_into_container(config.encode(), f"{CONFIG_DIR}/haproxy.cfg")
@@ -106,7 +111,7 @@ class HAProxyContainer(DockerContainer):  # type: ignore[misc]
             extra["sysctls"] = {"net.ipv4.ip_unprivileged_port_start": "0"}
             if os.geteuid() != 0:
                 extra["user"] = f"{os.geteuid()}:{os.getegid()}"
-        self.with_kwargs(labels=_labels(), **extra)
+        self.with_kwargs(labels=labels or _labels(), **extra)
 
     def exited_output(self) -> str | None:
         """``None`` while HAProxy runs; its logs once the container has stopped."""
@@ -125,9 +130,11 @@ class ContainersTarget(HarnessTarget):
     config_path_in_haproxy = f"{CONFIG_DIR}/haproxy.cfg"
 
     def __init__(
-        self, *args: Any, haproxy_version: str | None = None, haproxy_image: str | None = None, **kwargs: Any
+        self, *args: Any, haproxy_version: str | None = None, haproxy_image: str | None = None, keep: bool = False,
+        **kwargs: Any,
     ) -> None:
         self._haproxy_version = haproxy_version
+        self._labels = _labels(kept=keep)
         self.haproxy_image = haproxy_image or ""  # the user's image (--haproxy-image); "" for flowlb's own
         self._nodes: dict[str, FlowNodeContainer] = {}
         self._haproxy: HAProxyContainer | None = None
@@ -152,9 +159,10 @@ class ContainersTarget(HarnessTarget):
 
     def _start_nodes(self) -> None:
         assert self._docker is not None
-        self._network, self._addresses = _create_network(self._docker, len(self.spec.nodes))
+        self._network, self._addresses = _create_network(self._docker, len(self.spec.nodes), self._labels)
         for node, address in zip(self.spec.nodes, self._addresses, strict=True):
-            container = FlowNodeContainer(self._images.flownode, node.name, self._network, str(address))
+            container = FlowNodeContainer(self._images.flownode, node.name, self._network, str(address),
+                                          self._labels)
             self._nodes[node.name] = container
             container.start()  # all nodes start together; their readiness is awaited below
         for name, container in self._nodes.items():
@@ -194,6 +202,7 @@ class ContainersTarget(HarnessTarget):
         haproxy = HAProxyContainer(
             self._images.haproxy, self.config_text, certs.server_pem, socket_dir,
             [*lb_ports.values(), *self.extra_ports], self._network, foreign=bool(self.haproxy_image),
+            labels=self._labels,
         )
         haproxy.with_copy_into_container(certs.ca_file, f"{CONFIG_DIR}/ca.pem", 0o644)
         self._haproxy = haproxy
@@ -292,6 +301,21 @@ class ContainersTarget(HarnessTarget):
 
     # -- teardown ------------------------------------------------------------------------------
 
+    def keep_running(self) -> str:
+        """Leave the cluster running (``--keep-cluster``) and say how to reach and remove it.
+
+        The LB's private key is already inside its container: the copy on this machine goes. The
+        CA certificate and the runtime API's socket directory stay, for the clients and the checks.
+        """
+        (self.run_dir / "tls" / "server.pem").unlink(missing_ok=True)
+        roles = ", ".join(f"{role}=127.0.0.1:{e.port}" for role, e in self.endpoints.by_role().items())
+        if self._docker is not None:
+            self._docker.close()
+            self._docker = None
+        return (f"cluster kept: {roles}; CA {self.ca_file}; runtime API {self.run_dir / 'runtime' / 'admin.sock'}; "
+                f"remove with: docker rm -f $(docker ps -aq --filter label={dockerenv.KEPT_LABEL}) && "
+                f"docker network prune -f --filter label={dockerenv.KEPT_LABEL} && rm -rf {self.run_dir}")
+
     def close(self) -> None:
         for container in [self._haproxy, *self._nodes.values()]:
             if container is not None and container._container is not None:
@@ -309,13 +333,14 @@ class ContainersTarget(HarnessTarget):
         super().close()
 
 
-def _create_network(client: docker.DockerClient, count: int) -> tuple[Network, list[ipaddress.IPv4Address]]:
+def _create_network(client: docker.DockerClient, count: int,
+                    labels: dict[str, str]) -> tuple[Network, list[ipaddress.IPv4Address]]:
     """A network of the run's own with a /24 no other network uses, and ``count`` node addresses in it."""
     candidates = [ipaddress.IPv4Network(f"172.29.{i}.0/24") for i in range(256)]
     random.shuffle(candidates)
     for subnet in candidates[:32]:
         ipam = docker.types.IPAMConfig(pool_configs=[docker.types.IPAMPool(subnet=str(subnet))])
-        network = Network(docker_network_kw={"ipam": ipam, "labels": _labels()})
+        network = Network(docker_network_kw={"ipam": ipam, "labels": labels})
         try:
             network.create()
         except docker.errors.APIError as exc:
@@ -346,6 +371,8 @@ def remove_leftovers(client: docker.DockerClient) -> int:
 
 
 def _owner_alive(labels: dict[str, str]) -> bool:
+    if labels.get(dockerenv.KEPT_LABEL) == "true":
+        return True  # kept on purpose (--keep-cluster): its owner's exit does not make it a leftover
     try:
         pid = int(labels.get(dockerenv.OWNER_LABEL, ""))
     except ValueError:

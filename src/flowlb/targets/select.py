@@ -36,6 +36,7 @@ def start_target(
     operator: OperatorConfig | None = None,
     haproxy_version: str | None = None,
     haproxy_image: str | None = None,
+    keep: bool = False,
 ) -> Target:
     """Start the cluster on the named target (``containers`` or ``local``).
 
@@ -60,7 +61,8 @@ def start_target(
     if kind == "containers":
         from flowlb.targets.containers import ContainersTarget
 
-        return ContainersTarget(spec, profile, haproxy_version=haproxy_version, haproxy_image=haproxy_image, **extra)
+        return ContainersTarget(spec, profile, haproxy_version=haproxy_version, haproxy_image=haproxy_image, keep=keep,
+                                **extra)
     if haproxy_image:
         raise FlowlbError(f"--haproxy-image {haproxy_image} needs the containers target; the local target runs "
                           "the haproxy on PATH (its version is in the report)")

@@ -90,23 +90,21 @@ def local_cluster(haproxy_bin: str) -> Iterator[Target]:
         target.close()
 
 
-def test_master_and_worker_run_the_stomp_scenario(local_cluster: Target, tmp_path: Path) -> None:
-    env = locust_environment(local_cluster, "api=0,handshake=0,stomp=1")
-    https = local_cluster.endpoints.server_tls
-    base = [sys.executable, "-m", "locust", "-f", str(LOCUSTFILE), "--host", f"https://{https.host}:{https.port}"]
+def master_with_one_worker(locustfile: Path, target: Target, env: dict[str, str], *master_args: str,
+                           timeout: float = 120) -> str:
+    """A headless Locust master on loopback and one ``--worker`` process; the master's output (exit code 0)."""
+    https = target.endpoints.server_tls
+    base = [sys.executable, "-m", "locust", "-f", str(locustfile), "--host", f"https://{https.host}:{https.port}"]
     port = str(free_port())
     master = subprocess.Popen(
-        [*base, "--master", "--master-bind-host", "127.0.0.1", "--master-bind-port", port,
-         "--headless", "--expect-workers", "1", "--expect-workers-max-wait", "30", "-u", "4", "-r", "4",
-         "-t", "4s", "--json-file", str(tmp_path / "run")],
+        [*base, "--master", "--master-bind-host", "127.0.0.1", "--master-bind-port", port, "--headless",
+         "--expect-workers", "1", "--expect-workers-max-wait", "30", *master_args],
         env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
     )
-    worker = subprocess.Popen(
-        [*base, "--worker", "--master-host", "127.0.0.1", "--master-port", port],
-        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-    )
+    worker = subprocess.Popen([*base, "--worker", "--master-host", "127.0.0.1", "--master-port", port],
+                              env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
-        output, _ = master.communicate(timeout=90)
+        output, _ = master.communicate(timeout=timeout)
         assert master.returncode == 0, output[-3000:]
         worker.wait(timeout=30)
     finally:
@@ -114,6 +112,13 @@ def test_master_and_worker_run_the_stomp_scenario(local_cluster: Target, tmp_pat
             if process.poll() is None:
                 process.kill()
                 process.wait()
+    return output
+
+
+def test_master_and_worker_run_the_stomp_scenario(local_cluster: Target, tmp_path: Path) -> None:
+    env = locust_environment(local_cluster, "api=0,handshake=0,stomp=1")
+    master_with_one_worker(LOCUSTFILE, local_cluster, env, "-u", "4", "-r", "4", "-t", "4s",
+                           "--json-file", str(tmp_path / "run"), timeout=90)
     paths = LoadResult.read(tmp_path / "run.json").per_path()
     assert paths["stomp"].requests > 0 and paths["stomp"].failures == 0, paths
     assert set(paths) == {"stomp"}, paths
@@ -124,26 +129,7 @@ def test_capacity_search_runs_on_a_master_with_a_remote_worker(local_cluster: Ta
     outcome_file = tmp_path / "capacity.json"
     env = {**locust_environment(local_cluster, "api=1,handshake=0,stomp=1"), "FLOWLB_CAPACITY_FILE": str(outcome_file),
            "FLOWLB_CAPACITY_STEP_USERS": "4", "FLOWLB_CAPACITY_STEP_SECONDS": "2", "FLOWLB_CAPACITY_MAX_USERS": "8"}
-    https = local_cluster.endpoints.server_tls
-    base = [sys.executable, "-m", "locust", "-f", str(REPO / "loadtests" / "capacity.py"),
-            "--host", f"https://{https.host}:{https.port}"]
-    port = str(free_port())
-    master = subprocess.Popen(
-        [*base, "--master", "--master-bind-host", "127.0.0.1", "--master-bind-port", port, "--headless",
-         "--expect-workers", "1", "--expect-workers-max-wait", "30"],
-        env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-    )
-    worker = subprocess.Popen([*base, "--worker", "--master-host", "127.0.0.1", "--master-port", port],
-                              env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    try:
-        output, _ = master.communicate(timeout=120)
-        assert master.returncode == 0, output[-3000:]
-        worker.wait(timeout=30)
-    finally:
-        for process in (master, worker):
-            if process.poll() is None:
-                process.kill()
-                process.wait()
+    output = master_with_one_worker(REPO / "loadtests" / "capacity.py", local_cluster, env)
     outcome = json.loads(outcome_file.read_text())
     assert [s["users"] for s in outcome["steps"]] == [4, 8], outcome
     assert all(s["workers"] == 1 and set(s["paths"]) == {"https", "stomp"} for s in outcome["steps"]), outcome

@@ -201,3 +201,20 @@ def test_a_runtime_api_address_that_cannot_be_one_is_refused_at_once(address: st
     result = run_bare_external("--runtime-api", address)
     assert result.returncode == 2, result.stdout[-2000:]
     assert f"--runtime-api: {address!r} is not tcp:HOST:PORT" in result.stdout + result.stderr
+
+
+def test_a_port_that_accepts_and_never_answers_is_one_line_within_seconds() -> None:
+    """The kernel completes the TCP handshake for a listening socket nobody serves: the LB 'accepts' but is silent."""
+    import time
+
+    with socket.socket() as silent:
+        silent.bind(("127.0.0.1", 0))
+        silent.listen(16)
+        port = silent.getsockname()[1]
+        ports = ",".join(f"{role}={port}" for role in ("http", "https", "server", "server-tls", "stomp"))
+        started = time.monotonic()
+        result = run_bare_external("--lb-ports", ports)
+        took = time.monotonic() - started
+    assert result.returncode == 2, result.stdout[-2000:]
+    assert "accepts connections on http=" in result.stdout and "but answers nothing there within 3 s" in result.stdout
+    assert took < 30, f"took {took:.0f} s"

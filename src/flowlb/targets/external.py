@@ -57,6 +57,36 @@ def dead_ports(host: str, ports: dict[str, int], timeout: float = REACH_TIMEOUT_
     return {role: why for role, why in outcomes.items() if why}
 
 
+TLS_ROLES = ("https", "server_tls", "stomp")
+PLAIN_PROBE = b"HEAD / HTTP/1.0\r\n\r\n"
+
+
+def silent_ports(host: str, ports: dict[str, int], timeout: float = REACH_TIMEOUT_S) -> list[str]:
+    """The roles whose port accepts a connection but then says nothing within ``timeout``: no TLS handshake on a
+    TLS port, no byte and no close after an HTTP request on a plain one. Any answer, even a refusal, is life."""
+    probe = ssl.create_default_context()
+    probe.check_hostname = False
+    probe.verify_mode = ssl.CERT_NONE  # only whether anything answers; the checks judge the certificate
+
+    def silent(role: str, port: int) -> bool:
+        try:
+            with socket.create_connection((host, port), timeout=timeout) as sock:
+                if role in TLS_ROLES:
+                    with probe.wrap_socket(sock, server_hostname=host):
+                        return False
+                sock.sendall(PLAIN_PROBE)
+                sock.recv(1)
+                return False
+        except TimeoutError:
+            return True
+        except (OSError, ssl.SSLError):
+            return False  # refused, reset or a TLS error: something answered
+
+    with ThreadPoolExecutor(max_workers=max(1, len(ports))) as pool:
+        found = list(pool.map(lambda item: silent(*item), ports.items()))
+    return [role for role, quiet in zip(ports, found, strict=True) if quiet]
+
+
 def system_ca_file() -> Path:
     """The system's CA bundle, for an LB whose certificate a public or corporate CA signed."""
     found = ssl.get_default_verify_paths().cafile or "/etc/ssl/certs/ca-certificates.crt"

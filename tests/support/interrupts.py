@@ -1,0 +1,140 @@
+"""The interrupt harness: runs flowlb as a user does, sends it one, two or three signals at a random moment, and
+says what the interrupt left behind.
+
+Each trial starts one scenario (the conformance suite on the local target, ``flowlb load``, or the
+suite with ``--destructive`` against a live LB that the harness runs itself), waits a random time,
+sends 1-3 SIGINT/SIGTERM at random spacing, and then judges the aftermath (a run that ended before
+the signals took effect, exit 0 or 1, may publish its report):
+
+- **hang**: the run did not end within ``EXIT_LIMIT_S`` of the first signal;
+- **leftover**: a process of the run, a ``.partial`` directory or any other file in its report root;
+- **published**: a report directory or ``latest`` from the interrupted run;
+- **maint**: a server of the live LB left in MAINT (the destructive checks drain one and must restore it).
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from flowlb.haproxy.runtime import RuntimeAPI
+from tests.support.suite import REPO, flowlb_processes
+
+EXIT_LIMIT_S = 60.0
+
+
+@dataclass
+class Trial:
+    """One interrupted run and what it left."""
+
+    scenario: str
+    delay_s: float
+    signals: list[str]
+    exit_code: int | None = None
+    problems: list[str] = field(default_factory=list)
+
+    def __str__(self) -> str:
+        verdict = "; ".join(self.problems) or "clean"
+        return (f"{self.scenario}: {'+'.join(self.signals)} after {self.delay_s:.1f} s -> exit {self.exit_code}: "
+                f"{verdict}")
+
+
+@dataclass(frozen=True)
+class Scenario:
+    """A command to interrupt, and how to judge the live LB afterwards (``None``: no live LB)."""
+
+    name: str
+    command: Callable[[Path], list[str]]
+    runtime: RuntimeAPI | None = None
+    longest_s: float = 12.0  # the signals come at a random moment up to this far into the run
+
+
+def suite_on_local(report: Path) -> list[str]:
+    return [sys.executable, "-m", "pytest", "conformance/", "-q", "-p", "no:cacheprovider", "--target", "local",
+            "--report-dir", str(report)]
+
+
+def load_on_local(report: Path) -> list[str]:
+    return [sys.executable, "-m", "flowlb.cli", "load", "--target", "local", "--run-time", "20s", "--users", "6",
+            "--spawn-rate", "6", "--report-dir", str(report)]
+
+
+def run_trial(scenario: Scenario, work: Path, rng: random.Random) -> Trial:
+    """Start the scenario, interrupt it at a random moment with 1-3 signals, judge what it left."""
+    report = work / f"reports-{rng.randrange(1 << 30)}"
+    trial = Trial(scenario.name, rng.uniform(0.3, scenario.longest_s),
+                  [rng.choice(("INT", "TERM")) if n else "INT" for n in range(rng.randint(1, 3))])
+    run = subprocess.Popen(scenario.command(report), cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        time.sleep(trial.delay_s)  # the pacing IS the harness: a random moment of the run
+        for name in trial.signals:
+            if run.poll() is None:
+                os.kill(run.pid, getattr(signal, f"SIG{name}"))
+            time.sleep(rng.uniform(0.0, 0.6))
+        try:
+            trial.exit_code = run.wait(timeout=EXIT_LIMIT_S)
+        except subprocess.TimeoutExpired:
+            trial.problems.append(f"hang (no exit within {EXIT_LIMIT_S:g} s)")
+    finally:
+        if run.poll() is None:
+            run.kill()
+            run.wait()
+    _judge(trial, report, scenario.runtime)
+    return trial
+
+
+def _judge(trial: Trial, report: Path, runtime: RuntimeAPI | None) -> None:
+    deadline = time.monotonic() + 10.0  # children may take a moment to be reaped
+    while flowlb_processes() and time.monotonic() < deadline:
+        time.sleep(0.2)
+    if processes := flowlb_processes():
+        trial.problems.append(f"leftover processes: {processes[:3]}")
+    entries = sorted(p.name for p in report.iterdir()) if report.exists() else []
+    finished = trial.exit_code in (0, 1)  # the run ended before the signal took effect: a report is its right
+    if entries and not finished:
+        partial = [e for e in entries if e.endswith(".partial")]
+        if partial:
+            trial.problems.append(f"leftover {partial}")
+        published = [e for e in entries if not e.endswith(".partial")]
+        if published:
+            trial.problems.append(f"published {published} from an interrupted run")
+    if runtime is not None:
+        down = [f"{s.backend}/{s.server}" for s in runtime.stats() if "MAINT" in s.status]
+        if down:
+            trial.problems.append(f"left in MAINT: {down}")
+            for name in down:
+                backend, _, server = name.partition("/")
+                runtime.set_state(backend, server, "ready")  # so that the next trial starts clean
+
+
+def destructive_on_live_lb(cluster: object) -> Scenario:
+    """The suite with ``--destructive`` against a live LB run by the harness (tests.external.foreign_cluster)."""
+    lb: Any = cluster
+
+    def command(report: Path) -> list[str]:
+        return [sys.executable, "-m", "pytest", "conformance/", "-q", "-p", "no:cacheprovider", "--report-dir",
+                str(report), "--target", "external", "--lb-host", "127.0.0.1", "--lb-ports", lb.lb_ports_option(),
+                "--lb-name", lb.server_name, "--ca-file", str(lb.ca_file), "--runtime-api", str(lb.runtime_socket),
+                "--stomp-vhost", "/", "--stomp-idle-seconds", "5", "--destructive",
+                "-k", "drained or backup or reload or spread"]
+
+    return Scenario("destructive suite on a live LB", command, RuntimeAPI(lb.runtime_socket), longest_s=7.0)
+
+
+def run_harness(scenarios: list[Scenario], runs: int, seed: int, work: Path) -> list[Trial]:
+    """``runs`` trials over ``scenarios`` (chosen at random with ``seed``), printed as they end."""
+    rng = random.Random(seed)
+    trials = []
+    for number in range(1, runs + 1):
+        trial = run_trial(rng.choice(scenarios), work, rng)
+        print(f"{number:3d}. {trial}", flush=True)
+        trials.append(trial)
+    return trials

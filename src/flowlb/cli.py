@@ -125,11 +125,12 @@ def _up(options: argparse.Namespace) -> int:
     import signal
     import time
 
+    from flowlb.interrupts import interrupt_once
     from flowlb.targets.select import choose_target, start_target
 
     spec = load_spec(options.spec)
     kind = choose_target(options.target)
-    signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt()))
+    interrupt_once()  # Ctrl-C or SIGTERM interrupts once; more signals wait for the teardown
     started = time.monotonic()
     target = start_target(kind, spec, options.profile or spec.profile)
     try:
@@ -176,9 +177,7 @@ def _matrix(options: argparse.Namespace) -> int:
 
 
 def _load(options: argparse.Namespace) -> int:
-    import signal
-
-    from flowlb.interrupts import deferred_signals
+    from flowlb.interrupts import deferred_signals, interrupt_once
     from flowlb.load.capacity import summary_lines
     from flowlb.load.options import SCENARIOS, parse_weights
     from flowlb.load.runner import CAPACITY_LOCUSTFILE, DEFAULT_LOCUSTFILE, CapacitySearch, LoadPlan
@@ -213,7 +212,7 @@ def _load(options: argparse.Namespace) -> int:
     spec = load_spec(options.spec)
     writable_root(options.report_dir)  # before any cluster starts
     kind = choose_target(options.target)
-    signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt()))
+    interrupt_once()  # Ctrl-C or SIGTERM interrupts once; more signals wait for the teardown
     target = start_target(kind, spec, options.profile or spec.profile)
     try:
         code, directory = run_load(plan, target, options.report_dir)

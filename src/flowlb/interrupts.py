@@ -1,5 +1,8 @@
 """Cleanup that a second Ctrl-C (or SIGTERM) cannot cut short.
 
+``interrupt_once()`` makes the first signal interrupt the program and the later ones wait for its
+cleanup; ``deferred_signals()`` holds them for one block (where the handlers are not flowlb's).
+
     with deferred_signals():
         stop_locust(); remove_partial_directory()
 
@@ -10,6 +13,8 @@ for itself; elsewhere the block runs as is.
 
 from __future__ import annotations
 
+import contextlib
+import os
 import signal
 import threading
 from collections.abc import Iterator
@@ -29,3 +34,25 @@ def deferred_signals() -> Iterator[None]:
         yield
     finally:
         signal.pthread_sigmask(signal.SIG_SETMASK, previous)
+
+
+_interrupted = threading.Event()
+
+
+def _interrupt_once(signum: int, frame: object) -> None:
+    """The first SIGINT/SIGTERM raises KeyboardInterrupt; later ones only say that the cleanup is under way."""
+    if not _interrupted.is_set():
+        _interrupted.set()
+        raise KeyboardInterrupt(f"signal {signum}")
+    with contextlib.suppress(OSError):
+        os.write(2, b"flowlb: interrupted; still cleaning up (clusters, processes, drained servers), please wait\n")
+
+
+def interrupt_once() -> None:
+    """Make SIGINT and SIGTERM interrupt the program once: a second or third signal cannot cut its cleanup short.
+
+    Every wait in a cleanup is bounded, so the program still ends by itself; SIGKILL remains for the impatient.
+    """
+    if threading.current_thread() is threading.main_thread():
+        for number in DEFERRED:
+            signal.signal(number, _interrupt_once)

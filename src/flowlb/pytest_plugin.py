@@ -29,6 +29,7 @@ from flowlb.errors import FlowlbError, HAProxyConfigError
 from flowlb.haproxy.operator import OperatorConfig
 from flowlb.haproxy.remap import ExtraListener
 from flowlb.haproxy.runtime import RuntimeAPI
+from flowlb.interrupts import interrupt_once
 from flowlb.lbclient import lb_pool
 from flowlb.reporting import CheckResult, RunInfo, discard, finish, run_directory
 from flowlb.spec import PROFILES, ClusterSpec, load_spec
@@ -133,9 +134,11 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 @pytest.hookimpl(tryfirst=True)
 def pytest_configure(config: pytest.Config) -> None:
-    # SIGTERM (CI cancelling a job) runs the same teardown as Ctrl-C: no containers left behind.
-    if signal.getsignal(signal.SIGTERM) is signal.SIG_DFL:
-        signal.signal(signal.SIGTERM, _raise_interrupt)
+    # SIGTERM (CI cancelling a job) runs the same teardown as Ctrl-C, and a second or third signal waits for that
+    # teardown instead of cutting it short: no containers, processes or .partial reports left behind.
+    if signal.getsignal(signal.SIGINT) is signal.default_int_handler and \
+            signal.getsignal(signal.SIGTERM) is signal.SIG_DFL:
+        interrupt_once()
     for dest, flag, env, high in (("flowlb_stomp_idle", "--stomp-idle-seconds", "FLOWLB_STOMP_IDLE_S", 3600.0),
                                   ("flowlb_long_request", "--long-request-seconds", "FLOWLB_LONG_REQUEST_S", 600.0)):
         value = config.getoption(dest, None)
@@ -241,10 +244,6 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter, config: p
     kept = config.stash.get(KEPT_KEY, None)
     if kept:
         terminalreporter.write_line(f"flowlb: {kept}")
-
-
-def _raise_interrupt(signum: int, frame: Any) -> None:
-    raise KeyboardInterrupt(f"signal {signum}")
 
 
 @pytest.fixture(scope="session")

@@ -53,6 +53,9 @@ def interrupt_once() -> None:
 
     Every wait in a cleanup is bounded, so the program still ends by itself; SIGKILL remains for the impatient.
     """
-    if threading.current_thread() is threading.main_thread():
-        for number in DEFERRED:
+    if threading.current_thread() is not threading.main_thread():
+        return
+    defaults = {signal.SIGINT: signal.default_int_handler, signal.SIGTERM: signal.SIG_DFL}
+    for number, default in defaults.items():
+        if signal.getsignal(number) is default:  # not one the caller ignores (a background job) or handles itself
             signal.signal(number, _interrupt_once)

@@ -10,7 +10,6 @@ from __future__ import annotations
 import hashlib
 import ipaddress
 import os
-import signal
 from collections.abc import Callable, Generator, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -136,9 +135,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 def pytest_configure(config: pytest.Config) -> None:
     # SIGTERM (CI cancelling a job) runs the same teardown as Ctrl-C, and a second or third signal waits for that
     # teardown instead of cutting it short: no containers, processes or .partial reports left behind.
-    if signal.getsignal(signal.SIGINT) is signal.default_int_handler and \
-            signal.getsignal(signal.SIGTERM) is signal.SIG_DFL:
-        interrupt_once()
+    interrupt_once()
     for dest, flag, env, high in (("flowlb_stomp_idle", "--stomp-idle-seconds", "FLOWLB_STOMP_IDLE_S", 3600.0),
                                   ("flowlb_long_request", "--long-request-seconds", "FLOWLB_LONG_REQUEST_S", 600.0)):
         value = config.getoption(dest, None)

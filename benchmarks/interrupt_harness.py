@@ -38,6 +38,7 @@ def main() -> int:
     parser.add_argument("--runs", type=int, default=50)
     parser.add_argument("--seed", type=int, default=random.randrange(1 << 30))
     parser.add_argument("--no-live-lb", action="store_true", help="leave out the --destructive live-LB scenario")
+    parser.add_argument("--only", default="", help="only the scenarios whose name contains this, e.g. destructive")
     args = parser.parse_args()
     print(f"seed {args.seed}", flush=True)
     scenarios = [Scenario("suite on local", suite_on_local, longest_s=30.0),
@@ -47,7 +48,10 @@ def main() -> int:
         if not args.no_live_lb and shutil.which("nginx"):
             (work / "live-lb").mkdir()
             scenarios.append(destructive_on_live_lb(stack.enter_context(foreign_cluster(work / "live-lb"))))
-        trials = run_harness(scenarios, args.runs, args.seed, work)
+        chosen = [s for s in scenarios if args.only in s.name]
+        if not chosen:
+            raise SystemExit(f"--only {args.only!r}: no scenario is named so ({', '.join(s.name for s in scenarios)})")
+        trials = run_harness(chosen, args.runs, args.seed, work)
     kinds: Counter[str] = Counter()
     for trial in trials:
         for problem in trial.problems:

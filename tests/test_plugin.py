@@ -7,6 +7,7 @@ whose verdict contradicts the outcomes), or when a check's report row lacks its 
 from __future__ import annotations
 
 import json
+import shutil
 
 import pytest
 
@@ -91,3 +92,27 @@ def test_bad_wait_lengths_are_one_line_and_exit_2(
     assert result.ret == 2
     output = result.stdout.str() + result.stderr.str()
     assert "give a number of seconds above 0" in output and "Traceback" not in output, output
+
+
+def test_a_full_disk_is_one_line_exit_2_and_leaves_no_partial_report(suite: pytest.Pytester) -> None:
+    """A 4 KiB tmpfs as --report-dir: junit.xml or the summary cannot be written there."""
+    import os
+    import subprocess
+
+    from tests.conftest import require
+
+    require(os.geteuid() == 0 and shutil.which("mount") is not None, "root, to mount a small tmpfs")
+    disk = suite.path / "full"  # inside the test folder, so that its conftest (the plugin) is the one loaded
+    disk.mkdir()
+    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=4k", "tmpfs", str(disk)], check=True, timeout=30)
+    try:
+        suite.makepyfile(test_x="def test_it():\n    pass\n")
+        result = suite.runpytest_subprocess("-p", "no:flowlb", "--report-dir", str(disk))
+        left = sorted(p.name for p in disk.iterdir())
+    finally:
+        subprocess.run(["umount", str(disk)], check=False, timeout=30)
+    assert result.ret == 2
+    output = result.stdout.str() + result.stderr.str()
+    assert f"flowlb: cannot write the run's report in {disk} (No space left on device)" in output, output
+    assert "Traceback" not in output and "INTERNALERROR" not in output
+    assert left == [], left

@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import ipaddress
 import os
+import sys
 from collections.abc import Callable, Generator, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -235,6 +236,23 @@ def _failure_message(report: pytest.TestReport) -> str:
     crash = getattr(report.longrepr, "reprcrash", None)
     text = crash.message if crash is not None else str(report.longrepr)
     return text.removeprefix("AssertionError: ").removeprefix("Failed: ").split("\nassert ")[0].strip()
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> Any:
+    """A report that cannot be written (a full disk, junit.xml included) is one line and exit 2, and its
+    ``.partial`` directory goes: never a half-written report."""
+    try:
+        return (yield)
+    except OSError as exc:
+        report = session.config.stash.get(REPORT_KEY, None)
+        where = report.directory.parent if report is not None else "the report directory"
+        if report is not None and not report.published:
+            discard(report.directory)
+        sys.stderr.write(f"flowlb: cannot write the run's report in {where} ({exc.strerror or exc}); "
+                         "no report was published\n")
+        session.exitstatus = 2
+        return None
 
 
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter, config: pytest.Config) -> None:

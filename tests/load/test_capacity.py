@@ -27,7 +27,6 @@ class Entry:
     response_times: dict[int, int] = field(default_factory=dict)
     num_reqs_per_sec: dict[int, int] = field(default_factory=dict)
     num_fail_per_sec: dict[int, int] = field(default_factory=dict)
-    num_failures: int = 0
 
 
 def step(users: int, https: tuple[float, float], stomp: tuple[float, float] = (100.0, 5.0), *, failures: int = 0,

@@ -31,7 +31,6 @@ class StatsEntryLike(Protocol):
 
     method: str | None
     name: str
-    num_failures: int
     response_times: dict[int, int]
     num_reqs_per_sec: dict[int, int]
     num_fail_per_sec: dict[int, int]
@@ -183,10 +182,6 @@ class SearchPlan:
         if not 0 <= plan.policy.failure_ratio < 1:
             raise ValueError(f"--slo-failure-ratio {plan.policy.failure_ratio:g} must be at least 0 and below 1")
         return plan
-
-    def most_seconds(self, settle_s: float) -> float:
-        """The longest the whole search can take (every step ramping, settling and holding)."""
-        return (self.max_users // self.step_users) * (self.hold_s + settle_s + 2.0)
 
 
 def judge(step: Step, policy: Policy) -> list[str]:

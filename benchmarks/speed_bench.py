@@ -4,17 +4,21 @@
    wall time, and the time of each area (``conformance/<area>/``) from the suite's own JUnit report;
 2. ``benchmarks/capacity_bench.py``: the capacity found by ``--find-capacity`` against a manual step
    search and against wrk's ceiling on the same cluster;
-3. with ``--make-test``, the wall time of ``make test`` (the whole project's tests, about 10 minutes).
+3. with ``--mutants``, the mutant sweep (``pytest tests/test_mutants.py -n 3``) on one shared cluster per
+   worker, each mutant loaded by a reload, and with a cluster started per mutant (FLOWLB_SWEEP_FRESH=1);
+4. with ``--make-test``, the wall time of ``make test`` (the whole project's tests, about 10 minutes).
 
-Goals (exit code 1 when one is missed): the suite within 60 s on containers and 45 s on local, make
-test within 10 minutes when measured, and capacity_bench's own goals::
+Goals (exit code 1 when one is missed): the suite within 60 s on containers and 45 s on local, the
+sweep within 3 minutes and every mutant caught, make test within 10 minutes when measured, and
+capacity_bench's own goals::
 
-    python benchmarks/speed_bench.py [--targets local,containers] [--no-capacity] [--make-test]
+    python benchmarks/speed_bench.py [--targets local,containers] [--no-capacity] [--mutants] [--make-test]
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import subprocess
 import sys
 import tempfile
@@ -27,6 +31,7 @@ HERE = Path(__file__).resolve().parent
 REPO = HERE.parent
 GOALS_S = {"containers": 60.0, "local": 45.0}
 MAKE_TEST_GOAL_S = 600.0
+SWEEP_GOAL_S = 180.0
 
 
 def suite(target: str, work: Path) -> tuple[float, dict[str, float], str]:
@@ -47,6 +52,19 @@ def suite(target: str, work: Path) -> tuple[float, dict[str, float], str]:
     return took, dict(areas), last
 
 
+def sweep(fresh: bool) -> tuple[float, str]:
+    """Wall time and the mutation score line of one mutant sweep; ``fresh``: a cluster per mutant."""
+    command = [sys.executable, "-m", "pytest", "tests/test_mutants.py", "-n", "3", "--dist", "worksteal", "-q",
+               "-p", "no:cacheprovider"]
+    print(("FLOWLB_SWEEP_FRESH=1 " if fresh else "") + "$ " + " ".join(command[2:]), flush=True)
+    started = time.monotonic()
+    result = subprocess.run(command, cwd=REPO, capture_output=True, text=True, timeout=900, check=False,
+                            env={**os.environ, "FLOWLB_SWEEP_FRESH": "1" if fresh else "0"})
+    took = time.monotonic() - started
+    score = next((line for line in result.stdout.splitlines() if line.startswith("mutation score")), "no score")
+    return took, score if result.returncode == 0 else f"{score}; pytest exit {result.returncode}"
+
+
 def make_test() -> float:
     print("$ make test", flush=True)
     started = time.monotonic()
@@ -58,6 +76,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--targets", default="local,containers")
     parser.add_argument("--no-capacity", action="store_true", help="leave out capacity_bench.py")
+    parser.add_argument("--mutants", action="store_true", help="also time the mutant sweep, shared and fresh")
     parser.add_argument("--make-test", action="store_true", help="also time make test (about 10 minutes)")
     args = parser.parse_args()
     goals: list[tuple[str, bool]] = []
@@ -78,6 +97,15 @@ def main() -> int:
     if not args.no_capacity:
         print()
         code = subprocess.run([sys.executable, str(HERE / "capacity_bench.py")], cwd=REPO, check=False).returncode
+    if args.mutants:
+        print()
+        for fresh in (False, True):
+            took, score = sweep(fresh)
+            how = "a cluster per mutant" if fresh else "one shared cluster per worker, a reload per mutant"
+            print(f"mutant sweep, {how}: {took:.1f} s; {score}")
+            if not fresh:
+                goals.append((f"mutant sweep within {SWEEP_GOAL_S:.0f} s ({took:.1f} s)", took <= SWEEP_GOAL_S))
+                goals.append((f"every mutant caught ({score})", "(100%)" in score and "pytest exit" not in score))
     if args.make_test:
         took = make_test()
         goals.append((f"make test within {MAKE_TEST_GOAL_S / 60:.0f} min ({took / 60:.1f} min)",

@@ -42,6 +42,7 @@ T = TypeVar("T")
 REPORT_KEY = pytest.StashKey["RunReport"]()
 LONG_WAITS_KEY = pytest.StashKey[LongWaits | None]()
 KEPT_KEY = pytest.StashKey[str]()  # --keep-cluster: how to reach and remove the cluster left running
+SHARED_KEY = pytest.StashKey[str]()  # --shared-cluster: how this run's config ran on it
 LONG_WAIT_MARK = "long_wait"  # a check judged from a wait that runs alongside the others (flowlb.checks.longwaits)
 OPERATOR_KEY = pytest.StashKey[OperatorConfig | None]()
 
@@ -101,6 +102,9 @@ _CLUSTER_OPTIONS = (
             "(zero-warning mode, `haproxy -c -dW`); without it the warnings are listed", type=bool),
     _Option("--keep-cluster", "flowlb_keep", "leave the cluster running after the session (containers target) and "
             "print how to reach it", type=bool),
+    _Option("--shared-cluster", "flowlb_shared_cluster", "run on a local cluster that a sweep shares (the ticket "
+            "file of flowlb.targets.shared.SharedCluster): this run's config is loaded with a reload instead of a "
+            "start; a config that does not fit it gets a cluster of its own", type=Path),
 )
 _EXTERNAL_OPTIONS = (
     _Option("--lb-host", "flowlb_lb_host", "address of the live LB", "FLOWLB_LB_HOST"),
@@ -256,9 +260,10 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> Any:
 
 
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter, config: pytest.Config) -> None:
-    kept = config.stash.get(KEPT_KEY, None)
-    if kept:
-        terminalreporter.write_line(f"flowlb: {kept}")
+    for key in (SHARED_KEY, KEPT_KEY):
+        note = config.stash.get(key, None)
+        if note:
+            terminalreporter.write_line(f"flowlb: {note}")
 
 
 @pytest.fixture(scope="session")
@@ -283,7 +288,9 @@ def cluster_start(
     profile = pytestconfig.getoption("flowlb_profile") or flowlb_spec.profile
     cfg_path = pytestconfig.getoption("flowlb_haproxy_cfg")
     try:
-        kind = choose_target(pytestconfig.getoption("flowlb_target"))
+        requested = pytestconfig.getoption("flowlb_target")
+        shared = pytestconfig.getoption("flowlb_shared_cluster") is not None
+        kind = choose_target("local" if shared and requested == "auto" else requested)
         if kind == "external":
             live = _external_target(pytestconfig, flowlb_spec)
             _describe_run(pytestconfig, live, None, record_testsuite_property)
@@ -296,9 +303,9 @@ def cluster_start(
             return
         operator = OperatorConfig.load(Path(cfg_path), flowlb_spec) if cfg_path else None
         pytestconfig.stash[OPERATOR_KEY] = operator
-        target = start_target(kind, flowlb_spec, profile, operator, pytestconfig.getoption("flowlb_haproxy_version"),
-                              pytestconfig.getoption("flowlb_haproxy_image"),
-                              keep=bool(pytestconfig.getoption("flowlb_keep")))
+        target = _shared_target(pytestconfig, kind, flowlb_spec, profile, operator) or start_target(
+            kind, flowlb_spec, profile, operator, pytestconfig.getoption("flowlb_haproxy_version"),
+            pytestconfig.getoption("flowlb_haproxy_image"), keep=bool(pytestconfig.getoption("flowlb_keep")))
     except HAProxyConfigError as refused:
         missing = pytestconfig.stash.get(OPERATOR_KEY, None)
         if missing is not None and missing.last is not None and missing.last.unavailable:
@@ -326,6 +333,26 @@ def cluster_start(
             pytestconfig.stash[KEPT_KEY] = keep_running()  # said at the very end, where the user sees it
         else:
             target.close()
+
+
+def _shared_target(
+    pytestconfig: pytest.Config, kind: str, spec: ClusterSpec, profile: str, operator: OperatorConfig | None
+) -> Target | None:
+    """With ``--shared-cluster``, this run's config on the shared cluster; ``None`` (said why) when it does not fit."""
+    ticket = pytestconfig.getoption("flowlb_shared_cluster")
+    if ticket is None:
+        return None
+    if kind != "local":
+        raise FlowlbError(f"--shared-cluster is a local cluster: it runs with --target local, not {kind}")
+    from flowlb.targets.shared import attach
+
+    attached = attach(ticket, spec, profile, operator)
+    if isinstance(attached, str):
+        pytestconfig.stash[SHARED_KEY] = (f"this config does not fit the shared cluster ({attached}); it got a "
+                                          "cluster of its own")
+        return None
+    pytestconfig.stash[SHARED_KEY] = "this config ran on the shared cluster, loaded by a reload of its HAProxy"
+    return attached
 
 
 def _start_long_waits(

@@ -16,6 +16,7 @@ from __future__ import annotations
 import shutil
 import subprocess
 import tempfile
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -64,15 +65,20 @@ class OperatorConfig:
 
     def after_start(self, api: RuntimeAPI) -> None:
         """Send the runtime API commands the last remap asked for (``server-template`` servers' nodes)."""
-        for command in self.last.after_start if self.last else ():
-            answer = api.command(command).strip()
-            if answer and not answer.lower().startswith(("ok", "no need to change")):
-                raise FlowlbError(f"{self.path}: HAProxy refused `{command}`: {answer.splitlines()[0]}")
+        send_commands(api, self.last.after_start if self.last else (), self.path)
 
     def source(self, layout: Layout) -> str:
         """The config source a target calls: the file remapped for that target's layout."""
         self.last = remap_config(self.text, self.base_spec, layout, str(self.path))
         return self.last.text
+
+
+def send_commands(api: RuntimeAPI, commands: Iterable[str], path: Path) -> None:
+    """Send runtime API commands the harness needs after a start; one line naming ``path`` when HAProxy refuses one."""
+    for command in commands:
+        answer = api.command(command).strip()
+        if answer and not answer.lower().startswith(("ok", "no need to change")):
+            raise FlowlbError(f"{path}: HAProxy refused `{command}`: {answer.splitlines()[0]}")
 
 
 def haproxy_refusal(text: str, path: Path, haproxy_bin: str = "haproxy") -> str | None:

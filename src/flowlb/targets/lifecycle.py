@@ -211,6 +211,15 @@ class HarnessTarget:
         checks have seen it ``rise`` times, so HAProxy is told so (``set server ... health up``); its
         next check still judges the node.
         """
+        restarted = self.reset_nodes()
+        for backend, server in sorted(self._baseline):
+            if server in restarted:
+                self._api.command(f"set server {backend}/{server} health up")
+        wait_for_haproxy(self._api, [], self.ready_timeout, self._haproxy_output, required=self._baseline)
+
+    def reset_nodes(self) -> set[str]:
+        """Every node running and healthy with zeroed counters; return the nodes HAProxy may still judge unhealthy
+        (restarted, or their health URL was made to fail)."""
         restarted = set(self._unhealthy)
         for name in list(self._clients):
             if name in self._disturbed:
@@ -224,10 +233,7 @@ class HarnessTarget:
                 self._clients[name].reset()
         self._disturbed.clear()
         self._unhealthy.clear()
-        for backend, server in sorted(self._baseline):
-            if server in restarted:
-                self._api.command(f"set server {backend}/{server} health up")
-        wait_for_haproxy(self._api, [], self.ready_timeout, self._haproxy_output, required=self._baseline)
+        return restarted
 
     # -- NodeControl -----------------------------------------------------------------------------
 

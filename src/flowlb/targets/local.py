@@ -14,12 +14,16 @@ import shutil
 import signal
 import subprocess
 import sys
+import tempfile
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from flowlb import paths
-from flowlb.errors import TargetError
+from flowlb.errors import HAProxyConfigError, TargetError
 from flowlb.haproxy.layout import Layout, ServerAddress
+from flowlb.haproxy.messages import one_line_error
+from flowlb.haproxy.reload import EMPTY_SERVER_STATE, master_reload, reload_and_wait
 from flowlb.haproxy.runtime import RuntimeAPI
 from flowlb.net import Endpoint, free_port
 from flowlb.node_contract import NODE_HEARTBEAT, PORT_ROLES, READY_PREFIX, parse_ready_line
@@ -28,6 +32,7 @@ from flowlb.targets import processes
 from flowlb.targets.base import Endpoints
 from flowlb.targets.lifecycle import ConfigSource, HarnessTarget
 from flowlb.targets.nodeclient import MockNodeClient
+from flowlb.targets.readiness import HAProxyExited, wait_for_haproxy
 from flowlb.tls import CertificateFiles
 
 __all__ = ["ConfigSource", "LocalTarget"]
@@ -100,6 +105,38 @@ class LocalTarget(HarnessTarget):
     def replace_config(self, text: str) -> None:
         self.config_path.write_text(text)
         self.config_text = text
+
+    def load_config(self, text: str, config_name: str, after_start: Callable[[RuntimeAPI], None] | None = None) -> None:
+        """Run ``text`` from now on, through a reload instead of a restart (a shared cluster's next run).
+
+        It starts as a fresh start would: every node serving and healthy, no server state carried over
+        from the config before, HAProxy's servers checked anew; a config HAProxy refuses raises
+        :class:`HAProxyConfigError` with the same line as a refused start, and the old one keeps running.
+        """
+        with tempfile.TemporaryDirectory(prefix="flowlb-check-", dir=self.run_dir) as directory:
+            trial = Path(directory) / config_name
+            trial.write_text(text)
+            result = subprocess.run([self._binary, "-c", "-f", str(trial)], capture_output=True, text=True,
+                                    check=False, timeout=30)
+        if result.returncode != 0:
+            output = (result.stdout + result.stderr).replace(str(trial), config_name)
+            raise HAProxyConfigError(one_line_error(output, text, f"{config_name} does not load"))
+        self.reset_nodes()
+        self.config_name, self.after_start = config_name, after_start
+        self.replace_config(text)
+        state = self._server_state_path()
+        if state is not None:
+            state.write_text(EMPTY_SERVER_STATE)
+        assert self._master is not None
+        reload_and_wait(master_reload(self._master), self._api, self.ready_timeout)
+        try:
+            self._baseline = wait_for_haproxy(self._api, self.endpoints.by_role().values(), self.ready_timeout,
+                                              self._haproxy_output, after_start=after_start)
+        except HAProxyExited as exited:
+            raise TargetError(f"{self.kind} target: HAProxy exited after the reload: "
+                              f"{one_line_error(exited.output, text, 'it said')}") from None
+        except TimeoutError as exc:
+            raise TargetError(f"{self.kind} target: HAProxy not ready after the reload: {exc}") from None
 
     def host_path(self, path: str) -> Path | None:
         return Path(path)

@@ -35,7 +35,9 @@ def _die_with_parent() -> None:
         resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
 
 
-def spawn(argv: Sequence[str], log: Path | None = None, env: dict[str, str] | None = None) -> subprocess.Popen[bytes]:
+def spawn(
+    argv: Sequence[str], log: Path | None = None, env: dict[str, str] | None = None, stdin: int = subprocess.DEVNULL
+) -> subprocess.Popen[bytes]:
     """Start ``argv``; stdout is a pipe (or ``log``), stderr goes with it. The child dies with us."""
     output: IO[bytes] | int = open(log, "ab") if log else subprocess.PIPE  # noqa: SIM115 - owned by the child
     try:
@@ -43,7 +45,7 @@ def spawn(argv: Sequence[str], log: Path | None = None, env: dict[str, str] | No
             list(argv),
             stdout=output,
             stderr=subprocess.STDOUT,
-            stdin=subprocess.DEVNULL,
+            stdin=stdin,
             env={**os.environ, **(env or {})},
             preexec_fn=_die_with_parent,  # noqa: PLW1509 - no threads are started before this
         )

@@ -94,6 +94,26 @@ def test_bad_wait_lengths_are_one_line_and_exit_2(
     assert "give a number of seconds above 0" in output and "Traceback" not in output, output
 
 
+@pytest.mark.parametrize(("option", "env", "says"), [
+    (["--target", "bogus"], {}, "--target (or FLOWLB_TARGET) 'bogus': choose one of auto, containers, local"),
+    ([], {"FLOWLB_TARGET": "bogus"}, "--target (or FLOWLB_TARGET) 'bogus'"),
+    ([], {"FLOWLB_PROFILE": "nope"}, "--profile (or FLOWLB_PROFILE) 'nope': choose one of kb, hardened"),
+    (["--haproxy-version", "9.9"], {}, "--haproxy-version (or FLOWLB_HAPROXY_VERSION) '9.9': choose one of 2.6"),
+    ([], {"FLOWLB_MANAGEMENT_NETWORKS": "10.0.0.0/99"}, "--management-networks (or FLOWLB_MANAGEMENT_NETWORKS)"),
+], ids=["target", "target-env", "profile-env", "haproxy-version", "management-networks-env"])
+def test_a_value_outside_an_options_choices_is_one_line_and_exit_2(
+    suite: pytest.Pytester, option: list[str], env: dict[str, str], says: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """From the command line or the environment alike, before any test runs (FLOWLB_TARGET=bogus once ran local)."""
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    suite.makepyfile(test_x="def test_it():\n    pass\n")
+    result = suite.runpytest_subprocess("-p", "no:flowlb", "--report-dir", "none", *option)
+    output = result.stdout.str() + result.stderr.str()
+    assert result.ret == 2, output
+    assert says in output and "Traceback" not in output and "passed" not in output, output
+
+
 def test_a_full_disk_is_one_line_exit_2_and_leaves_no_partial_report(suite: pytest.Pytester) -> None:
     """A 4 KiB tmpfs as --report-dir: junit.xml or the summary cannot be written there."""
     import os

@@ -65,8 +65,19 @@ class _Option:
             return
         default = os.environ.get(self.env, self.default) if self.env else self.default
         shown = f" [env {self.env}" + (f"; default {self.default}]" if self.default else "]") if self.env else ""
-        group.addoption(self.flag, dest=self.dest, default=default, type=self.type, choices=self.choices,
+        # No argparse choices: a bad value (from the command line or the environment) is flowlb's one line and
+        # exit 2 (see check), not pytest's usage error.
+        metavar = "{" + ",".join(self.choices) + "}" if self.choices else None
+        group.addoption(self.flag, dest=self.dest, default=default, type=self.type, metavar=metavar,
                         help=self.help + shown)
+
+    def check(self, config: pytest.Config) -> None:
+        """A value outside the option's choices ends the run before anything starts: one line, exit 2."""
+        value = config.getoption(self.dest, None)
+        if self.choices and value is not None and value not in self.choices:
+            source = f" (or {self.env})" if self.env else ""
+            pytest.exit(f"flowlb: {self.flag}{source} {value!r}: choose one of {', '.join(self.choices)}",
+                        returncode=2)
 
 
 _CLUSTER_OPTIONS = (
@@ -141,6 +152,9 @@ def pytest_configure(config: pytest.Config) -> None:
     # SIGTERM (CI cancelling a job) runs the same teardown as Ctrl-C, and a second or third signal waits for that
     # teardown instead of cutting it short: no containers, processes or .partial reports left behind.
     interrupt_once()
+    for option in (*_CLUSTER_OPTIONS, *_EXTERNAL_OPTIONS):
+        option.check(config)
+    _management_networks(config)
     for dest, flag, env, high in (("flowlb_stomp_idle", "--stomp-idle-seconds", "FLOWLB_STOMP_IDLE_S", 3600.0),
                                   ("flowlb_long_request", "--long-request-seconds", "FLOWLB_LONG_REQUEST_S", 600.0)):
         value = config.getoption(dest, None)
@@ -478,12 +492,17 @@ def extra_listeners(lb: Target, pytestconfig: pytest.Config) -> list[ExtraListen
 
 @pytest.fixture(scope="session")
 def management_networks(pytestconfig: pytest.Config) -> list[ipaddress.IPv4Network | ipaddress.IPv6Network]:
-    """``--management-networks`` parsed; a bad CIDR ends the session with one line."""
-    text = pytestconfig.getoption("flowlb_management_networks") or ""
+    """``--management-networks`` parsed (checked when the run starts)."""
+    return _management_networks(pytestconfig)
+
+
+def _management_networks(config: pytest.Config) -> list[ipaddress.IPv4Network | ipaddress.IPv6Network]:
+    """``--management-networks`` parsed; a bad CIDR ends the run with one line and exit 2."""
+    text = config.getoption("flowlb_management_networks", None) or ""
     try:
         return [ipaddress.ip_network(part.strip(), strict=False) for part in text.split(",") if part.strip()]
     except ValueError as exc:
-        pytest.exit(f"flowlb: --management-networks: {exc}", returncode=2)
+        pytest.exit(f"flowlb: --management-networks (or FLOWLB_MANAGEMENT_NETWORKS): {exc}", returncode=2)
 
 
 def _offered(thing: T | None, missing: str) -> T:

@@ -8,10 +8,14 @@ from __future__ import annotations
 
 import random
 import shutil
+import time
 from pathlib import Path
 
 import pytest
 
+from flowlb.interrupts import within
+from flowlb.lbclient import lb_pool
+from flowlb.net import Endpoint
 from tests.conftest import require
 from tests.external.foreign_cluster import foreign_cluster
 from tests.support.interrupts import Scenario, destructive_on_live_lb, load_on_local, run_harness, suite_on_local
@@ -32,3 +36,23 @@ def test_random_interrupts_leave_nothing_behind(haproxy_bin: str, tmp_path: Path
         trials = run_harness(scenarios, TRIALS, seed, tmp_path)
     bad = [str(trial) for trial in trials if trial.problems]
     assert not bad, f"seed {seed}:\n" + "\n".join(bad)
+
+
+def test_a_pool_an_interrupt_left_locked_does_not_hang_the_teardown(capfd: pytest.CaptureFixture[str]) -> None:
+    """An interrupt between a pool's lock and its release leaves the lock held; closing the pool waits for it
+    forever (it hung the ``http`` fixture's teardown once, after two SIGINTs). ``within`` bounds that wait."""
+    pool = lb_pool(Endpoint("127.0.0.1", 9), tls=False)
+    queue = pool.pool
+    assert queue is not None
+    queue.mutex.acquire()  # what the interrupted request left behind
+    started = time.monotonic()
+    assert within(0.5, pool.close, "closing the connections to the LB") is False
+    assert time.monotonic() - started < 2
+    assert "closing the connections to the LB did not end within 0.5 s" in capfd.readouterr().err
+    queue.mutex.release()  # the cleanup thread ends
+
+
+def test_a_cleanup_that_ends_in_time_is_waited_for() -> None:
+    done: list[bool] = []
+    assert within(5.0, lambda: done.append(True), "a quick cleanup") is True
+    assert done == [True]

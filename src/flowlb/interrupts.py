@@ -1,10 +1,12 @@
 """Cleanup that a second Ctrl-C (or SIGTERM) cannot cut short.
 
 ``interrupt_once()`` makes the first signal interrupt the program and the later ones wait for its
-cleanup; ``deferred_signals()`` holds them for one block (where the handlers are not flowlb's).
+cleanup; ``deferred_signals()`` holds them for one block (where the handlers are not flowlb's);
+``within()`` bounds a cleanup that a lock left held by an interrupt could otherwise hang.
 
     with deferred_signals():
         stop_locust(); remove_partial_directory()
+    within(5.0, pool.close, "closing the LB connections")
 
 SIGINT and SIGTERM are blocked for the block's duration and delivered when it ends, so the
 interrupt still stops the program, once the cleanup is done. Only the main thread can block them
@@ -17,7 +19,7 @@ import contextlib
 import os
 import signal
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
 DEFERRED = {signal.SIGINT, signal.SIGTERM}
@@ -59,3 +61,21 @@ def interrupt_once() -> None:
     for number, default in defaults.items():
         if signal.getsignal(number) is default:  # not one the caller ignores (a background job) or handles itself
             signal.signal(number, _interrupt_once)
+
+
+def within(seconds: float, cleanup: Callable[[], object], what: str) -> bool:
+    """Run ``cleanup`` for at most ``seconds``; False, and the user told, when it had not ended by then.
+
+    An interrupt that lands while a lock is held (a connection pool's, in the middle of a request) can
+    leave it held, and a cleanup waiting for it would wait forever. Past ``seconds`` the cleanup is
+    left to a daemon thread, which the process does not wait for at exit.
+    """
+    worker = threading.Thread(target=cleanup, name=f"flowlb-cleanup: {what}", daemon=True)
+    worker.start()
+    worker.join(seconds)
+    if worker.is_alive():
+        with contextlib.suppress(OSError):
+            os.write(2, f"flowlb: {what} did not end within {seconds:g} s (an interrupt left it locked); "
+                        "going on without it\n".encode())
+        return False
+    return True

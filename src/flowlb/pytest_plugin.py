@@ -29,7 +29,7 @@ from flowlb.errors import FlowlbError, HAProxyConfigError
 from flowlb.haproxy.operator import OperatorConfig
 from flowlb.haproxy.remap import ExtraListener
 from flowlb.haproxy.runtime import RuntimeAPI
-from flowlb.interrupts import interrupt_once
+from flowlb.interrupts import interrupt_once, within
 from flowlb.lbclient import lb_pool
 from flowlb.reporting import CheckResult, RunInfo, discard, finish, run_directory
 from flowlb.spec import PROFILES, ClusterSpec, load_spec
@@ -38,6 +38,7 @@ from flowlb.targets.base import NodeControl, Target
 from flowlb.targets.select import TARGETS, choose_target, start_target
 
 TLS_ROLES = ("https", "server_tls", "stomp")
+CLOSE_WITHIN_S = 10.0  # a check's HTTP pools close within this, even when an interrupt left a pool's lock held
 T = TypeVar("T")
 REPORT_KEY = pytest.StashKey["RunReport"]()
 LONG_WAITS_KEY = pytest.StashKey[LongWaits | None]()
@@ -599,7 +600,7 @@ def stomp_session(lb: Target, pytestconfig: pytest.Config) -> Iterator[Callable[
 
     yield open_one
     for session in sessions:
-        session.close()
+        session.close()  # each bounded (StompSession.close)
 
 
 @pytest.fixture
@@ -633,8 +634,12 @@ def http(lb: Target) -> Iterator[Callable[..., urllib3.HTTPConnectionPool]]:
         return pool
 
     yield make
-    for pool in pools:
-        pool.close()
+
+    def close_all() -> None:
+        for pool in pools:
+            pool.close()
+
+    within(CLOSE_WITHIN_S, close_all, "closing the connections to the LB")
 
 
 @pytest.hookimpl(hookwrapper=True)

@@ -179,7 +179,7 @@ def _matrix(options: argparse.Namespace) -> int:
 def _load(options: argparse.Namespace) -> int:
     from flowlb.interrupts import deferred_signals, interrupt_once
     from flowlb.load.capacity import summary_lines
-    from flowlb.load.options import SCENARIOS, parse_weights
+    from flowlb.load.options import SCENARIOS, check_options, parse_weights
     from flowlb.load.runner import CAPACITY_LOCUSTFILE, DEFAULT_LOCUSTFILE, CapacitySearch, LoadPlan
     from flowlb.load.runner import run as run_load
     from flowlb.reporting import writable_root
@@ -206,6 +206,7 @@ def _load(options: argparse.Namespace) -> int:
                           "(0 or more)")
     try:
         parse_weights(options.mix, SCENARIOS, "--mix")  # a bad mix fails before any cluster starts
+        check_options(plan.extra)  # so do Locust's options and the FLOWLB_* variables Locust will read
     except ValueError as exc:
         raise FlowlbError(str(exc)) from None
     plan.seconds()  # a bad --run-time fails before any cluster starts

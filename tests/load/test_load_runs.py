@@ -232,7 +232,9 @@ def test_find_capacity_stops_at_the_first_step_that_breaks_the_slo(haproxy_bin: 
         (["--run-time", "soon"], "--run-time 'soon' is not a duration"),
         (["--mix", "bogus=3"], "--mix: 'bogus=3' is not <name>=<number>"),
         (["--failover", "kill", "--failover-after", "-5"], "--failover-after -5: give the seconds"),
-        (["--slo-p95-ms", "web=5"], "Locust exited with 1 and wrote no results"),
+        (["--slo-p95-ms", "web=5"], "--slo-p95-ms (FLOWLB_SLO_P95_MS): 'web=5' is not <name>=<number>"),
+        (["--", "--slo-failure-ratio", "5"], "--slo-failure-ratio (FLOWLB_SLO_FAILURE_RATIO) 5.0: give a number"),
+        (["--", "--users", "abc"], "argument -u/--users: invalid int value: 'abc'"),
         (["--find-capacity", "--step-users", "20", "--max-users", "10"], "--max-users 10 is below one step"),
         (["--find-capacity", "--failover", "kill"], "--find-capacity and --failover do not mix"),
     ],
@@ -245,6 +247,32 @@ def test_bad_options_are_one_line_and_leave_nothing(
     last = result.stderr.strip().splitlines()[-1]
     assert last.startswith("flowlb: ") and message in last, result.stderr
     assert not tmp_path.exists() or not any(tmp_path.iterdir()), list(tmp_path.iterdir())
+    assert flowlb_processes() == []
+
+
+@pytest.mark.parametrize(
+    ("variable", "message"),
+    [
+        ("FLOWLB_MIX=bogus=3", "--mix (FLOWLB_MIX): 'bogus=3' is not <name>=<number>"),
+        ("FLOWLB_SLO_P95_MS=https=abc", "--slo-p95-ms (FLOWLB_SLO_P95_MS): 'abc' in 'https=abc' is not a number"),
+        ("FLOWLB_STOMP_PORT=abc", "argument --stomp-port: invalid int value: 'abc'"),
+        ("FLOWLB_MESSAGE_SIZE=-1", "--message-size (FLOWLB_MESSAGE_SIZE) -1: give a number from 0"),
+        ("FLOWLB_SLO_FAILURE_RATIO=nan", "--slo-failure-ratio (FLOWLB_SLO_FAILURE_RATIO) nan"),
+        ("FLOWLB_CAPACITY_STEP_USERS=0", "FLOWLB_CAPACITY_STEP_USERS 0: give a number from 1"),
+    ],
+)
+def test_bad_variables_locust_would_read_are_one_line_before_anything_starts(
+    variable: str, message: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """They used to reach Locust after the cluster had started, and end in "Locust exited with 1"."""
+    name, _, value = variable.partition("=")
+    monkeypatch.setenv(name, value)
+    result = flowlb_load("--target", "local", "--run-time", "3s", "--report-dir", str(tmp_path))
+    assert result.returncode == 2, result.stdout + result.stderr
+    last = result.stderr.strip().splitlines()[-1]
+    assert last.startswith("flowlb: ") and message in last, result.stderr
+    assert "cluster" not in result.stdout + result.stderr.replace(last, ""), result.stdout + result.stderr
+    assert not tmp_path.exists() or not any(tmp_path.iterdir())
     assert flowlb_processes() == []
 
 

@@ -93,3 +93,36 @@ def stomp_target(options: Any, host_url: str) -> StompTarget:
         destination=options.stomp_destination,
         vhost=options.stomp_vhost,
     )
+
+
+def check_options(argv: list[str]) -> None:
+    """Locust's options and the Flow ones as a Locust run will read them (``argv``, then ``FLOWLB_*`` and
+    ``LOCUST_*`` variables), checked before any cluster starts; ``ValueError`` with one line naming the option.
+
+    Options this parser does not know (a locustfile's own) are left to the locustfile.
+    """
+    from locust.argument_parser import get_empty_argument_parser, setup_parser_arguments
+
+    from flowlb.load.paths import PATHS
+
+    parser = get_empty_argument_parser(add_help=False)
+    setup_parser_arguments(parser)
+    add_arguments(parser)
+
+    def error(message: str) -> None:
+        raise ValueError(f"{message} (on the command line or in its environment variable)")
+
+    parser.error = error  # argparse's own prints the usage and exits; one line is enough
+    parsed, _unknown = parser.parse_known_args(argv)
+    parse_weights(parsed.flow_mix, SCENARIOS, "--mix (FLOWLB_MIX)")
+    parse_weights(parsed.slo_p95_ms, PATHS, "--slo-p95-ms (FLOWLB_SLO_P95_MS)")
+    for name, value, low, high in (
+        ("--slo-failure-ratio (FLOWLB_SLO_FAILURE_RATIO)", parsed.slo_failure_ratio, 0, 1),
+        ("--stomp-port (FLOWLB_STOMP_PORT)", parsed.stomp_port, 1, 65535),
+        ("--message-size (FLOWLB_MESSAGE_SIZE)", parsed.message_size, 0, 16 << 20),
+        ("FLOWLB_CAPACITY_STEP_USERS", parsed.capacity_step_users, 1, 100_000),
+        ("FLOWLB_CAPACITY_STEP_SECONDS", parsed.capacity_step_seconds, 1, 3600),
+        ("FLOWLB_CAPACITY_MAX_USERS", parsed.capacity_max_users, 1, 1_000_000),
+    ):
+        if not low <= value <= high:  # NaN too
+            raise ValueError(f"{name} {value!r}: give a number from {low} to {high}")

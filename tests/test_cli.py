@@ -1,8 +1,10 @@
-"""``flowlb generate``: output, files, and one-line errors that leave nothing behind."""
+"""The flowlb command: `generate`'s output and files, and one-line errors that leave nothing behind."""
 
 from __future__ import annotations
 
 from pathlib import Path
+
+import pytest
 
 from tests.conftest import run_flowlb
 
@@ -56,3 +58,13 @@ def test_a_write_that_fails_midway_leaves_no_temporary_file(tmp_path: Path) -> N
     result = run_flowlb("generate", "-o", str(tmp_path / "haproxy.cfg"))
     assert result.returncode == 2 and result.stderr.startswith("flowlb: cannot write"), result.stderr
     assert [p.name for p in tmp_path.iterdir()] == ["haproxy.cfg"]
+
+
+@pytest.mark.parametrize("args", [["up", "--target", "bogus"], ["load", "--processes", "abc"], ["bogus"], ["lint"],
+                                  ["generate", "--profile", "nope"], ["matrix", "--versions", "9.9"]])
+def test_a_usage_error_is_one_line_and_exit_2(args: list[str]) -> None:
+    """Every command's bad option is one line naming it (argparse used to print the usage above it)."""
+    result = run_flowlb(*args)
+    assert result.returncode == 2
+    assert result.stdout == "" and len(result.stderr.splitlines()) == 1, result.stderr
+    assert result.stderr.startswith("flowlb"), result.stderr

@@ -17,6 +17,7 @@ import shutil
 import sys
 import tempfile
 from pathlib import Path
+from typing import NoReturn
 
 from flowlb.errors import FlowlbError
 from flowlb.haproxy.layout import Layout
@@ -45,8 +46,15 @@ def main(argv: list[str] | None = None) -> int:
     return code
 
 
+class _OneLineParser(argparse.ArgumentParser):
+    """argparse, with a usage error as one line (the usage itself is in ``--help``), exit code 2."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog}: {message} (see {self.prog} --help)\n")
+
+
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="flowlb", description=__doc__.splitlines()[0])
+    parser = _OneLineParser(prog="flowlb", description=__doc__.splitlines()[0])
     commands = parser.add_subparsers(dest="command", required=True)
 
     generate = commands.add_parser("generate", help="write haproxy.cfg for a cluster spec")

@@ -158,9 +158,16 @@ class SharedCluster:
         descriptor = os.open(self.ticket, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         with os.fdopen(descriptor, "w") as ticket:
             json.dump({"address": str(self._directory / "cluster.sock"), "authkey": secrets.token_hex(32)}, ticket)
-        argv = [sys.executable, "-m", "flowlb.targets.shared", str(self.ticket), *([str(spec_path)] * bool(spec_path))]
-        self._process: subprocess.Popen[bytes] | None = processes.spawn(
-            argv, env={"PYTHONPATH": str(paths.package_parent())}, stdin=subprocess.PIPE)
+        argv = [sys.executable, "-m", "flowlb.targets.shared", str(self.ticket)]
+        if spec_path is not None:
+            argv.append(str(spec_path))
+        self._process: subprocess.Popen[bytes] | None = None
+        try:
+            self._process = processes.spawn(argv, env={"PYTHONPATH": str(paths.package_parent())},
+                                            stdin=subprocess.PIPE)
+        except OSError:
+            self.close()
+            raise
         self.pid = self._process.pid
         line, output = processes.read_line_matching(self._process, READY, ready_timeout)
         if line is None:

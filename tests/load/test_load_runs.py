@@ -276,6 +276,25 @@ def test_bad_variables_locust_would_read_are_one_line_before_anything_starts(
     assert flowlb_processes() == []
 
 
+def test_checking_the_options_leaves_flowlb_loads_own_process_without_gevent() -> None:
+    """Importing Locust patches a process with gevent; in ``flowlb load`` that turned Ctrl-C into a greenlet's
+    traceback and, at the second signal, a death by SIGINT instead of exit 130."""
+    probe = ("import sys\n"
+             "from flowlb.load.options import check_options\n"
+             "check_options(['--users', '2', '--slo-p95-ms', 'https=100'])\n"
+             "try:\n"
+             "    check_options(['--slo-p95-ms', 'web=5'])\n"
+             "except ValueError as exc:\n"
+             "    print(exc)\n"
+             "print(sorted(name for name in ('gevent', 'locust') if name in sys.modules))\n")
+    result = subprocess.run([sys.executable, "-c", probe], check=False, cwd=REPO, capture_output=True, text=True,
+                            timeout=60)
+    assert result.returncode == 0, result.stderr
+    refused, imported = result.stdout.strip().splitlines()
+    assert refused.startswith("--slo-p95-ms (FLOWLB_SLO_P95_MS): 'web=5' is not <name>=<number>"), result.stdout
+    assert imported == "[]", result.stdout
+
+
 def test_a_report_dir_on_a_file_is_one_line_before_any_cluster_starts(tmp_path: Path) -> None:
     blocker = tmp_path / "file"
     blocker.write_text("")

@@ -99,6 +99,33 @@ def check_options(argv: list[str]) -> None:
     """Locust's options and the Flow ones as a Locust run will read them (``argv``, then ``FLOWLB_*`` and
     ``LOCUST_*`` variables), checked before any cluster starts; ``ValueError`` with one line naming the option.
 
+    The check runs in a child interpreter: importing Locust runs gevent's ``monkey.patch_all()``, and in
+    ``flowlb load``'s own process that turns its signal handlers and threads into greenlets, so a Ctrl-C
+    became a greenlet's traceback instead of the run's clean interrupt.
+    """
+    import subprocess
+    import sys
+
+    try:
+        checked = subprocess.run([sys.executable, "-m", "flowlb.load.options", *argv], check=False,
+                                 stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=CHECK_SECONDS)
+    except subprocess.TimeoutExpired:
+        raise ValueError(f"checking Locust's options took over {CHECK_SECONDS} s") from None
+    if checked.returncode == 0:
+        return
+    lines = checked.stderr.strip().splitlines() or [f"exit code {checked.returncode}"]
+    if checked.returncode == BAD_OPTION:
+        raise ValueError(lines[-1])
+    raise ValueError(f"checking Locust's options failed: {lines[-1]}")
+
+
+CHECK_SECONDS = 120
+BAD_OPTION = 2
+
+
+def check_here(argv: list[str]) -> None:
+    """``check_options`` in this process, which Locust's import patches with gevent.
+
     Options this parser does not know (a locustfile's own) are left to the locustfile.
     """
     from locust.argument_parser import get_empty_argument_parser, setup_parser_arguments
@@ -126,3 +153,13 @@ def check_options(argv: list[str]) -> None:
     ):
         if not low <= value <= high:  # NaN too
             raise ValueError(f"{name} {value!r}: give a number from {low} to {high}")
+
+
+if __name__ == "__main__":
+    import sys
+
+    try:
+        check_here(sys.argv[1:])
+    except ValueError as exc:
+        print(exc, file=sys.stderr)
+        sys.exit(BAD_OPTION)

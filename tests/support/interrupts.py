@@ -74,7 +74,9 @@ def run_trial(scenario: Scenario, work: Path, rng: random.Random) -> Trial:
     report = work / f"reports-{rng.randrange(1 << 30)}"
     trial = Trial(scenario.name, rng.uniform(0.3, scenario.longest_s),
                   [rng.choice(("INT", "TERM")) if n else "INT" for n in range(rng.randint(1, 3))])
-    run = subprocess.Popen(scenario.command(report), cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    errors = work / f"{report.name}.stderr"
+    with errors.open("w") as stderr:
+        run = subprocess.Popen(scenario.command(report), cwd=REPO, stdout=subprocess.DEVNULL, stderr=stderr)
     try:
         time.sleep(trial.delay_s)  # the pacing IS the harness: a random moment of the run
         trial.signalled, trial.signalled_at = run.poll() is None, time.time()
@@ -91,6 +93,8 @@ def run_trial(scenario: Scenario, work: Path, rng: random.Random) -> Trial:
             run.kill()
             run.wait()
     _judge(trial, report, scenario.runtime)
+    _judge_exit(trial, errors.read_text(errors="replace"))
+    errors.unlink()
     return trial
 
 
@@ -101,6 +105,16 @@ def _ended_before(run: Path, moment: float) -> bool:
         return run.stat().st_ctime <= moment
     except OSError:
         return False
+
+
+def _judge_exit(trial: Trial, stderr: str) -> None:
+    """An interrupted run ends by its own exit code and without a traceback: a death by the signal or a
+    traceback means a handler ran where it should not (a greenlet, a thread, a finally that raised)."""
+    if trial.exit_code is not None and trial.exit_code < 0:
+        trial.problems.append(f"death by signal {-trial.exit_code} (no exit code of its own)")
+    if "Traceback (most recent call last)" in stderr:
+        last = stderr.rsplit("Traceback (most recent call last)", maxsplit=1)[-1].strip().splitlines()[-1]
+        trial.problems.append(f"traceback {last[:160]}")
 
 
 def _judge(trial: Trial, report: Path, runtime: RuntimeAPI | None) -> None:
@@ -143,7 +157,13 @@ def destructive_on_live_lb(cluster: object) -> Scenario:
 
 
 def run_harness(scenarios: list[Scenario], runs: int, seed: int, work: Path) -> list[Trial]:
-    """``runs`` trials over ``scenarios`` (chosen at random with ``seed``), printed as they end."""
+    """``runs`` trials over ``scenarios`` (chosen at random with ``seed``), printed as they end.
+
+    The runs get SIGINT as a terminal gives it: a harness started in the background (``nohup … &``) has
+    SIGINT ignored, its runs would inherit that, and every INT-only trial would run on to a report.
+    """
+    if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
     rng = random.Random(seed)
     trials = []
     for number in range(1, runs + 1):

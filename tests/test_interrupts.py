@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import random
 import shutil
+import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -56,3 +58,27 @@ def test_a_cleanup_that_ends_in_time_is_waited_for() -> None:
     done: list[bool] = []
     assert within(5.0, lambda: done.append(True), "a quick cleanup") is True
     assert done == [True]
+
+
+@pytest.mark.parametrize("interrupted", [True, False])
+def test_after_the_cleanup_of_an_interrupted_run_later_signals_are_ignored(interrupted: bool) -> None:
+    """Python resets its handlers to the system's default while it finalizes (about 0.1 s): a late second Ctrl-C
+    then killed an interrupted ``flowlb load`` by SIGINT (exit -2) after its cleanup, instead of exit 130."""
+    probe = ("import os, signal, sys\n"
+             "from flowlb.interrupts import cleanup_done, interrupt_once\n"
+             "interrupt_once()\n"
+             f"if {interrupted}:\n"
+             "    try:\n"
+             "        os.kill(os.getpid(), signal.SIGINT)\n"
+             "        signal.pause()\n"
+             "    except KeyboardInterrupt:\n"
+             "        pass\n"
+             "cleanup_done()\n"
+             "print(*(signal.getsignal(n) is signal.SIG_IGN for n in (signal.SIGINT, signal.SIGTERM)))\n"
+             f"if {interrupted}:\n"
+             "    os.kill(os.getpid(), signal.SIGINT)\n"
+             "    os.kill(os.getpid(), signal.SIGTERM)\n"
+             "sys.exit(130)\n")
+    result = subprocess.run([sys.executable, "-c", probe], check=False, capture_output=True, text=True, timeout=30)
+    assert result.returncode == 130, result.stderr
+    assert result.stdout.split() == ([str(interrupted)] * 2), result.stdout

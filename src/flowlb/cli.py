@@ -33,6 +33,8 @@ def main(argv: list[str] | None = None) -> int:
         from flowlb.mocknode.__main__ import main as mock_node_main
 
         return mock_node_main(args[1:])
+    from flowlb.interrupts import cleanup_done
+
     parser = _parser()
     options = parser.parse_args(args)
     try:
@@ -43,6 +45,8 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("flowlb: interrupted", file=sys.stderr)
         return 130
+    finally:
+        cleanup_done()  # a signal during Python's own exit no longer kills an interrupted run by that signal
     return code
 
 

@@ -63,6 +63,20 @@ def interrupt_once() -> None:
             signal.signal(number, _interrupt_once)
 
 
+def cleanup_done() -> None:
+    """Call when the program's cleanup is over: if an interrupt came, later signals are ignored from now on.
+
+    Python resets its signal handlers to the system's default as it starts to finalize, and that takes
+    about a tenth of a second; a second Ctrl-C landing then killed an interrupted run by the signal,
+    after its cleanup was done, instead of letting it exit with its own code (130, or pytest's 2).
+    A run that no signal interrupted keeps its handlers (pytest may be run in-process).
+    """
+    if _interrupted.is_set() and threading.current_thread() is threading.main_thread():
+        for number in DEFERRED:
+            if signal.getsignal(number) is _interrupt_once:
+                signal.signal(number, signal.SIG_IGN)
+
+
 def within(seconds: float, cleanup: Callable[[], object], what: str) -> bool:
     """Run ``cleanup`` for at most ``seconds``; False, and the user told, when it had not ended by then.
 

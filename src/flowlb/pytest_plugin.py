@@ -29,7 +29,7 @@ from flowlb.errors import FlowlbError, HAProxyConfigError
 from flowlb.haproxy.operator import OperatorConfig
 from flowlb.haproxy.remap import ExtraListener
 from flowlb.haproxy.runtime import RuntimeAPI
-from flowlb.interrupts import interrupt_once, within
+from flowlb.interrupts import cleanup_done, interrupt_once, within
 from flowlb.lbclient import lb_pool
 from flowlb.reporting import CheckResult, RunInfo, discard, finish, run_directory
 from flowlb.spec import PROFILES, ClusterSpec, load_spec
@@ -190,6 +190,12 @@ def pytest_configure(config: pytest.Config) -> None:
     config.pluginmanager.register(report, "flowlb-run-report")
     if not config.option.xmlpath:
         config.option.xmlpath = str(report.directory / "junit.xml")
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_unconfigure(config: pytest.Config) -> None:
+    """The run is over, its clusters gone: a late Ctrl-C must not kill it by the signal as Python exits."""
+    cleanup_done()
 
 
 class RunReport:

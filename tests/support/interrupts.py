@@ -109,11 +109,19 @@ def _ended_before(run: Path, moment: float) -> bool:
 
 def _judge_exit(trial: Trial, stderr: str) -> None:
     """An interrupted run ends by its own exit code and without a traceback: a death by the signal or a
-    traceback means a handler ran where it should not (a greenlet, a thread, a finally that raised)."""
+    traceback means a handler ran where it should not (a greenlet, a thread, a finally that raised).
+
+    Python's own ``KeyboardInterrupt`` (bare; flowlb's says ``signal N``) is a signal that came during
+    Python's or pytest's start-up, before flowlb's handler and before anything was started: Python then
+    prints its traceback and dies by SIGINT, as it should.
+    """
+    marker = "Traceback (most recent call last)"
+    last = stderr.rsplit(marker, maxsplit=1)[-1].strip().splitlines()[-1] if marker in stderr else ""
+    if last == "KeyboardInterrupt" and trial.exit_code in (-signal.SIGINT, 1, 2):
+        return
     if trial.exit_code is not None and trial.exit_code < 0:
         trial.problems.append(f"death by signal {-trial.exit_code} (no exit code of its own)")
-    if "Traceback (most recent call last)" in stderr:
-        last = stderr.rsplit("Traceback (most recent call last)", maxsplit=1)[-1].strip().splitlines()[-1]
+    if last:
         trial.problems.append(f"traceback {last[:160]}")
 
 

@@ -36,6 +36,8 @@ def test_hardened_passes_the_whole_suite_on_target(target: str, request: pytest.
     skipped = [c["nodeid"] for c in summary["checks"] if c["outcome"] == "skipped"]
     # the generated profiles bind no port outside the five roles and have no backup server: nothing to probe
     nothing_to_probe = ("test_management_listeners_need_auth", "test_backup_takes_over")
+    if target == "local":  # its nodes share the machine's address: none can be cut off from the network
+        nothing_to_probe += ("test_sessions_of_a_dead_node_are_closed[cut_off]",)
     applies = [nodeid for nodeid in skipped if not any(name in nodeid for name in nothing_to_probe)]
     assert not applies, f"every check applies to a harness target; skipped: {applies}"
     untitled = [c["nodeid"] for c in summary["checks"] if not (c["title"] and c["guards"])]
@@ -123,3 +125,75 @@ def test_a_kept_cluster_is_printed_survives_the_next_run_and_keeps_no_private_ke
         if removal:
             sp.run(["sh", "-c", removal], check=False, capture_output=True, timeout=60)
     assert flowlb_containers() == []
+
+
+@pytest.mark.parametrize("target_kind", ["local", "containers"])
+def test_a_killed_node_resets_its_connections_and_refuses_new_ones(
+    target_kind: str, request: pytest.FixtureRequest
+) -> None:
+    """The NodeControl contract on both targets: a killed node is a crashed process on a live host.
+
+    On containers, ``docker kill`` of a node that held its own address made the address vanish: new
+    connections waited out the connect timeout instead of being refused, a different failure from local's.
+    """
+    import socket
+
+    from flowlb.targets.containers import ContainersTarget
+    from flowlb.targets.local import LocalTarget
+
+    request.getfixturevalue("haproxy_bin" if target_kind == "local" else "docker_engine")
+    kind = LocalTarget if target_kind == "local" else ContainersTarget
+    with kind(load_spec(), "hardened") as target:
+        backend = next(stat.backend for stat in target.evidence().stats() if stat.server == "node2")
+        address = target.evidence().server_addresses(backend)["node2"]
+        held = socket.create_connection(address, timeout=5)
+        held.settimeout(5)
+        try:
+            target.nodes().kill("node2")
+            try:
+                ended = held.recv(1) == b""
+            except ConnectionResetError:
+                ended = True
+            except TimeoutError:
+                ended = False
+            assert ended, f"a connection to the killed node2 at {address} stayed open (5 s)"
+        finally:
+            held.close()
+        with pytest.raises(ConnectionRefusedError):
+            socket.create_connection(address, timeout=5).close()
+        target.nodes().restart("node2")
+        socket.create_connection(address, timeout=5).close()
+
+
+def test_a_cut_off_node_answers_nothing_until_restarted_and_local_says_it_cannot(
+    haproxy_bin: str, docker_engine: None
+) -> None:
+    """``cut_off`` on containers: held connections get no reset, new ones no refusal; ``restart`` brings the node
+    back at its address with its control API. The local target refuses in one line."""
+    import socket
+
+    from flowlb.targets.containers import ContainersTarget
+    from flowlb.targets.local import LocalTarget
+
+    with LocalTarget(load_spec(), "hardened") as local:
+        assert not local.nodes().can_cut_off()
+        with pytest.raises(TargetError, match=r"^local target: its nodes share this machine's address"):
+            local.nodes().cut_off("node2")
+    with ContainersTarget(load_spec(), "hardened") as target:
+        backend = next(stat.backend for stat in target.evidence().stats() if stat.server == "node2")
+        address = target.evidence().server_addresses(backend)["node2"]
+        held = socket.create_connection(address, timeout=5)
+        held.settimeout(1)
+        try:
+            target.nodes().cut_off("node2")
+            with pytest.raises(TimeoutError):
+                held.recv(1)
+        finally:
+            held.close()
+        with pytest.raises(OSError) as unanswered:
+            socket.create_connection(address, timeout=1)
+        assert not isinstance(unanswered.value, ConnectionRefusedError)
+        target.nodes().restart("node2")
+        socket.create_connection(address, timeout=5).close()
+        target.reset()  # HAProxy sees node2 UP again: its address and port are where they were
+        assert target.evidence().server(backend, "node2").is_up

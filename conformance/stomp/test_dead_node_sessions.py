@@ -1,14 +1,16 @@
-"""STOMP (61613): sessions on a dead or frozen node are closed, and a reconnect lands on a healthy
-node.
+"""STOMP (61613): sessions on a dead, frozen or cut-off node are closed, and a reconnect lands on a
+healthy node.
 
-A frozen Flow server (SIGSTOP / `docker pause`) keeps its TCP connections open. Without `on-marked-
-down shutdown-sessions` its STOMP clients wait forever on a session that will never answer. Once
-HAProxy marks it DOWN (limit ``(inter + timeout check) x fall``, at most 30 s by policy, plus one
-interval and 1 s, as its checks time out), the LB must close those sessions. A client that
-reconnects must land on a healthy node within the same limit. It may retry, as Flow agents do: an
-attempt that reaches the dead node before it is marked DOWN is closed, or (HAProxy 3.0.11) never
-answered, so each attempt waits at most ``policy.STOMP_CONNECT_ATTEMPT_S`` for CONNECTED. When a
-node is killed, its clients must see the disconnect within that limit too.
+A frozen Flow server (SIGSTOP / `docker pause`) keeps its TCP connections open, and so does one
+whose host drops off the network (a crashed VM, a partition; the containers target takes the
+node's address off its network). Without `on-marked-down shutdown-sessions` its STOMP clients wait
+forever on a session that will never answer. Once HAProxy marks it DOWN (limit ``(inter + timeout
+check) x fall``, at most 30 s by policy, plus one interval and 1 s, as its checks time out), the LB
+must close those sessions. A client that reconnects must land on a healthy node within the same
+limit. It may retry, as Flow agents do: an attempt that reaches the dead node before it is marked
+DOWN is closed, or (HAProxy 3.0.11, with a cut-off node) never answered, so each attempt waits at
+most ``policy.STOMP_CONNECT_ATTEMPT_S`` for CONNECTED. When a node is killed, its clients must see
+the disconnect within that limit too.
 """
 
 from __future__ import annotations
@@ -33,7 +35,10 @@ def _sessions_on(victim: str, stomp_session: Callable[..., StompSession], count:
     return on_victim
 
 
-@pytest.mark.parametrize("failure", ["hang", "kill"])
+FAILURES = {"hang": "frozen", "kill": "killed", "cut_off": "cut off from the network"}
+
+
+@pytest.mark.parametrize("failure", list(FAILURES))
 def test_sessions_of_a_dead_node_are_closed(
     lb: Target,
     node_control: NodeControl,
@@ -42,18 +47,20 @@ def test_sessions_of_a_dead_node_are_closed(
     record_property: Callable[[str, object], None],
     failure: str,
 ) -> None:
+    if failure == "cut_off" and not node_control.can_cut_off():
+        pytest.skip(f"the {lb.kind} target's nodes share one address: none can be cut off from the network")
     victim = stomp_backend.failover_victim(0)
     timing = stomp_backend.timing(victim)
-    # a frozen node is held to the policy; a killed one to what its own timing gives (on containers its address
-    # swallows the connects, so its checks time out like a frozen one's)
-    limit = timing.hung_limit_s() if failure == "hang" else timing.down_limit_s(check_hangs=True)
+    # a node that does not answer (frozen, or cut off) is held to the policy, as its checks time out; a killed
+    # one refuses them at once, and is held to what its own timing gives
+    limit = timing.down_limit_s(check_hangs=True) if failure == "kill" else timing.hung_limit_s()
     doomed = _sessions_on(victim, stomp_session, 2 * len(stomp_backend.primaries()))
     started = time.monotonic()
     getattr(node_control, failure)(victim)
     closed = doomed[0].wait_for_disconnect(limit)
     took = time.monotonic() - started
     assert closed, (
-        f"{victim} was {'frozen' if failure == 'hang' else 'killed'}, yet its STOMP session is still open after "
+        f"{victim} was {FAILURES[failure]}, yet its STOMP session is still open after "
         f"{limit:.1f} s: the client waits forever. Fix: `on-marked-down shutdown-sessions` on the STOMP servers "
         "and an HTTP health check."
     )
@@ -62,7 +69,7 @@ def test_sessions_of_a_dead_node_are_closed(
     retry, attempts = _reconnect(lb, deadline=started + limit)
     try:
         assert retry is not None, (
-            f"{victim} was {'frozen' if failure == 'hang' else 'killed'}; a client reconnecting for {limit:.1f} s "
+            f"{victim} was {FAILURES[failure]}; a client reconnecting for {limit:.1f} s "
             f"({attempts} attempts) got no STOMP session through the LB. Fix: HTTP health checks on the STOMP "
             "servers, `retries` with `option redispatch`."
         )
@@ -79,10 +86,10 @@ def test_sessions_of_a_dead_node_are_closed(
 def _reconnect(lb: Target, deadline: float) -> tuple[StompSession | None, int]:
     """Reconnect like a Flow agent does: again at once after a refusal or an unanswered attempt, until ``deadline``.
 
-    A client may land on the dead node before HAProxy has marked it DOWN (on containers a killed
-    node's address swallows the connect until `timeout connect`); marking it DOWN then closes that
-    attempt (2.6, 3.2) or leaves it unanswered (3.0.11, see docs/findings.md), and the next one must
-    reach a healthy node.
+    A client may land on the dead node before HAProxy has marked it DOWN (a cut-off node's address
+    swallows the connect until `timeout connect`); marking it DOWN then closes that attempt (2.6,
+    3.2) or leaves it unanswered (3.0.11, see docs/findings.md), and the next one must reach a
+    healthy node.
     """
     attempts = 0
     while True:

@@ -39,8 +39,14 @@ class NodeControl(Protocol):
     def hang(self, name: str) -> None:
         """The whole node freezes (SIGSTOP / ``docker pause``): connections open, nothing answers."""
 
+    def can_cut_off(self) -> bool:
+        """Whether :meth:`cut_off` can be done here (it takes a node's address away)."""
+
+    def cut_off(self, name: str) -> None:
+        """The node's host drops off the network (a crashed VM, a partition): no reset, no refusal, no answer."""
+
     def restart(self, name: str) -> None:
-        """Undo :meth:`kill` or :meth:`hang`; returns when the node serves again."""
+        """Undo :meth:`kill`, :meth:`hang` or :meth:`cut_off`; returns when the node serves again."""
 
     def set_health(self, name: str, state: HealthState, delay_ms: int = 0) -> None:
         """Switch what the node's health URL does."""

@@ -1,7 +1,11 @@
 """The containers target: HAProxy and the mock Flow nodes in containers started by Testcontainers.
 
 The nodes get fixed addresses on a network the run creates, so a killed and restarted node comes
-back where HAProxy resolved it at start. Every published port is bound to 127.0.0.1 only::
+back where HAProxy resolved it at start. Each node's address is held by a container of its own
+(as a Kubernetes pod's pause container holds the pod's), so a killed node is a crashed process on
+a live host, as on the local target: its connections reset and its ports refuse at once. (A node
+that held its own address took it along: new connections waited out `timeout connect`.) Every
+published port is bound to 127.0.0.1 only::
 
     with ContainersTarget(load_spec(), "hardened") as target:
         target.endpoints.stomp          # Endpoint(host="127.0.0.1", port=<mapped>)
@@ -59,27 +63,44 @@ def _loopback(container: DockerContainer, *ports: int) -> None:
         container.ports[f"{port}/tcp"] = ("127.0.0.1", None)
 
 
-class FlowNodeContainer(DockerContainer):  # type: ignore[misc]
-    """A mock Flow node: web :80, server :8000 with the health URL, STOMP :61613, control :9000."""
+class NodeAddress(DockerContainer):  # type: ignore[misc]
+    """The network namespace of one mock node: its fixed address, its name on the network, its published ports.
 
-    def __init__(self, image: str, name: str, network: Network, address: str,
-                 labels: dict[str, str] | None = None) -> None:
+    It runs nothing but ``sleep``; the node's container joins it, so that killing the node leaves an
+    address whose kernel resets the node's connections and refuses its ports.
+    """
+
+    def __init__(self, image: str, name: str, network: Network, address: str, labels: dict[str, str]) -> None:
         super().__init__(image)
-        self.node_name = name
         self.address = address
-        self.with_command(
-            ["--name", name, "--host", "0.0.0.0", "--control-port", str(CONTROL_PORT), "--heartbeat", NODE_HEARTBEAT]
-        )
+        self.with_command(["infinity"])
         _loopback(self, CONTROL_PORT)
         self.with_network(network).with_network_aliases(name)
         endpoint = docker.types.EndpointConfig(
             docker.constants.DEFAULT_DOCKER_API_VERSION, aliases=[name], ipv4_address=address
         )
-        self.with_kwargs(labels=labels or _labels(), networking_config={network.name: endpoint}, hostname=name)
+        self.with_kwargs(labels=labels, networking_config={network.name: endpoint}, hostname=name,
+                         entrypoint=["sleep"])
+
+
+class FlowNodeContainer(DockerContainer):  # type: ignore[misc]
+    """A mock Flow node: web :80, server :8000 with the health URL, STOMP :61613, control :9000.
+
+    It lives in the network namespace of its :class:`NodeAddress`, started first.
+    """
+
+    def __init__(self, image: str, name: str, address: NodeAddress, labels: dict[str, str]) -> None:
+        super().__init__(image)
+        self.node_name = name
+        self.node_address = address
+        self.with_command(
+            ["--name", name, "--host", "0.0.0.0", "--control-port", str(CONTROL_PORT), "--heartbeat", NODE_HEARTBEAT]
+        )
+        self.with_kwargs(labels=labels, network_mode=f"container:{address.get_wrapped_container().id}")
 
     def control_client(self) -> MockNodeClient:
         """A client for this node's control API on its loopback-published port."""
-        return MockNodeClient(self.node_name, "127.0.0.1", self.get_exposed_port(CONTROL_PORT))
+        return MockNodeClient(self.node_name, "127.0.0.1", self.node_address.get_exposed_port(CONTROL_PORT))
 
 
 class HAProxyContainer(DockerContainer):  # type: ignore[misc]
@@ -137,6 +158,8 @@ class ContainersTarget(HarnessTarget):
         self._labels = _labels(kept=keep)
         self.haproxy_image = haproxy_image or ""  # the user's image (--haproxy-image); "" for flowlb's own
         self._nodes: dict[str, FlowNodeContainer] = {}
+        self._node_addresses: list[NodeAddress] = []
+        self._cut: set[str] = set()  # nodes whose address is off the network (cut_off)
         self._haproxy: HAProxyContainer | None = None
         self._network: Network | None = None
         self._docker: docker.DockerClient | None = None
@@ -161,8 +184,10 @@ class ContainersTarget(HarnessTarget):
         assert self._docker is not None
         self._network, self._addresses = _create_network(self._docker, len(self.spec.nodes), self._labels)
         for node, address in zip(self.spec.nodes, self._addresses, strict=True):
-            container = FlowNodeContainer(self._images.flownode, node.name, self._network, str(address),
-                                          self._labels)
+            holder = NodeAddress(self._images.flownode, node.name, self._network, str(address), self._labels)
+            self._node_addresses.append(holder)
+            holder.start()
+            container = FlowNodeContainer(self._images.flownode, node.name, holder, self._labels)
             self._nodes[node.name] = container
             container.start()  # all nodes start together; their readiness is awaited below
         for name, container in self._nodes.items():
@@ -287,16 +312,33 @@ class ContainersTarget(HarnessTarget):
     def _hang(self, name: str) -> None:
         self._container(name).get_wrapped_container().pause()
 
+    def can_cut_off(self) -> bool:
+        return True
+
+    def _cut_off(self, name: str) -> None:
+        """Take the node's address off the run's network; the node runs on, unreachable."""
+        assert self._docker is not None and self._network is not None
+        holder = self._container(name).node_address.get_wrapped_container()
+        self._docker.networks.get(self._network.name).disconnect(holder, force=True)
+        self._cut.add(name)
+
     def restart(self, name: str) -> None:
         container = self._container(name)
+        if name in self._cut:
+            assert self._docker is not None and self._network is not None
+            holder = container.node_address
+            self._docker.networks.get(self._network.name).connect(
+                holder.get_wrapped_container(), ipv4_address=holder.address, aliases=[name]
+            )
+            self._cut.discard(name)
+            self._clients[name].close()
+            self._clients[name] = container.control_client()  # the engine publishes the control port anew
         wrapped = container.get_wrapped_container()
         wrapped.reload()
         if wrapped.status == "paused":
             wrapped.unpause()
         elif wrapped.status != "running":
-            wrapped.start()
-            self._clients[name].close()
-            self._clients[name] = container.control_client()  # the published port may have changed
+            wrapped.start()  # back in its address's namespace: same address, same published port
         self._wait_serving(name)
 
     # -- teardown ------------------------------------------------------------------------------
@@ -317,12 +359,14 @@ class ContainersTarget(HarnessTarget):
                 f"docker network prune -f --filter label={dockerenv.KEPT_LABEL} && rm -rf {self.run_dir}")
 
     def close(self) -> None:
-        for container in [self._haproxy, *self._nodes.values()]:
+        # the nodes before the addresses whose network namespaces they share
+        for container in [self._haproxy, *self._nodes.values(), *self._node_addresses]:
             if container is not None and container._container is not None:
                 with contextlib.suppress(docker.errors.APIError):
                     container.get_wrapped_container().remove(force=True, v=True)
         self._haproxy = None
         self._nodes.clear()
+        self._node_addresses.clear()
         if self._network is not None and self._network._network is not None:
             with contextlib.suppress(docker.errors.APIError):
                 self._network.remove()

@@ -247,14 +247,28 @@ class HarnessTarget:
         self._disturbed.add(name)
         self._hang(name)
 
+    def can_cut_off(self) -> bool:
+        """Only a target whose nodes have addresses of their own can take one away."""
+        return False
+
+    def cut_off(self, name: str) -> None:
+        self._client(name)
+        if not self.can_cut_off():
+            raise TargetError(f"{self.kind} target: its nodes share this machine's address; none can be cut off")
+        self._disturbed.add(name)
+        self._cut_off(name)
+
     def _kill(self, name: str) -> None:
         raise NotImplementedError
 
     def _hang(self, name: str) -> None:
         raise NotImplementedError
 
+    def _cut_off(self, name: str) -> None:
+        raise NotImplementedError
+
     def restart(self, name: str) -> None:
-        """Undo :meth:`kill` or :meth:`hang`; returns when the node serves again."""
+        """Undo :meth:`kill`, :meth:`hang` or :meth:`cut_off`; returns when the node serves again."""
         raise NotImplementedError
 
     def set_health(self, name: str, state: HealthState, delay_ms: int = 0) -> None:

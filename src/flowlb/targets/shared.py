@@ -94,6 +94,12 @@ class ClusterHost:
     def hang(self, name: str) -> None:
         self._on_thread(lambda: self._target.hang(name))
 
+    def can_cut_off(self) -> bool:
+        return bool(self._target.can_cut_off())
+
+    def cut_off(self, name: str) -> None:
+        self._on_thread(lambda: self._target.cut_off(name))
+
     def restart(self, name: str) -> None:
         self._on_thread(lambda: self._target.restart(name))
 
@@ -280,6 +286,12 @@ class SharedTarget:
 
     def hang(self, name: str) -> None:
         self._host.hang(name)
+
+    def can_cut_off(self) -> bool:
+        return bool(self._host.can_cut_off())
+
+    def cut_off(self, name: str) -> None:
+        self._host.cut_off(name)
 
     def restart(self, name: str) -> None:
         self._host.restart(name)

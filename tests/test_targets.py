@@ -6,6 +6,7 @@ These start real clusters (HAProxy + three mock nodes), so they are the slowest 
 from __future__ import annotations
 
 import json
+import socket
 import sys
 import time
 from pathlib import Path
@@ -106,7 +107,6 @@ def test_an_operator_config_that_binds_no_lb_port_says_so_at_once(haproxy_bin: s
 
 def test_a_kept_cluster_is_printed_survives_the_next_run_and_keeps_no_private_key(docker_engine: None) -> None:
     import re
-    import socket
     import subprocess as sp
 
     first = run_conformance("-m", "smoke", "--target", "containers", "--keep-cluster")
@@ -127,6 +127,14 @@ def test_a_kept_cluster_is_printed_survives_the_next_run_and_keeps_no_private_ke
     assert flowlb_containers() == []
 
 
+def _held_connection(target: object, node: str) -> tuple[str, tuple[str, int], socket.socket]:
+    """The backend that has ``node`` on the server port, the address HAProxy sends it to, and a connection to it."""
+    evidence = target.evidence()  # type: ignore[attr-defined]
+    backend = next(stat.backend for stat in evidence.stats() if stat.server == node)
+    address = evidence.server_addresses(backend)[node]
+    return backend, address, socket.create_connection(address, timeout=5)
+
+
 @pytest.mark.parametrize("target_kind", ["local", "containers"])
 def test_a_killed_node_resets_its_connections_and_refuses_new_ones(
     target_kind: str, request: pytest.FixtureRequest
@@ -136,17 +144,13 @@ def test_a_killed_node_resets_its_connections_and_refuses_new_ones(
     On containers, ``docker kill`` of a node that held its own address made the address vanish: new
     connections waited out the connect timeout instead of being refused, a different failure from local's.
     """
-    import socket
-
     from flowlb.targets.containers import ContainersTarget
     from flowlb.targets.local import LocalTarget
 
     request.getfixturevalue("haproxy_bin" if target_kind == "local" else "docker_engine")
     kind = LocalTarget if target_kind == "local" else ContainersTarget
     with kind(load_spec(), "hardened") as target:
-        backend = next(stat.backend for stat in target.evidence().stats() if stat.server == "node2")
-        address = target.evidence().server_addresses(backend)["node2"]
-        held = socket.create_connection(address, timeout=5)
+        _, address, held = _held_connection(target, "node2")
         held.settimeout(5)
         try:
             target.nodes().kill("node2")
@@ -170,8 +174,6 @@ def test_a_cut_off_node_answers_nothing_until_restarted_and_local_says_it_cannot
 ) -> None:
     """``cut_off`` on containers: held connections get no reset, new ones no refusal; ``restart`` brings the node
     back at its address with its control API. The local target refuses in one line."""
-    import socket
-
     from flowlb.targets.containers import ContainersTarget
     from flowlb.targets.local import LocalTarget
 
@@ -180,9 +182,7 @@ def test_a_cut_off_node_answers_nothing_until_restarted_and_local_says_it_cannot
         with pytest.raises(TargetError, match=r"^local target: its nodes share this machine's address"):
             local.nodes().cut_off("node2")
     with ContainersTarget(load_spec(), "hardened") as target:
-        backend = next(stat.backend for stat in target.evidence().stats() if stat.server == "node2")
-        address = target.evidence().server_addresses(backend)["node2"]
-        held = socket.create_connection(address, timeout=5)
+        backend, address, held = _held_connection(target, "node2")
         held.settimeout(1)
         try:
             target.nodes().cut_off("node2")

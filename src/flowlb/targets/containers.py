@@ -317,19 +317,18 @@ class ContainersTarget(HarnessTarget):
 
     def _cut_off(self, name: str) -> None:
         """Take the node's address off the run's network; the node runs on, unreachable."""
-        assert self._docker is not None and self._network is not None
+        assert self._network is not None
         holder = self._container(name).node_address.get_wrapped_container()
-        self._docker.networks.get(self._network.name).disconnect(holder, force=True)
+        self._network._network.disconnect(holder, force=True)  # the engine's network object testcontainers holds
         self._cut.add(name)
 
     def restart(self, name: str) -> None:
         container = self._container(name)
         if name in self._cut:
-            assert self._docker is not None and self._network is not None
+            assert self._network is not None
             holder = container.node_address
-            self._docker.networks.get(self._network.name).connect(
-                holder.get_wrapped_container(), ipv4_address=holder.address, aliases=[name]
-            )
+            self._network._network.connect(holder.get_wrapped_container(), ipv4_address=holder.address,
+                                           aliases=[name])
             self._cut.discard(name)
             self._clients[name].close()
             self._clients[name] = container.control_client()  # the engine publishes the control port anew

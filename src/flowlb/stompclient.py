@@ -236,10 +236,17 @@ class StompSession:
         return time.perf_counter() - start
 
     def disconnect(self, timeout: float = 5.0) -> bool:
-        """DISCONNECT with a receipt; True when the RECEIPT came back before the close (bounded wait)."""
+        """DISCONNECT with a receipt; True when the RECEIPT came back before the close (bounded wait).
+
+        stomp.py's disconnect returns as soon as its receiver thread marks the connection closed, which it
+        does on the RECEIPT *before* handing the frame to the listeners: the receipt is awaited on the
+        listener itself, or a broker that answers and closes at once (RabbitMQ) reads as one that did not.
+        """
         receipt = uuid.uuid4().hex
+        started = time.monotonic()
         _bounded(lambda: self.connection.disconnect(receipt=receipt), timeout)
-        got_it = receipt in self.listener.receipts
+        left = max(0.0, timeout - (time.monotonic() - started))
+        got_it = self.listener.wait_for(lambda: receipt in self.listener.receipts, left)
         self._drop_socket()
         return got_it
 

@@ -7,8 +7,12 @@ own message, or disconnect cleanly.
 from __future__ import annotations
 
 import threading
+import time
 
 import stomp
+
+from flowlb.net import Endpoint
+from flowlb.stompclient import StompSession
 
 
 class Collector(stomp.ConnectionListener):
@@ -41,3 +45,28 @@ def test_stomppy_connection12_round_trip(node, eventually) -> None:
     assert received["STOMP"] == 1  # stomp.py opens 1.2 sessions with STOMP, not CONNECT
     assert received["SEND"] == 1
     assert received["DISCONNECT"] == 1
+
+
+class SlowReceipts(stomp.ConnectionListener):
+    """A listener stomp.py calls before flowlb's own (listeners run in name order): the RECEIPT reaches
+    flowlb's listener a moment after stomp.py has already marked the session closed, as under load."""
+
+    def on_receipt(self, frame) -> None:
+        time.sleep(0.3)
+
+
+def test_disconnect_awaits_the_receipt_that_stomppy_delivers_after_the_close(node) -> None:
+    """stomp.py's disconnect returns once its receiver thread marks the session closed, which it does on the
+    DISCONNECT's RECEIPT before the listeners see it: reading the receipts at once missed it (a flaky
+    `DISCONNECT's RECEIPT did not come back` against RabbitMQ, which answers and closes at once)."""
+    session = StompSession(Endpoint("127.0.0.1", node.ports["stomp"]), None, timeout=node.timeout).open()
+    session.connection.set_listener("0-slow", SlowReceipts())
+    transport = session.connection.transport
+    stop = transport.stop
+
+    def late_stop() -> None:  # the caller's thread is scheduled late, as on a loaded machine
+        time.sleep(0.1)
+        stop()
+
+    transport.stop = late_stop
+    assert session.disconnect(), "the RECEIPT came back, yet disconnect() said it did not"

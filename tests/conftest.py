@@ -4,12 +4,32 @@ from __future__ import annotations
 
 import os
 import shutil
+import tempfile
+from collections.abc import Iterator
 
 import pytest
 
-from tests.support.suite import REPO, SESSION_MARK, run_flowlb
+from flowlb.targets.ownership import RUN_ID_ENV
+from tests.support.suite import REPO, new_run_id, run_flowlb
 
-__all__ = ["REPO", "SESSION_MARK", "MutationScore", "require", "run_flowlb"]
+__all__ = ["REPO", "MutationScore", "require", "run_flowlb"]
+
+
+@pytest.fixture(autouse=True)
+def own_run(monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+    """Every test gets a run id and a temp root of its own, inherited by what it starts.
+
+    Leak checks (tests.support.suite) count only containers, networks, processes and temp directories
+    carrying them, so another pytest-xdist worker's cluster, or anything else on the machine, never
+    fails a test. The temp root is short: the run directories under it hold UNIX sockets.
+    """
+    run = new_run_id()
+    root = tempfile.mkdtemp(prefix=f"{run}-")
+    monkeypatch.setenv(RUN_ID_ENV, run)
+    monkeypatch.setenv("TMPDIR", root)
+    monkeypatch.setattr(tempfile, "tempdir", root)
+    yield run
+    shutil.rmtree(root, ignore_errors=True)
 
 
 def require(available: bool, what: str) -> None:

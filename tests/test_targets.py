@@ -15,7 +15,7 @@ import pytest
 
 from flowlb.errors import HAProxyConfigError, TargetError
 from flowlb.spec import load_spec
-from tests.support.suite import flowlb_containers, flowlb_processes, run_conformance
+from tests.support.suite import flowlb_containers, flowlb_processes, flowlb_temp_dirs, run_conformance
 
 BROKEN = "frontend commander-web-frontend-insecure\n  mode http\n  redirect scheme https if !{ssl_fc}\n"
 
@@ -44,7 +44,7 @@ def test_hardened_passes_the_whole_suite_on_target(target: str, request: pytest.
     untitled = [c["nodeid"] for c in summary["checks"] if not (c["title"] and c["guards"])]
     assert not untitled, f"checks without a title or a 'what it guards' paragraph in the report: {untitled}"
     assert (tmp_path / "latest" / "junit.xml").is_file() and (tmp_path / "latest" / "index.html").is_file()
-    assert flowlb_processes() == []
+    assert flowlb_processes() == [] and flowlb_temp_dirs() == []
     if target == "containers":
         assert flowlb_containers() == []
 
@@ -57,7 +57,7 @@ def test_local_refused_config_is_one_line_and_leaves_nothing(haproxy_bin: str) -
     message = str(caught.value)
     assert "no such ACL : '{ssl_fc}'" in message and "(line 3: `redirect scheme https if !{ssl_fc}`)" in message
     assert "\n" not in message
-    assert flowlb_processes() == []
+    assert flowlb_processes() == [] and flowlb_temp_dirs() == []
 
 
 def test_containers_refused_config_is_one_line_and_leaves_nothing(docker_engine: None) -> None:
@@ -67,7 +67,7 @@ def test_containers_refused_config_is_one_line_and_leaves_nothing(docker_engine:
         ContainersTarget(load_spec(), "hardened", config_source=lambda layout: BROKEN)
     message = str(caught.value)
     assert "no such ACL : '{ssl_fc}'" in message and "\n" not in message
-    assert flowlb_containers() == []
+    assert flowlb_containers() == [] and flowlb_temp_dirs() == []
 
 
 def test_no_docker_engine_is_one_line(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:

@@ -26,7 +26,8 @@ from pathlib import Path
 from typing import Any
 
 from flowlb.haproxy.runtime import RuntimeAPI
-from tests.support.suite import REPO, flowlb_processes
+from flowlb.targets.ownership import RUN_ID_ENV
+from tests.support.suite import REPO, flowlb_processes, new_run_id
 
 EXIT_LIMIT_S = 60.0
 
@@ -75,8 +76,10 @@ def run_trial(scenario: Scenario, work: Path, rng: random.Random) -> Trial:
     trial = Trial(scenario.name, rng.uniform(0.3, scenario.longest_s),
                   [rng.choice(("INT", "TERM")) if n else "INT" for n in range(rng.randint(1, 3))])
     errors = work / f"{report.name}.stderr"
+    run_id = new_run_id()  # what this trial's run starts, and only that, is judged for leftovers
     with errors.open("w") as stderr:
-        run = subprocess.Popen(scenario.command(report), cwd=REPO, stdout=subprocess.DEVNULL, stderr=stderr)
+        run = subprocess.Popen(scenario.command(report), cwd=REPO, stdout=subprocess.DEVNULL, stderr=stderr,
+                               env={**os.environ, RUN_ID_ENV: run_id})
     try:
         time.sleep(trial.delay_s)  # the pacing IS the harness: a random moment of the run
         trial.signalled, trial.signalled_at = run.poll() is None, time.time()
@@ -92,7 +95,7 @@ def run_trial(scenario: Scenario, work: Path, rng: random.Random) -> Trial:
         if run.poll() is None:
             run.kill()
             run.wait()
-    _judge(trial, report, scenario.runtime)
+    _judge(trial, report, scenario.runtime, run_id)
     _judge_exit(trial, errors.read_text(errors="replace"))
     errors.unlink()
     return trial
@@ -125,11 +128,11 @@ def _judge_exit(trial: Trial, stderr: str) -> None:
         trial.problems.append(f"traceback {last[:160]}")
 
 
-def _judge(trial: Trial, report: Path, runtime: RuntimeAPI | None) -> None:
+def _judge(trial: Trial, report: Path, runtime: RuntimeAPI | None, run_id: str) -> None:
     deadline = time.monotonic() + 10.0  # children may take a moment to be reaped
-    while flowlb_processes() and time.monotonic() < deadline:
+    while flowlb_processes(run_id) and time.monotonic() < deadline:
         time.sleep(0.2)
-    if processes := flowlb_processes():
+    if processes := flowlb_processes(run_id):
         trial.problems.append(f"leftover processes: {processes[:3]}")
     entries = sorted(p.name for p in report.iterdir()) if report.exists() else []
     finished = not trial.signalled  # the run had ended before the first signal: a report is its right

@@ -5,20 +5,28 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import tempfile
 import uuid
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
 from flowlb import paths
+from flowlb.targets.ownership import RUN_ID_ENV, RUN_LABEL
 
 REPO = paths.project_root()
-# Marks every process this test session starts (children inherit it), so leak checks never count
-# the processes of another run on the same machine, nor those of another pytest-xdist worker.
-_WORKER = os.environ.get("PYTEST_XDIST_WORKER", "")
-_MARKED = os.environ.get("FLOWLB_TEST_SESSION", "")
-if not _MARKED or (_WORKER and not _MARKED.endswith(f"-{_WORKER}")):
-    os.environ["FLOWLB_TEST_SESSION"] = f"{_MARKED or uuid.uuid4().hex}-{_WORKER or 'main'}"
-SESSION_MARK = os.environ["FLOWLB_TEST_SESSION"]
+
+
+def new_run_id() -> str:
+    """A run id of a test's own: everything flowlb starts under it (``FLOWLB_RUN_ID``, inherited by children)
+    carries it, so that a leak check counts only what that test started, never another worker's run."""
+    return f"test-{uuid.uuid4().hex[:12]}"
+
+
+def current_run_id() -> str:
+    """The run id of the running test (tests/conftest.py gives every test one)."""
+    run = os.environ.get(RUN_ID_ENV, "")
+    assert run, f"no {RUN_ID_ENV}: leak checks need the run id tests/conftest.py gives every test"
+    return run
 
 
 def run_conformance(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
@@ -52,44 +60,40 @@ def failed_check_files(junit: Path) -> set[str]:
     return failed
 
 
-def flowlb_processes() -> list[str]:
-    """Command lines of live processes a local target of this test session started (FLOWLB_RUN_DIR and the
-    session's mark in their environment)."""
+def flowlb_processes(run: str | None = None) -> list[str]:
+    """Command lines of live processes that a local target of this run started (``FLOWLB_RUN_DIR`` and the
+    run's id in their environment); ``run`` defaults to the running test's."""
+    mark = f"{RUN_ID_ENV}={run or current_run_id()}\0".encode()
     found = []
     for proc in Path("/proc").iterdir():
         if not proc.name.isdigit():
             continue
         try:
-            environ = (proc / "environ").read_bytes()
+            environ = (proc / "environ").read_bytes() + b"\0"
             argv = (proc / "cmdline").read_bytes().replace(b"\0", b" ").decode()
         except OSError:
             continue
-        if _marked(environ) and b"FLOWLB_RUN_DIR=" in environ and not argv.startswith(sys.executable + " -m pytest"):
+        if (b"\0" + mark in b"\0" + environ and b"FLOWLB_RUN_DIR=" in environ
+                and not argv.startswith(sys.executable + " -m pytest")):
             found.append(argv)
     return found
 
 
-def _marked(environ: bytes) -> bool:
-    return f"FLOWLB_TEST_SESSION={SESSION_MARK}\0".encode() in environ + b"\0"
-
-
-def _ours_or_orphaned(owner: str) -> bool:
-    """Whether a container's owner (its ``flowlb.owner-pid`` label) is a process of this test session, or gone."""
-    try:
-        return _marked(Path(f"/proc/{int(owner)}/environ").read_bytes())
-    except (ValueError, OSError):
-        return True  # no owner alive: a leftover, whoever made it
-
-
-def flowlb_containers() -> list[str]:
-    """Names of the flowlb containers that this test session (or nobody alive) owns."""
+def flowlb_containers(run: str | None = None) -> list[str]:
+    """Containers (by name) and networks (``network NAME``) that this run made and left; ``run`` defaults to
+    the running test's. Only the run's own label counts: another run on the same engine never does."""
     import docker
 
-    from flowlb.targets.dockerenv import OWNER_LABEL
-
     client = docker.from_env()
+    selector = {"label": f"{RUN_LABEL}={run or current_run_id()}"}
     try:
-        return [c.name for c in client.containers.list(all=True, filters={"label": "flowlb"})
-                if _ours_or_orphaned(c.labels.get(OWNER_LABEL, ""))]
+        containers = client.containers.list(all=True, sparse=True, filters=selector)  # sparse: no inspect race
+        networks = client.networks.list(filters=selector)
+        return [*(c.attrs["Names"][0].lstrip("/") for c in containers), *(f"network {n.name}" for n in networks)]
     finally:
         client.close()
+
+
+def flowlb_temp_dirs() -> list[str]:
+    """flowlb's run directories left in the running test's own temp root (tests/conftest.py gives each test one)."""
+    return sorted(path.name for path in Path(tempfile.gettempdir()).glob("flowlb-*"))

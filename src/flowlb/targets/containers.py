@@ -36,7 +36,7 @@ from flowlb.haproxy.layout import Layout, ServerAddress
 from flowlb.haproxy.runtime import RuntimeAPI
 from flowlb.net import Endpoint, wait_until
 from flowlb.node_contract import NODE_HEARTBEAT
-from flowlb.targets import dockerenv
+from flowlb.targets import dockerenv, ownership
 from flowlb.targets.base import Endpoints
 from flowlb.targets.images import ensure_images
 from flowlb.targets.lifecycle import HarnessTarget
@@ -50,11 +50,11 @@ CONTROL_PORT = 9000
 
 
 def _labels(kept: bool = False) -> dict[str, str]:
-    """Every container and network of a run: flowlb's, its owner's pid, and whether it outlives the run."""
-    labels = {dockerenv.LABEL: "true", dockerenv.OWNER_LABEL: str(os.getpid())}
-    if kept:
-        labels[dockerenv.KEPT_LABEL] = "true"  # --keep-cluster: no later run removes it as a leftover
-    return labels
+    """Every container and network of a run: flowlb's, its run and owner, and whether it outlives the run.
+
+    A kept cluster (``--keep-cluster``) is never removed as a leftover, whatever became of its owner.
+    """
+    return {dockerenv.LABEL: "true", **ownership.labels(dockerenv.KEPT_LABEL if kept else None)}
 
 
 def _loopback(container: DockerContainer, *ports: int) -> None:
@@ -353,9 +353,10 @@ class ContainersTarget(HarnessTarget):
         if self._docker is not None:
             self._docker.close()
             self._docker = None
+        run = f"label={ownership.RUN_LABEL}={self._labels[ownership.RUN_LABEL]}"
         return (f"cluster kept: {roles}; CA {self.ca_file}; runtime API {self.run_dir / 'runtime' / 'admin.sock'}; "
-                f"remove with: docker rm -f $(docker ps -aq --filter label={dockerenv.KEPT_LABEL}) && "
-                f"docker network prune -f --filter label={dockerenv.KEPT_LABEL} && rm -rf {self.run_dir}")
+                f"remove with: docker rm -f $(docker ps -aq --filter {run}) && "
+                f"docker network prune -f --filter {run} && rm -rf {self.run_dir}")
 
     def close(self) -> None:
         # the nodes before the addresses whose network namespaces they share
@@ -396,36 +397,26 @@ def _create_network(client: docker.DockerClient, count: int,
 
 
 def remove_leftovers(client: docker.DockerClient) -> int:
-    """Remove flowlb containers and networks whose owning process is gone; return how many."""
+    """Remove flowlb containers and networks whose owner is provably gone (:mod:`ownership`); return how many.
+
+    Another run may remove its own containers while this runs: one that is gone already is not an error.
+    """
     removed = 0
     selector = {"label": dockerenv.LABEL}
-    for container in client.containers.list(all=True, filters=selector):
-        if not _owner_alive(container.labels):
-            container.remove(force=True, v=True)
-            removed += 1
+    for container in client.containers.list(all=True, sparse=True, filters=selector):
+        if _leftover(container.attrs.get("Labels") or {}):
+            with contextlib.suppress(docker.errors.NotFound):
+                client.api.remove_container(container.id, force=True, v=True)
+                removed += 1
     for network in client.networks.list(filters=selector):
-        if not _owner_alive(network.attrs.get("Labels") or {}):
-            try:
+        if _leftover(network.attrs.get("Labels") or {}):
+            with contextlib.suppress(docker.errors.APIError):  # gone already, or still in use
                 network.remove()
                 removed += 1
-            except docker.errors.APIError:
-                pass
     return removed
 
 
-def _owner_alive(labels: dict[str, str]) -> bool:
+def _leftover(labels: dict[str, str]) -> bool:
     if labels.get(dockerenv.KEPT_LABEL) == "true":
-        return True  # kept on purpose (--keep-cluster): its owner's exit does not make it a leftover
-    try:
-        pid = int(labels.get(dockerenv.OWNER_LABEL, ""))
-    except ValueError:
         return False
-    if pid == os.getpid():
-        return True
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
+    return ownership.provably_gone(labels.get(ownership.OWNER_LABEL, ""))

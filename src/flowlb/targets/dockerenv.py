@@ -16,7 +16,6 @@ import socket
 DEFAULT_DOCKER_HOST = "unix:///var/run/docker.sock"
 
 LABEL = "flowlb"  # every container, network and image flowlb makes carries this label
-OWNER_LABEL = "flowlb.owner-pid"
 KEPT_LABEL = "flowlb.kept"  # a cluster left running on purpose (--keep-cluster)
 
 

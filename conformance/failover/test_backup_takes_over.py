@@ -52,7 +52,8 @@ def test_backup_serves_only_when_every_primary_is_out(
     try:
         for name in primaries:
             runtime.set_state(backend, name, "maint")
-        wait_until(lambda: all(runtime.server(backend, n).is_down for n in primaries), 5.0, "primaries in MAINT")
+        wait_until(lambda: all(runtime.server(backend, n).is_down for n in primaries), 5.0, "primaries in MAINT",
+                   seen=lambda: {n: runtime.server(backend, n).status for n in primaries})
         try:
             taken = measure_spread(runtime, send, REQUESTS).per_server
         except FlowlbError:
@@ -67,4 +68,5 @@ def test_backup_serves_only_when_every_primary_is_out(
         with deferred_signals():  # a second Ctrl-C must not leave a primary in MAINT
             for name in primaries:
                 runtime.set_state(backend, name, "ready")
-        wait_until(lambda: all(runtime.server(backend, n).is_up for n in primaries), 30.0, "primaries UP again")
+        wait_until(lambda: all(runtime.server(backend, n).is_up for n in primaries), 30.0, "primaries UP again",
+                   seen=lambda: {n: runtime.server(backend, n).status for n in primaries})

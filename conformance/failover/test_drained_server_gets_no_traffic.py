@@ -38,7 +38,8 @@ def test_server_in_maintenance_gets_no_request(
     statuses.clear()
     runtime.set_state(backend, drained, "maint")
     try:
-        wait_until(lambda: runtime.server(backend, drained).is_down, 5.0, f"{backend}/{drained} in MAINT")
+        wait_until(lambda: runtime.server(backend, drained).is_down, 5.0, f"{backend}/{drained} in MAINT",
+                   seen=lambda: runtime.server(backend, drained).status)
         spread = measure_spread(runtime, send, REQUESTS)
         failed = [status for status in statuses if status >= 500]
         assert not failed, f"{len(failed)} of {REQUESTS} requests failed with {backend}/{drained} in maintenance"
@@ -48,4 +49,5 @@ def test_server_in_maintenance_gets_no_request(
     finally:
         with deferred_signals():  # a second Ctrl-C must not leave the server in MAINT
             runtime.set_state(backend, drained, "ready")
-        wait_until(lambda: runtime.server(backend, drained).is_up, 30.0, f"{backend}/{drained} UP again")
+        wait_until(lambda: runtime.server(backend, drained).is_up, 30.0, f"{backend}/{drained} UP again",
+                   seen=lambda: runtime.server(backend, drained).status)

@@ -32,7 +32,8 @@ def test_hung_node_is_taken_out_under_load(drill: Drill) -> None:
     events: list[dict[str, object]] = []  # for the report's failover timeline, recorded even when the check fails
     try:
         with stream:
-            wait_until(lambda: stream.count() >= 50, 10, "the request stream running")
+            wait_until(lambda: stream.count() >= 50, 10, "the request stream running",
+                       seen=lambda: f"{stream.count()} requests")
             hung_at = stream.now()
             drill.nodes.hang(victim)
             events.append(timeline_event(hung_at, f"froze {victim}", FAILURE))

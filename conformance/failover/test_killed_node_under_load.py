@@ -47,7 +47,8 @@ def test_no_request_lost_when_a_node_is_killed(drill: Drill) -> None:
     events: list[dict[str, object]] = []  # for the report's failover timeline, recorded even when the check fails
     try:
         with stream:
-            wait_until(lambda: stream.count() >= 50, 10, "the request stream running")
+            wait_until(lambda: stream.count() >= 50, 10, "the request stream running",
+                       seen=lambda: f"{stream.count()} requests")
             stream.in_flight(2 * len(servers.primaries()), IN_FLIGHT_MS)
             victim = _node_with_requests_in_flight(servers, victim)
             limit = servers.timing(victim).down_limit_s()

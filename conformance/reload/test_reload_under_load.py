@@ -125,7 +125,8 @@ def test_reload_under_load_keeps_requests_sessions_and_server_states(
         stream = RequestStream(lambda: http("server_tls", timeout=urllib3.Timeout(connect=5.0, read=10.0)),
                                "/flowlb/reload", workers=4, max_seconds=60, retries=CLIENT_RETRY)
         with stream:
-            wait_until(lambda: stream.count() >= 50, 10, "the request stream running")
+            wait_until(lambda: stream.count() >= 50, 10, "the request stream running",
+                       seen=lambda: f"{stream.count()} requests")
             if changed is not None:
                 lb.replace_config(changed)
             reloaded_at = stream.now()

@@ -38,11 +38,13 @@ def wait_until(
     what: str,
     consecutive: int = 1,
     interval: float = 0.05,
+    seen: Callable[[], object] | None = None,
 ) -> float:
     """Poll ``condition`` until it holds ``consecutive`` times in a row; return the seconds it took.
 
-    Raises ``TimeoutError`` naming ``what`` when ``timeout`` seconds pass first. Polling at a short
-    interval is observation, not a sleep that hopes: the deadline bounds it.
+    Raises ``TimeoutError`` naming ``what`` when ``timeout`` seconds pass first, and what ``seen``
+    describes at that moment (the state that was there instead). Polling at a short interval is
+    observation, not a sleep that hopes: the deadline bounds it.
     """
     start = time.monotonic()
     deadline = start + timeout
@@ -52,5 +54,14 @@ def wait_until(
         if streak >= consecutive:
             return time.monotonic() - start
         if time.monotonic() >= deadline:
-            raise TimeoutError(f"{what}: not seen within {timeout:.1f} s")
+            raise TimeoutError(f"{what}: not seen within {timeout:.1f} s{_last_seen(seen)}")
         time.sleep(interval)
+
+
+def _last_seen(seen: Callable[[], object] | None) -> str:
+    if seen is None:
+        return ""
+    try:
+        return f"; seen instead: {seen()}"
+    except Exception as exc:  # noqa: BLE001 - the description must not hide the timeout it explains
+        return f"; what was there could not be read ({exc})"

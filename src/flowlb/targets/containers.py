@@ -193,7 +193,8 @@ class ContainersTarget(HarnessTarget):
         for name, container in self._nodes.items():
             self._clients[name] = container.control_client()
         try:
-            wait_until(lambda: all(c.ready() for c in self._clients.values()), self.ready_timeout, "mock nodes ready")
+            wait_until(lambda: all(c.ready() for c in self._clients.values()), self.ready_timeout, "mock nodes ready",
+                       seen=lambda: "not ready: " + ", ".join(n for n, c in self._clients.items() if not c.ready()))
         except TimeoutError:
             logs = {name: b"".join(c.get_logs()).decode(errors="replace").strip() for name, c in self._nodes.items()}
             failed = ", ".join(
@@ -235,7 +236,8 @@ class ContainersTarget(HarnessTarget):
         self._api = RuntimeAPI(socket_dir / "admin.sock")
         self._master = RuntimeAPI(socket_dir / "master.sock")
         wait_until(lambda: haproxy.exited_output() is not None or self._api.answers(), self.ready_timeout,
-                   "HAProxy container")
+                   "HAProxy container", seen=lambda: f"container {haproxy.get_wrapped_container().status}, "
+                                                     "runtime API not answering")
         output = haproxy.exited_output()
         if output is not None:
             raise HAProxyExited(output)

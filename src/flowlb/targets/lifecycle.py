@@ -285,7 +285,8 @@ class HarnessTarget:
             raise TargetError(f"no node named {name!r} (nodes: {', '.join(self._clients)})") from None
 
     def _wait_serving(self, name: str) -> None:
-        wait_until(self._clients[name].ready, self.ready_timeout, f"mock node {name} serving again")
+        wait_until(self._clients[name].ready, self.ready_timeout, f"mock node {name} serving again",
+                   seen=lambda: f"{name}'s control API does not say ready")
 
     # -- teardown --------------------------------------------------------------------------------
 

@@ -15,7 +15,7 @@ conformance: setup
 # long suite runs from ending up queued behind each other. JOBS=1 runs them in one process.
 JOBS ?= 3
 test: setup
-	$(PYTEST) tests/ $(if $(filter 1,$(JOBS)),,-n $(JOBS) --dist worksteal) $(ARGS)
+	$(PYTEST) tests/ $(if $(filter 1,$(JOBS)),,-n $(JOBS) --dist worksteal) --durations=15 $(ARGS)
 
 lint: setup
 	.venv/bin/ruff check src tests conformance loadtests benchmarks

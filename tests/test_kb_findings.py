@@ -38,7 +38,7 @@ def failed_files(report_dir: Path) -> set[str]:
 
 @pytest.mark.timeout(900)  # a whole conformance run, STOMP's 45 s idle check included
 def test_kb_profile_fails_exactly_the_articles_defects(haproxy_bin: str, tmp_path: Path) -> None:
-    result = run_conformance("--target", "local", "--profile", "kb", "--report-dir", str(tmp_path))
+    result = run_conformance("--target", "local", "--profile", "kb", "--report-dir", str(tmp_path), timeout=840)
     assert result.returncode == 1, result.stdout[-2000:]
     found = failed_files(tmp_path)
     assert found == set(KB_FINDINGS), (

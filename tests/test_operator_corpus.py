@@ -28,7 +28,7 @@ from flowlb.checks import catalogue
 from flowlb.lint.run import lint
 from flowlb.spec import load_spec
 from tests.conftest import REPO
-from tests.support.suite import failed_check_files
+from tests.support.suite import failed_check_files, run_pytest
 
 CORPUS = sorted((REPO / "fixtures" / "operator-configs").glob("*.cfg"))
 SPEC = load_spec()
@@ -52,11 +52,8 @@ def expectation(path: Path, key: str) -> set[str]:
 
 def run_suite(config: Path, junit: Path, target: str = "local") -> subprocess.CompletedProcess[str]:
     """The conformance suite (without STOMP) on ``target`` with ``config`` as the operator's file."""
-    return subprocess.run(
-        [sys.executable, "-m", "pytest", "conformance", "-m", "not stomp", "--target", target, "--haproxy-cfg",
-         str(config), f"--junitxml={junit}", "--report-dir", "none", "-q", "-p", "no:cacheprovider"],
-        capture_output=True, text=True, cwd=REPO, check=False, timeout=600,
-    )  # fmt: skip
+    return run_pytest("conformance", "-m", "not stomp", "--target", target, "--haproxy-cfg", str(config),
+                      f"--junitxml={junit}", "--report-dir", "none", "-q", "-p", "no:cacheprovider")
 
 
 def _lint_of(check_file: str) -> tuple[str, ...]:

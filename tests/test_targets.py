@@ -24,7 +24,7 @@ BROKEN = "frontend commander-web-frontend-insecure\n  mode http\n  redirect sche
 @pytest.mark.parametrize("target", ["local", "containers"])
 def test_hardened_passes_the_whole_suite_on_target(target: str, request: pytest.FixtureRequest, tmp_path: Path) -> None:
     request.getfixturevalue("haproxy_bin" if target == "local" else "docker_engine")
-    result = run_conformance("--target", target, "--report-dir", str(tmp_path), "--durations=5")
+    result = run_conformance("--target", target, "--report-dir", str(tmp_path), "--durations=5", timeout=840)
     print(result.stdout[-3000:])
     assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-2000:]
     summary = json.loads((tmp_path / "latest" / "summary.json").read_text())

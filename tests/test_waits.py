@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import time
+from pathlib import Path
+
 import pytest
 
 from flowlb.net import wait_until
+from tests.support.suite import run_pytest
 
 
 def test_a_wait_that_runs_out_names_what_it_saw() -> None:
@@ -18,3 +22,14 @@ def test_a_description_that_fails_does_not_hide_the_timeout() -> None:
 
     with pytest.raises(TimeoutError, match=r"could not be read \(runtime API gone\)$"):
         wait_until(lambda: False, 0.1, "x", seen=unreadable)
+
+
+def test_a_child_run_that_hangs_fails_with_what_it_printed(tmp_path: Path) -> None:
+    """A child suite that outlives its bound is interrupted and its output shown, not waited out silently."""
+    hanging = tmp_path / "test_hangs.py"
+    hanging.write_text("import time\n\ndef test_hangs():\n    print('waiting on node2', flush=True)\n"
+                       "    time.sleep(60)\n")
+    started = time.monotonic()
+    with pytest.raises(AssertionError, match=r"did not end within 3 s; it printed:\n(.|\n)*waiting on node2"):
+        run_pytest(str(hanging), "-s", "-p", "no:cacheprovider", timeout=3)
+    assert time.monotonic() - started < 30, "the hung run was not interrupted"

@@ -19,6 +19,7 @@ import pytest
 from flowlb.haproxy.runtime import RuntimeAPI
 from tests.conftest import REPO, require
 from tests.external.foreign_cluster import ForeignCluster, foreign_cluster
+from tests.support.suite import run_pytest
 
 
 @pytest.fixture(scope="module")
@@ -31,14 +32,11 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ForeignCluster
 
 
 def run_external(cluster: ForeignCluster, junit: Path, *extra: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "pytest", "conformance/", "-q", "-p", "no:cacheprovider", "--report-dir", "none",
-         "--junitxml", str(junit), "--target", "external", "--lb-host", "127.0.0.1",
-         "--lb-ports", cluster.lb_ports_option(), "--lb-name", cluster.server_name,
-         "--ca-file", str(cluster.ca_file), "--runtime-api", str(cluster.runtime_socket),
-         "--stomp-vhost", "/", "--stomp-idle-seconds", "5", *extra],
-        capture_output=True, text=True, cwd=REPO, check=False, timeout=600,
-    )
+    return run_pytest("conformance/", "-q", "-p", "no:cacheprovider", "--report-dir", "none",
+                      "--junitxml", str(junit), "--target", "external", "--lb-host", "127.0.0.1",
+                      "--lb-ports", cluster.lb_ports_option(), "--lb-name", cluster.server_name,
+                      "--ca-file", str(cluster.ca_file), "--runtime-api", str(cluster.runtime_socket),
+                      "--stomp-vhost", "/", "--stomp-idle-seconds", "5", *extra)
 
 
 def outcomes(junit: Path) -> dict[str, str]:

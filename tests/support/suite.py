@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
 import tempfile
@@ -29,18 +30,43 @@ def current_run_id() -> str:
     return run
 
 
-def run_conformance(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+CHECK_TIMEOUT_S = 150
+"""The bound of one check in a child suite: its pytest-timeout then shows where a hung check waited, in the
+child's output, where the parent's own timeout would have shown only the parent waiting on the child."""
+
+
+def run_pytest(
+    *args: str, timeout: float = 240, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    """``pytest ARGS`` in a subprocess, as a user runs it, bounded by ``timeout``.
+
+    When the bound runs out the run gets SIGINT (flowlb tears its cluster down), then SIGKILL 30 s later,
+    and the test fails with the run's last output: what it was doing, not just that it took too long.
+    Keep ``timeout`` under the calling test's own pytest-timeout.
+    """
+    command = [sys.executable, "-m", "pytest", *args, "-o", f"timeout={CHECK_TIMEOUT_S}"]
+    with subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=REPO,
+                          env={**os.environ, **(env or {})}) as run:
+        try:
+            stdout, stderr = run.communicate(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            run.send_signal(signal.SIGINT)
+            try:
+                stdout, stderr = run.communicate(timeout=30)
+            except subprocess.TimeoutExpired:
+                run.kill()
+                stdout, stderr = run.communicate()
+            raise AssertionError(f"`pytest {' '.join(args)}` did not end within {timeout:g} s; it printed:\n"
+                                 f"{stdout[-4000:]}\n{stderr[-2000:]}") from None
+    return subprocess.CompletedProcess(command, run.returncode, stdout, stderr)
+
+
+def run_conformance(
+    *args: str, env: dict[str, str] | None = None, timeout: float = 240
+) -> subprocess.CompletedProcess[str]:
     """``pytest conformance/`` in a subprocess, as a user runs it (no report unless ``--report-dir`` is given)."""
     report = [] if "--report-dir" in args else ["--report-dir", "none"]
-    return subprocess.run(
-        [sys.executable, "-m", "pytest", "conformance/", "-q", "-p", "no:cacheprovider", *report, *args],
-        capture_output=True,
-        text=True,
-        cwd=REPO,
-        env={**os.environ, **(env or {})},
-        check=False,
-        timeout=600,
-    )
+    return run_pytest("conformance/", "-q", "-p", "no:cacheprovider", *report, *args, env=env, timeout=timeout)
 
 
 def run_flowlb(*args: str, cwd: Path = REPO, timeout: float = 120) -> subprocess.CompletedProcess[str]:

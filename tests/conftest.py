@@ -16,13 +16,14 @@ __all__ = ["REPO", "MutationScore", "require", "run_flowlb"]
 
 
 @pytest.fixture(autouse=True)
-def own_run(monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+def own_run(monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """Every test gets a run id and a temp root of its own, inherited by what it starts.
 
     Leak checks (tests.support.suite) count only containers, networks, processes and temp directories
     carrying them, so another pytest-xdist worker's cluster, or anything else on the machine, never
     fails a test. The temp root is short: the run directories under it hold UNIX sockets.
     """
+    tmp_path_factory.getbasetemp()  # pytest's own temp folder is made (once) before TMPDIR moves
     run = new_run_id()
     root = tempfile.mkdtemp(prefix=f"{run}-")
     monkeypatch.setenv(RUN_ID_ENV, run)

@@ -32,9 +32,10 @@ from pathlib import Path
 from typing import NoReturn
 
 from flowlb.errors import FlowlbError
-from flowlb.haproxy.config import HAProxyConfig, Line, Server, Token, looks_like_address, parse_address
+from flowlb.haproxy.config import HAProxyConfig, Line, Server, looks_like_address, parse_address
 from flowlb.haproxy.layout import Layout, ServerAddress
 from flowlb.haproxy.plan import ClusterPlan
+from flowlb.haproxy.words import Token
 from flowlb.spec import ClusterSpec
 
 HARNESS_COMMENT = "# flowlb harness: runtime API for evidence"

@@ -64,6 +64,13 @@ class OperatorConfig:
             raise
         return cls(path, text, spec, plan)
 
+    def disarmed_lines(self) -> list[str]:
+        """``line N: `text`: why`` per line the last remap changed so that it runs no code and reaches nothing
+        off this machine."""
+        if self.last is None:
+            return []
+        return [f"line {change.line}: `{change.original.strip()}`: {change.why}" for change in self.last.disarmed]
+
     def after_start(self, api: RuntimeAPI) -> None:
         """Send the runtime API commands the last remap asked for (``server-template`` servers' nodes)."""
         send_commands(api, self.last.after_start if self.last else (), self.path)

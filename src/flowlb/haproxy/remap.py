@@ -90,7 +90,7 @@ class RemapResult:
     extra_listeners: tuple[ExtraListener, ...] = ()
     unavailable: tuple[str, ...] = ()
     after_start: tuple[str, ...] = ()  # runtime API commands the harness sends once HAProxy answers
-    disarmed: tuple[Change, ...] = ()  # lines commented out because they would run code here
+    disarmed: tuple[Change, ...] = ()  # lines changed because they would run code here or reach off the machine
     health_checks_changed: str = ""  # why servers are not checked as the config says (empty: they are)
 
     def relevant_lines(self) -> str:
@@ -241,7 +241,7 @@ class _Remapper:
                 continue
             edits = self.edits[line.number]
             if line.keyword in ("log", "log-stderr"):
-                self.log(line)
+                self.contain(line, self.log)
             elif line.number in bind_roles:
                 self.bind(line, bind_roles[line.number])
             elif line.keyword == "server" and line.section in ("backend", "listen"):
@@ -255,13 +255,20 @@ class _Remapper:
             elif line.section in PROXIES:
                 self.proxy_line(line)
             elif line.section in ("resolvers", "peers", "mailers", "ring", "log-forward", "acme", "crt-store"):
-                self.off_box(line)
-            if line.section in (*PROXIES, "healthcheck"):
-                self.outbound(line)
+                self.contain(line, self.off_box)
+            if line.section in (*PROXIES, "healthcheck", "global"):
+                self.contain(line, self.outbound)
             if line.keyword == "errorfile":
                 self.missing_file(line, 2, "errorfile")
             self.file_options(line, edits)
         return self.result(add_socket=sockets == 0 and self.layout.runtime_socket is not None)
+
+    def contain(self, line: Line, rule: Callable[[Line], None]) -> None:
+        """Apply ``rule`` to ``line``; a line it changes is one kept from reaching off this machine (reported)."""
+        before = len(self.edits[line.number].edits)
+        rule(line)
+        if len(self.edits[line.number].edits) > before:
+            self.disarmed.add(line.number)
 
     def disarm(self) -> set[int]:
         """Comment out every line that would run code here (:mod:`~flowlb.haproxy.sandbox`); their numbers."""
@@ -507,7 +514,7 @@ class _Remapper:
         line, edits, words = server.line, self.edits[server.line.number], server.line.words
         own_port = False
         first = 4 if server.template else 3
-        self.server_options(line, first)
+        self.contain(line, lambda ln: self.server_options(ln, first))
         for index in range(first, len(words) - 1):
             if words[index] == "port":
                 own_port = True
@@ -551,9 +558,6 @@ class _Remapper:
             edits.comment_out(f"{line.keyword}: {_NEUTRALISED[line.keyword]}")
         elif line.keyword == "ssl-dh-param-file" and not self.exists(line.value(1), None):
             edits.comment_out(f"{line.value(1)} does not exist here")
-        elif line.keyword in ("ocsp-update.mode", "ocsp-update.httpproxy"):
-            edits.comment_out(f"{line.keyword}: HAProxy would fetch OCSP responses from the certificates' "
-                              "responders, off this machine")
         elif line.keyword in ("maxconn", "ulimit-n") and line.value(1).isdigit():
             self.file_limit(line)
         elif line.keyword.endswith("-ciphers") and line.value(1).startswith("PROFILE="):
@@ -629,7 +633,11 @@ class _Remapper:
     def outbound(self, line: Line) -> None:
         """What in a proxy makes HAProxy connect somewhere other than its servers: disabled or moved to loopback."""
         edits, words = self.edits[line.number], line.words
-        if line.keyword == "dispatch" and len(line.tokens) > 1:
+        if line.section == "global":
+            if line.keyword in ("ocsp-update.mode", "ocsp-update.httpproxy"):
+                edits.comment_out(f"{line.keyword}: HAProxy would fetch OCSP responses from the certificates' "
+                                  "responders, off this machine")
+        elif line.keyword == "dispatch" and len(line.tokens) > 1:
             edits.replace(line.tokens[1], self.nowhere(), f"dispatch {line.value(1)} -> {self.nowhere()} (nothing "
                           "leaves this machine)")
         elif line.starts("option", "http_proxy") or line.starts("option", "transparent"):

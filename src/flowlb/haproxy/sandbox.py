@@ -50,7 +50,7 @@ class CodeLine:
 
     @property
     def why(self) -> str:
-        return f"`{self.line.text}` {self.what}: code from the config under test never runs on the test machine"
+        return f"{self.what}: code from the config under test never runs on the test machine"
 
     @property
     def changes_health_checks(self) -> bool:

@@ -281,6 +281,9 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> Any:
 
 
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter, config: pytest.Config) -> None:
+    operator = config.stash.get(OPERATOR_KEY, None)
+    for line in operator.disarmed_lines() if operator is not None else []:
+        terminalreporter.write_line(f"flowlb: disarmed {line}")  # what of the config this run did not test
     for key in (SHARED_KEY, KEPT_KEY):
         note = config.stash.get(key, None)
         if note:
@@ -445,8 +448,6 @@ def _describe_run(
         print(f"\nflowlb: {build.line} on the {target.kind} target; config {config_path} {digest[:16]}")
     for where, address in listeners.items():
         print(f"\nflowlb: extra listener {where} is tested at {address}")
-    for line in disarmed:
-        print(f"\nflowlb: disarmed {line}")
 
 
 def _external_target(pytestconfig: pytest.Config, spec: ClusterSpec) -> Target:

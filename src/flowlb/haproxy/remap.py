@@ -10,10 +10,17 @@ The config is read once into the :mod:`~flowlb.haproxy.config` model, sized into
 * ``server`` addresses to their node (web, Flow server or STOMP port by the port they name), a
   ``port``/``addr`` check target likewise; ports no node serves, and servers that are not Flow
   nodes, to a loopback port where nothing listens (what a wrong ``check port`` meets in production);
-* anything that would send traffic off this machine (``resolvers`` nameservers, ``peers``,
-  ``mailers``, ``ring`` servers, remote ``log`` targets) to loopback, ``stats socket`` to the
-  harness's runtime API, and what stops HAProxy running as a test process (``daemon``, ``chroot``,
-  ``user``, ``pidfile``, files that are not here) commented out.
+* anything that would send traffic off this machine to loopback or out: ``log`` in every section,
+  nameservers, peers, mailers, ring servers, ``dispatch``, ``agent-addr``, the ACME directory;
+  ``socks4``, ``source``, ``namespace``, check ``connect addr`` dropped; ``option http_proxy``,
+  ``option transparent``, ``set-dst``, SPOE and OCSP updates commented out; a loopback
+  ``resolvers default`` added for a config that may resolve names;
+* every line that runs code here (:mod:`~flowlb.haproxy.sandbox`) commented out; ``stats socket``
+  to the harness's runtime API, and what stops HAProxy running as a test process (``daemon``,
+  ``chroot``, ``user``, ``pidfile``, files that are not here) commented out.
+
+Keywords are matched on HAProxy's own reading of each word (:mod:`~flowlb.haproxy.words`). The lines
+kept from running code or reaching out are :attr:`RemapResult.disarmed`, named in every run's report.
 
 Every other byte stays as written, and no line moves: a missing ``stats socket`` goes into a
 ``global`` section appended at the end, so HAProxy's "line N" is the operator's line N::

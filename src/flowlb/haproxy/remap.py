@@ -284,8 +284,9 @@ class _Remapper:
             self.edits[code.line.number].comment_out(code.why)
             numbers.add(code.line.number)
             self.disarmed.add(code.line.number)
-            self.unavailable.append(f"line {code.line.number} `{code.line.text}` {code.what}, and flowlb runs no "
-                                    "code from the config under test")
+            if code.others_may_need_it:
+                self.unavailable.append(f"line {code.line.number} `{code.line.text}` {code.what}, and flowlb runs "
+                                        "no code from the config under test")
             if code.changes_health_checks and not self.health_checks_changed:
                 self.health_checks_changed = (f"line {code.line.number} `{code.line.text}` makes health checks run "
                                               "a program, which flowlb does not run: servers are not checked as "

@@ -53,6 +53,13 @@ class CodeLine:
         return f"{self.what}: code from the config under test never runs on the test machine"
 
     @property
+    def others_may_need_it(self) -> bool:
+        """Other lines may use what this one loads (Lua actions and fetches, an engine's or provider's ciphers):
+        without it HAProxy may refuse the config, and the run says why instead of failing ``loads``."""
+        return self.line.keyword.startswith(("lua-", "ssl-engine", "ssl-provider")) or self.line.starts(
+            "filter", "opentracing")
+
+    @property
     def changes_health_checks(self) -> bool:
         return self.line.keyword in HEALTH_CHECK_KEYWORDS or self.line.starts("option", "external-check")
 

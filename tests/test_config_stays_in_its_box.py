@@ -81,3 +81,19 @@ def test_hostile_config_runs_nothing_and_reaches_nothing(haproxy_bin: str, tmp_p
         number = next(n for n, line in enumerate(lines, start=1) if line.strip() == text)
         assert any(entry.startswith(f"line {number}: `{text}`") for entry in named), (text, named)
         assert f"flowlb: disarmed line {number}: `{text}`" in output
+
+
+@pytest.mark.local
+def test_health_checks_skip_when_their_external_check_is_taken_out(haproxy_bin: str, tmp_path: Path) -> None:
+    """Without its external check a server is checked otherwise: the checks of health checking say so and skip."""
+    config = tmp_path / "scripted.cfg"
+    config.write_text(render(SPEC, "hardened", Layout.for_spec(SPEC)) + "global\n  insecure-fork-wanted\n"
+                      "  external-check\nbackend scripted\n  option external-check\n"
+                      "  external-check command /bin/true\n  server s1 127.0.0.9:9000 check\n")
+    result = run_conformance("-k", "health_check_request or every_port_answers", "--target", "local",
+                             "--haproxy-cfg", str(config), "-rs")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "5 passed, 1 skipped" in result.stdout, result.stdout
+    skipped = [line for line in result.stdout.splitlines() if line.startswith("SKIPPED")]
+    assert len(skipped) == 1 and "test_health_check_request.py" in skipped[0], skipped
+    assert "`external-check` makes health checks run a program, which flowlb does not run" in skipped[0]

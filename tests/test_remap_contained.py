@@ -104,6 +104,7 @@ OUTBOUND = [
     ("global\n  ocsp-update.mode on\n", 2, "# flowlb: ocsp-update.mode on"),
     ("global\n  ocsp-update.httpproxy 10.255.0.8:3128\n", 2, "# flowlb: ocsp-update.httpproxy"),
     ("crt-store s\n  load crt a.pem ocsp-update on\n", 2, "load crt a.pem"),
+    ("frontend x\n  ssl-f-use crt a.pem ocsp-update on\n", 2, "ssl-f-use crt a.pem"),
     ("acme le\n  directory https://10.255.0.80/directory\n", 2, "directory https://127.0.0.1:39999/directory"),
 ]
 
@@ -121,6 +122,11 @@ def test_every_destination_off_the_machine_is_moved_or_disabled(config: str, lin
     assert number in {change.line for change in result.changes}, result.relevant_lines()
     if "127.0.0.1:3" not in expected:  # not a plain server mapped to its node: named as disarmed
         assert number in {change.line for change in result.disarmed}, result.relevant_lines()
+
+
+def test_unix_bind_cannot_move_the_runs_sockets() -> None:
+    config = MINIMAL + "global\n  unix-bind prefix /etc mode 777\n"
+    assert "\n  # flowlb: unix-bind prefix /etc mode 777\n" in remap_config(config, SPEC, layout_for(config)).text
 
 
 def test_automatic_default_resolvers_are_replaced_by_a_loopback_one() -> None:

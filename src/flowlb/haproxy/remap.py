@@ -59,6 +59,7 @@ _NEUTRALISED = {
     "uid": "a test process does not switch user",
     "gid": "a test process does not switch group",
     "pidfile": "a test process writes no pidfile",
+    "unix-bind": "the run's UNIX sockets stay in its own directory",
 }
 # bind options that name this machine's interfaces or namespaces, which the test cluster does not have
 _BIND_MACHINE_OPTIONS = ("interface", "namespace")
@@ -645,6 +646,8 @@ class _Remapper:
             if line.keyword in ("ocsp-update.mode", "ocsp-update.httpproxy"):
                 edits.comment_out(f"{line.keyword}: HAProxy would fetch OCSP responses from the certificates' "
                                   "responders, off this machine")
+        elif line.keyword == "ssl-f-use":
+            self.drop_option(line, "ocsp-update", 1, "HAProxy would fetch OCSP responses from off this machine")
         elif line.keyword == "dispatch" and len(line.tokens) > 1:
             edits.replace(line.tokens[1], self.nowhere(), f"dispatch {line.value(1)} -> {self.nowhere()} (nothing "
                           "leaves this machine)")

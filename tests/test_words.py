@@ -31,6 +31,8 @@ CASES = [
     (r"'\x73\"' x", ["\\x73\\\"", "x"]),  # nothing is decoded inside single quotes
     (r'"\x73\"\'"', ["s\"'"]),  # but it is inside double quotes
     (r"\1 \t", ["\\1", "\t"]),
+    (r'a"b c"d', ["ab cd"]),
+    (r"caf\xc3\xa9", ["caf\u00e9"]),  # \xHH gives a byte: two of them one UTF-8 letter
     ("a\vb\fc", ["a", "b", "c"]),  # C's isspace(): vertical tab and form feed separate too
     ("a\rserver b", ["a"]),  # a CR ends the line
     ("   [scope]", []),
@@ -64,7 +66,7 @@ def test_escaped_section_keyword_opens_the_section() -> None:
     assert [s.kind for s in config.sections] == ["resolvers", "backend"]
 
 
-@pytest.mark.parametrize("line", [c[0] for c in CASES[:17] if "\r" not in c[0]])
+@pytest.mark.parametrize("line", [c[0] for c in CASES[:19] if "\r" not in c[0]])
 def test_haproxy_reads_the_same_words(line: str, haproxy_bin: str, tmp_path: Path) -> None:
     """HAProxy's own reading, through an error message that quotes the first word it does not know."""
     words = [t.value for t in tokenize(line)]

@@ -39,10 +39,10 @@ class Token:
 
 
 class _Word:
-    """The word being read: its characters, where it started, and whether it exists yet."""
+    """The word being read: its bytes (HAProxy decodes ``\\xHH`` to a byte), where it started, whether it exists."""
 
     def __init__(self) -> None:
-        self.chars: list[str] = []
+        self.chars: list[bytes] = []
         self.start = -1
         self.from_environment = False
 
@@ -50,9 +50,17 @@ class _Word:
         if self.start < 0:
             self.start = at
 
-    def add(self, text: str, at: int) -> None:
+    def add(self, text: str | bytes, at: int) -> None:
         self.begin(at)
-        self.chars.append(text)
+        self.chars.append(_bytes(text))
+
+    @property
+    def value(self) -> str:
+        return b"".join(self.chars).decode("utf-8", "surrogateescape")
+
+
+def _bytes(text: str | bytes) -> bytes:
+    return text if isinstance(text, bytes) else text.encode("utf-8", "surrogateescape")
 
 
 def tokenize(body: str, environ: Mapping[str, str] | None = None, line_number: int = 0) -> list[Token]:
@@ -70,7 +78,7 @@ def tokenize(body: str, environ: Mapping[str, str] | None = None, line_number: i
     def finish(end: int) -> None:
         nonlocal word
         if word.start >= 0:
-            tokens.append(Token(word.start, end, "".join(word.chars), word.from_environment))
+            tokens.append(Token(word.start, end, word.value, word.from_environment))
         word = _Word()
 
     if body.lstrip(BLANKS).startswith("["):
@@ -116,7 +124,7 @@ def _escape(body: str, i: int, quote: str, word: _Word) -> int:
     if following == "x":
         digits = body[i + 2 : i + 4]
         if len(digits) == 2 and all(d in _HEX for d in digits):
-            word.add(chr(int(digits, 16)), i)
+            word.add(bytes([int(digits, 16)]), i)
             return i + 4
     word.add("\\", i)  # not an escape sequence (``\\1``, or a bad ``\\x`` HAProxy refuses): as written
     return i + 1
@@ -152,12 +160,12 @@ def _variable(body: str, i: int, env: Mapping[str, str], line_number: int, word:
     if not value:
         return i
     if not expand:
-        word.chars.append(value)
+        word.chars.append(_bytes(value))
         return i
     parts = value.split()
     for index, part in enumerate(parts):
         if index:  # each blank-separated part is a word of its own, all spanning the reference
-            tokens.append(Token(word.start, i, "".join(word.chars), True))
+            tokens.append(Token(word.start, i, word.value, True))
             word.chars, word.start = [], start
-        word.chars.append(part)
+        word.chars.append(_bytes(part))
     return i

@@ -182,6 +182,14 @@ def test_lint_names_a_lua_script_and_does_not_run_it(tmp_path: Path) -> None:
     assert "FLOW000" not in result.stdout, result.stdout
 
 
+def test_a_refusal_that_may_come_from_the_missing_lua_says_so(tmp_path: Path) -> None:
+    config = tmp_path / "haproxy.cfg"
+    config.write_text(render(SPEC, "hardened", Layout.for_spec(SPEC)) + "global\n  lua-load ran.lua\n"
+                      "backend lua-users\n  mode http\n  http-request lua.flowlb_tag\n")
+    refused = [f for f in lint(config, SPEC) if f.rule == "FLOW000"]
+    assert len(refused) == 1 and "asked without line(s) " in refused[0].what, refused
+
+
 def test_lint_and_the_suite_agree_that_a_program_section_loads(tmp_path: Path) -> None:
     """The suite runs HAProxy with ``-W``, where a ``program`` section loads (and is disarmed): lint says the same,
     and names the section as code, instead of FLOW000 ("needs master-worker mode")."""

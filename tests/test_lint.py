@@ -166,3 +166,42 @@ def test_stomp_in_http_mode_is_a_finding(tmp_path: Path) -> None:
     config.write_text(text.replace("mode tcp", "mode http"))  # the STOMP frontend and backend are the TCP ones
     result = run_flowlb("lint", str(config))
     assert "FLOW041" in result.stdout and "carries STOMP (61613) in `mode http`" in result.stdout, result.stdout
+
+
+
+def test_lint_names_a_lua_script_and_does_not_run_it(tmp_path: Path) -> None:
+    """A merge request holding the config and a Lua file next to it, linted from there: HAProxy's ``-c`` would
+    run the script (a relative path resolves against lint's directory); lint names it and runs none of it."""
+    (tmp_path / "ran.lua").write_text('local f = io.open("ran-lua", "w")\nf:write("ran")\nf:close()\n')
+    config = tmp_path / "haproxy.cfg"
+    config.write_text(render(SPEC, "hardened", Layout.for_spec(SPEC)) + "global\n  lua-load ran.lua\n"
+                      "  insecure-fork-wanted\n")
+    result = run_flowlb("lint", "haproxy.cfg", cwd=tmp_path)
+    assert not (tmp_path / "ran-lua").exists(), "lint ran the config's Lua"
+    assert _flagged_code(result.stdout) == ["lua-load ran.lua", "insecure-fork-wanted"], result.stdout
+    assert "FLOW000" not in result.stdout, result.stdout
+
+
+def test_a_refusal_that_may_come_from_the_missing_lua_says_so(tmp_path: Path) -> None:
+    config = tmp_path / "haproxy.cfg"
+    config.write_text(render(SPEC, "hardened", Layout.for_spec(SPEC)) + "global\n  lua-load ran.lua\n"
+                      "backend lua-users\n  mode http\n  http-request lua.flowlb_tag\n")
+    refused = [f for f in lint(config, SPEC) if f.rule == "FLOW000"]
+    assert len(refused) == 1 and "asked without line(s) " in refused[0].what, refused
+
+
+def test_lint_and_the_suite_agree_that_a_program_section_loads(tmp_path: Path) -> None:
+    """The suite runs HAProxy with ``-W``, where a ``program`` section loads (and is disarmed): lint says the same,
+    and names the section as code, instead of FLOW000 ("needs master-worker mode")."""
+    config = tmp_path / "haproxy.cfg"
+    config.write_text(render(SPEC, "hardened", Layout.for_spec(SPEC)) +
+                      'program evil\n  command /bin/sh -c "touch ran-program"\n')
+    result = run_flowlb("lint", "haproxy.cfg", cwd=tmp_path)
+    assert "FLOW000" not in result.stdout, result.stdout
+    assert _flagged_code(result.stdout) == ["program evil", 'command /bin/sh -c "touch ran-program"']
+    assert not (tmp_path / "ran-program").exists()
+
+
+def _flagged_code(output: str) -> list[str]:
+    """The lines FLOW043 names, in order."""
+    return [line.split(" FLOW043 ")[1].split("`")[1] for line in output.splitlines() if " FLOW043 " in line]

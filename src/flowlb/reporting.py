@@ -49,6 +49,7 @@ class RunInfo:
     started: float = field(default_factory=time.time)
     nodes: list[str] = field(default_factory=list)
     extra_listeners: dict[str, str] = field(default_factory=dict)  # "port (section, line N)" -> test address
+    disarmed: list[str] = field(default_factory=list)  # "line N: `text`: why": kept from running code, reaching out
     resolved_target: str = ""  # what --target auto became
     haproxy: str = ""  # haproxy -vv's version
     openssl: str = ""  # the OpenSSL HAProxy runs on

@@ -1,9 +1,9 @@
 """One model of an HAProxy config: what remap, lint, timing and the checks all read.
 
-HAProxy's words are split the way HAProxy splits them (blanks separate, quotes group, ``\\`` escapes,
-an unquoted ``#`` starts a comment), every word keeps its byte offsets in the line so that a
-rewrite touches nothing else, and every line keeps its number so that HAProxy's "line N" is the
-operator's line N. Sections know the ``defaults`` they inherit from::
+HAProxy's words are split the way HAProxy splits them (:mod:`~flowlb.haproxy.words`: blanks separate,
+quotes group, ``\\`` escapes, ``"$VAR"`` expands, an unquoted ``#`` starts a comment), every word
+keeps its byte offsets in the line so that a rewrite touches nothing else, and every line keeps its
+number so that HAProxy's "line N" is the operator's line N. Sections know the ``defaults`` they inherit from::
 
     config = HAProxyConfig.parse(Path("haproxy.cfg").read_text())
     backend = config.proxy("commander-server-backend")
@@ -14,8 +14,12 @@ operator's line N. Sections know the ``defaults`` they inherit from::
 from __future__ import annotations
 
 import ipaddress
+import os
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field
+
+from flowlb.haproxy.words import Token, tokenize
 
 PROXY_KINDS = ("frontend", "backend", "listen")
 SECTION_KINDS = frozenset(
@@ -23,7 +27,7 @@ SECTION_KINDS = frozenset(
         "global", "defaults", *PROXY_KINDS,
         # sections whose lines no Flow rule reads; nothing in them is rewritten but `errorfile`
         "resolvers", "peers", "userlist", "program", "cache", "ring", "http-errors", "mailers",
-        "log-forward", "crt-store", "traces", "acme",
+        "log-forward", "crt-store", "traces", "acme", "fcgi-app", "log-profile", "namespace_list", "healthcheck",
     }
 )  # fmt: skip
 _TCP_PREFIXES = ("ipv4@", "ipv6@", "tcp@", "tcp4@", "tcp6@")
@@ -97,41 +101,6 @@ def parse_address(text: str) -> Address | None:
 def looks_like_address(word: str) -> bool:
     """True for ``:443``, ``10.0.0.1:443``, ``ipv4@...``, ``/socket``; false for ``ssl`` in ``bind ssl crt``."""
     return any(c in word for c in ":@$") or word.startswith("/")
-
-
-@dataclass(frozen=True)
-class Token:
-    """One word of a line: its offsets in the line and its value (quotes and escapes resolved)."""
-
-    start: int
-    end: int
-    value: str
-
-
-def tokenize(body: str) -> list[Token]:
-    """HAProxy's words: blanks separate, ``\\`` escapes, quotes group, an unquoted ``#`` ends the line."""
-    tokens: list[Token] = []
-    i, n = 0, len(body)
-    while True:
-        while i < n and body[i] in " \t":
-            i += 1
-        if i >= n or body[i] == "#":
-            return tokens
-        start, quote = i, ""
-        value: list[str] = []
-        while i < n and (quote or body[i] not in " \t#"):
-            char = body[i]
-            if char == quote:
-                quote = ""
-            elif not quote and char in "'\"":
-                quote = char
-            elif char == "\\" and quote != "'" and i + 1 < n:
-                i += 1
-                value.append(body[i])
-            else:
-                value.append(char)
-            i += 1
-        tokens.append(Token(start, i, "".join(value)))
 
 
 @dataclass(frozen=True)
@@ -315,7 +284,10 @@ class HAProxyConfig:
     sections: list[Section]
 
     @classmethod
-    def parse(cls, text: str) -> HAProxyConfig:
+    def parse(cls, text: str, environ: Mapping[str, str] | None = None) -> HAProxyConfig:
+        """The model of ``text``; ``"$VAR"`` expands from ``environ`` (default: this process's environment,
+        which HAProxy inherits) as changed by the file's own ``setenv``-family lines, in order."""
+        env = dict(os.environ if environ is None else environ)
         lines: list[Line] = []
         sections: list[Section] = []
         current: Section | None = None
@@ -327,8 +299,10 @@ class HAProxyConfig:
             body = part
             if body.endswith("\r"):
                 body, eol = body[:-1], "\r" + eol
-            tokens = tuple(tokenize(body))
+            tokens = tuple(tokenize(body, env, index + 1))
             keyword = tokens[0].value if tokens else ""
+            if current is not None and current.kind == "global" and keyword not in SECTION_KINDS:
+                _apply_setenv(env, [token.value for token in tokens])
             if keyword in SECTION_KINDS:
                 name = tokens[1].value if len(tokens) > 1 and tokens[1].value != "from" else ""
                 current = Section(keyword, name, index + 1)
@@ -387,6 +361,21 @@ class HAProxyConfig:
 
     def servers(self) -> list[Server]:
         return [server for proxy in self.of_kind("backend", "listen") for server in proxy.servers()]
+
+
+def _apply_setenv(env: dict[str, str], words: list[str]) -> None:
+    """What ``setenv``, ``presetenv``, ``unsetenv`` and ``resetenv`` in ``global`` do to the environment at once."""
+    keyword, args = (words[0], words[1:]) if words else ("", [])
+    if keyword == "setenv" and len(args) >= 2:
+        env[args[0]] = args[1]
+    elif keyword == "presetenv" and len(args) >= 2:
+        env.setdefault(args[0], args[1])
+    elif keyword == "unsetenv":
+        for name in args:
+            env.pop(name, None)
+    elif keyword == "resetenv":
+        for name in [name for name in env if name not in args]:
+            del env[name]
 
 
 def _from(tokens: tuple[Token, ...], named: dict[str, Section]) -> Section | None:

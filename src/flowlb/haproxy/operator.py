@@ -27,6 +27,7 @@ from flowlb.haproxy.messages import Diagnosis, one_line_error
 from flowlb.haproxy.plan import ClusterPlan
 from flowlb.haproxy.remap import RemapResult, read_config_file, remap_config
 from flowlb.haproxy.runtime import RuntimeAPI
+from flowlb.haproxy.sandbox import disarmed
 from flowlb.spec import ClusterSpec
 
 
@@ -63,6 +64,13 @@ class OperatorConfig:
             raise
         return cls(path, text, spec, plan)
 
+    def disarmed_lines(self) -> list[str]:
+        """``line N: `text`: why`` per line the last remap changed so that it runs no code and reaches nothing
+        off this machine."""
+        if self.last is None:
+            return []
+        return [f"line {change.line}: `{change.original.strip()}`: {change.why}" for change in self.last.disarmed]
+
     def after_start(self, api: RuntimeAPI) -> None:
         """Send the runtime API commands the last remap asked for (``server-template`` servers' nodes)."""
         send_commands(api, self.last.after_start if self.last else (), self.path)
@@ -82,13 +90,17 @@ def send_commands(api: RuntimeAPI, commands: Iterable[str], path: Path) -> None:
 
 
 def haproxy_refusal(text: str, path: Path, haproxy_bin: str = "haproxy") -> str | None:
-    """HAProxy's own one-line reason why ``text`` does not load, or ``None`` (loads, or no haproxy here)."""
+    """HAProxy's own one-line reason why ``text`` does not load, or ``None`` (loads, or no haproxy here).
+
+    ``haproxy -c`` loads Lua and OpenSSL engines as a start does: the lines that run code are commented
+    out first (:func:`~flowlb.haproxy.sandbox.disarmed`), so asking never runs the config's code.
+    """
     binary = shutil.which(haproxy_bin)
     if binary is None:
         return None
     with tempfile.TemporaryDirectory(prefix="flowlb-check-") as directory:
         copy = Path(directory) / path.name
-        copy.write_text(text, encoding="utf-8")
+        copy.write_text(disarmed(text), encoding="utf-8")
         result = subprocess.run([binary, "-c", "-f", str(copy)], capture_output=True, text=True, check=False)
     output = (result.stdout + result.stderr).replace(str(copy), path.name)
     if result.returncode == 0 or not Diagnosis.parse(output).alerts:

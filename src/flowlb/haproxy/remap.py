@@ -10,10 +10,17 @@ The config is read once into the :mod:`~flowlb.haproxy.config` model, sized into
 * ``server`` addresses to their node (web, Flow server or STOMP port by the port they name), a
   ``port``/``addr`` check target likewise; ports no node serves, and servers that are not Flow
   nodes, to a loopback port where nothing listens (what a wrong ``check port`` meets in production);
-* anything that would send traffic off this machine (``resolvers`` nameservers, ``peers``,
-  ``mailers``, ``ring`` servers, remote ``log`` targets) to loopback, ``stats socket`` to the
-  harness's runtime API, and what stops HAProxy running as a test process (``daemon``, ``chroot``,
-  ``user``, ``pidfile``, files that are not here) commented out.
+* anything that would send traffic off this machine to loopback or out: ``log`` in every section,
+  nameservers, peers, mailers, ring servers, ``dispatch``, ``agent-addr``, the ACME directory;
+  ``socks4``, ``source``, ``namespace``, check ``connect addr`` dropped; ``option http_proxy``,
+  ``option transparent``, ``set-dst``, SPOE and OCSP updates commented out; a loopback
+  ``resolvers default`` added for a config that may resolve names;
+* every line that runs code here (:mod:`~flowlb.haproxy.sandbox`) commented out; ``stats socket``
+  to the harness's runtime API, and what stops HAProxy running as a test process (``daemon``,
+  ``chroot``, ``user``, ``pidfile``, files that are not here) commented out.
+
+Keywords are matched on HAProxy's own reading of each word (:mod:`~flowlb.haproxy.words`). The lines
+kept from running code or reaching out are :attr:`RemapResult.disarmed`, named in every run's report.
 
 Every other byte stays as written, and no line moves: a missing ``stats socket`` goes into a
 ``global`` section appended at the end, so HAProxy's "line N" is the operator's line N::
@@ -32,13 +39,15 @@ from pathlib import Path
 from typing import NoReturn
 
 from flowlb.errors import FlowlbError
-from flowlb.haproxy.config import HAProxyConfig, Line, Server, Token, looks_like_address, parse_address
+from flowlb.haproxy.config import HAProxyConfig, Line, Server, looks_like_address, parse_address
 from flowlb.haproxy.layout import Layout, ServerAddress
 from flowlb.haproxy.plan import ClusterPlan
+from flowlb.haproxy.sandbox import COMMENT_OUT, code_lines
+from flowlb.haproxy.words import Token
 from flowlb.spec import ClusterSpec
 
 HARNESS_COMMENT = "# flowlb harness: runtime API for evidence"
-COMMENT_OUT = "# flowlb: "
+RESOLVERS_COMMENT = "# flowlb harness: HAProxy's automatic `default` resolvers, kept on loopback"
 PROXIES = ("defaults", "frontend", "backend", "listen")
 
 # global keywords a test process cannot honour, and why
@@ -50,6 +59,7 @@ _NEUTRALISED = {
     "uid": "a test process does not switch user",
     "gid": "a test process does not switch group",
     "pidfile": "a test process writes no pidfile",
+    "unix-bind": "the run's UNIX sockets stay in its own directory",
 }
 # bind options that name this machine's interfaces or namespaces, which the test cluster does not have
 _BIND_MACHINE_OPTIONS = ("interface", "namespace")
@@ -62,6 +72,8 @@ _FACILITIES = frozenset(
 )  # fmt: skip
 _NEEDS_QUOTES = re.compile(r"[\s#'\"\\$]")
 _FILE_OPTIONS = ("ca-file", "crl-file", "ca-verify-file")
+_RULES = ("http-request", "http-response", "http-after-response", "tcp-request", "tcp-response")
+_DESTINATION_ACTIONS = frozenset({"set-dst", "set-dst-port"})
 
 
 @dataclass(frozen=True)
@@ -86,6 +98,8 @@ class RemapResult:
     extra_listeners: tuple[ExtraListener, ...] = ()
     unavailable: tuple[str, ...] = ()
     after_start: tuple[str, ...] = ()  # runtime API commands the harness sends once HAProxy answers
+    disarmed: tuple[Change, ...] = ()  # lines changed because they would run code here or reach off the machine
+    health_checks_changed: str = ""  # why servers are not checked as the config says (empty: they are)
 
     def relevant_lines(self) -> str:
         """The rewritten lines as ``NN: new   (was: old)``, to print next to a failed check."""
@@ -214,6 +228,8 @@ class _Remapper:
         self.edits = {line.number: _Edits(line) for line in config.lines}
         self.extra: list[ExtraListener] = []
         self.unavailable: list[str] = []
+        self.disarmed: set[int] = set()
+        self.health_checks_changed = ""
         self.commands: list[str] = []
         self.spare = iter(layout.spare_ports)
         glob = config.global_section()
@@ -226,12 +242,15 @@ class _Remapper:
     def run(self) -> RemapResult:
         bind_roles = self.plan_binds()
         servers = {(s.line.number, s.name): s for s in self.config.servers()}
+        code = self.disarm()
         sockets = 0
         for line in self.config.lines:
-            if not line.tokens:
+            if not line.tokens or line.number in code:
                 continue
             edits = self.edits[line.number]
-            if line.number in bind_roles:
+            if line.keyword in ("log", "log-stderr"):
+                self.contain(line, self.log)
+            elif line.number in bind_roles:
                 self.bind(line, bind_roles[line.number])
             elif line.keyword == "server" and line.section in ("backend", "listen"):
                 server = servers.get((line.number, line.value(1)))
@@ -243,15 +262,41 @@ class _Remapper:
                 sockets += self.global_line(line, sockets)
             elif line.section in PROXIES:
                 self.proxy_line(line)
-            elif line.section in ("resolvers", "peers", "mailers", "ring", "log-forward"):
-                self.off_box(line)
+            elif line.section in ("resolvers", "peers", "mailers", "ring", "log-forward", "acme", "crt-store"):
+                self.contain(line, self.off_box)
+            if line.section in (*PROXIES, "healthcheck", "global"):
+                self.contain(line, self.outbound)
             if line.keyword == "errorfile":
                 self.missing_file(line, 2, "errorfile")
             self.file_options(line, edits)
         return self.result(add_socket=sockets == 0 and self.layout.runtime_socket is not None)
 
+    def contain(self, line: Line, rule: Callable[[Line], None]) -> None:
+        """Apply ``rule`` to ``line``; a line it changes is one kept from reaching off this machine (reported)."""
+        before = len(self.edits[line.number].edits)
+        rule(line)
+        if len(self.edits[line.number].edits) > before:
+            self.disarmed.add(line.number)
+
+    def disarm(self) -> set[int]:
+        """Comment out every line that would run code here (:mod:`~flowlb.haproxy.sandbox`); their numbers."""
+        numbers: set[int] = set()
+        for code in code_lines(self.config):
+            self.edits[code.line.number].comment_out(code.why)
+            numbers.add(code.line.number)
+            self.disarmed.add(code.line.number)
+            if code.others_may_need_it:
+                self.unavailable.append(f"line {code.line.number} `{code.line.text}` {code.what}, and flowlb runs "
+                                        "no code from the config under test")
+            if code.changes_health_checks and not self.health_checks_changed:
+                self.health_checks_changed = (f"line {code.line.number} `{code.line.text}` makes health checks run "
+                                              "a program, which flowlb does not run: servers are not checked as "
+                                              "the config says")
+        return numbers
+
     def result(self, add_socket: bool) -> RemapResult:
         changes: list[Change] = []
+        appended = self.default_resolvers()
         out: list[str] = []
         for line in self.config.lines:
             edits = self.edits[line.number]
@@ -269,7 +314,27 @@ class _Remapper:
             why = "no `stats socket`: the harness reads evidence there"
             changes += [Change(first + i, "", new, why) for i, new in enumerate(added)]
             text += "".join(new + eol for new in added)
-        return RemapResult(text, tuple(changes), tuple(self.extra), tuple(self.unavailable), tuple(self.commands))
+        if appended:
+            eol = "\r\n" if self.config.lines[0].eol == "\r\n" else "\n"
+            if text and not text.endswith("\n"):
+                text += eol
+            first = text.count("\n") + 1
+            why = ("no `resolvers default`: HAProxy would make one from this machine's /etc/resolv.conf for "
+                   "`do-resolve` and its HTTP client, and query real nameservers")
+            changes += [Change(first + i, "", new, why) for i, new in enumerate(appended)]
+            text += "".join(new + eol for new in appended)
+        disarmed = tuple(c for c in changes if c.line in self.disarmed and c.original)
+        return RemapResult(text, tuple(changes), tuple(self.extra), tuple(self.unavailable), tuple(self.commands),
+                           disarmed, self.health_checks_changed)
+
+    def default_resolvers(self) -> list[str]:
+        """The lines of a loopback-only ``resolvers default``, for a config that may query HAProxy's automatic one
+        (made from this machine's /etc/resolv.conf) and does not define its own."""
+        if not self.layout.harness or any(s.name == "default" for s in self.config.of_kind("resolvers")):
+            return []
+        if not any(_may_resolve(line.words) for line in self.config.lines):
+            return []
+        return [RESOLVERS_COMMENT, "resolvers default", f"  nameserver flowlb-nowhere {self.nowhere()}"]
 
     def socket_words(self) -> str:
         return f"{_quoted(self.layout.runtime_socket or '')} mode 600 level admin"
@@ -457,10 +522,10 @@ class _Remapper:
         """``port``/``addr`` on the line, or inherited from ``default-server``: explicit, and mapped."""
         line, edits, words = server.line, self.edits[server.line.number], server.line.words
         own_port = False
-        for index in range(4 if server.template else 3, len(words) - 1):
-            if words[index] == "source":
-                edits.drop(index, index + 1, f"source {words[index + 1]}: a production address this machine lacks")
-            elif words[index] == "port":
+        first = 4 if server.template else 3
+        self.contain(line, lambda ln: self.server_options(ln, first))
+        for index in range(first, len(words) - 1):
+            if words[index] == "port":
                 own_port = True
                 new = self.check_port(line, words[index + 1], node)
                 edits.replace(line.tokens[index + 1], new, f"port {words[index + 1]} -> {new}")
@@ -500,18 +565,13 @@ class _Remapper:
             return 1
         if line.keyword in _NEUTRALISED:
             edits.comment_out(f"{line.keyword}: {_NEUTRALISED[line.keyword]}")
-        elif line.keyword in ("ssl-dh-param-file", "lua-load", "lua-load-per-thread") and \
-                not self.exists(line.value(1), None):
+        elif line.keyword == "ssl-dh-param-file" and not self.exists(line.value(1), None):
             edits.comment_out(f"{line.value(1)} does not exist here")
-            if line.keyword.startswith("lua"):
-                self.unavailable.append(f"the Lua script {line.value(1)} (line {line.number}) is not on this machine")
         elif line.keyword in ("maxconn", "ulimit-n") and line.value(1).isdigit():
             self.file_limit(line)
         elif line.keyword.endswith("-ciphers") and line.value(1).startswith("PROFILE="):
             edits.comment_out(f"{line.value(1)} is a crypto-policies profile only Fedora/RHEL's OpenSSL knows; "
                               "the test LB uses OpenSSL's defaults")
-        elif line.keyword == "log":
-            self.log(line)
         elif line.keyword == "server-state-file" and line.value(1):
             self.edits[line.number].replace(line.tokens[1], _quoted(f"{self.layout.socket_dir}/server-state"),
                                             "server state goes to the run's directory, where reloads read it")
@@ -545,9 +605,7 @@ class _Remapper:
 
     def proxy_line(self, line: Line) -> None:
         edits = self.edits[line.number]
-        if line.keyword == "log":
-            self.log(line)
-        elif line.keyword == "source" and len(line.tokens) > 1:
+        if line.keyword == "source" and len(line.tokens) > 1:
             edits.comment_out(f"source {line.value(1)}: a production address this machine does not have")
         elif line.keyword == "default-server":
             for index in range(1, len(line.tokens) - 1):
@@ -560,29 +618,99 @@ class _Remapper:
                                "set on each server instead (each test node has its own ports)")
 
     def off_box(self, line: Line) -> None:
-        """Nameservers, peers, mailers and ring servers: loopback, so nothing leaves this machine."""
+        """Nameservers, peers, mailers, ring servers, ACME: loopback, so nothing leaves this machine."""
         edits = self.edits[line.number]
         if line.keyword in ("nameserver", "peer", "mailer", "server") and len(line.tokens) > 2:
             target = line.tokens[2]
-            if line.keyword == "peer":
-                new = f"127.0.0.1:{self.spare_port(line)}"
-            elif parse_address(target.value) is not None and not target.value.startswith("/"):
-                new = self.nowhere()
-            else:
-                return
+            new = f"127.0.0.1:{self.spare_port(line)}" if line.keyword == "peer" else self.nowhere()
             edits.replace(target, new, f"{line.keyword} {target.value} -> {new} (nothing leaves this machine)")
+            if line.keyword == "server":
+                self.server_options(line, 3)
         elif line.keyword == "parse-resolv-conf":
-            edits.comment_out("this machine's resolv.conf would send queries off the machine")
+            edits.rewrite(f"nameserver flowlb-resolv-conf {self.nowhere()}",
+                          "parse-resolv-conf: this machine's nameservers are off the machine; one on loopback instead")
         elif line.keyword in ("bind", "dgram-bind") and len(line.tokens) > 1:
             edits.replace(line.tokens[1], f"127.0.0.1:{self.spare_port(line)}", f"{line.keyword} -> loopback")
+        elif line.keyword == "directory" and line.section == "acme" and len(line.tokens) > 1:
+            new = f"https://{self.nowhere()}/directory"
+            edits.replace(line.tokens[1], new, f"ACME directory {line.value(1)} -> {new} (nothing leaves this machine)")
+        elif line.keyword == "backing-file" and line.section == "ring":
+            edits.comment_out(f"backing-file {line.value(1)}: the test LB writes no file outside its run")
+        elif line.keyword == "load" and line.section == "crt-store":
+            self.drop_option(line, "ocsp-update", 1, "HAProxy would fetch OCSP responses from off this machine")
+
+    def outbound(self, line: Line) -> None:
+        """What in a proxy makes HAProxy connect somewhere other than its servers: disabled or moved to loopback."""
+        edits, words = self.edits[line.number], line.words
+        if line.section == "global":
+            if line.keyword in ("ocsp-update.mode", "ocsp-update.httpproxy"):
+                edits.comment_out(f"{line.keyword}: HAProxy would fetch OCSP responses from the certificates' "
+                                  "responders, off this machine")
+        elif line.keyword == "ssl-f-use":
+            self.drop_option(line, "ocsp-update", 1, "HAProxy would fetch OCSP responses from off this machine")
+        elif line.keyword == "dispatch" and len(line.tokens) > 1:
+            edits.replace(line.tokens[1], self.nowhere(), f"dispatch {line.value(1)} -> {self.nowhere()} (nothing "
+                          "leaves this machine)")
+        elif line.starts("option", "http_proxy") or line.starts("option", "transparent"):
+            edits.comment_out(f"option {line.value(1)}: HAProxy would connect wherever the client asks, not to the "
+                              "test cluster")
+        elif line.keyword in _RULES and _DESTINATION_ACTIONS & set(words[1:3]):
+            action = next(word for word in words[1:3] if word in _DESTINATION_ACTIONS)
+            edits.comment_out(f"{action} chooses where HAProxy connects: it would leave the test cluster")
+        elif line.starts("filter", "spoe") or (line.keyword in _RULES and "send-spoe-group" in words[1:3]):
+            edits.comment_out("SPOE talks to agents set in another file (with their own `log` targets), which flowlb "
+                              "does not remap")
+        elif line.keyword == "default-server":
+            self.server_options(line, 1)
+        elif line.keyword in ("http-check", "tcp-check") and line.value(1) == "connect":
+            self.drop_option(line, "addr", 2, "the check goes to each server's test address instead")
+            self.drop_flag(line, "via-socks4", 2, "no SOCKS4 proxy is reached from the test cluster")
+
+    def server_options(self, line: Line, first: int) -> None:
+        """``socks4``, ``source``, ``namespace``, ``agent-addr``/``agent-port`` on a server or default-server line."""
+        edits, words, i = self.edits[line.number], line.words, first
+        while i < len(words):
+            word, value = words[i], words[i + 1] if i + 1 < len(words) else ""
+            if word in ("socks4", "namespace") and value:
+                edits.drop(i, i + 1, f"{word} {value}: nothing leaves this machine")
+                i += 2
+            elif word == "check-via-socks4":
+                edits.drop(i, i, "check-via-socks4: the server's SOCKS4 proxy is dropped")
+                i += 1
+            elif word == "source" and value:
+                last = _source_end(words, i)
+                edits.drop(i, last, f"{' '.join(words[i : last + 1])}: a production address this machine lacks")
+                i = last + 1
+            elif word == "agent-addr" and value:
+                edits.replace(line.tokens[i + 1], "127.0.0.1", f"agent-addr {value} -> 127.0.0.1")
+                i += 2
+            elif word == "agent-port" and value:
+                new = str(self.layout.dead_port)
+                edits.replace(line.tokens[i + 1], new, f"agent-port {value} -> {new}, where nothing listens")
+                i += 2
+            else:
+                i += 1
+
+    def drop_option(self, line: Line, option: str, first: int, why: str) -> None:
+        """Remove ``option VALUE`` (words from ``first`` on) from ``line``."""
+        words = line.words
+        for index in range(first, len(words) - 1):
+            if words[index] == option:
+                self.edits[line.number].drop(index, index + 1, f"{option} {words[index + 1]}: {why}")
+
+    def drop_flag(self, line: Line, flag: str, first: int, why: str) -> None:
+        for index in range(first, len(line.words)):
+            if line.words[index] == flag:
+                self.edits[line.number].drop(index, index, f"{flag}: {why}")
 
     def log(self, line: Line) -> None:
-        """``log ADDRESS [len N] [format F] [sample S] FACILITY [LEVEL...]`` -> the layout's target."""
+        """``log ADDRESS [len N] [format F] [sample S] FACILITY [LEVEL...]`` -> the layout's target, in every
+        section (``log-stderr`` of a ``fcgi-app`` likewise)."""
         if len(line.tokens) < 2 or line.value(1) == "global":
             return
         target = self.layout.log_target.split()
         facility = target.pop() if len(target) > 1 and target[-1] in _FACILITIES else ""
-        words, i = ["log", *target], 2
+        words, i = [line.keyword, *target], 2
         while i + 1 < len(line.tokens) and line.value(i) in _LOG_OPTIONS:
             if not (line.value(i) == "format" and "format" in target):
                 words.append(line.raw(i, i + 1))
@@ -594,6 +722,19 @@ class _Remapper:
         path = line.value(index)
         if path and not self.exists(path, None):
             self.edits[line.number].comment_out(f"{what} {path} does not exist here")
+
+
+def _may_resolve(words: tuple[str, ...]) -> bool:
+    """A line that may send DNS queries through a resolvers section (``do-resolve``, ``resolvers X``)."""
+    return any(word.startswith("do-resolve") or word in ("resolvers", "httpclient.resolvers.id") for word in words)
+
+
+def _source_end(words: tuple[str, ...], index: int) -> int:
+    """The last word of ``source ADDR [usesrc X] [interface Y]`` starting at ``index``."""
+    last = index + 1
+    while last + 2 < len(words) and words[last + 1] in ("usesrc", "interface"):
+        last += 2
+    return min(last, len(words) - 1)
 
 
 def _connect_port(server: Server) -> int | None:

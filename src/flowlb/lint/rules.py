@@ -15,6 +15,7 @@ from flowlb import policy
 from flowlb.haproxy.config import HAProxyConfig as Config
 from flowlb.haproxy.config import Line, Section, Server, looks_like_address, parse_time_s
 from flowlb.haproxy.reload import server_state_file
+from flowlb.haproxy.sandbox import code_lines
 from flowlb.haproxy.timing import check_fall, check_interval_s, detection_limit_s
 from flowlb.policy import HEADER_BUFFER_MAX, HEADER_TIMEOUT_MAX_S, HUNG_DETECTION_MAX_S
 from flowlb.spec import ClusterSpec
@@ -694,3 +695,13 @@ def stomp_in_http_mode(config: Config, spec: ClusterSpec) -> Iterator[Finding]:
             yield Finding("FLOW041", section.number, f"{_where(section)} carries STOMP ({stomp_port}) in `mode http`",
                           "STOMP is not HTTP: HAProxy refuses the agents' CONNECT frame as a bad request (400)",
                           "`mode tcp` in this section (and `timeout tunnel` for the long sessions)")
+
+
+@rule
+def runs_code_on_the_lb(config: Config, spec: ClusterSpec) -> Iterator[Finding]:
+    """Lines that make HAProxy run code (Lua, programs, check scripts, shared objects): review them."""
+    for code in code_lines(config):
+        yield Finding("FLOW043", code.line.number, f"`{code.line.text}` {code.what}: it runs code on the LB",
+                      "whoever can change this file runs code as HAProxy on the LB; flowlb runs none of it, so the "
+                      "suite tests the config without it",
+                      "review it: keep it only if it must be there and its code is reviewed with the config")

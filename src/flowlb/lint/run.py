@@ -2,7 +2,8 @@
 
 HAProxy is asked about the file as it would run on the test cluster (certificate paths and server
 addresses mapped, as for ``--haproxy-cfg``), so a ``crt`` that only exists on the real LB is not a
-finding; what HAProxy refuses is (``FLOW000``), with its own message and line.
+finding; what HAProxy refuses is (``FLOW000``), with its own message and line. It is asked without
+the lines that run code (``FLOW043``): ``haproxy -c`` would run the config's Lua.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from flowlb.haproxy.layout import Layout, ServerAddress
 from flowlb.haproxy.operator import haproxy_refusal
 from flowlb.haproxy.plan import ClusterPlan
 from flowlb.haproxy.remap import read_config_file, remap_config
+from flowlb.haproxy.sandbox import code_lines
 from flowlb.lint.rules import RULES, Finding
 from flowlb.lint.versions import version_findings
 from flowlb.spec import ClusterSpec
@@ -58,6 +60,10 @@ def haproxy_check(text: str, path: Path, spec: ClusterSpec) -> Finding | None:
     if refusal is None:
         return None
     line = _line_of(refusal)
+    needed = [code.line.number for code in code_lines(HAProxyConfig.parse(text)) if code.others_may_need_it]
+    if needed:  # HAProxy was asked without the code, which the line it names may need
+        listed = ", ".join(str(number) for number in needed)
+        refusal += f" (asked without line(s) {listed}: flowlb runs no code from the config; see FLOW043)"
     return Finding("FLOW000", line, refusal, "HAProxy refuses to start with this file: the LB is down",
                    "fix the line HAProxy names (`haproxy -c -f FILE` shows the same)")
 

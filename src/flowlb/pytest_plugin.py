@@ -29,6 +29,7 @@ from flowlb.errors import FlowlbError, HAProxyConfigError
 from flowlb.haproxy.operator import OperatorConfig
 from flowlb.haproxy.remap import ExtraListener
 from flowlb.haproxy.runtime import RuntimeAPI
+from flowlb.inputs import check_input
 from flowlb.interrupts import cleanup_done, interrupt_once, within
 from flowlb.lbclient import lb_pool
 from flowlb.reporting import CheckResult, RunInfo, discard, finish, run_directory
@@ -156,6 +157,7 @@ def pytest_configure(config: pytest.Config) -> None:
     for option in (*_CLUSTER_OPTIONS, *_EXTERNAL_OPTIONS):
         option.check(config)
     _management_networks(config)
+    _check_input_files(config)
     for dest, flag, env, high in (("flowlb_stomp_idle", "--stomp-idle-seconds", "FLOWLB_STOMP_IDLE_S", 3600.0),
                                   ("flowlb_long_request", "--long-request-seconds", "FLOWLB_LONG_REQUEST_S", 600.0)):
         value = config.getoption(dest, None)
@@ -501,6 +503,19 @@ def extra_listeners(lb: Target, pytestconfig: pytest.Config) -> list[ExtraListen
 def management_networks(pytestconfig: pytest.Config) -> list[ipaddress.IPv4Network | ipaddress.IPv6Network]:
     """``--management-networks`` parsed (checked when the run starts)."""
     return _management_networks(pytestconfig)
+
+
+def _check_input_files(config: pytest.Config) -> None:
+    """``--haproxy-cfg`` and ``--spec`` are regular files of bounded size, checked before anything starts: a FIFO
+    or a device ends the run with one line and exit 2 instead of hanging it."""
+    for dest, flag, what in (("flowlb_haproxy_cfg", "--haproxy-cfg", "config"), ("flowlb_spec", "--spec", "spec")):
+        path = config.getoption(dest, None)
+        if path is None:
+            continue
+        try:
+            check_input(Path(path), what)
+        except FlowlbError as exc:
+            pytest.exit(f"flowlb: {flag}: {exc}", returncode=2)
 
 
 def _management_networks(config: pytest.Config) -> list[ipaddress.IPv4Network | ipaddress.IPv6Network]:

@@ -236,10 +236,19 @@ class RunReport:
 
         Finished means: pytest says so, no interrupt came, and every selected check ran its teardown.
         A second Ctrl-C can make pytest's exit status look like success after one check of four.
+
+        A run that ``-x`` or ``--maxfail`` stopped is published too, marked as cut short with the checks it
+        never ran: its failures are real verdicts, and the operator who asked to stop at the first one wants
+        to read it; the mark keeps anyone from taking it for a whole run.
         """
-        every_check_ran = all(item.nodeid in self.finished for item in session.items)
+        not_run = [item.nodeid for item in session.items if item.nodeid not in self.finished]
+        stopped_by_maxfail = bool(session.shouldfail) and exitstatus == pytest.ExitCode.TESTS_FAILED
+        if stopped_by_maxfail and not_run:
+            self.info.cut_short = (f"{session.shouldfail} (-x/--maxfail): {len(not_run)} of {len(session.items)} "
+                                   "selected checks did not run")
+            self.info.not_run = not_run
         if (exitstatus in (pytest.ExitCode.OK, pytest.ExitCode.TESTS_FAILED) and not self.interrupted
-                and every_check_ran and session.items):
+                and (not not_run or self.info.cut_short) and session.items):
             self.directory = finish(self.directory, self.info, list(self.results.values()))
             self.published = True
         else:
@@ -247,7 +256,8 @@ class RunReport:
 
     def pytest_terminal_summary(self, terminalreporter: pytest.TerminalReporter) -> None:
         if self.published:
-            terminalreporter.write_line(f"flowlb report: {self.directory / 'index.html'}")
+            note = f" (cut short: {self.info.cut_short})" if self.info.cut_short else ""
+            terminalreporter.write_line(f"flowlb report: {self.directory / 'index.html'}{note}")
 
 
 def _describe(report: pytest.TestReport) -> CheckResult:

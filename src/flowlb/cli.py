@@ -175,14 +175,17 @@ def _lint(options: argparse.Namespace) -> int:
 
 
 def _matrix(options: argparse.Namespace) -> int:
+    from flowlb.inputs import check_input
     from flowlb.matrix import run_matrix
+    from flowlb.reporting import writable_root
 
     versions = [v.strip() for v in options.versions.split(",") if v.strip()]
     unknown = [v for v in versions if v not in VERSIONS]
     if unknown or not versions:
         raise FlowlbError(f"--versions: {', '.join(unknown) or 'none given'}: choose from {', '.join(VERSIONS)}")
-    if options.haproxy_cfg is not None and not options.haproxy_cfg.is_file():
-        raise FlowlbError(f"{options.haproxy_cfg}: no such file")
+    if options.haproxy_cfg is not None:
+        check_input(options.haproxy_cfg, "config")
+    writable_root(options.report_dir)  # before the first version's suite runs
     directory = run_matrix(versions, options.haproxy_cfg, options.report_dir, options.pytest_args)
     print(f"flowlb matrix report: {directory / 'index.html'}")
     summary = json.loads((directory / "matrix.json").read_text())

@@ -70,6 +70,25 @@ def test_a_run_that_stops_early_with_a_clean_exit_status_publishes_nothing(suite
     assert list(reports.iterdir()) == [], list(reports.iterdir())
 
 
+@pytest.mark.parametrize("stop", [["-x"], ["--maxfail", "1"]])
+def test_a_run_stopped_by_maxfail_publishes_what_ran_marked_cut_short(suite: pytest.Pytester, stop: list[str]) -> None:
+    """-x threw the report away without a word; its failure is a real verdict, so the report of what ran is
+    published, saying it was cut short and which checks never ran."""
+    suite.makepyfile(test_x="def test_a():\n    pass\n\ndef test_b():\n    assert False, 'broken'\n\n"
+                            "def test_c():\n    pass\n")
+    reports = suite.path / "reports"
+    result = suite.runpytest_subprocess("-p", "no:flowlb", "--report-dir", str(reports), *stop)
+    assert result.ret == 1
+    summary = json.loads((reports / "latest" / "summary.json").read_text())
+    assert summary["verdict"] == "fail" and summary["counts"] == {"passed": 1, "failed": 1, "skipped": 0}
+    assert summary["run"]["cut_short"] == "stopping after 1 failures (-x/--maxfail): 1 of 3 selected checks did not run"
+    assert summary["run"]["not_run"] == ["test_x.py::test_c"]
+    page = (reports / "latest" / "index.html").read_text()
+    assert "Cut short:" in page and "test_x.py::test_c" in page
+    result.stdout.fnmatch_lines(["flowlb report: *index.html (cut short: stopping after 1 failures*"])
+    assert not list(reports.glob("*.partial"))
+
+
 def test_an_interrupted_run_publishes_nothing(suite: pytest.Pytester) -> None:
     suite.makepyfile(test_x="def test_a():\n    pass\n\ndef test_b():\n    raise KeyboardInterrupt\n")
     reports = suite.path / "reports"

@@ -2,21 +2,25 @@
 
 from __future__ import annotations
 
+import contextlib
+import json
 import subprocess
 import sys
+import threading
 from collections.abc import Iterator
+from multiprocessing.managers import BaseManager
 from pathlib import Path
 
 import pytest
 
-from flowlb.errors import HAProxyConfigError
+from flowlb.errors import HAProxyConfigError, TargetError
 from flowlb.haproxy.operator import OperatorConfig
 from flowlb.haproxy.reload import running_pid
 from flowlb.haproxy.runtime import RuntimeAPI
 from flowlb.node_contract import HealthState
 from flowlb.spec import load_spec
 from flowlb.targets.readiness import server_ready
-from flowlb.targets.shared import SharedCluster, SharedTarget, attach
+from flowlb.targets.shared import SharedCluster, SharedTarget, attach, connect
 from tests.support.mutants import Mutant, catalogue, mutated_config
 from tests.support.suite import REPO
 
@@ -113,6 +117,43 @@ def test_a_bad_shared_cluster_is_one_line_and_exit_2(args: list[str], tmp_path: 
     assert result.returncode == 2, result.stdout[-2000:]
     lines = [line for line in (result.stdout + result.stderr).splitlines() if "flowlb:" in line]
     assert lines and "--shared-cluster" in lines[0] and "Traceback" not in result.stdout + result.stderr
+
+
+class _Elsewhere(BaseManager):
+    """A manager server with a key of its own, standing in for a shared cluster whose ticket was not this one."""
+
+
+@pytest.fixture
+def wrong_key_ticket(tmp_path: Path) -> Iterator[Path]:
+    """A ticket whose address answers, with an authkey that is not the server's."""
+    _Elsewhere.register("host", callable=lambda: None)
+    server = _Elsewhere(address=str(tmp_path / "cluster.sock"), authkey=b"the-real-key").get_server()
+
+    def serve() -> None:
+        with contextlib.suppress(SystemExit):  # serve_forever ends with sys.exit(0), in its thread
+            server.serve_forever()
+
+    threading.Thread(target=serve, daemon=True).start()
+    ticket = tmp_path / "ticket.json"
+    ticket.write_text(json.dumps({"address": str(tmp_path / "cluster.sock"), "authkey": b"another-key".hex()}))
+    try:
+        yield ticket
+    finally:
+        server.stop_event.set()
+
+
+def test_a_ticket_with_the_wrong_authkey_is_one_line(wrong_key_ticket: Path) -> None:
+    """It was an AuthenticationError traceback in every check."""
+    with pytest.raises(TargetError, match="refused this ticket's authkey"):
+        connect(wrong_key_ticket)
+
+
+def test_the_suite_with_a_wrong_authkey_ends_in_one_line_and_exit_2(wrong_key_ticket: Path, haproxy_bin: str) -> None:
+    result = run_check("loads/test_config_loads.py", "--target", "local", "--shared-cluster", str(wrong_key_ticket))
+    output = result.stdout + result.stderr
+    assert result.returncode == 2, output[-2000:]
+    assert f"flowlb: --shared-cluster {wrong_key_ticket}: the shared cluster there refused" in output, output[-2000:]
+    assert "Traceback" not in output and "AuthenticationError" not in output, output[-2000:]
 
 
 def descendants(pid: int) -> set[int]:

@@ -6,6 +6,7 @@ import base64
 import http.server
 import threading
 from collections.abc import Iterator
+from typing import ClassVar
 
 import pytest
 
@@ -21,7 +22,10 @@ CSV = (
 
 
 class _Stats(http.server.BaseHTTPRequestHandler):
+    asked: ClassVar[list[str]] = []  # the paths asked for, newest last
+
     def do_GET(self) -> None:
+        self.asked.append(self.path)
         wanted = "Basic " + base64.b64encode(b"ops:secret").decode()
         if self.headers.get("Authorization") != wanted:
             self.send_response(401)
@@ -38,15 +42,31 @@ class _Stats(http.server.BaseHTTPRequestHandler):
 
 
 @pytest.fixture
-def stats_url() -> Iterator[str]:
+def stats_server() -> Iterator[str]:
+    """``http://127.0.0.1:PORT``: a stats page on every path (as HAProxy's ``stats uri /`` is)."""
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Stats)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
+    _Stats.asked.clear()
     try:
-        yield f"http://127.0.0.1:{server.server_address[1]}/stats"
+        yield f"http://127.0.0.1:{server.server_address[1]}"
     finally:
         server.shutdown()
         server.server_close()
+
+
+@pytest.fixture
+def stats_url(stats_server: str) -> str:
+    return f"{stats_server}/stats"
+
+
+@pytest.mark.parametrize(("path", "csv"), [("", "/;csv"), ("/", "/;csv"), ("/stats", "/stats;csv"),
+                                           ("/haproxy?stats", "/haproxy?stats;csv")])
+def test_the_csv_is_asked_for_after_the_stats_uri_even_without_a_path(path: str, csv: str, stats_server: str) -> None:
+    """``http://lb:8404/`` (``stats uri /``) or no path at all was read from ``lb:8404;csv``: a ValueError per check."""
+    servers = StatsPage(stats_server + path, "ops:secret").servers("commander-server-backend")
+    assert set(servers) == {"node1", "node2"}
+    assert _Stats.asked == [csv]
 
 
 def test_server_rows_from_the_stats_csv(stats_url: str) -> None:

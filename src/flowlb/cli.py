@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import shutil
 import sys
@@ -174,14 +175,17 @@ def _lint(options: argparse.Namespace) -> int:
 
 
 def _matrix(options: argparse.Namespace) -> int:
+    from flowlb.inputs import check_input
     from flowlb.matrix import run_matrix
+    from flowlb.reporting import writable_root
 
     versions = [v.strip() for v in options.versions.split(",") if v.strip()]
     unknown = [v for v in versions if v not in VERSIONS]
     if unknown or not versions:
         raise FlowlbError(f"--versions: {', '.join(unknown) or 'none given'}: choose from {', '.join(VERSIONS)}")
-    if options.haproxy_cfg is not None and not options.haproxy_cfg.is_file():
-        raise FlowlbError(f"{options.haproxy_cfg}: no such file")
+    if options.haproxy_cfg is not None:
+        check_input(options.haproxy_cfg, "config")
+    writable_root(options.report_dir)  # before the first version's suite runs
     directory = run_matrix(versions, options.haproxy_cfg, options.report_dir, options.pytest_args)
     print(f"flowlb matrix report: {directory / 'index.html'}")
     summary = json.loads((directory / "matrix.json").read_text())
@@ -191,7 +195,7 @@ def _matrix(options: argparse.Namespace) -> int:
 def _load(options: argparse.Namespace) -> int:
     from flowlb.interrupts import deferred_signals, interrupt_once
     from flowlb.load.capacity import summary_lines
-    from flowlb.load.options import SCENARIOS, check_options, parse_weights
+    from flowlb.load.options import check_locustfile, check_mix, check_options
     from flowlb.load.runner import CAPACITY_LOCUSTFILE, DEFAULT_LOCUSTFILE, CapacitySearch, LoadPlan
     from flowlb.load.runner import run as run_load
     from flowlb.reporting import writable_root
@@ -211,14 +215,17 @@ def _load(options: argparse.Namespace) -> int:
         plan.search.validate()
     elif options.slo_p95_ms:
         plan.extra = ["--slo-p95-ms", options.slo_p95_ms, *plan.extra]
-    if options.users < 1 or options.spawn_rate <= 0 or options.processes < 0:
-        raise FlowlbError("--users and --spawn-rate must be positive, --processes not negative")
+    if options.users < 1 or not 0 < options.spawn_rate < math.inf or options.processes < 0:  # NaN too
+        raise FlowlbError(f"--users {options.users}, --spawn-rate {options.spawn_rate:g}, --processes "
+                          f"{options.processes}: users and spawn rate must be positive numbers, processes not negative")
     if options.failover_after is not None and not options.failover_after >= 0:
         raise FlowlbError(f"--failover-after {options.failover_after:g}: give the seconds of load before the failure "
                           "(0 or more)")
     try:
-        parse_weights(options.mix, SCENARIOS, "--mix")  # a bad mix fails before any cluster starts
-        check_options(plan.extra)  # so do Locust's options and the FLOWLB_* variables Locust will read
+        check_mix(options.mix, "--mix")  # a bad mix fails before any cluster starts
+        check_locustfile(plan.locustfile)  # so does a locustfile that is not Python
+        # and so do Locust's options (the locustfile's own included) and the FLOWLB_* variables Locust will read
+        check_options(["-f", str(plan.locustfile), *plan.extra])
     except ValueError as exc:
         raise FlowlbError(str(exc)) from None
     plan.seconds()  # a bad --run-time fails before any cluster starts

@@ -15,3 +15,7 @@ class HAProxyConfigError(FlowlbError):
 
 class TargetError(FlowlbError):
     """A cluster target could not be started, found or controlled."""
+
+
+class ClusterTooBig(FlowlbError):
+    """A config asks for more Flow nodes than the test cluster runs: bad input for the suite, whatever HAProxy says."""

@@ -22,8 +22,13 @@ from flowlb.reporting import TEMPLATES, discard, fresh_directory, publish
 
 
 def run_matrix(versions: list[str], config: Path | None, report_root: Path, extra: list[str]) -> Path:
-    """Run the suite once per version; write and publish the side-by-side report; return its directory."""
-    directory = fresh_directory(report_root, f"matrix-{time.strftime('%Y%m%d-%H%M%S')}")
+    """Run the suite once per version; write and publish the side-by-side report; return its directory.
+
+    Relative paths (``config``, ``report_root``, any in ``extra``) mean what they mean in the caller's
+    directory, wherever the checkout is: the suite runs from there too (see :func:`suite_command`).
+    """
+    config = config.absolute() if config is not None else None
+    directory = fresh_directory(report_root.absolute(), f"matrix-{time.strftime('%Y%m%d-%H%M%S')}")
     try:
         summaries: dict[str, dict[str, Any]] = {}
         for version in versions:
@@ -42,12 +47,19 @@ def run_matrix(versions: list[str], config: Path | None, report_root: Path, extr
     return publish(directory)
 
 
-def _run_one(version: str, config: Path | None, report_dir: Path, extra: list[str]) -> dict[str, Any]:
+def suite_command(version: str, config: Path | None, report_dir: Path, extra: list[str]) -> list[str]:
+    """The suite run for one version, to be run from the caller's directory: the suite's folder, the config
+    and the report directory are absolute, so the checkout may be anywhere; ``extra`` is passed as given."""
     command = [sys.executable, "-m", "pytest", str(paths.folder("conformance")), "--target", "containers",
-               "--haproxy-version", version, "--report-dir", str(report_dir), "-q", "-p", "no:cacheprovider"]
+               "--haproxy-version", version, "--report-dir", str(report_dir.absolute()), "-q",
+               "-p", "no:cacheprovider"]
     if config is not None:
-        command += ["--haproxy-cfg", str(config)]
-    result = subprocess.run([*command, *extra], cwd=paths.project_root(), check=False)
+        command += ["--haproxy-cfg", str(config.absolute())]
+    return [*command, *extra]
+
+
+def _run_one(version: str, config: Path | None, report_dir: Path, extra: list[str]) -> dict[str, Any]:
+    result = subprocess.run(suite_command(version, config, report_dir, extra), check=False)
     summary_path = report_dir / "latest" / "summary.json"
     if result.returncode not in (0, 1) or not summary_path.is_file():
         raise FlowlbError(f"the suite on HAProxy {version} did not finish (exit {result.returncode})")

@@ -29,6 +29,7 @@ from flowlb.errors import FlowlbError, HAProxyConfigError
 from flowlb.haproxy.operator import OperatorConfig
 from flowlb.haproxy.remap import ExtraListener
 from flowlb.haproxy.runtime import RuntimeAPI
+from flowlb.inputs import check_input
 from flowlb.interrupts import cleanup_done, interrupt_once, within
 from flowlb.lbclient import lb_pool
 from flowlb.reporting import CheckResult, RunInfo, discard, finish, run_directory
@@ -156,6 +157,7 @@ def pytest_configure(config: pytest.Config) -> None:
     for option in (*_CLUSTER_OPTIONS, *_EXTERNAL_OPTIONS):
         option.check(config)
     _management_networks(config)
+    _check_input_files(config)
     for dest, flag, env, high in (("flowlb_stomp_idle", "--stomp-idle-seconds", "FLOWLB_STOMP_IDLE_S", 3600.0),
                                   ("flowlb_long_request", "--long-request-seconds", "FLOWLB_LONG_REQUEST_S", 600.0)):
         value = config.getoption(dest, None)
@@ -234,10 +236,19 @@ class RunReport:
 
         Finished means: pytest says so, no interrupt came, and every selected check ran its teardown.
         A second Ctrl-C can make pytest's exit status look like success after one check of four.
+
+        A run that ``-x`` or ``--maxfail`` stopped is published too, marked as cut short with the checks it
+        never ran: its failures are real verdicts, and the operator who asked to stop at the first one wants
+        to read it; the mark keeps anyone from taking it for a whole run.
         """
-        every_check_ran = all(item.nodeid in self.finished for item in session.items)
+        not_run = [item.nodeid for item in session.items if item.nodeid not in self.finished]
+        stopped_by_maxfail = bool(session.shouldfail) and exitstatus == pytest.ExitCode.TESTS_FAILED
+        if stopped_by_maxfail and not_run:
+            self.info.cut_short = (f"{session.shouldfail} (-x/--maxfail): {len(not_run)} of {len(session.items)} "
+                                   "selected checks did not run")
+            self.info.not_run = not_run
         if (exitstatus in (pytest.ExitCode.OK, pytest.ExitCode.TESTS_FAILED) and not self.interrupted
-                and every_check_ran and session.items):
+                and (not not_run or self.info.cut_short) and session.items):
             self.directory = finish(self.directory, self.info, list(self.results.values()))
             self.published = True
         else:
@@ -245,7 +256,8 @@ class RunReport:
 
     def pytest_terminal_summary(self, terminalreporter: pytest.TerminalReporter) -> None:
         if self.published:
-            terminalreporter.write_line(f"flowlb report: {self.directory / 'index.html'}")
+            note = f" (cut short: {self.info.cut_short})" if self.info.cut_short else ""
+            terminalreporter.write_line(f"flowlb report: {self.directory / 'index.html'}{note}")
 
 
 def _describe(report: pytest.TestReport) -> CheckResult:
@@ -511,6 +523,19 @@ def extra_listeners(lb: Target, pytestconfig: pytest.Config) -> list[ExtraListen
 def management_networks(pytestconfig: pytest.Config) -> list[ipaddress.IPv4Network | ipaddress.IPv6Network]:
     """``--management-networks`` parsed (checked when the run starts)."""
     return _management_networks(pytestconfig)
+
+
+def _check_input_files(config: pytest.Config) -> None:
+    """``--haproxy-cfg`` and ``--spec`` are regular files of bounded size, checked before anything starts: a FIFO
+    or a device ends the run with one line and exit 2 instead of hanging it."""
+    for dest, flag, what in (("flowlb_haproxy_cfg", "--haproxy-cfg", "config"), ("flowlb_spec", "--spec", "spec")):
+        path = config.getoption(dest, None)
+        if path is None:
+            continue
+        try:
+            check_input(Path(path), what)
+        except FlowlbError as exc:
+            pytest.exit(f"flowlb: {flag}: {exc}", returncode=2)
 
 
 def _management_networks(config: pytest.Config) -> list[ipaddress.IPv4Network | ipaddress.IPv6Network]:

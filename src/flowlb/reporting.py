@@ -58,6 +58,8 @@ class RunInfo:
     config_sha256: str = ""  # of the operator's file as given, or of the rendered profile as run
     flowlb_version: str = __version__
     ended: float = 0.0
+    cut_short: str = ""  # why the run stopped before every selected check ran (-x, --maxfail); "" when it did not
+    not_run: list[str] = field(default_factory=list)  # the checks a cut-short run never ran
 
 
 MAX_SAME_NAME = 1000  # runs of one name started in the same second, before a new directory is refused

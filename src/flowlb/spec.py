@@ -17,7 +17,8 @@ from pathlib import Path
 from typing import Any
 
 from flowlb import paths
-from flowlb.errors import SpecError
+from flowlb.errors import FlowlbError, SpecError
+from flowlb.inputs import read_input
 
 PROFILES = ("kb", "hardened")
 LB_ROLES = ("http", "https", "server", "server_tls", "stomp")
@@ -130,11 +131,9 @@ def load_spec(path: Path | None = None) -> ClusterSpec:
     """Read and validate a cluster spec; ``None`` loads the default ``fixtures/cluster.toml``."""
     path = path or paths.default_spec()
     try:
-        raw = tomllib.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise SpecError(f"cluster spec {path}: no such file") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise SpecError(f"cluster spec {path}: cannot read: {exc}") from None
+        raw = tomllib.loads(read_input(path, "spec"))
+    except FlowlbError as exc:
+        raise SpecError(f"cluster spec {exc}") from None
     except tomllib.TOMLDecodeError as exc:
         raise SpecError(f"cluster spec {path}: not valid TOML: {exc}") from None
     return parse_spec(raw, source=str(path))

@@ -242,7 +242,7 @@ def test_find_capacity_stops_at_the_first_step_that_breaks_the_slo(haproxy_bin: 
 def test_bad_options_are_one_line_and_leave_nothing(
     args: list[str], message: str, haproxy_bin: str, tmp_path: Path
 ) -> None:
-    result = flowlb_load("--target", "local", "--run-time", "3s", *args, "--report-dir", str(tmp_path))
+    result = flowlb_load("--target", "local", "--run-time", "3s", "--report-dir", str(tmp_path), *args)
     assert result.returncode == 2, result.stdout + result.stderr
     last = result.stderr.strip().splitlines()[-1]
     assert last.startswith("flowlb: ") and message in last, result.stderr
@@ -274,6 +274,37 @@ def test_bad_variables_locust_would_read_are_one_line_before_anything_starts(
     assert "cluster" not in result.stdout + result.stderr.replace(last, ""), result.stdout + result.stderr
     assert not tmp_path.exists() or not any(tmp_path.iterdir())
     assert flowlb_processes() == []
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--spawn-rate", "nan"], "--spawn-rate nan, --processes 0: users and spawn rate must be positive numbers"),
+        (["--mix", "api=0,handshake=0,stomp=0"], "--mix: 'api=0,handshake=0,stomp=0' gives every scenario the "
+                                                 "weight 0: no user would run"),
+        (["--mix", "api=1.5"], "--mix: the weight of api must be a whole number, not 1.5"),
+        (["--locustfile", "/etc/passwd"], "--locustfile /etc/passwd: not a .py file"),
+        (["--", "--no-such-locust-flag"], "unrecognized arguments: --no-such-locust-flag"),
+    ],
+    ids=["spawn-rate-nan", "mix-all-zero", "mix-fraction", "locustfile-not-python", "unknown-locust-flag"],
+)
+def test_bad_load_options_are_refused_before_any_cluster_starts(args: list[str], message: str, tmp_path: Path) -> None:
+    """They used to start a cluster (and Locust) first, then end in "Locust exited with 1" or a run of nothing."""
+    result = flowlb_load("--target", "local", "--run-time", "3s", "--report-dir", str(tmp_path), *args, timeout=60)
+    assert result.returncode == 2, result.stdout + result.stderr
+    last = result.stderr.strip().splitlines()[-1]
+    assert last.startswith("flowlb: ") and message in last, result.stderr
+    assert result.stdout == "" and result.stderr == last + "\n", result.stdout + result.stderr
+    assert not tmp_path.exists() or not any(tmp_path.iterdir())
+    assert flowlb_processes() == []
+
+
+def test_a_locustfile_that_is_not_python_is_one_line(tmp_path: Path) -> None:
+    broken = tmp_path / "broken.py"
+    broken.write_text("users = [\n")
+    result = flowlb_load("--locustfile", str(broken), "--report-dir", str(tmp_path / "reports"), timeout=60)
+    assert result.returncode == 2 and result.stderr == f"flowlb: --locustfile {broken}: not Python (line 1): " \
+                                                       "'[' was never closed\n", result.stderr
 
 
 def test_checking_the_options_leaves_flowlb_loads_own_process_without_gevent() -> None:

@@ -20,11 +20,11 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from flowlb.errors import FlowlbError, HAProxyConfigError
+from flowlb.errors import ClusterTooBig, FlowlbError, HAProxyConfigError
 from flowlb.haproxy.config import HAProxyConfig
 from flowlb.haproxy.layout import Layout
 from flowlb.haproxy.messages import Diagnosis, one_line_error
-from flowlb.haproxy.plan import ClusterPlan
+from flowlb.haproxy.plan import MAX_NODES, ClusterPlan
 from flowlb.haproxy.remap import RemapResult, read_config_file, remap_config
 from flowlb.haproxy.runtime import RuntimeAPI
 from flowlb.haproxy.sandbox import disarmed
@@ -54,9 +54,11 @@ class OperatorConfig:
         text = read_config_file(path)
         try:
             config = HAProxyConfig.parse(text)
-            plan = ClusterPlan.of(config, spec)
+            plan = ClusterPlan.of(config, spec, max_nodes=MAX_NODES)  # one mock node per Flow host
             remap_config(text, spec, Layout.for_spec(plan.spec, extra_ports=plan.extra_ports), str(path))
             _require_an_lb_port(config, spec, path)
+        except ClusterTooBig as exc:
+            raise ClusterTooBig(f"{path}: {exc}") from None  # HAProxy's word on the unmapped file would hide it
         except FlowlbError:
             refusal = haproxy_refusal(text, path)
             if refusal is not None:

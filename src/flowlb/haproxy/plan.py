@@ -19,7 +19,7 @@ import dataclasses
 import re
 from dataclasses import dataclass
 
-from flowlb.errors import FlowlbError
+from flowlb.errors import ClusterTooBig, FlowlbError
 from flowlb.haproxy.config import HAProxyConfig, Server
 from flowlb.spec import ClusterSpec, Node
 
@@ -41,8 +41,10 @@ class ClusterPlan:
         return tuple(self.spec.node_names())
 
     @classmethod
-    def of(cls, config: HAProxyConfig, spec: ClusterSpec) -> ClusterPlan:
-        """The plan for ``config``; raises :class:`FlowlbError` when it has no Flow server at all."""
+    def of(cls, config: HAProxyConfig, spec: ClusterSpec, max_nodes: int | None = None) -> ClusterPlan:
+        """The plan for ``config``; raises :class:`FlowlbError` when it has no Flow server at all, and
+        :class:`ClusterTooBig` when it has more Flow hosts than ``max_nodes`` (given where the nodes will be
+        started, as :data:`MAX_NODES`; lint and the remap start none)."""
         kinds = _node_kinds(spec)
         lb_ports = spec.lb.ports.by_role()
         role_of_port = {port: role for role, port in lb_ports.items()}
@@ -61,9 +63,10 @@ class ClusterPlan:
         if not node_by_key:
             ports = ", ".join(f"{k}={p}" for k, p in kinds.items())
             raise FlowlbError(f"the config has no server on a Flow node port ({ports}): nothing to test behind the LB")
-        if len(node_by_key) > MAX_NODES:
-            raise FlowlbError(f"the config has {len(node_by_key)} distinct Flow hosts; the test cluster runs at most "
-                              f"{MAX_NODES}")
+        if max_nodes is not None and len(node_by_key) > max_nodes:
+            raise ClusterTooBig(f"the config has {len(node_by_key)} distinct Flow hosts (servers on a Flow node port, "
+                                f"server-template ones included); flowlb's test cluster runs at most {max_nodes}, "
+                                "one mock node each")
         extra = sorted({a.port for s in config.of_kind("frontend", "listen") for a, _ in s.binds()
                         if a.port is not None and a.port not in role_of_port})
         nodes = tuple(Node(name=name, host=name) for name in node_by_key.values())

@@ -44,6 +44,7 @@ from flowlb.haproxy.layout import Layout, ServerAddress
 from flowlb.haproxy.plan import ClusterPlan
 from flowlb.haproxy.sandbox import COMMENT_OUT, code_lines
 from flowlb.haproxy.words import Token
+from flowlb.inputs import read_input
 from flowlb.spec import ClusterSpec
 
 HARNESS_COMMENT = "# flowlb harness: runtime API for evidence"
@@ -144,17 +145,9 @@ def config_source(path: Path, spec: ClusterSpec) -> Callable[[Layout], str]:
 
 
 def read_config_file(path: Path) -> str:
-    """An operator's config file as text; a one-line :class:`FlowlbError` when it cannot be read."""
-    try:
-        return path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise FlowlbError(f"{path}: no such file") from None
-    except IsADirectoryError:
-        raise FlowlbError(f"{path}: is a directory, not a config file") from None
-    except OSError as exc:
-        raise FlowlbError(f"{path}: cannot read: {exc.strerror}") from None
-    except UnicodeDecodeError as exc:
-        raise FlowlbError(f"{path}: not UTF-8 text: {exc.reason} at byte {exc.start}") from None
+    """An operator's config file as text; a one-line :class:`FlowlbError` when it cannot be read (see
+    :func:`flowlb.inputs.read_input`: a regular file of bounded size)."""
+    return read_input(path, "config")
 
 
 def _host_and_port(host: str, port: int) -> str:

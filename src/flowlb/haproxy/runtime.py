@@ -82,6 +82,17 @@ class RuntimeAPI:
                 chunks.append(chunk)
         return b"".join(chunks).decode(errors="replace")
 
+    def accepts(self) -> bool:
+        """True when a connection to the socket succeeds (the master CLI, which has no ``show info``, included)."""
+        family, address = self._address()
+        with socket.socket(family, socket.SOCK_STREAM) as sock:
+            sock.settimeout(self.timeout)
+            try:
+                sock.connect(address)
+            except OSError:
+                return False
+        return True
+
     def answers(self) -> bool:
         """True once HAProxy serves the runtime API."""
         try:
@@ -154,6 +165,10 @@ class StatsPage(RuntimeAPI):
         self.url = url
         self.auth = auth
 
+    def validate(self) -> None:
+        """Raise ``FlowlbError`` now for a URL that cannot be a stats page, before any check runs."""
+        csv_url(self.url)
+
     def command(self, command: str) -> str:
         import base64
         import urllib.error
@@ -161,9 +176,10 @@ class StatsPage(RuntimeAPI):
 
         if command.strip() != "show stat":
             raise TargetError(f"`{command}` needs HAProxy's runtime API (--runtime-api); a stats page only reads")
-        if not self.url.startswith(("http://", "https://")):
-            raise TargetError(f"--stats-url {self.url} is not an http(s) URL")
-        request = urllib.request.Request(self.url.split(";")[0].rstrip("/") + ";csv")  # noqa: S310 - http(s) checked above
+        try:
+            request = urllib.request.Request(csv_url(self.url))  # noqa: S310 - csv_url allows http(s) only
+        except FlowlbError as exc:
+            raise TargetError(str(exc)) from None
         if self.auth:
             request.add_header("Authorization", "Basic " + base64.b64encode(self.auth.encode()).decode())
         try:
@@ -177,3 +193,22 @@ class StatsPage(RuntimeAPI):
             return "pxname" in self.command("show stat")
         except TargetError:
             return False
+
+
+def csv_url(url: str) -> str:
+    """The CSV export of the stats page at ``url``: its path (``/`` when it has none) with ``;csv``.
+
+    HAProxy serves the stats page on every URI that starts with its ``stats uri`` (query included, as in
+    ``/haproxy?stats``) and reads options such as ``;csv`` after it, so ``http://lb:8404/`` and
+    ``http://lb:8404`` (``stats uri /``) become ``http://lb:8404/;csv``.
+    """
+    from urllib.parse import urlsplit, urlunsplit
+
+    try:
+        parts = urlsplit(url.split(";", maxsplit=1)[0])
+        parts.port  # noqa: B018 - raises ValueError for a port that is not one
+    except ValueError as exc:
+        raise FlowlbError(f"--stats-url {url}: {exc}") from None
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise FlowlbError(f"--stats-url {url} is not an http(s) URL: give the stats page as http(s)://HOST[:PORT]/PATH")
+    return urlunsplit((parts.scheme, parts.netloc, parts.path or "/", parts.query, "")) + ";csv"

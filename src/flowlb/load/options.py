@@ -8,6 +8,7 @@ locustfile, so it does not list them); every one can be set as ``FLOWLB_*`` inst
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -81,6 +82,17 @@ def parse_weights(text: str, names: tuple[str, ...], what: str) -> dict[str, flo
     return weights
 
 
+def check_mix(text: str, what: str) -> dict[str, float]:
+    """``parse_weights`` for the scenario mix, which must also leave some user to run, each weight a whole number."""
+    weights = parse_weights(text, SCENARIOS, what)
+    for name, weight in weights.items():
+        if weight != int(weight):
+            raise ValueError(f"{what}: the weight of {name} must be a whole number, not {weight:g}")
+    if not any(weights.get(name, 1) > 0 for name in SCENARIOS):
+        raise ValueError(f"{what}: '{text}' gives every scenario the weight 0: no user would run")
+    return weights
+
+
 def stomp_target(options: Any, host_url: str) -> StompTarget:
     """The STOMP endpoint from the options: ``--stomp-host`` or the host of Locust's ``--host``."""
     host = options.stomp_host or urlsplit(host_url or "").hostname or "127.0.0.1"
@@ -134,14 +146,26 @@ def check_here(argv: list[str]) -> None:
 
     parser = get_empty_argument_parser(add_help=False)
     setup_parser_arguments(parser)
-    add_arguments(parser)
+    locustfile = _locustfile_of(argv)
+    if locustfile:
+        _load_locustfile(locustfile)  # its own options join the parser, as they do when Locust runs it
+        import locust
+
+        locust.events.init_command_line_parser.fire(parser=parser)
+    else:
+        add_arguments(parser)
 
     def error(message: str) -> None:
         raise ValueError(f"{message} (on the command line or in its environment variable)")
 
     parser.error = error  # argparse's own prints the usage and exits; one line is enough
-    parsed, _unknown = parser.parse_known_args(argv)
-    parse_weights(parsed.flow_mix, SCENARIOS, "--mix (FLOWLB_MIX)")
+    if locustfile:
+        parsed = parser.parse_args(argv)  # every option is known now: an unknown one is a mistake
+    else:
+        parsed, _unknown = parser.parse_known_args(argv)  # options only a locustfile knows are left to it
+    if not hasattr(parsed, "flow_mix"):
+        return  # a locustfile of the user's own, without the Flow options
+    check_mix(parsed.flow_mix, "--mix (FLOWLB_MIX)")
     parse_weights(parsed.slo_p95_ms, PATHS, "--slo-p95-ms (FLOWLB_SLO_P95_MS)")
     for name, value, low, high in (
         ("--slo-failure-ratio (FLOWLB_SLO_FAILURE_RATIO)", parsed.slo_failure_ratio, 0, 1),
@@ -153,6 +177,44 @@ def check_here(argv: list[str]) -> None:
     ):
         if not low <= value <= high:  # NaN too
             raise ValueError(f"{name} {value!r}: give a number from {low} to {high}")
+
+
+def _locustfile_of(argv: list[str]) -> str:
+    """The ``-f``/``--locustfile`` in ``argv``, or ``""``."""
+    for index, word in enumerate(argv):
+        if word in ("-f", "--locustfile") and index + 1 < len(argv):
+            return argv[index + 1]
+        if word.startswith("--locustfile="):
+            return word.partition("=")[2]
+    return ""
+
+
+def _load_locustfile(path: str) -> None:
+    """Import the locustfile as Locust does; anything that stops it is one line naming the file."""
+    from locust.util.load_locustfile import load_locustfile
+
+    try:
+        load_locustfile(path)
+    except BaseException as exc:  # noqa: BLE001 - a locustfile may raise anything, SystemExit included
+        raise ValueError(f"--locustfile {path}: Locust cannot load it: {type(exc).__name__}: {exc}") from None
+
+
+def check_locustfile(path: Path) -> None:
+    """A locustfile is a regular ``.py`` file of Python, checked before any cluster starts: one-line ``ValueError``."""
+    from flowlb.errors import FlowlbError
+    from flowlb.inputs import read_input
+
+    try:
+        source = read_input(path, "locustfile")
+    except FlowlbError as exc:
+        raise ValueError(f"--locustfile {exc}") from None
+    if path.suffix != ".py":
+        raise ValueError(f"--locustfile {path}: not a .py file (Locust imports a locustfile as a Python module)")
+    try:
+        compile(source, str(path), "exec")
+    except (SyntaxError, ValueError) as exc:
+        where = f" (line {exc.lineno})" if isinstance(exc, SyntaxError) and exc.lineno else ""
+        raise ValueError(f"--locustfile {path}: not Python{where}: {getattr(exc, 'msg', exc)}") from None
 
 
 if __name__ == "__main__":

@@ -34,7 +34,7 @@ from flowlb.load import report as load_report
 from flowlb.load.options import parse_weights
 from flowlb.load.paths import PATHS
 from flowlb.load.results import LoadResult, failover_summary, read_history
-from flowlb.net import wait_until
+from flowlb.net import free_port, wait_until
 from flowlb.reporting import discard, fresh_directory, publish
 from flowlb.targets.base import Target
 
@@ -142,11 +142,28 @@ def locust_command(plan: LoadPlan, target: Target, prefix: Path) -> list[str]:
         "--only-summary",
     ]
     if plan.processes:
-        command += ["--processes", str(plan.processes)]
+        command += ["--processes", str(plan.processes), *loopback_master(plan.extra)]
     if plan.failover:
         # failures are the point of a failover run: the SLO gate (--slo-failure-ratio) judges them
         command += ["--exit-code-on-error", "0"]
     return command + plan.extra
+
+
+MASTER_FLAGS = ("--master-bind-host", "--master-bind-port", "--master-host", "--master-port", "--master", "--worker")
+MASTER_VARIABLES = ("LOCUST_MASTER_BIND_HOST", "LOCUST_MASTER_BIND_PORT", "LOCUST_MASTER_NODE_HOST",
+                    "LOCUST_MASTER_NODE_PORT", "LOCUST_MODE_MASTER", "LOCUST_MODE_WORKER")
+
+
+def loopback_master(extra: list[str]) -> list[str]:
+    """Where ``--processes``' master listens for its workers: 127.0.0.1 on a free port, so that nobody on the
+    network can join the run as a worker and two runs at once do not collide on Locust's 5557. A user who
+    names the master's address or a mode (master/worker across machines) keeps their own."""
+    own = [word for word in extra if word.split("=", 1)[0] in MASTER_FLAGS]
+    if own or any(os.environ.get(name) for name in MASTER_VARIABLES):
+        return []
+    port = str(free_port())
+    return ["--master-bind-host", "127.0.0.1", "--master-bind-port", port, "--master-host", "127.0.0.1",
+            "--master-port", port]
 
 
 def locust_environment(target: Target, mix: str = "") -> dict[str, str]:

@@ -41,7 +41,7 @@ from flowlb.targets.base import Endpoints
 from flowlb.targets.images import ensure_images
 from flowlb.targets.lifecycle import HarnessTarget
 from flowlb.targets.nodeclient import MockNodeClient
-from flowlb.targets.readiness import HAProxyExited
+from flowlb.targets.readiness import HAProxyExited, parse_seconds, still_parsing
 from flowlb.tls import CertificateFiles
 
 CONFIG_DIR = "/usr/local/etc/haproxy"
@@ -235,9 +235,12 @@ class ContainersTarget(HarnessTarget):
         haproxy.start()
         self._api = RuntimeAPI(socket_dir / "admin.sock")
         self._master = RuntimeAPI(socket_dir / "master.sock")
-        wait_until(lambda: haproxy.exited_output() is not None or self._api.answers(), self.ready_timeout,
-                   "HAProxy container", seen=lambda: f"container {haproxy.get_wrapped_container().status}, "
-                                                     "runtime API not answering")
+        parsing = self.ready_timeout + parse_seconds(self.config_text)
+        try:
+            wait_until(lambda: haproxy.exited_output() is not None or self._api.answers(), parsing,
+                       "HAProxy container", seen=lambda: f"container {haproxy.get_wrapped_container().status}")
+        except TimeoutError:
+            raise still_parsing(self.config_text, parsing) from None
         output = haproxy.exited_output()
         if output is not None:
             raise HAProxyExited(output)

@@ -8,9 +8,14 @@ is changed on the LB unless ``--destructive`` is given, and then only through th
 
 from __future__ import annotations
 
+import contextlib
+import os
 import shlex
+import shutil
+import signal
 import socket
 import ssl
+import stat
 import subprocess
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -87,6 +92,81 @@ def silent_ports(host: str, ports: dict[str, int], timeout: float = REACH_TIMEOU
     return [role for role, quiet in zip(ports, found, strict=True) if quiet]
 
 
+def reload_argv(text: str) -> list[str]:
+    """``--reload-command`` as the argv it runs (no shell), its program checked to exist before anything starts."""
+    try:
+        argv = shlex.split(text)
+    except ValueError as exc:
+        raise FlowlbError(f"--reload-command: {exc}") from None
+    if not argv:
+        raise FlowlbError("--reload-command: give the command that reloads the LB")
+    if shutil.which(argv[0]) is None:
+        where = "no such executable file" if "/" in argv[0] else "not found on PATH"
+        raise FlowlbError(f"--reload-command: {argv[0]}: {where}")
+    return argv
+
+
+RELOAD_GRACE_S = 5.0  # after SIGTERM, how long a reload command that overran has before SIGKILL
+
+
+def run_reload_command(argv: list[str], timeout: float) -> None:
+    """Run the operator's reload procedure in a process group of its own; one that overruns ``timeout`` is stopped
+    with that whole group (SIGTERM, then SIGKILL) and named in the failure."""
+    process = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                               text=True, start_new_session=True)
+    try:
+        out, err = process.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        stop_group(process)
+        raise TargetError(f"--reload-command `{shlex.join(argv)}` did not finish within {timeout:g} s; it was "
+                          "stopped with its process group") from None
+    except BaseException:
+        stop_group(process)
+        raise
+    if process.returncode != 0:
+        last = (err.strip() or out.strip() or "no output").splitlines()[-1]
+        raise TargetError(f"--reload-command exited {process.returncode}: {last}")
+
+
+def stop_group(process: subprocess.Popen[str]) -> None:
+    """End ``process`` and everything in its process group: SIGTERM, then SIGKILL for whatever outlives it."""
+    for sig in (signal.SIGTERM, signal.SIGKILL):
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, sig)
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            process.wait(timeout=RELOAD_GRACE_S)
+        if process.poll() is not None and _group_gone(process.pid):
+            return
+
+
+def _group_gone(group: int) -> bool:
+    try:
+        os.killpg(group, 0)
+    except ProcessLookupError:
+        return True
+    return False
+
+
+def check_master_cli(address: str) -> None:
+    """``--master-cli`` accepts a connection now: a socket path that is missing or no socket, or a port that
+    refuses, is one line before any check runs."""
+    api = RuntimeAPI(address)
+    try:
+        api.validate()
+    except FlowlbError as exc:
+        raise FlowlbError(f"--master-cli: {exc}") from None
+    if not address.startswith("tcp:"):
+        try:
+            mode = os.stat(address).st_mode
+        except OSError as exc:
+            raise FlowlbError(f"--master-cli {address}: {exc.strerror}") from None
+        if not stat.S_ISSOCK(mode):
+            raise FlowlbError(f"--master-cli {address}: not a UNIX socket (HAProxy's master CLI is `-S PATH`)")
+    if not api.accepts():
+        raise FlowlbError(f"--master-cli {address}: nothing accepts a connection there; is HAProxy running in "
+                          "master-worker mode with -S?")
+
+
 def system_ca_file() -> Path:
     """The system's CA bundle, for an LB whose certificate a public or corporate CA signed."""
     found = ssl.get_default_verify_paths().cafile or "/etc/ssl/certs/ca-certificates.crt"
@@ -150,12 +230,12 @@ class ExternalTarget:
             evidence = RuntimeAPI(runtime_api)
         elif stats_url:
             evidence = StatsPage(stats_url, stats_auth)
+            evidence.validate()
         if (master_cli or reload_command) and not runtime_api:
             raise FlowlbError("--master-cli and --reload-command need --runtime-api: the new worker is awaited there")
-        try:
-            command = shlex.split(reload_command) if reload_command else None
-        except ValueError as exc:
-            raise FlowlbError(f"--reload-command: {exc}") from None
+        if master_cli:
+            check_master_cli(master_cli)
+        command = reload_argv(reload_command) if reload_command else None
         return cls(
             spec=spec,
             host=host,
@@ -204,13 +284,7 @@ class ExternalTarget:
             assert self.master_cli is not None
             return reload_and_wait(master_reload(self.master_cli), self.evidence_source, timeout)
 
-        def run_command() -> None:
-            result = subprocess.run(command, capture_output=True, text=True, check=False, timeout=timeout)
-            if result.returncode != 0:
-                last = (result.stderr.strip() or result.stdout.strip() or "no output").splitlines()[-1]
-                raise TargetError(f"--reload-command exited {result.returncode}: {last}")
-
-        return reload_and_wait(run_command, self.evidence_source, timeout)
+        return reload_and_wait(lambda: run_reload_command(command, timeout), self.evidence_source, timeout)
 
     def replace_config(self, text: str) -> None:
         raise FlowlbError("the live LB's config is not flowlb's to change")

@@ -88,7 +88,7 @@ class HarnessTarget:
             self._start_haproxy(certs)
             self._baseline = wait_for_haproxy(
                 self._api, self.endpoints.by_role().values(), self.ready_timeout, self._haproxy_output,
-                after_start=self.after_start,
+                after_start=self.after_start, config_text=self.config_text,
             )
         except HAProxyExited as exited:
             output = exited.output.replace(self.config_path_in_haproxy, self.config_name)

@@ -32,7 +32,7 @@ from flowlb.targets import processes
 from flowlb.targets.base import Endpoints
 from flowlb.targets.lifecycle import ConfigSource, HarnessTarget
 from flowlb.targets.nodeclient import MockNodeClient
-from flowlb.targets.readiness import HAProxyExited, wait_for_haproxy
+from flowlb.targets.readiness import HAProxyExited, parse_seconds, wait_for_haproxy
 from flowlb.tls import CertificateFiles
 
 __all__ = ["ConfigSource", "LocalTarget"]
@@ -117,7 +117,7 @@ class LocalTarget(HarnessTarget):
             trial = Path(directory) / config_name
             trial.write_text(text)
             result = subprocess.run([self._binary, "-c", "-f", str(trial)], capture_output=True, text=True,
-                                    check=False, timeout=30)
+                                    check=False, timeout=30 + parse_seconds(text))
         if result.returncode != 0:
             output = (result.stdout + result.stderr).replace(str(trial), config_name)
             raise HAProxyConfigError(one_line_error(output, text, f"{config_name} does not load"))
@@ -128,10 +128,10 @@ class LocalTarget(HarnessTarget):
         if state is not None:
             state.write_text(EMPTY_SERVER_STATE)
         assert self._master is not None
-        reload_and_wait(master_reload(self._master), self._api, self.ready_timeout)
+        reload_and_wait(master_reload(self._master), self._api, self.ready_timeout + parse_seconds(text))
         try:
             self._baseline = wait_for_haproxy(self._api, self.endpoints.by_role().values(), self.ready_timeout,
-                                              self._haproxy_output, after_start=after_start)
+                                              self._haproxy_output, after_start=after_start, config_text=text)
         except HAProxyExited as exited:
             raise TargetError(f"{self.kind} target: HAProxy exited after the reload: "
                               f"{one_line_error(exited.output, text, 'it said')}") from None

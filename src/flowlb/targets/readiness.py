@@ -12,6 +12,20 @@ from flowlb.haproxy.runtime import RuntimeAPI, ServerStat
 from flowlb.net import Endpoint, wait_until
 
 PASSED_CHECKS = ("L4OK", "L6OK", "L7OK")
+PARSE_BYTES_PER_S = 20_000  # HAProxy parsed a 5 MB config of 120k acl lines in 125 s (40 kB/s); half that rate
+
+
+def parse_seconds(config_text: str) -> float:
+    """How much longer than the usual readiness wait HAProxy may take to parse ``config_text`` before it answers."""
+    return len(config_text.encode()) / PARSE_BYTES_PER_S
+
+
+def still_parsing(config_text: str, seconds: float) -> TargetError:
+    """The failure of a HAProxy that runs but has not answered yet: it was still reading its config."""
+    size = len(config_text.encode())
+    return TargetError(f"HAProxy was still parsing a config of {config_text.count(chr(10))} lines ({size} bytes) "
+                       f"after {seconds:.0f} s (the wait allows the usual start plus 1 s per "
+                       f"{PARSE_BYTES_PER_S // 1000} kB of config)")
 
 
 def server_ready(stat: ServerStat) -> bool:
@@ -31,6 +45,7 @@ def wait_for_haproxy(
     still_running: Callable[[], str | None],
     required: Collection[tuple[str, str]] | None = None,
     after_start: Callable[[RuntimeAPI], None] | None = None,
+    config_text: str = "",
 ) -> frozenset[tuple[str, str]]:
     """Wait until HAProxy answers, its servers passed a check and every LB port accepts; return the UP servers.
 
@@ -42,6 +57,8 @@ def wait_for_haproxy(
     start failure: the run goes on with the servers that are UP, says which are not, and resets
     later wait for that same set (``required``). With no server UP at all, the start fails.
     ``after_start`` runs once the runtime API answers (the harness's own commands, before any check).
+    HAProxy answers once it has parsed its config: that wait grows with ``config_text``'s size
+    (:func:`parse_seconds`), and a HAProxy still running when it ends was still parsing, and says so.
     """
 
     def check(condition: Callable[[], bool]) -> Callable[[], bool]:
@@ -53,7 +70,11 @@ def wait_for_haproxy(
 
         return probe
 
-    wait_until(check(api.answers), timeout, "HAProxy's runtime API")
+    parsing = timeout + parse_seconds(config_text)
+    try:
+        wait_until(check(api.answers), parsing, "HAProxy's runtime API")
+    except TimeoutError:
+        raise still_parsing(config_text, parsing) from None
     if after_start is not None:
         after_start(api)
 

@@ -28,6 +28,7 @@ import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from multiprocessing import AuthenticationError
 from multiprocessing.managers import BaseManager
 from pathlib import Path
 from types import TracebackType
@@ -209,6 +210,9 @@ def connect(ticket: Path) -> Any:
         raw = json.loads(ticket.read_text())
         manager = _Manager(address=str(raw["address"]), authkey=bytes.fromhex(str(raw["authkey"])))
         manager.connect()
+    except AuthenticationError:
+        raise TargetError(f"--shared-cluster {ticket}: the shared cluster there refused this ticket's authkey (a "
+                          "stale or edited ticket: use the one its SharedCluster wrote)") from None
     except (OSError, ValueError, KeyError, TypeError, EOFError) as exc:
         raise TargetError(f"--shared-cluster {ticket}: no shared cluster answers there ({exc})") from None
     return manager.host()  # type: ignore[attr-defined]

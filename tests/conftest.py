@@ -26,6 +26,7 @@ def own_run(monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pytest.TempPathFa
     tmp_path_factory.getbasetemp()  # pytest's own temp folder is made (once) before TMPDIR moves
     run = new_run_id()
     root = tempfile.mkdtemp(prefix=f"{run}-")
+    os.chmod(root, 0o711)  # noqa: S103 - passable, as /tmp is: HAProxy behind the egress fence runs as its own user
     monkeypatch.setenv(RUN_ID_ENV, run)
     monkeypatch.setenv("TMPDIR", root)
     monkeypatch.setattr(tempfile, "tempdir", root)

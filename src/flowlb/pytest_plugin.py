@@ -445,6 +445,7 @@ def _describe_run(
         "target": target.kind, "haproxy": build.version if build else "", "openssl":
         (build.openssl_running or build.openssl_built) if build else "", "config": config_path, "config_sha256": digest,
         "flowlb": __version__, "haproxy_image": getattr(target, "haproxy_image", ""),
+        "egress_fence": getattr(target, "egress_fence", ""),
     }
     for name, value in identity.items():
         record_testsuite_property(f"flowlb.{name}", value)
@@ -454,10 +455,12 @@ def _describe_run(
         info.nodes, info.extra_listeners, info.resolved_target = target.node_names(), listeners, target.kind
         info.disarmed = disarmed
         info.haproxy, info.openssl = identity["haproxy"], identity["openssl"]
-        info.haproxy_image = identity["haproxy_image"]
+        info.haproxy_image, info.egress_fence = identity["haproxy_image"], identity["egress_fence"]
         info.config_path, info.config_sha256 = config_path, digest
     if build is not None:
         print(f"\nflowlb: {build.line} on the {target.kind} target; config {config_path} {digest[:16]}")
+    if identity["egress_fence"]:
+        print(f"\nflowlb: egress fence: {identity['egress_fence']}")
     for where, address in listeners.items():
         print(f"\nflowlb: extra listener {where} is tested at {address}")
 

@@ -54,6 +54,7 @@ class RunInfo:
     haproxy: str = ""  # haproxy -vv's version
     openssl: str = ""  # the OpenSSL HAProxy runs on
     haproxy_image: str = ""  # the user's HAProxy image (--haproxy-image), "" for flowlb's own or a live LB
+    egress_fence: str = ""  # how HAProxy under test was kept from sending past loopback, or why it was not
     config_path: str = ""  # the operator's file, or "profile NAME" for a generated config
     config_sha256: str = ""  # of the operator's file as given, or of the rendered profile as run
     flowlb_version: str = __version__

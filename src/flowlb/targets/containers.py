@@ -38,6 +38,7 @@ from flowlb.net import Endpoint, wait_until
 from flowlb.node_contract import NODE_HEARTBEAT
 from flowlb.targets import dockerenv, ownership
 from flowlb.targets.base import Endpoints
+from flowlb.targets.egress import EgressFence
 from flowlb.targets.images import ensure_images
 from flowlb.targets.lifecycle import HarnessTarget
 from flowlb.targets.nodeclient import MockNodeClient
@@ -132,7 +133,9 @@ class HAProxyContainer(DockerContainer):  # type: ignore[misc]
             extra["sysctls"] = {"net.ipv4.ip_unprivileged_port_start": "0"}
             if os.geteuid() != 0:
                 extra["user"] = f"{os.geteuid()}:{os.getegid()}"
-        self.with_kwargs(labels=labels or _labels(), **extra)
+        # HAProxy needs no name service (the config names nodes by address): the engine's resolver would
+        # forward a lookup the config asks for (`resolvers`, `do-resolve`) to the machine's real one
+        self.with_kwargs(labels=labels or _labels(), dns=["127.0.0.1"], **extra)
 
     def exited_output(self) -> str | None:
         """``None`` while HAProxy runs; its logs once the container has stopped."""
@@ -163,6 +166,7 @@ class ContainersTarget(HarnessTarget):
         self._haproxy: HAProxyContainer | None = None
         self._network: Network | None = None
         self._docker: docker.DockerClient | None = None
+        self._fence = EgressFence()
         kwargs.setdefault("ready_timeout", 60.0)
         super().__init__(*args, **kwargs)
 
@@ -183,6 +187,10 @@ class ContainersTarget(HarnessTarget):
     def _start_nodes(self) -> None:
         assert self._docker is not None
         self._network, self._addresses = _create_network(self._docker, len(self.spec.nodes), self._labels)
+        subnet = ipaddress.ip_network(f"{self._addresses[0]}/24", strict=False)
+        self._fence = EgressFence.around_network(str(subnet))
+        self.egress_fence = (f"the packet filter rejects whatever the run's network {subnet} sends past itself"
+                             if self._fence.on else f"off: {self._fence.why_off}")
         for node, address in zip(self.spec.nodes, self._addresses, strict=True):
             holder = NodeAddress(self._images.flownode, node.name, self._network, str(address), self._labels)
             self._node_addresses.append(holder)
@@ -376,6 +384,7 @@ class ContainersTarget(HarnessTarget):
             with contextlib.suppress(docker.errors.APIError):
                 self._network.remove()
             self._network = None
+        self._fence.lower()
         if self._docker is not None:
             self._docker.close()
             self._docker = None

@@ -64,6 +64,7 @@ class HarnessTarget:
         self.extra_ports = extra_ports
         self.after_start = after_start
         self.config_text = ""
+        self.egress_fence = ""  # how HAProxy is kept from sending past loopback, or why it is not
         self.extra_endpoints: dict[int, Endpoint] = {}
         self._clients: dict[str, MockNodeClient] = {}
         self._disturbed: set[str] = set()  # nodes killed or frozen since the last reset

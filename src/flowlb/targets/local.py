@@ -9,6 +9,7 @@ collide with each other or with anything listening on the real ports::
 
 from __future__ import annotations
 
+import os
 import resource
 import shutil
 import signal
@@ -30,6 +31,7 @@ from flowlb.node_contract import NODE_HEARTBEAT, PORT_ROLES, READY_PREFIX, parse
 from flowlb.spec import LB_ROLES
 from flowlb.targets import processes
 from flowlb.targets.base import Endpoints
+from flowlb.targets.egress import EgressFence
 from flowlb.targets.lifecycle import ConfigSource, HarnessTarget
 from flowlb.targets.nodeclient import MockNodeClient
 from flowlb.targets.readiness import HAProxyExited, parse_seconds, wait_for_haproxy
@@ -48,6 +50,7 @@ class LocalTarget(HarnessTarget):
         self._haproxy: subprocess.Popen[bytes] | None = None
         self._processes: dict[str, subprocess.Popen[bytes]] = {}
         self._ports: dict[str, dict[str, int]] = {}
+        self._fence = EgressFence()
         kwargs.setdefault("ready_timeout", 30.0)
         super().__init__(*args, **kwargs)
 
@@ -94,10 +97,19 @@ class LocalTarget(HarnessTarget):
         self._prepare_server_state()
         self.haproxy_log = self.run_dir / "haproxy.log"
         master_socket = self.run_dir / "master.sock"
+        self._fence = EgressFence.raise_() if _others_can_reach(self.run_dir) else EgressFence(
+            why_off=f"the run directory {self.run_dir} lies where another user cannot reach it (TMPDIR)")
+        if self._fence.uid is not None:
+            _hand_over(self.run_dir, self._fence.uid)
+            self.egress_fence = (f"HAProxy runs as uid {self._fence.uid}; the packet filter rejects whatever it "
+                                 "sends past 127.0.0.1")
+        else:
+            self.egress_fence = f"off: {self._fence.why_off}"
         self._haproxy = processes.spawn(
             [self._binary, "-W", "-db", "-S", str(master_socket), "-f", str(self.config_path)],
             log=self.haproxy_log,
             env={"FLOWLB_RUN_DIR": str(self.run_dir)},
+            user=self._fence.uid,
         )
         self._api = RuntimeAPI(self.socket_path)
         self._master = RuntimeAPI(master_socket)
@@ -200,7 +212,19 @@ class LocalTarget(HarnessTarget):
         if self._haproxy is not None:
             processes.stop(self._haproxy)
             self._haproxy = None
+        self._fence.lower()
         for process in self._processes.values():
             processes.stop(process)
         self._processes.clear()
         super().close()
+
+
+def _hand_over(run_dir: Path, uid: int) -> None:
+    """Give the run directory (config, certificate, sockets, server state) to the fenced user HAProxy runs as."""
+    for path in [run_dir, *run_dir.rglob("*")]:
+        os.chown(path, uid, uid, follow_symlinks=False)
+
+
+def _others_can_reach(directory: Path) -> bool:
+    """Whether every folder above ``directory`` lets another user pass (HAProxy behind the fence is one)."""
+    return all(os.stat(parent).st_mode & 0o001 for parent in directory.parents)

@@ -9,7 +9,7 @@ import selectors
 import signal
 import subprocess
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import IO
 
@@ -19,26 +19,38 @@ _PR_SET_PDEATHSIG = 1
 PRODUCTION_NOFILE = 1_048_576  # what an LB started as root may open (HAProxy raises its own limit there)
 
 
-def _die_with_parent() -> None:
-    """Runs in the child before exec: the kernel SIGKILLs it when the test process dies, however.
+def _before_exec(user: int | None) -> Callable[[], None]:
+    """What runs in the child before exec: the kernel SIGKILLs it when the test process dies, however.
 
     It also lifts the open-files limit as far as this user may, as on an LB that HAProxy starts as root:
     a config with ``maxconn 20000`` needs about 40,000 descriptors, and HAProxy refuses to start
-    without them. Where the limit cannot be raised, it stays as it is.
+    without them. Where the limit cannot be raised, it stays as it is. Then, given a ``user``, the child
+    becomes that user (and group) with no other groups: the limit first, which only root may lift, and
+    the parent-death signal last, since a change of user clears it.
     """
-    libc = ctypes.CDLL(None, use_errno=True)
-    libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
-    try:
-        resource.setrlimit(resource.RLIMIT_NOFILE, (PRODUCTION_NOFILE, PRODUCTION_NOFILE))
-    except (ValueError, OSError):
-        _soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-        resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+
+    def run() -> None:
+        try:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (PRODUCTION_NOFILE, PRODUCTION_NOFILE))
+        except (ValueError, OSError):
+            _soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+            resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+        if user is not None:
+            os.setgroups([])
+            os.setgid(user)
+            os.setuid(user)
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
+
+    return run
 
 
 def spawn(
-    argv: Sequence[str], log: Path | None = None, env: dict[str, str] | None = None, stdin: int = subprocess.DEVNULL
+    argv: Sequence[str], log: Path | None = None, env: dict[str, str] | None = None, stdin: int = subprocess.DEVNULL,
+    user: int | None = None,
 ) -> subprocess.Popen[bytes]:
-    """Start ``argv``; stdout is a pipe (or ``log``), stderr goes with it. The child dies with us."""
+    """Start ``argv`` (as ``user``, when given); stdout is a pipe (or ``log``), stderr goes with it. The child
+    dies with us."""
     output: IO[bytes] | int = open(log, "ab") if log else subprocess.PIPE  # noqa: SIM115 - owned by the child
     try:
         return subprocess.Popen(
@@ -47,7 +59,7 @@ def spawn(
             stderr=subprocess.STDOUT,
             stdin=stdin,
             env={**os.environ, **(env or {})},
-            preexec_fn=_die_with_parent,  # noqa: PLW1509 - no threads are started before this
+            preexec_fn=_before_exec(user),  # noqa: PLW1509 - no threads are started before this
         )
     finally:
         if not isinstance(output, int):

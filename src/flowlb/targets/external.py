@@ -17,6 +17,7 @@ import socket
 import ssl
 import stat
 import subprocess
+import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -129,22 +130,32 @@ def run_reload_command(argv: list[str], timeout: float) -> None:
 
 
 def stop_group(process: subprocess.Popen[str]) -> None:
-    """End ``process`` and everything in its process group: SIGTERM, then SIGKILL for whatever outlives it."""
+    """End ``process`` and everything in its process group: SIGTERM, then SIGKILL for whatever outlives it.
+
+    Returns once no member of the group runs any more (zombies waiting for init to reap them do not run):
+    a signal sent is not a process gone, and a member may take a moment to act on it.
+    """
     for sig in (signal.SIGTERM, signal.SIGKILL):
         with contextlib.suppress(ProcessLookupError):
             os.killpg(process.pid, sig)
-        with contextlib.suppress(subprocess.TimeoutExpired):
-            process.wait(timeout=RELOAD_GRACE_S)
-        if process.poll() is not None and _group_gone(process.pid):
-            return
+        deadline = time.monotonic() + RELOAD_GRACE_S
+        while time.monotonic() < deadline:
+            if process.poll() is not None and not _running_members(process.pid):
+                return
+            time.sleep(0.02)
 
 
-def _group_gone(group: int) -> bool:
-    try:
-        os.killpg(group, 0)
-    except ProcessLookupError:
-        return True
-    return False
+def _running_members(group: int) -> list[int]:
+    """Pids of the processes of process group ``group`` that still run (not zombies)."""
+    members = []
+    for record in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = record.read_text().rsplit(")", 1)[1].split()
+        except (OSError, IndexError):
+            continue
+        if len(fields) > 2 and fields[2] == str(group) and fields[0] != "Z":  # state, ppid, pgrp
+            members.append(int(record.parent.name))
+    return members
 
 
 def check_master_cli(address: str) -> None:

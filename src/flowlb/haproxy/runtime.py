@@ -111,7 +111,8 @@ class RuntimeAPI:
                 status=row["status"],
                 current_sessions=int(row["scur"] or 0),
                 total_sessions=int(row["stot"] or 0),
-                check_status=row.get("check_status", ""),
+                # "* L7OK": HAProxy marks the last result so while the next check runs; the result is the same
+                check_status=row.get("check_status", "").removeprefix("* "),
                 check_code=row.get("check_code", ""),
                 last_change_s=int(row.get("lastchg") or 0),
                 check_rise=int(row.get("check_rise") or 0),

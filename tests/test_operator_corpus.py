@@ -11,7 +11,8 @@ file that loads.
 
 The suite runs without the STOMP area here (its 45 s idle wait per config). A config whose suite
 verdict has not been reviewed yet says ``# expect-fail: unverified``; ``FLOWLB_CORPUS=all`` runs
-every config (an unverified one then fails), by default the first three verified ones run.
+every config (an unverified one then fails); by default two run on the local target and one on containers,
+chosen for verdicts that differ (see ``SAMPLE``).
 """
 
 from __future__ import annotations
@@ -39,7 +40,10 @@ def _verified(path: Path) -> bool:
 
 
 VERIFIED = [path for path in CORPUS if _verified(path)]
-SAMPLE = VERIFIED[:3]
+# A distribution's defaults with Flow appended (slow headers, long requests) and a sample layout that fails
+# most areas. The careful style (03, 12: the same verdict) runs on containers below, where its extra
+# listener is published and probed: a third local run would add 90 s of CI and no verdict of its own.
+SAMPLE = [path for path in VERIFIED if path.stem in ("01-debian-default-appended", "02-centos-sample-stats")]
 
 
 def expectation(path: Path, key: str) -> set[str]:

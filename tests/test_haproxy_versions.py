@@ -32,6 +32,13 @@ def matrix(tmp_path: Path, *pytest_args: str, versions: tuple[str, ...] = NEWER)
     return result.returncode, json.loads(report.read_text()), result.stdout
 
 
+def first_failures(report: dict[str, Any], version: str, count: int = 3) -> str:
+    """What the first failed checks on ``version`` said: the cause, when a whole run fails at once."""
+    said = [f"{row['nodeid']}: {row['messages'].get(version, '')[:300]}" for row in report["checks"]
+            if row["outcomes"].get(version) == "failed"]
+    return "\n".join(said[:count])
+
+
 def failed_by_version(report: dict[str, Any]) -> dict[str, set[str]]:
     failed: dict[str, set[str]] = {version: set() for version in report["versions"]}
     for row in report["checks"]:
@@ -44,7 +51,8 @@ def failed_by_version(report: dict[str, Any]) -> dict[str, set[str]]:
 @pytest.mark.timeout(900)
 def test_hardened_passes_every_check_on_each_version(docker_engine: None, tmp_path: Path) -> None:
     code, report, stdout = matrix(tmp_path)
-    assert code == 0, f"hardened failed on a newer HAProxy: {failed_by_version(report)}\n{stdout[-3000:]}"
+    assert code == 0, (f"hardened failed on a newer HAProxy: {failed_by_version(report)}\n"
+                       + "\n".join(first_failures(report, version) for version in NEWER) + f"\n{stdout[-3000:]}")
     for version in NEWER:
         assert report["runs"][version]["haproxy"].startswith(version), report["runs"][version]
         assert (tmp_path / "latest" / version / "latest" / "index.html").is_file()
@@ -62,5 +70,5 @@ def test_kb_profile_fails_exactly_the_articles_defects_on_each_version(
     for ran, found in failed_by_version(report).items():
         assert found == set(KB_FINDINGS), (
             f"HAProxy {ran}: unexpected {sorted(found - set(KB_FINDINGS))}; "
-            f"missing {sorted(set(KB_FINDINGS) - found)}"
+            f"missing {sorted(set(KB_FINDINGS) - found)}\n{first_failures(report, ran)}"
         )

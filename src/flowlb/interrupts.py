@@ -17,7 +17,9 @@ from __future__ import annotations
 
 import contextlib
 import os
+import shutil
 import signal
+import tempfile
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -93,3 +95,19 @@ def within(seconds: float, cleanup: Callable[[], object], what: str) -> bool:
                         "going on without it\n".encode())
         return False
     return True
+
+
+@contextmanager
+def temporary_directory(prefix: str) -> Iterator[str]:
+    """A temporary directory that an interrupt cannot leave behind: made and removed with the signals held.
+
+    ``tempfile.TemporaryDirectory`` removes it as the block ends, but a first Ctrl-C landing during that
+    removal (or between its creation and the block) stops it half done.
+    """
+    with deferred_signals():
+        directory = tempfile.mkdtemp(prefix=prefix)
+    try:
+        yield directory
+    finally:
+        with deferred_signals():
+            shutil.rmtree(directory, ignore_errors=True)

@@ -52,6 +52,12 @@ def _interrupt_once(signum: int, frame: object) -> None:
         os.write(2, b"flowlb: interrupted; still cleaning up (clusters, processes, drained servers), please wait\n")
 
 
+def interrupted() -> bool:
+    """Whether SIGINT or SIGTERM came since :func:`interrupt_once`, even where the KeyboardInterrupt it raised was
+    swallowed on its way up (a cleanup's ``except BaseException``, a handler run inside a deferred block)."""
+    return _interrupted.is_set()
+
+
 def interrupt_once() -> None:
     """Make SIGINT and SIGTERM interrupt the program once: a second or third signal cannot cut its cleanup short.
 

@@ -176,8 +176,8 @@ def _judge_exit(trial: Trial, stderr: str) -> None:
     """
     marker = "Traceback (most recent call last)"
     last = stderr.rsplit(marker, maxsplit=1)[-1].strip().splitlines()[-1] if marker in stderr else ""
-    if last == "KeyboardInterrupt" and trial.exit_code in (-signal.SIGINT, 1, 2):
-        return
+    if last == "KeyboardInterrupt" and trial.exit_code in (-signal.SIGINT, -signal.SIGTERM, 1, 2):
+        return  # a later SIGTERM may end a run that Python's own KeyboardInterrupt is already ending
     if trial.exit_code is not None and trial.exit_code < 0:
         trial.problems.append(f"death by signal {-trial.exit_code} (no exit code of its own)")
     if last:

@@ -25,12 +25,15 @@ sys.path.insert(0, str(REPO))
 
 from tests.external.foreign_cluster import foreign_cluster  # noqa: E402
 from tests.support.interrupts import (  # noqa: E402
+    EXTRA_SCENARIOS,
     Scenario,
     destructive_on_live_lb,
     load_on_local,
     run_harness,
     suite_on_local,
 )
+
+from flowlb.targets.dockerenv import docker_answers  # noqa: E402
 
 
 def main() -> int:
@@ -42,7 +45,8 @@ def main() -> int:
     args = parser.parse_args()
     print(f"seed {args.seed}", flush=True)
     scenarios = [Scenario("suite on local", suite_on_local, longest_s=30.0),
-                 Scenario("flowlb load on local", load_on_local, longest_s=20.0)]
+                 Scenario("flowlb load on local", load_on_local, longest_s=20.0),
+                 *(s for s in EXTRA_SCENARIOS if not s.containers or docker_answers())]
     with tempfile.TemporaryDirectory(prefix="flowlb-interrupts-") as temporary, contextlib.ExitStack() as stack:
         work = Path(temporary)
         if not args.no_live_lb and shutil.which("nginx"):

@@ -20,7 +20,14 @@ from flowlb.lbclient import lb_pool
 from flowlb.net import Endpoint
 from tests.conftest import require
 from tests.external.foreign_cluster import foreign_cluster
-from tests.support.interrupts import Scenario, destructive_on_live_lb, load_on_local, run_harness, suite_on_local
+from tests.support.interrupts import (
+    EXTRA_SCENARIOS,
+    Scenario,
+    destructive_on_live_lb,
+    load_on_local,
+    run_harness,
+    suite_on_local,
+)
 
 TRIALS = 6
 
@@ -36,6 +43,22 @@ def test_random_interrupts_leave_nothing_behind(haproxy_bin: str, tmp_path: Path
         scenarios = [Scenario("suite on local", suite_on_local, longest_s=30.0),
                      Scenario("flowlb load on local", load_on_local, longest_s=20.0), destructive_on_live_lb(live)]
         trials = run_harness(scenarios, TRIALS, seed, tmp_path)
+    bad = [str(trial) for trial in trials if trial.problems]
+    assert not bad, f"seed {seed}:\n" + "\n".join(bad)
+
+
+@pytest.mark.timeout(400)
+@pytest.mark.parametrize("scenario", EXTRA_SCENARIOS, ids=lambda s: s.name)
+def test_matrix_load_with_workers_and_lint_leave_nothing_behind(
+    scenario: Scenario, haproxy_bin: str, tmp_path: Path, request: pytest.FixtureRequest
+) -> None:
+    """Ctrl-C or SIGTERM, once to three times: ``flowlb matrix`` left containers, a network and the test key
+    (its suite SIGKILLed 0.25 s into the teardown), ``flowlb load --processes`` left Locust workers and a
+    ``.partial`` report, SIGTERM to ``flowlb lint`` its temporary files and ``haproxy -c``."""
+    if scenario.containers:
+        request.getfixturevalue("docker_engine")
+    seed = random.randrange(1 << 30)
+    trials = run_harness([scenario], 3, seed, tmp_path)
     bad = [str(trial) for trial in trials if trial.problems]
     assert not bad, f"seed {seed}:\n" + "\n".join(bad)
 

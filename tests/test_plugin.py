@@ -97,6 +97,19 @@ def test_an_interrupted_run_publishes_nothing(suite: pytest.Pytester) -> None:
     assert not reports.exists() or list(reports.iterdir()) == []
 
 
+def test_an_interrupt_a_check_swallowed_still_publishes_nothing(suite: pytest.Pytester) -> None:
+    """A SIGINT whose KeyboardInterrupt was caught on its way up (here by the check itself) never reached pytest,
+    which then finished with exit 0: the run published a verdict although it had been interrupted (seen in the
+    interrupt harness, 1 of 6 trials on a live LB)."""
+    suite.makepyfile(test_x="import os, signal\n\ndef test_a():\n    try:\n"
+                            "        os.kill(os.getpid(), signal.SIGINT)\n    except BaseException:\n        pass\n\n"
+                            "def test_b():\n    pass\n")
+    reports = suite.path / "reports"
+    result = suite.runpytest_subprocess("-p", "no:flowlb", "--report-dir", str(reports))
+    assert result.ret == 2
+    assert not reports.exists() or list(reports.iterdir()) == []
+
+
 @pytest.mark.parametrize(("option", "env"), [
     (["--stomp-idle-seconds=-5"], {}), (["--stomp-idle-seconds=0"], {}), ([], {"FLOWLB_STOMP_IDLE_S": "abc"}),
     (["--long-request-seconds=9999"], {}),

@@ -34,10 +34,11 @@ def main(argv: list[str] | None = None) -> int:
         from flowlb.mocknode.__main__ import main as mock_node_main
 
         return mock_node_main(args[1:])
-    from flowlb.interrupts import cleanup_done
+    from flowlb.interrupts import cleanup_done, interrupt_once
 
     parser = _parser()
     options = parser.parse_args(args)
+    interrupt_once()  # every command: SIGTERM as well as Ctrl-C lets its cleanup run (temp files, children)
     try:
         code: int = options.run(options)
     except FlowlbError as exc:

@@ -17,7 +17,9 @@ from __future__ import annotations
 
 import contextlib
 import os
+import shutil
 import signal
+import tempfile
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -48,6 +50,12 @@ def _interrupt_once(signum: int, frame: object) -> None:
         raise KeyboardInterrupt(f"signal {signum}")
     with contextlib.suppress(OSError):
         os.write(2, b"flowlb: interrupted; still cleaning up (clusters, processes, drained servers), please wait\n")
+
+
+def interrupted() -> bool:
+    """Whether SIGINT or SIGTERM came since :func:`interrupt_once`, even where the KeyboardInterrupt it raised was
+    swallowed on its way up (a cleanup's ``except BaseException``, a handler run inside a deferred block)."""
+    return _interrupted.is_set()
 
 
 def interrupt_once() -> None:
@@ -93,3 +101,19 @@ def within(seconds: float, cleanup: Callable[[], object], what: str) -> bool:
                         "going on without it\n".encode())
         return False
     return True
+
+
+@contextmanager
+def temporary_directory(prefix: str) -> Iterator[str]:
+    """A temporary directory that an interrupt cannot leave behind: made and removed with the signals held.
+
+    ``tempfile.TemporaryDirectory`` removes it as the block ends, but a first Ctrl-C landing during that
+    removal (or between its creation and the block) stops it half done.
+    """
+    with deferred_signals():
+        directory = tempfile.mkdtemp(prefix=prefix)
+    try:
+        yield directory
+    finally:
+        with deferred_signals():
+            shutil.rmtree(directory, ignore_errors=True)

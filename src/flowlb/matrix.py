@@ -10,6 +10,7 @@ normal report under ``<report-dir>/matrix-<time>/<version>/``; then ``index.html
 from __future__ import annotations
 
 import json
+import signal
 import subprocess
 import sys
 import time
@@ -18,6 +19,8 @@ from typing import Any
 
 from flowlb import paths
 from flowlb.errors import FlowlbError
+from flowlb.interrupts import deferred_signals
+from flowlb.processgroup import stop_group
 from flowlb.reporting import TEMPLATES, discard, fresh_directory, publish
 
 
@@ -58,13 +61,32 @@ def suite_command(version: str, config: Path | None, report_dir: Path, extra: li
     return [*command, *extra]
 
 
+CHILD_TEARDOWN_S = 120.0  # an interrupted suite tears its cluster down within this, or its group is killed
+
+
 def _run_one(version: str, config: Path | None, report_dir: Path, extra: list[str]) -> dict[str, Any]:
-    result = subprocess.run(suite_command(version, config, report_dir, extra), check=False)
+    code = run_child(suite_command(version, config, report_dir, extra))
     summary_path = report_dir / "latest" / "summary.json"
-    if result.returncode not in (0, 1) or not summary_path.is_file():
-        raise FlowlbError(f"the suite on HAProxy {version} did not finish (exit {result.returncode})")
+    if code not in (0, 1) or not summary_path.is_file():
+        raise FlowlbError(f"the suite on HAProxy {version} did not finish (exit {code})")
     summary: dict[str, Any] = json.loads(summary_path.read_text())
     return summary
+
+
+def run_child(command: list[str]) -> int:
+    """Run a suite in a process group of its own; return its exit code.
+
+    A terminal's Ctrl-C reaches only flowlb then, which passes one SIGINT on (SIGTERM too becomes one) and
+    waits, bounded, while the suite removes its cluster and its partial report; further signals wait for
+    that too. ``subprocess.run`` would have SIGKILLed the suite a quarter of a second into its teardown.
+    """
+    child = subprocess.Popen(command, process_group=0)
+    try:
+        return child.wait()
+    except BaseException:
+        with deferred_signals():
+            stop_group(child, ((signal.SIGINT, CHILD_TEARDOWN_S), (signal.SIGKILL, 5.0)))
+        raise
 
 
 def matrix_rows(summaries: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:

@@ -30,7 +30,7 @@ from flowlb.haproxy.operator import OperatorConfig
 from flowlb.haproxy.remap import ExtraListener
 from flowlb.haproxy.runtime import RuntimeAPI
 from flowlb.inputs import check_input
-from flowlb.interrupts import cleanup_done, interrupt_once, within
+from flowlb.interrupts import cleanup_done, interrupt_once, interrupted, within
 from flowlb.lbclient import lb_pool
 from flowlb.reporting import CheckResult, RunInfo, discard, finish, run_directory
 from flowlb.spec import PROFILES, ClusterSpec, load_spec
@@ -247,6 +247,9 @@ class RunReport:
             self.info.cut_short = (f"{session.shouldfail} (-x/--maxfail): {len(not_run)} of {len(session.items)} "
                                    "selected checks did not run")
             self.info.not_run = not_run
+        if interrupted() and not self.interrupted:  # the KeyboardInterrupt never reached pytest: still no verdict
+            self.interrupted = True
+            session.exitstatus = pytest.ExitCode.INTERRUPTED
         if (exitstatus in (pytest.ExitCode.OK, pytest.ExitCode.TESTS_FAILED) and not self.interrupted
                 and (not not_run or self.info.cut_short) and session.items):
             self.directory = finish(self.directory, self.info, list(self.results.values()))

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import os
 import random
+import shutil
 import signal
 import subprocess
 import sys
@@ -27,7 +28,7 @@ from typing import Any
 
 from flowlb.haproxy.runtime import RuntimeAPI
 from flowlb.targets.ownership import RUN_ID_ENV
-from tests.support.suite import REPO, flowlb_processes, new_run_id
+from tests.support.suite import REPO, flowlb_containers, flowlb_processes, new_run_id
 
 EXIT_LIMIT_S = 60.0
 
@@ -58,6 +59,38 @@ class Scenario:
     command: Callable[[Path], list[str]]
     runtime: RuntimeAPI | None = None
     longest_s: float = 12.0  # the signals come at a random moment up to this far into the run
+    containers: bool = False  # it starts containers: none of the run's may be left
+    first: tuple[str, ...] = ("INT",)  # the first signal: a terminal's Ctrl-C; a service manager sends TERM
+
+
+def matrix_on_containers(report: Path) -> list[str]:
+    """``flowlb matrix`` on one version, smoke checks only: a child suite with a containers cluster of its own."""
+    return [sys.executable, "-m", "flowlb", "matrix", "--versions", "3.2", "--report-dir", str(report), "--",
+            "-m", "smoke"]
+
+
+def load_with_processes(report: Path) -> list[str]:
+    """``flowlb load --processes 2``: a Locust master and forked workers in a process group of their own."""
+    return [*load_on_local(report), "--processes", "2"]
+
+
+def lint_a_config(report: Path) -> list[str]:
+    """``flowlb lint`` of a config long enough (an operator's, plus 8,000 ACLs) that the signals land in its
+    work (a temporary directory and ``haproxy -c``, about a second) rather than in Python's start."""
+    config = report.parent / "long.cfg"
+    if not config.exists():
+        text = (REPO / "fixtures" / "operator-configs" / "02-centos-sample-stats.cfg").read_text()
+        start = text.index("\n", text.index("\nfrontend ") + 1) + 1
+        acls = "".join(f"    acl flowlb_path_{n} path_beg /p{n}\n" for n in range(8000))
+        config.write_text(text[:start] + acls + text[start:])
+    return [sys.executable, "-m", "flowlb", "lint", str(config)]
+
+
+EXTRA_SCENARIOS = (
+    Scenario("flowlb matrix on containers", matrix_on_containers, longest_s=25.0, containers=True),
+    Scenario("flowlb load --processes 2", load_with_processes, longest_s=15.0),
+    Scenario("flowlb lint", lint_a_config, longest_s=1.5, first=("INT", "TERM")),
+)
 
 
 def suite_on_local(report: Path) -> list[str]:
@@ -66,7 +99,7 @@ def suite_on_local(report: Path) -> list[str]:
 
 
 def load_on_local(report: Path) -> list[str]:
-    return [sys.executable, "-m", "flowlb.cli", "load", "--target", "local", "--run-time", "20s", "--users", "6",
+    return [sys.executable, "-m", "flowlb", "load", "--target", "local", "--run-time", "20s", "--users", "6",
             "--spawn-rate", "6", "--report-dir", str(report)]
 
 
@@ -74,12 +107,14 @@ def run_trial(scenario: Scenario, work: Path, rng: random.Random) -> Trial:
     """Start the scenario, interrupt it at a random moment with 1-3 signals, judge what it left."""
     report = work / f"reports-{rng.randrange(1 << 30)}"
     trial = Trial(scenario.name, rng.uniform(0.3, scenario.longest_s),
-                  [rng.choice(("INT", "TERM")) if n else "INT" for n in range(rng.randint(1, 3))])
+                  [rng.choice(("INT", "TERM")) if n else rng.choice(scenario.first) for n in range(rng.randint(1, 3))])
     errors = work / f"{report.name}.stderr"
     run_id = new_run_id()  # what this trial's run starts, and only that, is judged for leftovers
+    temp = work / f"{report.name}.tmp"  # and its temporary files
+    temp.mkdir(mode=0o711)
     with errors.open("w") as stderr:
         run = subprocess.Popen(scenario.command(report), cwd=REPO, stdout=subprocess.DEVNULL, stderr=stderr,
-                               env={**os.environ, RUN_ID_ENV: run_id})
+                               env={**os.environ, RUN_ID_ENV: run_id, "TMPDIR": str(temp)})
     try:
         time.sleep(trial.delay_s)  # the pacing IS the harness: a random moment of the run
         trial.signalled, trial.signalled_at = run.poll() is None, time.time()
@@ -96,9 +131,30 @@ def run_trial(scenario: Scenario, work: Path, rng: random.Random) -> Trial:
             run.kill()
             run.wait()
     _judge(trial, report, scenario.runtime, run_id)
+    _judge_leftovers(trial, scenario, run_id, temp)
     _judge_exit(trial, errors.read_text(errors="replace"))
     errors.unlink()
     return trial
+
+
+def _judge_leftovers(trial: Trial, scenario: Scenario, run_id: str, temp: Path) -> None:
+    """Every process that carries the run's id is gone, and so are its containers and temporary files."""
+    deadline = time.monotonic() + 10.0  # a child may take a moment to be reaped, a container to go
+    while time.monotonic() < deadline and _leftovers(scenario, run_id, temp):
+        time.sleep(0.2)
+    trial.problems += _leftovers(scenario, run_id, temp)
+    shutil.rmtree(temp, ignore_errors=True)
+
+
+def _leftovers(scenario: Scenario, run_id: str, temp: Path) -> list[str]:
+    found = []
+    if processes := flowlb_processes(run_id, any_process=True):
+        found.append(f"leftover processes: {processes[:3]}")
+    if scenario.containers and (containers := flowlb_containers(run_id)):
+        found.append(f"leftover containers: {containers[:3]}")
+    if files := sorted(path.name for path in temp.iterdir()):
+        found.append(f"leftover temporary files: {files[:3]}")
+    return found
 
 
 def _ended_before(run: Path, moment: float) -> bool:
@@ -120,8 +176,8 @@ def _judge_exit(trial: Trial, stderr: str) -> None:
     """
     marker = "Traceback (most recent call last)"
     last = stderr.rsplit(marker, maxsplit=1)[-1].strip().splitlines()[-1] if marker in stderr else ""
-    if last == "KeyboardInterrupt" and trial.exit_code in (-signal.SIGINT, 1, 2):
-        return
+    if last == "KeyboardInterrupt" and trial.exit_code in (-signal.SIGINT, -signal.SIGTERM, 1, 2):
+        return  # a later SIGTERM may end a run that Python's own KeyboardInterrupt is already ending
     if trial.exit_code is not None and trial.exit_code < 0:
         trial.problems.append(f"death by signal {-trial.exit_code} (no exit code of its own)")
     if last:
@@ -129,11 +185,6 @@ def _judge_exit(trial: Trial, stderr: str) -> None:
 
 
 def _judge(trial: Trial, report: Path, runtime: RuntimeAPI | None, run_id: str) -> None:
-    deadline = time.monotonic() + 10.0  # children may take a moment to be reaped
-    while flowlb_processes(run_id) and time.monotonic() < deadline:
-        time.sleep(0.2)
-    if processes := flowlb_processes(run_id):
-        trial.problems.append(f"leftover processes: {processes[:3]}")
     entries = sorted(p.name for p in report.iterdir()) if report.exists() else []
     finished = not trial.signalled  # the run had ended before the first signal: a report is its right
     if entries and not finished:

@@ -86,9 +86,10 @@ def failed_check_files(junit: Path) -> set[str]:
     return failed
 
 
-def flowlb_processes(run: str | None = None) -> list[str]:
+def flowlb_processes(run: str | None = None, any_process: bool = False) -> list[str]:
     """Command lines of live processes that a local target of this run started (``FLOWLB_RUN_DIR`` and the
-    run's id in their environment); ``run`` defaults to the running test's."""
+    run's id in their environment); ``run`` defaults to the running test's. ``any_process``: every process
+    that carries the run's id (a run that has ended should have left none at all)."""
     mark = f"{RUN_ID_ENV}={run or current_run_id()}\0".encode()
     found = []
     for proc in Path("/proc").iterdir():
@@ -99,8 +100,8 @@ def flowlb_processes(run: str | None = None) -> list[str]:
             argv = (proc / "cmdline").read_bytes().replace(b"\0", b" ").decode()
         except OSError:
             continue
-        if (b"\0" + mark in b"\0" + environ and b"FLOWLB_RUN_DIR=" in environ
-                and not argv.startswith(sys.executable + " -m pytest")):
+        if b"\0" + mark in b"\0" + environ and (any_process or (
+                b"FLOWLB_RUN_DIR=" in environ and not argv.startswith(sys.executable + " -m pytest"))):
             found.append(argv)
     return found
 

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import shutil
 import subprocess
-import tempfile
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -28,6 +27,7 @@ from flowlb.haproxy.plan import MAX_NODES, ClusterPlan
 from flowlb.haproxy.remap import RemapResult, read_config_file, remap_config
 from flowlb.haproxy.runtime import RuntimeAPI
 from flowlb.haproxy.sandbox import disarmed
+from flowlb.interrupts import temporary_directory
 from flowlb.spec import ClusterSpec
 
 
@@ -100,7 +100,7 @@ def haproxy_refusal(text: str, path: Path, haproxy_bin: str = "haproxy") -> str 
     binary = shutil.which(haproxy_bin)
     if binary is None:
         return None
-    with tempfile.TemporaryDirectory(prefix="flowlb-check-") as directory:
+    with temporary_directory("flowlb-check-") as directory:
         copy = Path(directory) / path.name
         copy.write_text(disarmed(text), encoding="utf-8")
         result = subprocess.run([binary, "-c", "-f", str(copy)], capture_output=True, text=True, check=False)

@@ -11,7 +11,6 @@ from __future__ import annotations
 import json
 import re
 import shutil
-import tempfile
 from dataclasses import asdict
 from pathlib import Path
 
@@ -23,6 +22,7 @@ from flowlb.haproxy.operator import haproxy_refusal
 from flowlb.haproxy.plan import ClusterPlan
 from flowlb.haproxy.remap import read_config_file, remap_config
 from flowlb.haproxy.sandbox import code_lines
+from flowlb.interrupts import temporary_directory
 from flowlb.lint.rules import RULES, Finding
 from flowlb.lint.versions import version_findings
 from flowlb.spec import ClusterSpec
@@ -37,7 +37,7 @@ def haproxy_check(text: str, path: Path, spec: ClusterSpec) -> Finding | None:
     """
     if shutil.which("haproxy") is None:
         return None
-    with tempfile.TemporaryDirectory(prefix="flowlb-lint-") as directory:
+    with temporary_directory("flowlb-lint-") as directory:
         certs = make_certificates(Path(directory), spec.lb.names)
         try:
             plan = ClusterPlan.of(HAProxyConfig.parse(text), spec)

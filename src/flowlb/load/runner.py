@@ -13,7 +13,6 @@ counters say so) and ``timeline.json`` records when, and when HAProxy marked it 
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 import re
@@ -35,6 +34,7 @@ from flowlb.load.options import parse_weights
 from flowlb.load.paths import PATHS
 from flowlb.load.results import LoadResult, failover_summary, read_history
 from flowlb.net import free_port, wait_until
+from flowlb.processgroup import stop_group
 from flowlb.reporting import discard, fresh_directory, publish
 from flowlb.targets.base import Target
 
@@ -279,19 +279,7 @@ def _read_capacity(path: Path) -> dict[str, Any]:
 
 
 def _stop(process: subprocess.Popen[bytes]) -> None:
-    """End Locust's process group: SIGTERM (Locust's graceful stop; SIGINT would raise KeyboardInterrupt inside a
-    user's greenlet and print its traceback), then SIGKILL after a bounded wait."""
-    if process.poll() is not None:
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(process.pid, signal.SIGKILL)  # a --processes worker that outlived its master
-        return
-    for sig, grace in ((signal.SIGTERM, 10.0), (signal.SIGKILL, 5.0)):
-        try:
-            os.killpg(process.pid, sig)
-        except ProcessLookupError:
-            return
-        try:
-            process.wait(timeout=grace)
-            return
-        except subprocess.TimeoutExpired:
-            continue
+    """End Locust's process group, its ``--processes`` workers included: SIGTERM (Locust's graceful stop; SIGINT
+    would raise KeyboardInterrupt inside a user's greenlet and print its traceback), then SIGKILL, each step
+    bounded, until no worker runs any more (a master that exited is not its workers gone)."""
+    stop_group(process, ((signal.SIGTERM, 10.0), (signal.SIGKILL, 5.0)))

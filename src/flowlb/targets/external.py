@@ -8,7 +8,6 @@ is changed on the LB unless ``--destructive`` is given, and then only through th
 
 from __future__ import annotations
 
-import contextlib
 import os
 import shlex
 import shutil
@@ -17,7 +16,6 @@ import socket
 import ssl
 import stat
 import subprocess
-import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -27,6 +25,7 @@ from flowlb.haproxy.reload import master_reload, reload_and_wait
 from flowlb.haproxy.runtime import RuntimeAPI, StatsPage
 from flowlb.haproxy.version import HAProxyBuild, from_show_info
 from flowlb.net import Endpoint
+from flowlb.processgroup import stop_group
 from flowlb.spec import LB_ROLES, ClusterSpec
 from flowlb.targets.base import Endpoints
 
@@ -118,44 +117,15 @@ def run_reload_command(argv: list[str], timeout: float) -> None:
     try:
         out, err = process.communicate(timeout=timeout)
     except subprocess.TimeoutExpired:
-        stop_group(process)
+        stop_group(process, ((signal.SIGTERM, RELOAD_GRACE_S), (signal.SIGKILL, RELOAD_GRACE_S)))
         raise TargetError(f"--reload-command `{shlex.join(argv)}` did not finish within {timeout:g} s; it was "
                           "stopped with its process group") from None
     except BaseException:
-        stop_group(process)
+        stop_group(process, ((signal.SIGTERM, RELOAD_GRACE_S), (signal.SIGKILL, RELOAD_GRACE_S)))
         raise
     if process.returncode != 0:
         last = (err.strip() or out.strip() or "no output").splitlines()[-1]
         raise TargetError(f"--reload-command exited {process.returncode}: {last}")
-
-
-def stop_group(process: subprocess.Popen[str]) -> None:
-    """End ``process`` and everything in its process group: SIGTERM, then SIGKILL for whatever outlives it.
-
-    Returns once no member of the group runs any more (zombies waiting for init to reap them do not run):
-    a signal sent is not a process gone, and a member may take a moment to act on it.
-    """
-    for sig in (signal.SIGTERM, signal.SIGKILL):
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(process.pid, sig)
-        deadline = time.monotonic() + RELOAD_GRACE_S
-        while time.monotonic() < deadline:
-            if process.poll() is not None and not _running_members(process.pid):
-                return
-            time.sleep(0.02)
-
-
-def _running_members(group: int) -> list[int]:
-    """Pids of the processes of process group ``group`` that still run (not zombies)."""
-    members = []
-    for record in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            fields = record.read_text().rsplit(")", 1)[1].split()
-        except (OSError, IndexError):
-            continue
-        if len(fields) > 2 and fields[2] == str(group) and fields[0] != "Z":  # state, ppid, pgrp
-            members.append(int(record.parent.name))
-    return members
 
 
 def check_master_cli(address: str) -> None:

@@ -60,8 +60,14 @@ def test_hardened_passes_every_check_on_each_version(docker_engine: None, tmp_pa
     assert flowlb_containers() == []
 
 
+# The article's defects on the newest line; 2.6 runs in test_kb_findings. 3.0 lies between them in every
+# behaviour the kb findings rest on (the redirect's Location, stats, checks, retries, reload state), and
+# hardened proves the checks on 3.0 itself; a kb run there would add 135 s of CI to prove nothing new.
+KB_VERSIONS = ("3.2",)
+
+
 @pytest.mark.timeout(600)
-@pytest.mark.parametrize("version", NEWER)  # one version a test: two workers share the longest test of CI
+@pytest.mark.parametrize("version", KB_VERSIONS)  # one version a test: workers share CI's longest tests
 def test_kb_profile_fails_exactly_the_articles_defects_on_each_version(
     docker_engine: None, tmp_path: Path, version: str
 ) -> None:

@@ -1,9 +1,9 @@
 """The hardened profile and the article's pin hold on HAProxy 3.0 and 3.2 too, run by ``flowlb matrix``.
 
-2.6 runs in the other target tests (``test_targets``, ``test_kb_findings``); here each newer LTS
-line runs the whole suite on the containers target. Fails when hardened fails any check on a
-version, when the kb profile fails anything but the article's defects there, or when the matrix
-report does not name the HAProxy that ran.
+2.6 runs in the other target tests (``test_targets``, ``test_kb_findings``); here hardened runs the
+whole suite on each newer LTS line, and kb on the newest, on the containers target. Fails when
+hardened fails any check on a version, when the kb profile fails anything but the article's defects
+there, or when the matrix report does not name the HAProxy that ran.
 """
 
 from __future__ import annotations

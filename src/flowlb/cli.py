@@ -139,7 +139,7 @@ def _up(options: argparse.Namespace) -> int:
     import signal
     import time
 
-    from flowlb.interrupts import interrupt_once
+    from flowlb.interrupts import deferred_signals, interrupt_once
     from flowlb.targets.select import choose_target, start_target
 
     spec = load_spec(options.spec)
@@ -159,7 +159,8 @@ def _up(options: argparse.Namespace) -> int:
         pass
     finally:
         stopping = time.monotonic()
-        target.close()
+        with deferred_signals():  # Ctrl-C during the teardown waits for it
+            target.close()
         print(f"torn down in {time.monotonic() - stopping:.2f} s")
     return 0
 

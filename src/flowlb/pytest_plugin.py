@@ -30,7 +30,7 @@ from flowlb.haproxy.operator import OperatorConfig
 from flowlb.haproxy.remap import ExtraListener
 from flowlb.haproxy.runtime import RuntimeAPI
 from flowlb.inputs import check_input
-from flowlb.interrupts import cleanup_done, interrupt_once, interrupted, within
+from flowlb.interrupts import cleanup_done, deferred_signals, interrupt_once, interrupted, within
 from flowlb.lbclient import lb_pool
 from flowlb.reporting import CheckResult, RunInfo, discard, finish, run_directory
 from flowlb.spec import PROFILES, ClusterSpec, load_spec
@@ -365,13 +365,14 @@ def cluster_start(
     try:
         yield target
     finally:
-        if waits is not None:
-            waits.close()
-        keep_running = getattr(target, "keep_running", None)
-        if pytestconfig.getoption("flowlb_keep") and callable(keep_running):
-            pytestconfig.stash[KEPT_KEY] = keep_running()  # said at the very end, where the user sees it
-        else:
-            target.close()
+        with deferred_signals():  # the first Ctrl-C may land in the teardown: it must not cut it short
+            if waits is not None:
+                waits.close()
+            keep_running = getattr(target, "keep_running", None)
+            if pytestconfig.getoption("flowlb_keep") and callable(keep_running):
+                pytestconfig.stash[KEPT_KEY] = keep_running()  # said at the very end, where the user sees it
+            else:
+                target.close()
 
 
 def _shared_target(

@@ -30,6 +30,7 @@ from flowlb.haproxy.reload import (
 from flowlb.haproxy.render import render
 from flowlb.haproxy.runtime import RuntimeAPI
 from flowlb.haproxy.version import HAProxyBuild, parse_vv
+from flowlb.interrupts import deferred_signals
 from flowlb.net import Endpoint, wait_until
 from flowlb.node_contract import Counters, HealthState
 from flowlb.spec import ClusterSpec
@@ -69,12 +70,14 @@ class HarnessTarget:
         self._clients: dict[str, MockNodeClient] = {}
         self._disturbed: set[str] = set()  # nodes killed or frozen since the last reset
         self._unhealthy: set[str] = set()  # nodes whose health URL was changed since the last reset
-        self.run_dir = Path(tempfile.mkdtemp(prefix=f"flowlb-{self.kind}-"))
+        with deferred_signals():  # an interrupt between the directory's making and the try would leave it
+            self.run_dir = Path(tempfile.mkdtemp(prefix=f"flowlb-{self.kind}-"))
         try:
             self._open()
             self._start(config_source or (lambda layout: render(spec, profile, layout)))
         except BaseException:
-            self.close()
+            with deferred_signals():  # the first Ctrl-C may come now: it must not cut the teardown short
+                self.close()
             raise
 
     # -- the lifecycle ---------------------------------------------------------------------------
@@ -302,4 +305,5 @@ class HarnessTarget:
         return self
 
     def __exit__(self, *exc: tuple[type[BaseException] | None, BaseException | None, TracebackType | None]) -> None:
-        self.close()
+        with deferred_signals():
+            self.close()

@@ -34,3 +34,17 @@ def test_a_child_run_that_hangs_fails_with_what_it_printed(tmp_path: Path) -> No
     with pytest.raises(AssertionError, match=r"did not end within 20 s; it printed:\n(.|\n)*waiting on node2"):
         run_pytest(str(hanging), "-s", "-p", "no:cacheprovider", timeout=20)
     assert time.monotonic() - started < 55, "the hung run was not interrupted"
+
+
+def test_a_free_port_is_outside_the_kernels_own_picks_and_bindable() -> None:
+    """A port the kernel picked is the next outgoing connection's too: RabbitMQ lost its port that way in CI."""
+    import socket
+
+    from flowlb.net import _ephemeral_range, free_port
+
+    low, high = _ephemeral_range()
+    for _ in range(20):
+        port = free_port()
+        assert not low <= port <= high, f"{port} lies in the kernel's ephemeral range {low}-{high}"
+        with socket.socket() as sock:
+            sock.bind(("127.0.0.1", port))

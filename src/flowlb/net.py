@@ -8,6 +8,7 @@ Nothing here imports another flowlb module or touches the environment::
 
 from __future__ import annotations
 
+import random
 import socket
 import time
 from collections.abc import Callable
@@ -26,10 +27,42 @@ class Endpoint:
 
 
 def free_port() -> int:
-    """A port nothing listens on right now on 127.0.0.1 (the kernel's pick)."""
+    """A port nothing listens on right now on 127.0.0.1, for a server started a moment later.
+
+    Picked at random outside the kernel's ephemeral range: a port the kernel picked (``bind`` to 0) is
+    the kind it hands to every outgoing connection and to the next ``bind`` to 0 as well, so under load
+    another process took it before the server bound it (RabbitMQ: ``eaddrinuse``, once in CI). Outside
+    that range only an explicit bind competes. Where the range leaves no room, the kernel picks.
+    """
+    low, high = _ephemeral_range()
+    spans = [span for span in ((10_000, low - 1), (high + 1, 65_535)) if span[1] - span[0] >= 1_000]
+    for _ in range(50):
+        if not spans:
+            break
+        start, end = _random.choice(spans)
+        port = _random.randint(start, end)
+        with socket.socket() as sock:
+            try:
+                sock.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return port
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
+
+
+_random = random.SystemRandom()
+
+
+def _ephemeral_range() -> tuple[int, int]:
+    """The kernel's range for ports it picks itself (Linux: ``ip_local_port_range``)."""
+    try:
+        with open("/proc/sys/net/ipv4/ip_local_port_range", encoding="ascii") as source:
+            low, high = (int(word) for word in source.read().split()[:2])
+            return low, high
+    except (OSError, ValueError):
+        return 32_768, 60_999  # Linux's default
 
 
 def wait_until(

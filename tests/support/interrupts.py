@@ -174,14 +174,25 @@ def _judge_exit(trial: Trial, stderr: str) -> None:
     Python's or pytest's start-up, before flowlb's handler and before anything was started: Python then
     prints its traceback and dies by SIGINT, as it should.
     """
-    marker = "Traceback (most recent call last)"
-    last = stderr.rsplit(marker, maxsplit=1)[-1].strip().splitlines()[-1] if marker in stderr else ""
-    if last == "KeyboardInterrupt" and trial.exit_code in (-signal.SIGINT, -signal.SIGTERM, 1, 2):
-        return  # a later SIGTERM may end a run that Python's own KeyboardInterrupt is already ending
+    last = _raised(stderr)
+    if last == "KeyboardInterrupt" and trial.exit_code in (-signal.SIGINT, -signal.SIGTERM, 1, 2, 130):
+        # a later SIGTERM may end a run that Python's own KeyboardInterrupt is already ending; 130: the one
+        # that ended that way was a child (flowlb matrix's suite, interrupted as it started), and flowlb said so
+        return
     if trial.exit_code is not None and trial.exit_code < 0:
         trial.problems.append(f"death by signal {-trial.exit_code} (no exit code of its own)")
     if last:
         trial.problems.append(f"traceback {last[:160]}")
+
+
+def _raised(stderr: str) -> str:
+    """The exception line of the last traceback in ``stderr`` (what follows it, such as flowlb's own last word
+    after a child's traceback, is not part of it); "" when there is none."""
+    marker = "Traceback (most recent call last)"
+    if marker not in stderr:
+        return ""
+    lines = stderr.rsplit(marker, maxsplit=1)[-1].splitlines()[1:]
+    return next((line for line in lines if line.strip() and not line.startswith(" ")), lines[-1] if lines else "")
 
 
 def _judge(trial: Trial, report: Path, runtime: RuntimeAPI | None, run_id: str) -> None:

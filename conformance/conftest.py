@@ -17,5 +17,10 @@ def pytest_addoption(parser: pytest.Parser, pluginmanager: pytest.PytestPluginMa
     way: pluggy refuses a module registered a second time under another name.
     """
     del parser  # the plugin adds its own options as it registers
+    # Ctrl-C or SIGTERM while the plugin and the checks load (a second or more) waits for pytest_configure,
+    # which stops the run cleanly, instead of printing a traceback; this module imports flowlb's lightest one
+    from flowlb.interrupts import hold_signals_until_started
+
+    hold_signals_until_started()
     if pluginmanager.get_plugin("flowlb") is None:
         pluginmanager.import_plugin("flowlb.pytest_plugin")

@@ -168,3 +168,31 @@ def test_a_full_disk_is_one_line_exit_2_and_leaves_no_partial_report(suite: pyte
     assert f"flowlb: cannot write the run's report in {disk} (No space left on device)" in output, output
     assert "Traceback" not in output and "INTERNALERROR" not in output
     assert left == [], left
+
+
+@pytest.mark.parametrize("signal_name", ["SIGINT", "SIGTERM"])
+def test_a_signal_while_the_plugin_loads_stops_the_run_cleanly(suite: pytest.Pytester, signal_name: str) -> None:
+    """Ctrl-C or SIGTERM while pytest loads the plugin and the checks (a second or more on a loaded machine) gave
+    Python's KeyboardInterrupt traceback, or a death by SIGTERM with no word: now pytest's own exit 2, one line."""
+    suite.makeconftest('pytest_plugins = ["flowlb.pytest_plugin", "signal_while_loading"]')
+    suite.makepyfile(signal_while_loading=f"import os, signal\n\nos.kill(os.getpid(), signal.{signal_name})\n",
+                     test_x="def test_it():\n    pass\n")
+    reports = suite.path / "reports"
+    result = suite.runpytest_subprocess("-p", "no:flowlb", "--report-dir", str(reports))
+    output = result.stdout.str() + result.stderr.str()
+    assert result.ret == 2, output
+    assert "flowlb: interrupted (signal" in result.stderr.str() and "stopping before the run starts" in output
+    assert "Traceback" not in output and "1 passed" not in output
+    assert not reports.exists() or not list(reports.iterdir())
+
+
+def test_a_finished_run_ignores_signals_while_python_exits(suite: pytest.Pytester) -> None:
+    """Python restores the system's handlers as it finalizes: a Ctrl-C landing there, after a run that no signal
+    had interrupted, killed it by SIGINT ('lost sys.stderr') instead of letting it exit with its verdict."""
+    suite.makeconftest('import atexit, signal\n\npytest_plugins = ["flowlb.pytest_plugin"]\n\n'
+                       'atexit.register(lambda: print("at exit, ignored:", *(signal.getsignal(n) is signal.SIG_IGN '
+                       'for n in (signal.SIGINT, signal.SIGTERM))))\n')
+    suite.makepyfile(test_x="def test_it():\n    pass\n")
+    result = suite.runpytest_subprocess("-p", "no:flowlb", "--report-dir", "none")
+    assert result.ret == 0
+    result.stdout.fnmatch_lines(["at exit, ignored: True True"])

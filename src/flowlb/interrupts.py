@@ -52,6 +52,32 @@ def _interrupt_once(signum: int, frame: object) -> None:
         os.write(2, b"flowlb: interrupted; still cleaning up (clusters, processes, drained servers), please wait\n")
 
 
+def _hold_until_started(signum: int, frame: object) -> None:
+    """A signal before the program can clean up after one (pytest still parsing its command line): noted, and
+    acted on by :func:`interrupt_once`, instead of a KeyboardInterrupt whose traceback nobody handles."""
+    del frame
+    if _interrupted.is_set():
+        return
+    _interrupted.set()
+    with contextlib.suppress(OSError):
+        os.write(2, f"flowlb: interrupted (signal {signum}); stopping before the run starts\n".encode())
+
+
+def hold_signals_until_started() -> None:
+    """Hold SIGINT and SIGTERM from now until :func:`interrupt_once` takes over, which raises the interrupt then.
+
+    For pytest, whose command line, plugins and conftests load before any hook can handle a
+    KeyboardInterrupt (about a second, longer on a loaded machine): an interrupt there printed a
+    traceback, and a second signal killed the run by that signal.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        return
+    defaults = {signal.SIGINT: signal.default_int_handler, signal.SIGTERM: signal.SIG_DFL}
+    for number, default in defaults.items():
+        if signal.getsignal(number) is default:
+            signal.signal(number, _hold_until_started)
+
+
 def interrupted() -> bool:
     """Whether SIGINT or SIGTERM came since :func:`interrupt_once`, even where the KeyboardInterrupt it raised was
     swallowed on its way up (a cleanup's ``except BaseException``, a handler run inside a deferred block)."""
@@ -66,20 +92,27 @@ def interrupt_once() -> None:
     if threading.current_thread() is not threading.main_thread():
         return
     defaults = {signal.SIGINT: signal.default_int_handler, signal.SIGTERM: signal.SIG_DFL}
+    held = False
     for number, default in defaults.items():
-        if signal.getsignal(number) is default:  # not one the caller ignores (a background job) or handles itself
+        current = signal.getsignal(number)
+        held = held or current is _hold_until_started
+        if current in (default, _hold_until_started):  # not one the caller ignores (a background job) or handles
             signal.signal(number, _interrupt_once)
+    if held and _interrupted.is_set():
+        raise KeyboardInterrupt("a signal while the program started")
 
 
-def cleanup_done() -> None:
-    """Call when the program's cleanup is over: if an interrupt came, later signals are ignored from now on.
+def cleanup_done(exiting: bool = False) -> None:
+    """Call when the program's cleanup is over: if an interrupt came, or the program is about to exit
+    (``exiting``), later signals are ignored from now on.
 
     Python resets its signal handlers to the system's default as it starts to finalize, and that takes
     about a tenth of a second; a second Ctrl-C landing then killed an interrupted run by the signal,
     after its cleanup was done, instead of letting it exit with its own code (130, or pytest's 2).
-    A run that no signal interrupted keeps its handlers (pytest may be run in-process).
+    A run that no signal interrupted keeps its handlers unless it is ``exiting`` (pytest may be run
+    in-process, by a program that goes on).
     """
-    if _interrupted.is_set() and threading.current_thread() is threading.main_thread():
+    if (exiting or _interrupted.is_set()) and threading.current_thread() is threading.main_thread():
         for number in DEFERRED:
             if signal.getsignal(number) is _interrupt_once:
                 signal.signal(number, signal.SIG_IGN)

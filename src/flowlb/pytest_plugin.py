@@ -30,7 +30,14 @@ from flowlb.haproxy.operator import OperatorConfig
 from flowlb.haproxy.remap import ExtraListener
 from flowlb.haproxy.runtime import RuntimeAPI
 from flowlb.inputs import check_input
-from flowlb.interrupts import cleanup_done, deferred_signals, interrupt_once, interrupted, within
+from flowlb.interrupts import (
+    cleanup_done,
+    deferred_signals,
+    hold_signals_until_started,
+    interrupt_once,
+    interrupted,
+    within,
+)
 from flowlb.lbclient import lb_pool
 from flowlb.reporting import CheckResult, RunInfo, discard, finish, run_directory
 from flowlb.spec import PROFILES, ClusterSpec, load_spec
@@ -141,6 +148,7 @@ _EXTERNAL_OPTIONS = (
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
+    hold_signals_until_started()  # loaded by its entry point: an interrupt from here on waits for pytest_configure
     group = parser.getgroup("flowlb", "flowlb: the cluster under test")
     for option in _CLUSTER_OPTIONS:
         option.add_to(group)
@@ -197,7 +205,16 @@ def pytest_configure(config: pytest.Config) -> None:
 @pytest.hookimpl(trylast=True)
 def pytest_unconfigure(config: pytest.Config) -> None:
     """The run is over, its clusters gone: a late Ctrl-C must not kill it by the signal as Python exits."""
-    cleanup_done()
+    cleanup_done(exiting=_pytest_is_the_program())
+
+
+def _pytest_is_the_program() -> bool:
+    """Whether this process is ``pytest`` or ``python -m pytest`` (and so exits after this run), not a program
+    that runs pytest in-process and goes on."""
+    main = sys.modules.get("__main__")
+    spec = getattr(main, "__spec__", None)
+    name = spec.name if spec is not None else Path(getattr(main, "__file__", None) or "").name
+    return name in {"pytest", "pytest.__main__", "py.test"}
 
 
 class RunReport:

@@ -43,11 +43,14 @@ class Trial:
     exit_code: int | None = None
     signalled: bool = False  # the run was still going when the first signal went out
     signalled_at: float = 0.0  # Unix time of the first signal
+    handled: bool = True  # flowlb's handler (or its ignoring) was in place for the first signal
     problems: list[str] = field(default_factory=list)
 
     def __str__(self) -> str:
         verdict = "; ".join(self.problems) or "clean"
         when = f"after {self.delay_s:.1f} s" if self.signalled else f"after {self.delay_s:.1f} s, once it had ended"
+        if self.signalled and not self.handled:
+            when += ", before flowlb's handler (Python's start)"
         return f"{self.scenario}: {'+'.join(self.signals)} {when} -> exit {self.exit_code}: {verdict}"
 
 
@@ -117,6 +120,7 @@ def run_trial(scenario: Scenario, work: Path, rng: random.Random) -> Trial:
                                env={**os.environ, RUN_ID_ENV: run_id, "TMPDIR": str(temp)})
     try:
         time.sleep(trial.delay_s)  # the pacing IS the harness: a random moment of the run
+        trial.handled = _handles_sigterm(run.pid)
         trial.signalled, trial.signalled_at = run.poll() is None, time.time()
         for name in trial.signals:
             if run.poll() is None:
@@ -166,18 +170,34 @@ def _ended_before(run: Path, moment: float) -> bool:
         return False
 
 
+def _handles_sigterm(pid: int) -> bool:
+    """Whether the process catches or ignores SIGTERM (its ``/proc`` status): flowlb's handler is in place.
+
+    Before it is, the process is still in Python's start (the interpreter and pytest importing,
+    a few tenths of a second): Python's defaults rule there, a signal kills it or raises a
+    KeyboardInterrupt with its traceback, and nothing has been started that could be left behind.
+    """
+    try:
+        status = Path(f"/proc/{pid}/status").read_text()
+    except OSError:
+        return True  # it has ended: nothing to excuse
+    masks = dict(line.split(":\t", 1) for line in status.splitlines() if line.startswith(("SigCgt", "SigIgn")))
+    bit = 1 << (signal.SIGTERM - 1)
+    return any(int(masks.get(name, "0"), 16) & bit for name in ("SigCgt", "SigIgn"))
+
+
 def _judge_exit(trial: Trial, stderr: str) -> None:
     """An interrupted run ends by its own exit code and without a traceback: a death by the signal or a
     traceback means a handler ran where it should not (a greenlet, a thread, a finally that raised).
 
-    Python's own ``KeyboardInterrupt`` (bare; flowlb's says ``signal N``) is a signal that came during
-    Python's or pytest's start-up, before flowlb's handler and before anything was started: Python then
-    prints its traceback and dies by SIGINT, as it should.
+    A signal before flowlb's handler was in place (see :func:`_handles_sigterm`) meets Python's defaults,
+    as any program's start does; and Python's own ``KeyboardInterrupt`` (bare; flowlb's says ``signal N``)
+    with exit 130 is a child's (flowlb matrix's suite, interrupted as it started), and flowlb said so.
     """
+    if not trial.handled:
+        return  # Python's start, before any flowlb code: its defaults decide how the run ends (leftovers are judged)
     last = _raised(stderr)
-    if last == "KeyboardInterrupt" and trial.exit_code in (-signal.SIGINT, -signal.SIGTERM, 1, 2, 130):
-        # a later SIGTERM may end a run that Python's own KeyboardInterrupt is already ending; 130: the one
-        # that ended that way was a child (flowlb matrix's suite, interrupted as it started), and flowlb said so
+    if last == "KeyboardInterrupt" and trial.exit_code == 130:
         return
     if trial.exit_code is not None and trial.exit_code < 0:
         trial.problems.append(f"death by signal {-trial.exit_code} (no exit code of its own)")

@@ -22,20 +22,36 @@ from typing import Any
 GRACEFUL = ((signal.SIGTERM, 5.0), (signal.SIGKILL, 5.0))
 
 
-def stop_group(process: subprocess.Popen[Any], steps: Sequence[tuple[int, float]] = GRACEFUL) -> bool:
+def stop_group(process: subprocess.Popen[Any], steps: Sequence[tuple[int, float]] = GRACEFUL,
+               leader_first: float = 0.0) -> bool:
     """Send each step's signal to ``process``'s group (``process`` leads it) and wait up to its seconds for the
-    group to end; True once the leader has exited and no member runs, False when every step ran out."""
+    group to end; True once the leader has exited and no member runs, False when every step ran out.
+
+    With ``leader_first`` seconds, the first step's signal goes to the leader alone and the group gets that
+    long to end before the steps go to all of it: a leader that stops its own children (Locust's master its
+    ``--processes`` workers) does so in order, where a signal to all at once raced its stop message.
+    """
+    if leader_first > 0 and steps:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(process.pid, steps[0][0])
+        if _ended(process, time.monotonic() + leader_first):
+            return True
     for sig, grace in steps:
         with contextlib.suppress(ProcessLookupError):
             os.killpg(process.pid, sig)
-        deadline = time.monotonic() + grace
-        while True:
-            if process.poll() is not None and not running_members(process.pid):
-                return True
-            if time.monotonic() >= deadline:
-                break
-            time.sleep(0.02)
+        if _ended(process, time.monotonic() + grace):
+            return True
     return False
+
+
+def _ended(process: subprocess.Popen[Any], deadline: float) -> bool:
+    """Wait until the leader has exited and no member of its group runs, or ``deadline`` passes."""
+    while True:
+        if process.poll() is not None and not running_members(process.pid):
+            return True
+        if time.monotonic() >= deadline:
+            return False
+        time.sleep(0.02)
 
 
 def running_members(group: int) -> list[int]:

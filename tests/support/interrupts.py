@@ -45,9 +45,12 @@ class Trial:
     signalled_at: float = 0.0  # Unix time of the first signal
     handled: bool = True  # flowlb's handler (or its ignoring) was in place for the first signal
     problems: list[str] = field(default_factory=list)
+    stderr_tail: str = ""  # the run's last words, kept when it was not clean
 
     def __str__(self) -> str:
         verdict = "; ".join(self.problems) or "clean"
+        if self.problems and self.stderr_tail:
+            verdict += "\n      | " + "\n      | ".join(self.stderr_tail.splitlines())
         when = f"after {self.delay_s:.1f} s" if self.signalled else f"after {self.delay_s:.1f} s, once it had ended"
         if self.signalled and not self.handled:
             when += ", before flowlb's handler (Python's start)"
@@ -136,7 +139,10 @@ def run_trial(scenario: Scenario, work: Path, rng: random.Random) -> Trial:
             run.wait()
     _judge(trial, report, scenario.runtime, run_id)
     _judge_leftovers(trial, scenario, run_id, temp)
-    _judge_exit(trial, errors.read_text(errors="replace"))
+    stderr = errors.read_text(errors="replace")
+    _judge_exit(trial, stderr)
+    if trial.problems:
+        trial.stderr_tail = "\n".join(stderr.splitlines()[-25:])
     errors.unlink()
     return trial
 

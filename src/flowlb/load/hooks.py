@@ -10,7 +10,9 @@ from typing import Any
 
 from locust.runners import WorkerRunner
 
-from flowlb.load import mix, options, slo
+from flowlb.load import locustfixes, mix, options, slo
+
+locustfixes.apply()  # before Locust starts its CSV writer
 
 
 def add_options(parser: Any) -> None:

@@ -143,13 +143,13 @@ def test_version_rules_start_at_their_version(edit: tuple[str, str], rule: str, 
 
 
 @pytest.mark.parametrize(("text", "rule"), [
-    ("", "FLOW040"),
-    ("# nothing but a comment\n", "FLOW040"),
+    ("", "FLOW044"),
+    ("# nothing but a comment\n", "FLOW044"),
     ("defaults\n  mode http\n  timeout client 5s\n  timeout server 5s\n  timeout connect 5s\n"
-     "frontend web\n  default_backend nodes\nbackend nodes\n  server node1 10.0.0.1:80 check\n", "FLOW040"),
+     "frontend web\n  default_backend nodes\nbackend nodes\n  server node1 10.0.0.1:80 check\n", "FLOW044"),
     ("defaults\n  mode http\n  timeout client 5s\n  timeout server 5s\n  timeout connect 5s\n"
      "frontend other\n  bind :9000\n  default_backend nodes\nbackend nodes\n  server node1 10.0.0.1:80 check\n",
-     "FLOW040"),
+     "FLOW044"),
 ])
 def test_a_file_that_serves_no_lb_port_is_a_finding(text: str, rule: str, tmp_path: Path) -> None:
     config = tmp_path / "haproxy.cfg"
@@ -165,7 +165,7 @@ def test_stomp_in_http_mode_is_a_finding(tmp_path: Path) -> None:
     config = tmp_path / "haproxy.cfg"
     config.write_text(text.replace("mode tcp", "mode http"))  # the STOMP frontend and backend are the TCP ones
     result = run_flowlb("lint", str(config))
-    assert "FLOW041" in result.stdout and "carries STOMP (61613) in `mode http`" in result.stdout, result.stdout
+    assert "FLOW045" in result.stdout and "carries STOMP (61613) in `mode http`" in result.stdout, result.stdout
 
 
 

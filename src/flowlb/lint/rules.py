@@ -679,7 +679,7 @@ def serves_no_lb_port(config: Config, spec: ClusterSpec) -> Iterator[Finding]:
     listed = ", ".join(str(port) for port in ports.values())
     what = "the file has no frontend or listen section" if not config.of_kind("frontend", "listen") else (
         "no `bind` line is on one of the LB's ports")
-    yield Finding("FLOW040", 1 if config.sections else 0, f"{what} ({listed})",
+    yield Finding("FLOW044", 1 if config.sections else 0, f"{what} ({listed})",
                   "clients of Flow (browsers, ectool, agents) reach nothing through this LB",
                   f"a frontend per Flow port: `bind :{ports['https']} ssl crt ...` and so on, each sending to its "
                   "backend")
@@ -692,7 +692,7 @@ def stomp_in_http_mode(config: Config, spec: ClusterSpec) -> Iterator[Finding]:
     fronts = config.listeners(stomp_port)
     for section in _union(fronts, _stomp_backends(config, spec)):
         if section.mode() == "http":
-            yield Finding("FLOW041", section.number, f"{_where(section)} carries STOMP ({stomp_port}) in `mode http`",
+            yield Finding("FLOW045", section.number, f"{_where(section)} carries STOMP ({stomp_port}) in `mode http`",
                           "STOMP is not HTTP: HAProxy refuses the agents' CONNECT frame as a bad request (400)",
                           "`mode tcp` in this section (and `timeout tunnel` for the long sessions)")
 

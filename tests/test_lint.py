@@ -60,12 +60,12 @@ def test_cli_text_json_and_exit_codes(tmp_path: Path) -> None:
 
     text = run_flowlb("lint", "fixtures/kbec-00281.cfg")
     assert text.returncode == 1
-    assert "fixtures/kbec-00281.cfg:15: FLOW002 `stats enable` in backend commander-web-backend" in text.stdout
+    assert "fixtures/kbec-00281.cfg:15: FLOW002 [core] `stats enable` in backend commander-web-backend" in text.stdout
     assert "    why: " in text.stdout and "    fix: " in text.stdout
 
     data = json.loads(run_flowlb("lint", "fixtures/kbec-00281.cfg", "--format", "json").stdout)
     assert data["file"] == "fixtures/kbec-00281.cfg"
-    assert {"rule", "line", "what", "why", "fix"} <= set(data["findings"][0])
+    assert {"rule", "line", "level", "what", "why", "fix"} <= set(data["findings"][0])
 
 
 def test_missing_file_is_one_line_and_exit_2(tmp_path: Path) -> None:

@@ -2,7 +2,7 @@
 
 flowlb generate [--spec PATH] [--profile kb|hardened] [--cert PATH] [-o FILE]
 flowlb up [--target auto|containers|local] [--spec PATH] [--profile kb|hardened] [--hold]
-flowlb lint PATH [--spec PATH] [--format text|json] [--haproxy-version 2.6|3.0|3.2] [--fail-on recommended]
+flowlb lint PATH [--spec PATH] [--format text|json|sarif|junit] [--haproxy-version 2.6|3.0|3.2] [--fail-on recommended]
 flowlb matrix [--haproxy-cfg PATH] [--versions 2.6,3.0,3.2] [--report-dir DIR] [-- PYTEST-ARGS]
 flowlb load [--target ...] [--run-time 30s] [--users N] [--mix api=4,stomp=2] [--failover kill|hang] [-- LOCUST ARGS]
 flowlb mock-node --name node1 [--host H] [--web-port P] [--server-port P] [--stomp-port P] [--control-port P]
@@ -78,7 +78,8 @@ def _parser() -> argparse.ArgumentParser:
     lint = commands.add_parser("lint", help="haproxy -c plus the Flow rules on a haproxy.cfg; exit 1 on a core finding")
     lint.add_argument("path", type=Path, help="the haproxy.cfg to lint")
     lint.add_argument("--spec", type=Path, help="cluster spec (ports, health path); default fixtures/cluster.toml")
-    lint.add_argument("--format", choices=("text", "json"), default="text")
+    lint.add_argument("--format", choices=("text", "json", "sarif", "junit"), default="text",
+                      help="text (default), json, sarif (SARIF 2.1.0, for code scanning) or junit (JUnit XML, for CI)")
     lint.add_argument("--fail-on", action="append", default=[], metavar="LEVEL",
                       help="also exit 1 on recommended findings ('recommended') or when haproxy could not check "
                       "the file ('partial'); repeat or comma-separate. A core finding always fails")

@@ -4,6 +4,13 @@ HAProxy is asked about the file as it would run on the test cluster (certificate
 addresses mapped, as for ``--haproxy-cfg``), so a ``crt`` that only exists on the real LB is not a
 finding; what HAProxy refuses is (``FLOW000``), with its own message and line. It is asked without
 the lines that run code (``FLOW043``): ``haproxy -c`` would run the config's Lua.
+
+Each finding gets its level from ``rules.toml`` (:mod:`~flowlb.lint.ruleset`), and a ``# flowlb: ignore``
+comment in the file may suppress it (:mod:`~flowlb.lint.suppress`); :class:`LintResult` holds both, and
+the verdict and exit code that follow (:mod:`flowlb.levels`)::
+
+    result = lint_result(Path("haproxy.cfg"), spec)
+    result.verdict, result.exit_code({"core", "recommended"})
 """
 
 from __future__ import annotations

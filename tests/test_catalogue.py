@@ -14,7 +14,7 @@ from flowlb import paths
 from flowlb.checks import catalogue
 from tests.support.mutants import catalogue as mutants
 
-RULE_SOURCES = [paths.package_parent() / "flowlb" / "lint" / name for name in ("rules.py", "run.py")]
+RULE_SOURCES = [paths.package_parent() / "flowlb" / "lint" / name for name in ("rules.py", "run.py", "versions.py")]
 
 
 def test_one_entry_per_check_file() -> None:

@@ -60,12 +60,12 @@ def test_cli_text_json_and_exit_codes(tmp_path: Path) -> None:
 
     text = run_flowlb("lint", "fixtures/kbec-00281.cfg")
     assert text.returncode == 1
-    assert "fixtures/kbec-00281.cfg:15: FLOW002 `stats enable` in backend commander-web-backend" in text.stdout
+    assert "fixtures/kbec-00281.cfg:15: FLOW002 [core] `stats enable` in backend commander-web-backend" in text.stdout
     assert "    why: " in text.stdout and "    fix: " in text.stdout
 
     data = json.loads(run_flowlb("lint", "fixtures/kbec-00281.cfg", "--format", "json").stdout)
     assert data["file"] == "fixtures/kbec-00281.cfg"
-    assert {"rule", "line", "what", "why", "fix"} <= set(data["findings"][0])
+    assert {"rule", "line", "level", "what", "why", "fix"} <= set(data["findings"][0])
 
 
 def test_missing_file_is_one_line_and_exit_2(tmp_path: Path) -> None:
@@ -143,13 +143,13 @@ def test_version_rules_start_at_their_version(edit: tuple[str, str], rule: str, 
 
 
 @pytest.mark.parametrize(("text", "rule"), [
-    ("", "FLOW040"),
-    ("# nothing but a comment\n", "FLOW040"),
+    ("", "FLOW044"),
+    ("# nothing but a comment\n", "FLOW044"),
     ("defaults\n  mode http\n  timeout client 5s\n  timeout server 5s\n  timeout connect 5s\n"
-     "frontend web\n  default_backend nodes\nbackend nodes\n  server node1 10.0.0.1:80 check\n", "FLOW040"),
+     "frontend web\n  default_backend nodes\nbackend nodes\n  server node1 10.0.0.1:80 check\n", "FLOW044"),
     ("defaults\n  mode http\n  timeout client 5s\n  timeout server 5s\n  timeout connect 5s\n"
      "frontend other\n  bind :9000\n  default_backend nodes\nbackend nodes\n  server node1 10.0.0.1:80 check\n",
-     "FLOW040"),
+     "FLOW044"),
 ])
 def test_a_file_that_serves_no_lb_port_is_a_finding(text: str, rule: str, tmp_path: Path) -> None:
     config = tmp_path / "haproxy.cfg"
@@ -165,7 +165,7 @@ def test_stomp_in_http_mode_is_a_finding(tmp_path: Path) -> None:
     config = tmp_path / "haproxy.cfg"
     config.write_text(text.replace("mode tcp", "mode http"))  # the STOMP frontend and backend are the TCP ones
     result = run_flowlb("lint", str(config))
-    assert "FLOW041" in result.stdout and "carries STOMP (61613) in `mode http`" in result.stdout, result.stdout
+    assert "FLOW045" in result.stdout and "carries STOMP (61613) in `mode http`" in result.stdout, result.stdout
 
 
 

@@ -2,7 +2,7 @@
 
 flowlb generate [--spec PATH] [--profile kb|hardened] [--cert PATH] [-o FILE]
 flowlb up [--target auto|containers|local] [--spec PATH] [--profile kb|hardened] [--hold]
-flowlb lint PATH [--spec PATH] [--format text|json] [--haproxy-version 2.6|3.0|3.2]
+flowlb lint PATH [--spec PATH] [--format text|json|sarif|junit] [--haproxy-version 2.6|3.0|3.2] [--fail-on recommended]
 flowlb matrix [--haproxy-cfg PATH] [--versions 2.6,3.0,3.2] [--report-dir DIR] [-- PYTEST-ARGS]
 flowlb load [--target ...] [--run-time 30s] [--users N] [--mix api=4,stomp=2] [--failover kill|hang] [-- LOCUST ARGS]
 flowlb mock-node --name node1 [--host H] [--web-port P] [--server-port P] [--stomp-port P] [--control-port P]
@@ -75,10 +75,14 @@ def _parser() -> argparse.ArgumentParser:
     up.add_argument("--hold", action="store_true", help="keep it running until Ctrl-C (default: tear down)")
     up.set_defaults(run=_up)
 
-    lint = commands.add_parser("lint", help="haproxy -c plus the Flow rules on a haproxy.cfg; exit 1 on findings")
+    lint = commands.add_parser("lint", help="haproxy -c plus the Flow rules on a haproxy.cfg; exit 1 on a core finding")
     lint.add_argument("path", type=Path, help="the haproxy.cfg to lint")
     lint.add_argument("--spec", type=Path, help="cluster spec (ports, health path); default fixtures/cluster.toml")
-    lint.add_argument("--format", choices=("text", "json"), default="text")
+    lint.add_argument("--format", choices=("text", "json", "sarif", "junit"), default="text",
+                      help="text (default), json, sarif (SARIF 2.1.0, for code scanning) or junit (JUnit XML, for CI)")
+    lint.add_argument("--fail-on", action="append", default=[], metavar="LEVEL",
+                      help="also exit 1 on recommended findings ('recommended') or when haproxy could not check "
+                      "the file ('partial'); repeat or comma-separate. A core finding always fails")
     lint.add_argument("--haproxy-version", choices=VERSIONS, help="also flag what this HAProxy line does "
                       "differently or warns about (2.6, 3.0, 3.2)")
     lint.set_defaults(run=_lint)
@@ -166,14 +170,20 @@ def _up(options: argparse.Namespace) -> int:
 
 
 def _lint(options: argparse.Namespace) -> int:
-    from flowlb.lint.run import as_json, as_text, lint
+    from flowlb.levels import parse_fail_on
+    from flowlb.lint.output import FORMATS
+    from flowlb.lint.run import lint_result
 
-    findings = lint(options.path, load_spec(options.spec), options.haproxy_version)
+    try:
+        fail_on = parse_fail_on(options.fail_on)
+    except ValueError as exc:
+        raise FlowlbError(str(exc)) from None
+    result = lint_result(options.path, load_spec(options.spec), options.haproxy_version)
     if shutil.which("haproxy") is None:
         print("flowlb: note: no haproxy on PATH, so whether HAProxy loads the file (FLOW000) was not checked",
               file=sys.stderr)
-    sys.stdout.write((as_json if options.format == "json" else as_text)(options.path, findings))
-    return 1 if findings else 0
+    sys.stdout.write(FORMATS[options.format](result, fail_on))
+    return result.exit_code(fail_on)
 
 
 def _matrix(options: argparse.Namespace) -> int:

@@ -679,22 +679,92 @@ def serves_no_lb_port(config: Config, spec: ClusterSpec) -> Iterator[Finding]:
     listed = ", ".join(str(port) for port in ports.values())
     what = "the file has no frontend or listen section" if not config.of_kind("frontend", "listen") else (
         "no `bind` line is on one of the LB's ports")
-    yield Finding("FLOW040", 1 if config.sections else 0, f"{what} ({listed})",
+    yield Finding("FLOW044", 1 if config.sections else 0, f"{what} ({listed})",
                   "clients of Flow (browsers, ectool, agents) reach nothing through this LB",
                   f"a frontend per Flow port: `bind :{ports['https']} ssl crt ...` and so on, each sending to its "
                   "backend")
 
 
+def _mode_line(section: Section) -> Line | None:
+    """The line that sets ``section``'s effective mode: its own last ``mode`` line, else its defaults' (none: tcp)."""
+    lines = section.effective("mode")
+    return lines[-1] if lines else None
+
+
+def _mode_source(section: Section) -> str:
+    """Where ``section``'s mode comes from, in words: ``line 12`` or ``line 3 (defaults web)``."""
+    line = _mode_line(section)
+    if line is None:
+        return "no `mode` line (tcp)"
+    inherited = "" if line in section.lines else f" in {line.section} {line.section_name}".rstrip()
+    return f"`{line.text}` at line {line.number}{inherited}"
+
+
 @rule
 def stomp_in_http_mode(config: Config, spec: ClusterSpec) -> Iterator[Finding]:
-    """STOMP frontends and backends in ``mode http``: HAProxy answers the CONNECT frame with 400."""
+    """STOMP frontends and backends effectively in ``mode http`` (their own last ``mode`` line, or their defaults')."""
     stomp_port = _ports(spec)["stomp"]
     fronts = config.listeners(stomp_port)
     for section in _union(fronts, _stomp_backends(config, spec)):
-        if section.mode() == "http":
-            yield Finding("FLOW041", section.number, f"{_where(section)} carries STOMP ({stomp_port}) in `mode http`",
-                          "STOMP is not HTTP: HAProxy refuses the agents' CONNECT frame as a bad request (400)",
-                          "`mode tcp` in this section (and `timeout tunnel` for the long sessions)")
+        line = _mode_line(section)
+        if section.mode() != "http" or line is None:
+            continue
+        own = line in section.lines
+        yield Finding("FLOW045", line.number if own else section.number,
+                      f"{_where(section)} carries STOMP ({stomp_port}) in `mode http`, set by {_mode_source(section)}",
+                      "STOMP is not HTTP: HAProxy refuses the agents' CONNECT frame as a bad request (400)",
+                      f"`mode tcp` in {_where(section)}" + ("" if own else " (it overrides the defaults)") +
+                      ", and `timeout tunnel` for the long sessions")
+
+
+def _routes(front: Section) -> list[tuple[Line, str]]:
+    """``(line, backend name)`` for each ``default_backend`` (here or inherited) and ``use_backend`` line."""
+    lines = front.effective("default_backend") + front.own("use_backend")
+    return [(line, line.value(1)) for line in lines if len(line.tokens) > 1]
+
+
+_HTTP_ONLY = (("http-request",), ("http-response",), ("http-after-response",), ("redirect",),
+              ("option", "forwardfor"), ("option", "httplog"))
+"""What HAProxy 2.6 warns it ignores in a ``mode tcp`` frontend ("ignored ... as they require HTTP mode")."""
+
+
+@rule
+def http_frontend_to_tcp_backend(config: Config, spec: ClusterSpec) -> Iterator[Finding]:
+    """An HTTP frontend that sends to a TCP backend: HAProxy refuses the file (every version flowlb knows)."""
+    for front in config.of_kind("frontend", "listen"):
+        if front.mode() != "http":
+            continue
+        for line, name in _routes(front):
+            backend = config.proxy(name)
+            if backend is None or backend is front or backend.mode() == "http":
+                continue
+            yield Finding("FLOW046", line.number, f"{_where(front)} (mode http, {_mode_source(front)}) sends to "
+                          f"{_where(backend)}, which is in mode tcp ({_mode_source(backend)})",
+                          "HAProxy refuses the file (\"tries to use incompatible tcp backend\"): the LB does not start",
+                          "make the modes agree: `mode http` in the backend, or `mode tcp` in the frontend "
+                          "(without its HTTP rules)")
+
+
+@rule
+def tcp_frontend_to_http_backend(config: Config, spec: ClusterSpec) -> Iterator[Finding]:
+    """A TCP frontend that sends to an HTTP backend: HAProxy upgrades the connection, the frontend's HTTP rules
+    do nothing (HAProxy only warns)."""
+    for front in config.of_kind("frontend", "listen"):
+        if front.mode() != "tcp":
+            continue
+        ignored = [line for words in _HTTP_ONLY for line in front.own(*words)]
+        for line, name in _routes(front):
+            backend = config.proxy(name)
+            if backend is None or backend is front or backend.mode() != "http":
+                continue
+            lost = (f"; its HTTP lines do nothing: {', '.join(f'`{i.text}` (line {i.number})' for i in ignored)}"
+                    if ignored else "")
+            yield Finding("FLOW047", line.number, f"{_where(front)} (mode tcp, {_mode_source(front)}) sends to "
+                          f"{_where(backend)}, which is in mode http{lost}",
+                          "HAProxy upgrades each connection to HTTP only in the backend: the frontend cannot add "
+                          "headers, redirect or log HTTP for Flow's clients (HAProxy ignores such lines there, with "
+                          "a warning)",
+                          "`mode http` in the frontend too (TLS still ends there), with its HTTP rules")
 
 
 @rule

@@ -1,20 +1,26 @@
-"""Lint one haproxy.cfg: does HAProxy load it (``haproxy -c``), then every Flow rule; text or JSON out.
+"""Lint one haproxy.cfg: does HAProxy load it (``haproxy -c``), then every Flow rule, each finding weighed.
 
 HAProxy is asked about the file as it would run on the test cluster (certificate paths and server
 addresses mapped, as for ``--haproxy-cfg``), so a ``crt`` that only exists on the real LB is not a
 finding; what HAProxy refuses is (``FLOW000``), with its own message and line. It is asked without
 the lines that run code (``FLOW043``): ``haproxy -c`` would run the config's Lua.
+
+Each finding gets its level from ``rules.toml`` (:mod:`~flowlb.lint.ruleset`), and a ``# flowlb: ignore``
+comment in the file may suppress it (:mod:`~flowlb.lint.suppress`); :class:`LintResult` holds both, and
+the verdict and exit code that follow (:mod:`flowlb.levels`)::
+
+    result = lint_result(Path("haproxy.cfg"), spec)
+    result.verdict, result.exit_code({"core", "recommended"})
 """
 
 from __future__ import annotations
 
-import json
 import re
 import shutil
-from dataclasses import asdict
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 
-from flowlb.checks import catalogue
 from flowlb.errors import FlowlbError
 from flowlb.haproxy.config import HAProxyConfig
 from flowlb.haproxy.layout import Layout, ServerAddress
@@ -23,7 +29,10 @@ from flowlb.haproxy.plan import ClusterPlan
 from flowlb.haproxy.remap import read_config_file, remap_config
 from flowlb.haproxy.sandbox import code_lines
 from flowlb.interrupts import temporary_directory
+from flowlb.levels import CORE, RECOMMENDED, exit_code, run_verdict
+from flowlb.lint import ruleset, suppress
 from flowlb.lint.rules import RULES, Finding
+from flowlb.lint.suppress import Suppression
 from flowlb.lint.versions import version_findings
 from flowlb.spec import ClusterSpec
 from flowlb.tls import make_certificates
@@ -74,9 +83,13 @@ def _line_of(message: str) -> int:
 
 
 def lint(path: Path, spec: ClusterSpec, haproxy_version: str | None = None) -> list[Finding]:
-    """Every finding for the file at ``path``, by line; with ``haproxy_version``, also what that HAProxy line
-    does differently with it."""
-    text = read_config_file(path)
+    """Every finding for the file at ``path``, by line, suppressed ones included; with ``haproxy_version``,
+    also what that HAProxy line does differently with it."""
+    return list(_findings(read_config_file(path), path, spec, haproxy_version)[0])
+
+
+def _findings(text: str, path: Path, spec: ClusterSpec,
+              haproxy_version: str | None) -> tuple[list[Finding], list[Suppression]]:
     config = HAProxyConfig.parse(text)
     findings = [finding for rule in RULES for finding in rule(config, spec)]
     if haproxy_version is not None:
@@ -84,22 +97,70 @@ def lint(path: Path, spec: ClusterSpec, haproxy_version: str | None = None) -> l
     refusal = haproxy_check(text, path, spec)
     if refusal is not None:
         findings.append(refusal)
-    return sorted(findings, key=lambda f: (f.line, f.rule))
+    suppressions, problems = suppress.read(config)
+    return sorted(findings + problems, key=lambda f: (f.line, f.rule)), suppressions
 
 
-def as_text(path: Path, findings: list[Finding]) -> str:
-    if not findings:
-        return f"{path}: no findings\n"
-    out = []
-    for f in findings:
-        out += [f"{path}:{f.line}: {f.rule} {f.what}", f"    why: {f.why}", f"    fix: {f.fix}"]
-        shown = ", ".join(check.id for check in catalogue.checks_showing(f.rule))
-        if shown:
-            out.append(f"    seen live by: {shown}")
-    out.append(f"{len(findings)} finding(s) in {path}")
-    return "\n".join(out) + "\n"
+@dataclass(frozen=True)
+class Reported:
+    """One finding as lint reports it: with its level and, when a comment in the file suppresses it, that comment."""
+
+    finding: Finding
+    level: str
+    suppression: Suppression | None = None
 
 
-def as_json(path: Path, findings: list[Finding]) -> str:
-    rows = [{**asdict(f), "checks": [c.id for c in catalogue.checks_showing(f.rule)]} for f in findings]
-    return json.dumps({"file": str(path), "findings": rows}, indent=2) + "\n"
+@dataclass(frozen=True)
+class LintResult:
+    """What ``flowlb lint`` found in one file, weighed: the verdict, the exit code, and every output read it.
+
+    ``not_run`` names the rules that could not run here, and why (no haproxy binary, no ``--haproxy-version``);
+    ``core_skipped`` counts the core ones among them that make a run partial (a missing haproxy: whether the
+    file loads is unknown; a version rule that was not asked for is not missing).
+    """
+
+    path: Path
+    reported: tuple[Reported, ...]
+    not_run: dict[str, str] = field(default_factory=dict)
+    core_skipped: int = 0
+
+    @property
+    def counted(self) -> list[Reported]:
+        return [r for r in self.reported if r.suppression is None]
+
+    @property
+    def suppressed(self) -> list[Reported]:
+        return [r for r in self.reported if r.suppression is not None]
+
+    def count(self, level: str) -> int:
+        return sum(1 for r in self.counted if r.level == level)
+
+    @property
+    def verdict(self) -> str:
+        """``fail`` on a core finding; ``partial`` when a core rule could not run (FLOW000 without haproxy)."""
+        return run_verdict(core_failed=self.count(CORE), core_skipped=self.core_skipped)
+
+    def exit_code(self, fail_on: Iterable[str] = (CORE,)) -> int:
+        """1 on a core finding (and on recommended ones, or a partial run, when ``fail_on`` names them), else 0."""
+        return exit_code(self.verdict, self.count(RECOMMENDED), fail_on)
+
+
+def lint_result(path: Path, spec: ClusterSpec, haproxy_version: str | None = None,
+                overrides: Mapping[str, str] | None = None) -> LintResult:
+    """Lint the file at ``path`` and weigh every finding: its level (``overrides`` may change a rule's, as a
+    policy would), and whether a ``# flowlb: ignore`` comment suppresses it."""
+    if overrides:
+        ruleset.check_overrides(overrides)
+    findings, suppressions = _findings(read_config_file(path), path, spec, haproxy_version)
+    reported = []
+    for finding in findings:
+        cover = next((s for s in suppressions if s.covers(finding)), None)
+        reported.append(Reported(finding, ruleset.level_of(finding.rule, overrides), cover))
+    not_run, core_skipped = {}, 0
+    for entry in ruleset.rules():
+        if entry.needs == "haproxy" and shutil.which("haproxy") is None:
+            not_run[entry.id] = "no haproxy on PATH"
+            core_skipped += ruleset.level_of(entry.id, overrides) == CORE
+        elif entry.needs == "haproxy-version" and haproxy_version is None:
+            not_run[entry.id] = "not asked (--haproxy-version)"
+    return LintResult(path, tuple(reported), not_run, core_skipped)

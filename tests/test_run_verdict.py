@@ -149,7 +149,7 @@ expires = 2099-12-31
     assert summary is not None and summary["verdict"] == "pass"
     [waived] = summary["waived"]
     assert waived["id"] == "redirect/redirect_to_https" and waived["reason"].startswith("CHG-7")
-    assert summary["levels"]["core"] == {"passed": 1, "failed": 0, "skipped": 0, "waived": 1}
+    assert summary["levels"]["core"] == {"passed": 1, "failed": 0, "skipped": 0, "waived": 1, "not_applicable": 0}
     assert summary["unused_waivers"] == [{"id": "tls/legacy_tls_refused", "reason": "CHG-8", "expires": "2099-12-31"}]
     assert summary["run"]["policy_path"] == str(policy)
     assert summary["run"]["policy_sha256"] == hashlib.sha256(policy.read_bytes()).hexdigest()
@@ -198,3 +198,15 @@ def test_a_bad_policy_file_is_one_line_and_exit_2_before_anything_runs(
     output = result.stdout.str() + result.stderr.str()
     assert f"flowlb: --policy (or FLOWLB_POLICY): {policy}: " in output and message in output
     assert "ran" not in output and "Traceback" not in output
+
+
+def test_a_core_check_that_does_not_apply_leaves_the_run_whole(suite: pytest.Pytester) -> None:
+    """The hardened profile has no backup server: a skip saying so is no gap, unlike one for missing evidence."""
+    suite.mkdir("failover")
+    suite.makepyfile(**{"failover/test_backup_takes_over": "from flowlb.checks.applies import does_not_apply\n\n"
+                                                           "def test_it():\n    does_not_apply('no backup server')\n"})
+    checks(suite, redirect=PASS)
+    result, summary = run(suite, "-rs")
+    assert result.ret == 0 and summary is not None and summary["verdict"] == "pass"
+    assert summary["levels"]["core"]["not_applicable"] == 1 and not summary["core_skipped"]
+    result.stdout.fnmatch_lines(["SKIPPED [1] failover/test_backup_takes_over.py:4: does not apply: no backup server"])

@@ -28,7 +28,8 @@ def test_a_recommended_failure_is_a_warning_not_a_failure() -> None:
     assert judgement.warnings == [{"id": "b/rec", "nodeid": "b/rec.py::test", "title": "b/rec title",
                                    "fix": "fix b/rec", "message": "failed message"}]
     assert judgement.exit_code({"core"}) == 0 and judgement.exit_code({"core", "recommended"}) == 1
-    assert judgement.levels["recommended"] == {"passed": 0, "failed": 1, "skipped": 0, "waived": 0}
+    assert judgement.levels["recommended"] == {"passed": 0, "failed": 1, "skipped": 0, "waived": 0,
+                                               "not_applicable": 0}
 
 
 def test_a_core_failure_fails_and_a_skipped_core_check_is_partial() -> None:
@@ -37,6 +38,15 @@ def test_a_core_failure_fails_and_a_skipped_core_check_is_partial() -> None:
     assert partial.verdict == "partial" and [s["id"] for s in partial.core_skipped] == ["b/core"]
     assert partial.exit_code({"core"}) == 0 and partial.exit_code({"core", "partial"}) == 1
     assert judge([result("a/core", "passed"), result("b/rec", "skipped", "recommended")], today=TODAY).verdict == "pass"
+
+
+def test_a_core_check_that_does_not_apply_to_the_config_is_no_gap() -> None:
+    """The hardened profile has no backup server: the backup check has nothing to verify, and the run is whole."""
+    nothing = result("f/backup", "skipped")
+    nothing.message = "does not apply: commander-server-backend (behind 8443) has no backup server"
+    judgement = judge([result("a/core", "passed"), nothing], today=TODAY)
+    assert judgement.verdict == "pass" and not judgement.core_skipped
+    assert judgement.levels["core"]["not_applicable"] == 1 and judgement.levels["core"]["skipped"] == 0
 
 
 def test_core_checks_a_cut_short_run_never_ran_make_it_partial() -> None:

@@ -21,6 +21,7 @@ import pytest
 import urllib3
 
 from flowlb import policy
+from flowlb.checks.applies import does_not_apply
 from flowlb.checks.backend import Backend
 from flowlb.lbclient import echo
 from flowlb.spec import ClusterSpec
@@ -62,10 +63,10 @@ def web(backend: Callable[[str], Backend], flowlb_spec: ClusterSpec) -> Backend:
     if wanted is None:
         wanted, source = flowlb_spec.lb.web_affinity, "the spec's lb.web_affinity"
     if wanted != "cookie":
-        pytest.skip(f"{source} is {wanted!r}: no web affinity is required")
+        does_not_apply(f"{source} is {wanted!r}: no web affinity is required")
     servers = backend("https")
     if len(servers.primaries()) < 2:
-        pytest.skip(f"{servers.name} (behind 443) has one primary server: a browser has nowhere else to go")
+        does_not_apply(f"{servers.name} (behind 443) has one primary server: a browser has nowhere else to go")
     return servers
 
 

@@ -1,6 +1,7 @@
 """A run's verdict by level: what failed at core, what is only a warning, what the operator waived.
 
-A core failure fails the run; a core check that was skipped (or never ran) makes it ``partial``; a
+A core failure fails the run; a core check that was skipped (or never ran) makes it ``partial``, unless it
+does not apply to the config (:mod:`flowlb.checks.applies`: nothing of its kind to verify); a
 recommended failure is a warning. A failure the policy file waives (``[[waiver]]``, not yet expired)
 counts for nothing but is listed with its reason; an expired waiver fails the run, naming it; a run
 where no check passed verified nothing and fails too::
@@ -18,12 +19,13 @@ from datetime import date
 from typing import TYPE_CHECKING, Any
 
 from flowlb import levels
+from flowlb.checks.applies import not_applicable
 from flowlb.policyfile import LINT_RULE, Waiver
 
 if TYPE_CHECKING:
     from flowlb.reporting import CheckResult
 
-OUTCOMES = ("passed", "failed", "skipped", "waived")
+OUTCOMES = ("passed", "failed", "skipped", "waived", "not_applicable")
 
 
 @dataclass
@@ -81,6 +83,8 @@ def judge(
         elif outcome == "failed":
             failure = {**entry, "fix": result.fix, "message": result.message}
             (judgement.core_failures if level == levels.CORE else judgement.warnings).append(failure)
+        elif outcome == "skipped" and not_applicable(result.message):
+            outcome = "not_applicable"
         elif outcome == "skipped" and level == levels.CORE:
             judgement.core_skipped.append({**entry, "reason": result.message})
         judgement.levels[level][outcome] += 1

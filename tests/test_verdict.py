@@ -2,7 +2,7 @@
 
 Fails when a recommended failure fails the run, a skipped core check passes for a whole pass, a waived failure
 still counts, an expired waiver is honoured, a waiver that matched nothing goes unreported, or a run where
-nothing passed is called a pass.
+nothing passed is called a pass (it is partial: nothing found wrong, nothing verified).
 """
 
 from __future__ import annotations
@@ -56,7 +56,8 @@ def test_core_checks_a_cut_short_run_never_ran_make_it_partial() -> None:
 
 def test_a_run_where_nothing_passed_is_not_a_pass() -> None:
     judgement = judge([result("a/core", "skipped", "recommended")], today=TODAY)
-    assert judgement.verdict == "fail" and "no check passed: the run verified nothing" in judgement.reasons
+    assert judgement.verdict == "partial" and "no check passed: the run verified nothing" in judgement.reasons
+    assert judge([result("a/core", "failed")], today=TODAY).verdict == "fail"
 
 
 def test_a_waived_failure_does_not_fail_the_run_and_says_why() -> None:

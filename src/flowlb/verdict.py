@@ -4,7 +4,8 @@ A core failure fails the run; a core check that was skipped (or never ran) makes
 does not apply to the config (:mod:`flowlb.checks.applies`: nothing of its kind to verify); a
 recommended failure is a warning. A failure the policy file waives (``[[waiver]]``, not yet expired)
 counts for nothing but is listed with its reason; an expired waiver fails the run, naming it; a run
-where no check passed verified nothing and fails too::
+where no check passed verified nothing: it is at best ``partial`` (as before, such a run exits 0 unless
+``--fail-on partial``)::
 
     judgement = judge(results, policy_file.waivers, date.today())
     judgement.verdict, judgement.warnings, judgement.line()
@@ -109,11 +110,13 @@ def _decide(judgement: Judgement, passed: int) -> None:
     for waiver in judgement.expired_waivers:
         reasons.append(f"the waiver for {waiver['id']} expired on {waiver['expires']} ({waiver['reason']}): "
                        "fix the failure, or renew the waiver with a new date")
+    if judgement.expired_waivers:
+        judgement.verdict = levels.FAIL
     if not passed:
         reasons.append("no check passed: the run verified nothing")
-    if judgement.expired_waivers or not passed:
-        judgement.verdict = levels.FAIL
-    if judgement.verdict == levels.PARTIAL:
+        if judgement.verdict == levels.PASS:
+            judgement.verdict = levels.PARTIAL
+    if judgement.verdict == levels.PARTIAL and judgement.core_skipped:
         reasons.append(f"{len(judgement.core_skipped)} core check(s) skipped: "
                        + ", ".join(sorted({s['id'] for s in judgement.core_skipped})))
 

@@ -3,7 +3,7 @@ name catalogued checks, and the README's table as generated.
 
 Fails when a check file has no entry (its report would have no title, guards or fix), an entry names a
 file that does not exist, a lint rule that flowlb does not have, a mutant names a check that is not
-catalogued, or the README's table drifted from the catalogue.
+catalogued, a check has no valid level (and its reason), or the README's table drifted from the catalogue.
 """
 
 from __future__ import annotations
@@ -12,6 +12,7 @@ import re
 
 from flowlb import paths
 from flowlb.checks import catalogue
+from flowlb.levels import LEVELS
 from tests.support.mutants import catalogue as mutants
 
 RULE_SOURCES = [paths.package_parent() / "flowlb" / "lint" / name for name in ("rules.py", "run.py", "versions.py")]
@@ -24,6 +25,14 @@ def test_one_entry_per_check_file() -> None:
     assert sorted(entries) == files
     assert len({check.id for check in catalogue.checks()}) == len(entries)
     assert all(check.title and check.guards and check.fix for check in catalogue.checks())
+
+
+def test_every_check_has_a_level_and_says_why() -> None:
+    """The verdict weighs a check by its level: a missing or misspelt one would make a check count for nothing."""
+    for check in catalogue.checks():
+        assert check.level in LEVELS, f"{check.id}: level {check.level!r}"
+        assert len(check.level_reason) > 20 and check.level_reason.endswith("."), check.id
+    assert catalogue.by_id("loads/config_loads").level == "core"  # type: ignore[union-attr]
 
 
 def test_lint_rules_exist() -> None:

@@ -150,7 +150,8 @@ def test_hostile_names_are_escaped_and_the_charts_are_not() -> None:
     info = RunInfo(hostile, hostile, hostile, nodes=[hostile], extra_listeners={hostile: hostile})
     page = render_html(info, [check, *sample_results()], {"passed": 3, "failed": 2, "skipped": 0})
     assert "<script" not in page
-    assert page.count("&lt;script&gt;") == 19, "header x6, to-do x4, area heading, row x8 (figure name and value too)"
+    assert page.count("&lt;script&gt;") == 20, (
+        "header x6, verdict reason, to-do x4, area heading, row x8 (figure name and value too)")
     assert "id='x.py::test[&lt;script&gt;alert(1)&lt;/script&gt;&#39;]'" in page, "the quote cannot end the id"
     assert "<div class=fix><b>Fix:</b> <code>&lt;script&gt;alert(1)&lt;/script&gt;</code></div>" in page
     assert len(svgs(page)) == 2, "the plots' <img> tags are inserted as HTML"

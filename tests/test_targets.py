@@ -28,7 +28,14 @@ def test_hardened_passes_the_whole_suite_on_target(target: str, request: pytest.
     print(result.stdout[-3000:])
     assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-2000:]
     summary = json.loads((tmp_path / "latest" / "summary.json").read_text())
-    assert summary["verdict"] == "pass" and summary["counts"]["failed"] == 0
+    assert summary["counts"]["failed"] == 0
+    # the local target's nodes share one address: the dead-node check's cut-off case, a core check, cannot run there,
+    # so that run is partial (exit 0 all the same); checks the profile has nothing for (no backup) leave no gap
+    core_skipped = [check["nodeid"] for check in summary["core_skipped"]]
+    if target == "local":
+        assert summary["verdict"] == "partial" and len(core_skipped) == 1 and core_skipped[0].endswith("[cut_off]")
+    else:
+        assert summary["verdict"] == "pass" and not core_skipped, core_skipped
     run = summary["run"]
     assert run["resolved_target"] == target and run["haproxy"][0].isdigit() and run["openssl"].startswith("OpenSSL")
     assert run["config_path"] == "profile hardened" and len(run["config_sha256"]) == 64

@@ -2,8 +2,9 @@
 
 CloudBees' own deployment puts cookie affinity in front of the web tier ("any ingress that supports
 sticky sessions will suffice"): a user's UI session lives on the web node that started it. Policy:
-the spec's ``lb.web_affinity``; with ``"cookie"`` (the default) a browser, that is a cookie jar that
-sends back what the LB set, must be answered by one node for all its requests, while new browsers
+the policy file's ``web_affinity``, else the spec's ``lb.web_affinity``; with ``"cookie"`` (the
+default) a browser, that is a cookie jar that sends back what the LB set, must be answered by one
+node for all its requests, while new browsers
 (no cookie yet) reach more than one node. When a browser's node dies, its next requests must all
 succeed on a healthy node, where it then stays. Fails without cookie persistence (every request is
 balanced anew), with `balance source` (every browser of one address on one node), and when the LB
@@ -19,6 +20,8 @@ from http.cookies import CookieError, SimpleCookie
 import pytest
 import urllib3
 
+from flowlb import policy
+from flowlb.checks.applies import does_not_apply
 from flowlb.checks.backend import Backend
 from flowlb.lbclient import echo
 from flowlb.spec import ClusterSpec
@@ -56,11 +59,14 @@ class Browser:
 @pytest.fixture
 def web(backend: Callable[[str], Backend], flowlb_spec: ClusterSpec) -> Backend:
     """The backend behind 443, when the policy asks for affinity and it has nodes to choose from."""
-    if flowlb_spec.lb.web_affinity != "cookie":
-        pytest.skip(f"the spec's lb.web_affinity is {flowlb_spec.lb.web_affinity!r}: no web affinity is required")
+    wanted, source = policy.current().web_affinity, "the policy's web_affinity"
+    if wanted is None:
+        wanted, source = flowlb_spec.lb.web_affinity, "the spec's lb.web_affinity"
+    if wanted != "cookie":
+        does_not_apply(f"{source} is {wanted!r}: no web affinity is required")
     servers = backend("https")
     if len(servers.primaries()) < 2:
-        pytest.skip(f"{servers.name} (behind 443) has one primary server: a browser has nowhere else to go")
+        does_not_apply(f"{servers.name} (behind 443) has one primary server: a browser has nowhere else to go")
     return servers
 
 

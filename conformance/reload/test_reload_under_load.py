@@ -10,8 +10,8 @@ idempotent request fails (each is sent once more when its keep-alive connection 
 as HTTP clients do); neither server gets a request from the new worker (a reload without kept
 state brings every server back UP, and a node in bootstrap mode gets traffic until it is detected
 again); the new config answers; and the STOMP sessions still carry messages
-``policy.RELOAD_OBSERVE_S`` later (old workers keep them up to `hard-stop-after`, which the policy
-wants at least ``policy.RELOAD_SESSIONS_MIN_S``). Everything is put back. Fails with
+``policy.current().reload_observe_s`` later (old workers keep them up to `hard-stop-after`, which the policy
+wants at least ``reload_sessions_min_s``). Everything is put back. Fails with
 `hard-stop-after 1s` or without `load-server-state-from-file`. On a live LB it needs
 `--destructive`, `--runtime-api` and `--master-cli` or `--reload-command`.
 """
@@ -25,6 +25,7 @@ import pytest
 import urllib3
 
 from flowlb import policy
+from flowlb.checks.applies import does_not_apply
 from flowlb.checks.backend import Backend
 from flowlb.checks.counters import measure_spread
 from flowlb.checks.settings import section_for_role
@@ -51,9 +52,10 @@ def _hard_stop_allows_sessions(config_text: str) -> None:
     lines = [line for section in HAProxyConfig.parse(config_text).of_kind("global")
              for line in section.own("hard-stop-after")]
     hard_stop = parse_time_s(lines[-1].value(1)) if lines else None
-    if hard_stop is not None and policy.RELOAD_OBSERVE_S < hard_stop < policy.RELOAD_SESSIONS_MIN_S:
+    rules = policy.current()
+    if hard_stop is not None and rules.reload_observe_s < hard_stop < rules.reload_sessions_min_s:
         pytest.fail(f"`hard-stop-after {hard_stop:g}s` ends every STOMP session at each reload after {hard_stop:g} s, "
-                    f"less than the policy's {policy.RELOAD_SESSIONS_MIN_S:g} s: waitForJob sessions are cut in each "
+                    f"less than the policy's {rules.reload_sessions_min_s:g} s: waitForJob sessions are cut in each "
                     f"change window. {SESSION_FIX}")
 
 
@@ -73,7 +75,8 @@ def _sessions_still_work(sessions: list[StompSession]) -> None:
         try:
             session.send_with_receipt("/queue/flowlb.reload", b"after the reload")
         except Exception as exc:  # noqa: BLE001 - stomp.py raises its own on a closed connection
-            pytest.fail(f"a STOMP session open before the reload broke {policy.RELOAD_OBSERVE_S:g} s after it "
+            observe_s = policy.current().reload_observe_s
+            pytest.fail(f"a STOMP session open before the reload broke {observe_s:g} s after it "
                         f"({type(exc).__name__}): waitForJob sessions are cut in every change window. {SESSION_FIX}")
 
 
@@ -111,7 +114,7 @@ def test_reload_under_load_keeps_requests_sessions_and_server_states(
     spread = measure_spread(runtime, lambda i: pool.request("GET", f"/flowlb/reload?i={i}"), 20)
     up = sorted(spread.up)
     if len(up) < 2:
-        pytest.skip(f"{spread.backend} has one UP server: draining it leaves none to serve")
+        does_not_apply(f"{spread.backend} has one UP server: draining it leaves none to serve")
     _hard_stop_allows_sessions(lb.config_text)
     backend, drained = spread.backend, up[-1]
     servers, down = _down_candidate(lb, request, up)
@@ -131,7 +134,8 @@ def test_reload_under_load_keeps_requests_sessions_and_server_states(
                 lb.replace_config(changed)
             reloaded_at = stream.now()
             took = lb.reload(30)
-            wait_until(lambda: stream.now() > reloaded_at + took + policy.RELOAD_OBSERVE_S, 30, "the stream after")
+            after = reloaded_at + took + policy.current().reload_observe_s
+            wait_until(lambda: stream.now() > after, 30, "the stream after")
         failures = stream.failures()
         # the new worker's counters start at zero: whatever a kept-out server counts, it got after the reload
         out = {name: runtime.server(backend, name) for name in (drained, servers.server(down) if servers and down

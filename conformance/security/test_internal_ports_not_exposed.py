@@ -4,7 +4,7 @@ Flow servers talk among themselves on ZooKeeper (2181, 2888, 3888), with agents 
 repository (8200) and analytics (9200, 9500). An LB that answers on one of them lets clients reach
 what only the cluster's machines should. The usual stats ports (1936, 8404, 9000, 9101) may answer
 only behind a password. The LB's address is connect-scanned on those ports, every port at once,
-each bounded by ``policy.SCAN_TIMEOUT_S``: the live LB's address (``--target external``, nothing is
+each bounded by the policy's ``scan_timeout_s``: the live LB's address (``--target external``, nothing is
 changed), the HAProxy container's own address, or on the local target the config's binds on those
 ports. A bind the config puts on loopback or on a ``--management-networks`` address is not counted.
 Fails when an internal port accepts a connection, or a stats port serves HAProxy's stats page, CSV
@@ -32,7 +32,7 @@ def test_lb_answers_on_no_internal_port(
     ports = {**policy.FLOW_INTERNAL_PORTS, **policy.STATS_PORTS}
     endpoints = {port: endpoint for port in ports if port not in private
                  and (endpoint := lb.port_on_lb(port)) is not None}
-    open_ports = accepting(endpoints, policy.SCAN_TIMEOUT_S)
+    open_ports = accepting(endpoints, policy.current().scan_timeout_s)
     record_property("ports_scanned", sorted(endpoints))
     record_property("ports_open", open_ports)
     exposed = [f"{endpoints[port].host}:{port} ({ports[port]}) accepts connections" for port in open_ports

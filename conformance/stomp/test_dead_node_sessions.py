@@ -9,7 +9,7 @@ check) x fall``, at most 30 s by policy, plus one interval and 1 s, as its check
 must close those sessions. A client that reconnects must land on a healthy node within the same
 limit. It may retry, as Flow agents do: an attempt that reaches the dead node before it is marked
 DOWN is closed, or (HAProxy 3.0.11, with a cut-off node) never answered, so each attempt waits at
-most ``policy.STOMP_CONNECT_ATTEMPT_S`` for CONNECTED. When a node is killed, its clients must see
+most the policy's ``stomp_connect_attempt_s`` for CONNECTED. When a node is killed, its clients must see
 the disconnect within that limit too.
 """
 
@@ -96,7 +96,7 @@ def _reconnect(lb: Target, deadline: float) -> tuple[StompSession | None, int]:
         attempts += 1
         left = deadline - time.monotonic()
         try:
-            attempt_s = max(1.0, min(left, policy.STOMP_CONNECT_ATTEMPT_S))
+            attempt_s = max(1.0, min(left, policy.current().stomp_connect_attempt_s))
             return open_session(lb.endpoints.stomp, lb.ca_file, timeout=attempt_s), attempts
         except StompError:
             if time.monotonic() >= deadline:

@@ -1,10 +1,14 @@
 """The operator policy the checks hold a config's own settings against.
 
 A check reads the limit it enforces from the config under test (or the live LB) and compares it
-with these bounds; it never compares with the numbers of flowlb's own generated profile.
+with these bounds; it never compares with the numbers of flowlb's own generated profile. The constants
+are the defaults; a check reads the run's values from :func:`current`, which an operator's policy file
+(``--policy``) can change.
 """
 
 from __future__ import annotations
+
+from dataclasses import dataclass
 
 HEADER_TIMEOUT_MAX_S = 30.0
 """Longest a client may take to send its request headers (``timeout http-request``, else ``timeout client``)."""
@@ -53,3 +57,43 @@ RELOAD_SESSIONS_MIN_S = 300.0
 
 RELOAD_OBSERVE_S = 3.0
 """How long after a reload the reload check keeps streaming and then proves the STOMP sessions still work."""
+
+
+@dataclass(frozen=True)
+class Policy:
+    """The policy a run holds the LB to: the numbers above, unless the operator's policy file
+    (``--policy``, :mod:`flowlb.policyfile`) says otherwise, and two choices of their own::
+
+        current().header_timeout_max_s        # 30.0, or the policy file's header_timeout_max_s
+    """
+
+    header_timeout_max_s: float = HEADER_TIMEOUT_MAX_S
+    header_buffer_max: int = HEADER_BUFFER_MAX
+    hung_detection_max_s: float = HUNG_DETECTION_MAX_S
+    stomp_idle_min_s: float = STOMP_IDLE_MIN_S
+    stomp_connect_attempt_s: float = STOMP_CONNECT_ATTEMPT_S
+    long_request_s: float = LONG_REQUEST_S
+    margin_s: float = MARGIN_S
+    observe_cut_max_s: float = OBSERVE_CUT_MAX_S
+    scan_timeout_s: float = SCAN_TIMEOUT_S
+    upload_max_bytes: int = UPLOAD_MAX_BYTES
+    reload_sessions_min_s: float = RELOAD_SESSIONS_MIN_S
+    reload_observe_s: float = RELOAD_OBSERVE_S
+    management_networks: tuple[str, ...] = ()
+    """CIDRs where a stats listener may serve without a password (as ``--management-networks``, which wins)."""
+    web_affinity: str | None = None
+    """``cookie`` or ``none``, as the spec's ``lb.web_affinity``; ``None``: the spec decides."""
+
+
+_current = Policy()
+
+
+def current() -> Policy:
+    """The policy of this run (the defaults above until a policy file is used)."""
+    return _current
+
+
+def use(policy: Policy) -> None:
+    """Make ``policy`` the one :func:`current` answers (the plugin does, from ``--policy``)."""
+    global _current  # noqa: PLW0603 - one policy per run, read by checks far from the options
+    _current = policy

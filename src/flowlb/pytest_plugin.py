@@ -19,7 +19,7 @@ from typing import Any, TypeVar
 import pytest
 import urllib3
 
-from flowlb import __version__
+from flowlb import __version__, levels, policy, policyfile
 from flowlb.checks import catalogue
 from flowlb.checks.backend import Backend
 from flowlb.checks.drill import Drill
@@ -44,6 +44,7 @@ from flowlb.spec import PROFILES, ClusterSpec, load_spec
 from flowlb.stompclient import StompError, StompSession, open_session
 from flowlb.targets.base import NodeControl, Target
 from flowlb.targets.select import TARGETS, choose_target, start_target
+from flowlb.verdict import Judgement, judge
 
 TLS_ROLES = ("https", "server_tls", "stomp")
 CLOSE_WITHIN_S = 10.0  # a check's HTTP pools close within this, even when an interrupt left a pool's lock held
@@ -54,6 +55,7 @@ KEPT_KEY = pytest.StashKey[str]()  # --keep-cluster: how to reach and remove the
 SHARED_KEY = pytest.StashKey[str]()  # --shared-cluster: how this run's config ran on it
 LONG_WAIT_MARK = "long_wait"  # a check judged from a wait that runs alongside the others (flowlb.checks.longwaits)
 OPERATOR_KEY = pytest.StashKey[OperatorConfig | None]()
+POLICY_KEY = pytest.StashKey[policyfile.PolicyFile | None]()  # --policy, as loaded
 
 
 @dataclass(frozen=True)
@@ -111,13 +113,16 @@ _CLUSTER_OPTIONS = (
     _Option("--stomp-idle-seconds", "flowlb_stomp_idle", "how long a STOMP session with heart-beats off must "
             "survive silence where HAProxy's timers for it cannot be read (a live LB)", "FLOWLB_STOMP_IDLE_S", "45"),
     _Option("--long-request-seconds", "flowlb_long_request", "how long a Flow API call on 8000 and 8443 may take "
-            "and still get its answer (the mock node answers after this long; at most 600)", "FLOWLB_LONG_REQUEST_S",
-            "75"),
+            "and still get its answer (the mock node answers after this long; at most 600; default: the policy's "
+            "long_request_s, 75)", "FLOWLB_LONG_REQUEST_S"),
     _Option("--stomp-vhost", "flowlb_stomp_vhost", "CONNECT's host header on 61613 (default: the LB's address; a "
             "RabbitMQ behind the LB wants '/')", "FLOWLB_STOMP_VHOST"),
     _Option("--management-networks", "flowlb_management_networks", "CIDRs of your management networks, e.g. "
             "10.9.0.0/16: a stats listener your config binds to an address in them may serve without a password "
-            "(default: loopback only)", "FLOWLB_MANAGEMENT_NETWORKS", ""),
+            "(default: the policy file's management_networks, else loopback only)", "FLOWLB_MANAGEMENT_NETWORKS", ""),
+    _Option("--policy", "flowlb_policy", "your policy file (TOML, see fixtures/policy.example.toml): the numbers the "
+            "checks hold the LB to, levels of your own, and waivers with a reason and an expiry date", "FLOWLB_POLICY",
+            type=Path),
     _Option("--strict-warnings", "flowlb_strict_warnings", "fail `loads` when HAProxy warns about the config "
             "(zero-warning mode, `haproxy -c -dW`); without it the warnings are listed", type=bool),
     _Option("--keep-cluster", "flowlb_keep", "leave the cluster running after the session (containers target) and "
@@ -155,6 +160,9 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     external = parser.getgroup("flowlb-external", "flowlb: --target external (a live LB, non-destructive)")
     for option in _EXTERNAL_OPTIONS:
         option.add_to(external)
+    group.addoption("--fail-on", dest="flowlb_fail_on", action="append", default=[], metavar="{core,partial,"
+                    "recommended}", help="what fails the run (exit 1) besides a core failure: partial (a core check "
+                    "skipped), recommended (a warning); repeat it or give a comma list [env FLOWLB_FAIL_ON]")
 
 
 @pytest.hookimpl(tryfirst=True)
@@ -164,8 +172,12 @@ def pytest_configure(config: pytest.Config) -> None:
     interrupt_once()
     for option in (*_CLUSTER_OPTIONS, *_EXTERNAL_OPTIONS):
         option.check(config)
-    _management_networks(config)
     _check_input_files(config)
+    loaded = _load_policy(config)
+    fail_on = _fail_on(config)
+    _management_networks(config)
+    if config.getoption("flowlb_long_request", None) is None:
+        config.option.flowlb_long_request = str(policy.current().long_request_s)
     for dest, flag, env, high in (("flowlb_stomp_idle", "--stomp-idle-seconds", "FLOWLB_STOMP_IDLE_S", 3600.0),
                                   ("flowlb_long_request", "--long-request-seconds", "FLOWLB_LONG_REQUEST_S", 600.0)):
         value = config.getoption(dest, None)
@@ -181,30 +193,58 @@ def pytest_configure(config: pytest.Config) -> None:
         setattr(config.option, dest, seconds)
     config.addinivalue_line("markers", f"{LONG_WAIT_MARK}: judged from a wait that runs alongside the other checks "
                                        "(on a quiet twin of the cluster) and ends before the session does")
-    report_dir = config.getoption("flowlb_report_dir", "none")
-    if report_dir == "none" or config.option.collectonly:
+    if config.option.collectonly:
         return
+    report_dir = config.getoption("flowlb_report_dir", "none")
     cfg = config.getoption("flowlb_haproxy_cfg")
     info = RunInfo(
         target=config.getoption("flowlb_target"),
         config=f"operator:{Path(cfg).name}" if cfg else (config.getoption("flowlb_profile") or "spec profile"),
         spec=str(config.getoption("flowlb_spec") or "fixtures/cluster.toml"),
+        policy_path=loaded.path if loaded else "", policy_sha256=loaded.sha256 if loaded else "",
     )
-    try:
-        directory = run_directory(Path(report_dir), info)
-    except OSError as exc:
-        pytest.exit(f"flowlb: --report-dir {report_dir}: cannot make a run directory there "
-                    f"({exc.strerror or exc})", returncode=2)
-    report = RunReport(directory, info)
+    directory = None
+    if report_dir != "none":
+        try:
+            directory = run_directory(Path(report_dir), info)
+        except OSError as exc:
+            pytest.exit(f"flowlb: --report-dir {report_dir}: cannot make a run directory there "
+                        f"({exc.strerror or exc})", returncode=2)
+    report = RunReport(directory, info, loaded, fail_on)
     config.stash[REPORT_KEY] = report
     config.pluginmanager.register(report, "flowlb-run-report")
-    if not config.option.xmlpath:
-        config.option.xmlpath = str(report.directory / "junit.xml")
+    if directory is not None and not config.option.xmlpath:
+        config.option.xmlpath = str(directory / "junit.xml")
+
+
+def _load_policy(config: pytest.Config) -> policyfile.PolicyFile | None:
+    """``--policy``, loaded and made the run's policy; a mistake in it ends the run: one line, exit 2."""
+    path = config.getoption("flowlb_policy", None)
+    if path is None:
+        config.stash[POLICY_KEY] = None
+        return None
+    try:
+        loaded = policyfile.load(Path(path))
+    except FlowlbError as exc:
+        pytest.exit(f"flowlb: --policy (or FLOWLB_POLICY): {exc}", returncode=2)
+    policy.use(loaded.policy)
+    config.stash[POLICY_KEY] = loaded
+    return loaded
+
+
+def _fail_on(config: pytest.Config) -> set[str]:
+    """``--fail-on`` (else FLOWLB_FAIL_ON) as a set of levels; a wrong word ends the run: one line, exit 2."""
+    given = config.getoption("flowlb_fail_on", None) or [os.environ.get("FLOWLB_FAIL_ON", "")]
+    try:
+        return levels.parse_fail_on(given)
+    except ValueError as exc:
+        pytest.exit(f"flowlb: {exc} (or FLOWLB_FAIL_ON)", returncode=2)
 
 
 @pytest.hookimpl(trylast=True)
 def pytest_unconfigure(config: pytest.Config) -> None:
     """The run is over, its clusters gone: a late Ctrl-C must not kill it by the signal as Python exits."""
+    policy.use(policy.Policy())  # a program that runs pytest again in-process starts from flowlb's own policy
     cleanup_done(exiting=_pytest_is_the_program())
 
 
@@ -218,15 +258,21 @@ def _pytest_is_the_program() -> bool:
 
 
 class RunReport:
-    """The run's report as it is collected (one result per check) and published when the run finished."""
+    """The run's report as it is collected (one result per check), its verdict and exit status, and the report
+    published when the run finished (into ``directory``; ``None`` with ``--report-dir none``, where the verdict
+    and the exit status are the same, only nothing is written)."""
 
-    def __init__(self, directory: Path, info: RunInfo) -> None:
+    def __init__(self, directory: Path | None, info: RunInfo, policy_file: policyfile.PolicyFile | None = None,
+                 fail_on: set[str] | None = None) -> None:
         self.directory = directory
         self.info = info
+        self.policy_file = policy_file
+        self.fail_on = fail_on or {levels.CORE}
         self.results: dict[str, CheckResult] = {}
         self.finished: set[str] = set()  # checks whose teardown has been reported: they ran to the end
         self.interrupted = False
         self.published = False
+        self.judgement: Judgement | None = None
 
     def pytest_keyboard_interrupt(self) -> None:
         self.interrupted = True  # Ctrl-C or SIGTERM, once or several times: never a verdict
@@ -237,7 +283,7 @@ class RunReport:
             self.finished.add(report.nodeid)
         result = self.results.get(report.nodeid)
         if result is None:
-            result = self.results[report.nodeid] = _describe(report)
+            result = self.results[report.nodeid] = _describe(report.nodeid, self._levels())
         if report.failed:
             result.outcome = "failed"
             result.message = _failure_message(report)
@@ -247,9 +293,15 @@ class RunReport:
         result.seconds += report.duration
         result.figures.update({str(k): v for k, v in report.user_properties})
 
+    def _levels(self) -> dict[str, str]:
+        return self.policy_file.levels if self.policy_file else {}
+
     @pytest.hookimpl(trylast=True)
     def pytest_sessionfinish(self, session: pytest.Session, exitstatus: int) -> None:
-        """Publish the run's report once junit.xml is written; drop it when the run did not finish.
+        """Judge the run and publish its report once junit.xml is written; drop it when the run did not finish.
+
+        A finished run's exit status is its verdict's (``--fail-on``): 1 on ``fail``, 0 otherwise, although pytest
+        says 1 for any failed test (a warning, a waived failure). An unfinished one keeps pytest's status.
 
         Finished means: pytest says so, no interrupt came, and every selected check ran its teardown.
         A second Ctrl-C can make pytest's exit status look like success after one check of four.
@@ -267,26 +319,52 @@ class RunReport:
         if interrupted() and not self.interrupted:  # the KeyboardInterrupt never reached pytest: still no verdict
             self.interrupted = True
             session.exitstatus = pytest.ExitCode.INTERRUPTED
-        if (exitstatus in (pytest.ExitCode.OK, pytest.ExitCode.TESTS_FAILED) and not self.interrupted
+        if not (exitstatus in (pytest.ExitCode.OK, pytest.ExitCode.TESTS_FAILED) and not self.interrupted
                 and (not not_run or self.info.cut_short) and session.items):
-            self.directory = finish(self.directory, self.info, list(self.results.values()))
+            if self.directory is not None:
+                discard(self.directory)
+            return
+        levels_of = self._levels()
+        never_ran = [(nodeid, _describe(nodeid, levels_of).level) for nodeid in not_run] if self.info.cut_short else []
+        results = list(self.results.values())
+        self.judgement = judge(results, self.policy_file.waivers if self.policy_file else (), not_run=never_ran)
+        session.exitstatus = self.judgement.exit_code(self.fail_on)
+        if self.directory is not None:
+            self.directory = finish(self.directory, self.info, results, self.judgement)
             self.published = True
-        else:
-            discard(self.directory)
 
     def pytest_terminal_summary(self, terminalreporter: pytest.TerminalReporter) -> None:
-        if self.published:
+        judgement = self.judgement
+        if judgement is None:
+            return
+        for waiver in judgement.expired_waivers:
+            terminalreporter.write_line(f"flowlb: the waiver for {waiver['id']} expired on {waiver['expires']} "
+                                        f"({waiver['reason']}): it fails the run", red=True)
+        for waiver in judgement.unused_waivers:
+            terminalreporter.write_line(f"flowlb: unused waiver: {waiver['id']} ({waiver['reason']}, until "
+                                        f"{waiver['expires']}) matched no failure", yellow=True)
+        for warning in judgement.warnings:
+            terminalreporter.write_line(f"flowlb: warning (recommended): {warning['nodeid']}: {warning['title']}")
+        for waived in judgement.waived:
+            terminalreporter.write_line(f"flowlb: waived: {waived['nodeid']}: {waived['reason']} (until "
+                                        f"{waived['expires']})")
+        if self.published and self.directory is not None:
             note = f" (cut short: {self.info.cut_short})" if self.info.cut_short else ""
             terminalreporter.write_line(f"flowlb report: {self.directory / 'index.html'}{note}")
+        colour = {levels.PASS: "green", levels.PARTIAL: "yellow"}.get(judgement.verdict, "red")
+        fail_on = ",".join(level for level in levels.FAIL_ON if level in self.fail_on)
+        terminalreporter.write_line(f"{judgement.line()}; exit {judgement.exit_code(self.fail_on)} (--fail-on "
+                                    f"{fail_on})", **{colour: True, "bold": True})
 
 
-def _describe(report: pytest.TestReport) -> CheckResult:
-    """The check's catalogue entry (id, area, title, what it guards, fix) for the report."""
-    check = catalogue.by_file(report.nodeid)
+def _describe(nodeid: str, levels_of: dict[str, str]) -> CheckResult:
+    """The check's catalogue entry (id, area, title, what it guards, fix) for the report, and its level: the policy
+    file's (``levels_of``), else the catalogue's; a test the catalogue does not know weighs as core."""
+    check = catalogue.by_file(nodeid)
     if check is None:
-        return CheckResult(nodeid=report.nodeid, area="checks", title=report.nodeid.split("::")[-1], guards="")
-    return CheckResult(nodeid=report.nodeid, area=check.area, title=check.title, guards=check.guards,
-                       check_id=check.id, fix=check.fix)
+        return CheckResult(nodeid=nodeid, area="checks", title=nodeid.rsplit("::", maxsplit=1)[-1], guards="")
+    return CheckResult(nodeid=nodeid, area=check.area, title=check.title, guards=check.guards,
+                       check_id=check.id, fix=check.fix, level=levels_of.get(check.id, check.level))
 
 
 def _failure_message(report: pytest.TestReport) -> str:
@@ -303,9 +381,10 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> Any:
         return (yield)
     except OSError as exc:
         report = session.config.stash.get(REPORT_KEY, None)
-        where = report.directory.parent if report is not None else "the report directory"
-        if report is not None and not report.published:
-            discard(report.directory)
+        directory = report.directory if report is not None else None
+        where = directory.parent if directory is not None else "the report directory"
+        if report is not None and directory is not None and not report.published:
+            discard(directory)
         sys.stderr.write(f"flowlb: cannot write the run's report in {where} ({exc.strerror or exc}); "
                          "no report was published\n")
         session.exitstatus = 2
@@ -563,8 +642,9 @@ def _check_input_files(config: pytest.Config) -> None:
 
 
 def _management_networks(config: pytest.Config) -> list[ipaddress.IPv4Network | ipaddress.IPv6Network]:
-    """``--management-networks`` parsed; a bad CIDR ends the run with one line and exit 2."""
-    text = config.getoption("flowlb_management_networks", None) or ""
+    """``--management-networks`` parsed, else the policy file's ``management_networks``; a bad CIDR ends the run
+    with one line and exit 2."""
+    text = config.getoption("flowlb_management_networks", None) or ",".join(policy.current().management_networks)
     try:
         return [ipaddress.ip_network(part.strip(), strict=False) for part in text.split(",") if part.strip()]
     except ValueError as exc:

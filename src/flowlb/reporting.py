@@ -21,6 +21,11 @@ import jinja2
 
 from flowlb import __version__, plots
 from flowlb.errors import FlowlbError
+from flowlb.verdict import Judgement, judge, summary_fields
+
+SCHEMA_VERSION = 1
+"""``summary.json``'s ``schema_version`` (``schemas/summary.schema.json``): raised when a field changes meaning or
+goes; a new field does not raise it."""
 
 
 @dataclass
@@ -33,10 +38,12 @@ class CheckResult:
     guards: str
     check_id: str = ""
     fix: str = ""  # the catalogue's fix, for a failure message that does not give one
+    level: str = "core"  # the catalogue's, or the policy file's [levels]; a check not in the catalogue is core
     outcome: str = "passed"
     message: str = ""
     seconds: float = 0.0
     figures: dict[str, object] = field(default_factory=dict)
+    waived: str = ""  # the policy file's reason, for a failure it waives
 
 
 @dataclass
@@ -57,6 +64,8 @@ class RunInfo:
     egress_fence: str = ""  # how HAProxy under test was kept from sending past loopback, or why it was not
     config_path: str = ""  # the operator's file, or "profile NAME" for a generated config
     config_sha256: str = ""  # of the operator's file as given, or of the rendered profile as run
+    policy_path: str = ""  # the operator's policy file (--policy), "" for flowlb's own policy
+    policy_sha256: str = ""  # of that file as given
     flowlb_version: str = __version__
     ended: float = 0.0
     cut_short: str = ""  # why the run stopped before every selected check ran (-x, --maxfail); "" when it did not
@@ -102,17 +111,22 @@ def run_directory(root: Path, info: RunInfo) -> Path:
     return fresh_directory(root, f"{stamp}-{safe}")
 
 
-def finish(directory: Path, info: RunInfo, results: list[CheckResult]) -> Path:
-    """Write the summary and HTML, then publish the directory (drop ``.partial``, point ``latest``)."""
+def finish(directory: Path, info: RunInfo, results: list[CheckResult], judgement: Judgement | None = None) -> Path:
+    """Write the summary and HTML, then publish the directory (drop ``.partial``, point ``latest``).
+
+    ``counts`` and ``areas`` are pytest's outcomes (a waived failure is failed there); the verdict is the
+    ``judgement``'s (by default, the results judged by their levels, without waivers)."""
+    judgement = judgement or judge(results)
     counts = {outcome: sum(r.outcome == outcome for r in results) for outcome in ("passed", "failed", "skipped")}
     info.ended = time.time()
     areas: dict[str, dict[str, int]] = {}
     for result in results:
         areas.setdefault(result.area, {"passed": 0, "failed": 0, "skipped": 0})[result.outcome] += 1
     summary = {
+        "schema_version": SCHEMA_VERSION,
         "run": asdict(info),
         "counts": counts,
-        "verdict": "pass" if counts["failed"] == 0 and counts["passed"] > 0 else "fail",
+        **summary_fields(judgement),
         "areas": areas,
         "skipped": [{"check": r.check_id or r.nodeid, "nodeid": r.nodeid, "reason": r.message}
                     for r in results if r.outcome == "skipped"],
@@ -120,7 +134,7 @@ def finish(directory: Path, info: RunInfo, results: list[CheckResult]) -> Path:
     }
     try:
         (directory / "summary.json").write_text(json.dumps(summary, indent=2, default=str))
-        (directory / "index.html").write_text(render_html(info, results, counts))
+        (directory / "index.html").write_text(render_html(info, results, counts, judgement))
     except BaseException:
         discard(directory)  # never leave a half-written report behind
         raise
@@ -265,13 +279,17 @@ class _Area:
         )
 
 
-def render_html(info: RunInfo, results: list[CheckResult], counts: dict[str, int]) -> str:
+def render_html(
+    info: RunInfo, results: list[CheckResult], counts: dict[str, int], judgement: Judgement | None = None
+) -> str:
     """A self-contained page: what to fix first, then checks grouped by area like an operator's checklist."""
+    judgement = judgement or judge(results)
     return TEMPLATES.get_template("conformance.html.j2").render(
         info=info,
         started=time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(info.started)),
         counts=counts,
-        verdict="pass" if counts["failed"] == 0 and counts["passed"] > 0 else "fail",
-        failed=[_Row.of(result) for result in results if result.outcome == "failed"],
+        verdict=judgement.verdict,
+        judgement=judgement,
+        failed=[_Row.of(result) for result in results if result.outcome == "failed" and not result.waived],
         areas=[_Area.of(area, [r for r in results if r.area == area]) for area in sorted({r.area for r in results})],
     )

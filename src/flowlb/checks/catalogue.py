@@ -5,7 +5,7 @@ checks show a finding live; the mutant sweep and the operator corpus test link m
 to checks through it; the README's table of checks is generated from it::
 
     check = by_file("redirect/test_redirect_drops_port_80.py")
-    check.id, check.area, check.fix, check.lint
+    check.id, check.area, check.fix, check.lint, check.level
     checks_showing("FLOW011")           # the checks a FLOW011 finding makes fail
     print(markdown_table())             # the README's table of checks
 """
@@ -20,7 +20,7 @@ from importlib import resources
 
 @dataclass(frozen=True)
 class Check:
-    """One conformance check: its id, file, area, title, what it guards, its fix, lint rules and finding."""
+    """One conformance check: its id, file, area, title, what it guards, its fix, lint rules, level and finding."""
 
     id: str
     file: str
@@ -28,6 +28,8 @@ class Check:
     guards: str
     fix: str
     lint: tuple[str, ...]
+    level: str
+    level_reason: str
     finding: str = ""
 
     @property
@@ -41,7 +43,7 @@ def checks() -> tuple[Check, ...]:
     text = resources.files("flowlb.checks").joinpath("catalogue.toml").read_text(encoding="utf-8")
     return tuple(
         Check(entry["id"], entry["file"], entry["title"], entry["guards"], entry["fix"], tuple(entry["lint"]),
-              entry.get("finding", ""))
+              entry["level"], entry["level_reason"], entry.get("finding", ""))
         for entry in tomllib.loads(text)["check"]
     )
 
@@ -52,17 +54,22 @@ def by_file(file: str) -> Check | None:
     return next((check for check in checks() if check.file == path), None)
 
 
+def by_id(check_id: str) -> Check | None:
+    """The check named ``check_id`` (``redirect/redirect_to_https``)."""
+    return next((check for check in checks() if check.id == check_id), None)
+
+
 def checks_showing(rule: str) -> list[Check]:
     """The checks that fail, live, for the cause a lint ``rule`` flags."""
     return [check for check in checks() if rule in check.lint]
 
 
 def markdown_table() -> str:
-    """The README's table: one row per check, with what it proves and the lint rules that see its cause."""
-    rows = ["| check | proves | lint |", "| --- | --- | --- |"]
+    """The README's table: one row per check, with its level, what it proves and the lint rules that see its cause."""
+    rows = ["| check | level | proves | lint |", "| --- | --- | --- | --- |"]
     for check in checks():
         rules = ", ".join(check.lint) or "(live only)"
-        rows.append(f"| `{check.id}` | {_short(check.title).rstrip('.')} | {rules} |")
+        rows.append(f"| `{check.id}` | {check.level} | {_short(check.title).rstrip('.')} | {rules} |")
     return "\n".join(rows)
 
 

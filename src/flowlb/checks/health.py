@@ -5,7 +5,7 @@ The limits the health and failover checks enforce, in one place:
 * marked DOWN within ``inter x fall``, plus one interval (the phase of the check timer) and 1 s;
 * when the check itself hangs, each of the ``fall`` checks also waits out its timeout (``timeout
   check`` where the config sets one, else ``inter``), so ``(inter + timeout) x fall`` plus the same
-  margin, and that must stay within the policy's ``HUNG_DETECTION_MAX_S``;
+  margin, and that must stay within the policy's ``hung_detection_max_s``;
 * back UP within ``inter x rise``, plus the same margin.
 """
 
@@ -13,11 +13,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from flowlb import policy
 from flowlb.haproxy.config import HAProxyConfig
 from flowlb.haproxy.runtime import RuntimeAPI, ServerStat
 from flowlb.haproxy.timing import check_interval_s, detection_limit_s
 from flowlb.net import wait_until
-from flowlb.policy import HUNG_DETECTION_MAX_S
 from flowlb.spec import ClusterSpec
 
 TOLERANCE_S = 1.0
@@ -38,12 +38,13 @@ class CheckTiming:
     def hung_limit_s(self) -> float:
         """The limit for a server that hangs; the check fails at once when the config allows more than the policy."""
         limit = self.down_limit_s(check_hangs=True)
-        if limit > HUNG_DETECTION_MAX_S + TOLERANCE_S:
+        allowed = policy.current().hung_detection_max_s
+        if limit > allowed + TOLERANCE_S:
             import pytest
 
             pytest.fail(
                 f"with {self.describe()}, HAProxy needs up to {limit:.0f} s to take out a server that hangs, more than "
-                f"the policy's {HUNG_DETECTION_MAX_S:g} s: clients wait on it all that time. Fix: keep `timeout check` "
+                f"the policy's {allowed:g} s: clients wait on it all that time. Fix: keep `timeout check` "
                 "near `inter` (or drop it), and `inter x fall` short."
             )
         return limit

@@ -11,7 +11,7 @@ check then reads its outcome, which names what failed and why.
 On the twin, which carries nothing but these waits, HAProxy's own timers for each wait's stream
 (``show sess all``, see `flowlb.haproxy.streams`) say within a second when HAProxy would cut it: a
 timer that outlasts the policy (the call's ``--long-request-seconds``, a silent session's 600 s)
-passes, one that fires within ``OBSERVE_CUT_MAX_S`` is waited for and observed, and a later one
+passes, one that fires within the policy's ``observe_cut_max_s`` is waited for and observed, and a later one
 fails on HAProxy's word. Where the timers cannot be read (a live LB, which carries other traffic),
 the whole wait is observed: ``--long-request-seconds`` for a call, ``--stomp-idle-seconds`` of silence::
 
@@ -31,13 +31,13 @@ from dataclasses import dataclass, field
 
 import urllib3
 
+from flowlb import policy
 from flowlb.checks.settings import backend_of, idle_cut_s, section_for_role
 from flowlb.checks.slowheaders import slow_client
 from flowlb.errors import TargetError
 from flowlb.haproxy.streams import StreamTimers, find_stream
 from flowlb.lbclient import echo, lb_pool
 from flowlb.net import wait_until
-from flowlb.policy import MARGIN_S, OBSERVE_CUT_MAX_S, STOMP_IDLE_MIN_S
 from flowlb.stompclient import StompError, StompSession, open_session
 from flowlb.targets.base import Target
 
@@ -166,21 +166,22 @@ class LongWaits:
             stream = watch.next_cut(http=False, give_up=lambda: False) if watch else None
             if stream is None:
                 return self._observe_silence(session, self.idle_option_s)
-            cut = stream.next_cut_s
+            cut, rules = stream.next_cut_s, policy.current()
             figures: dict[str, object] = {"stomp_idle_haproxy_timer_s": cut if cut is not None else "never"}
-            if cut is None or cut >= STOMP_IDLE_MIN_S:
+            if cut is None or cut >= rules.stomp_idle_min_s:
                 session.send_with_receipt("/queue/flowlb.idle", b"after reading HAProxy's timers")
                 return WaitOutcome(figures=figures)
-            if cut + MARGIN_S <= OBSERVE_CUT_MAX_S:
-                outcome = self._observe_silence(session, cut + MARGIN_S)
+            if cut + rules.margin_s <= rules.observe_cut_max_s:
+                outcome = self._observe_silence(session, cut + rules.margin_s)
                 if outcome.failure is None:  # the timer was re-armed rather than fired: hold it to the policy
                     return WaitOutcome(failure=f"HAProxy kept the silent session past its timer ({cut:g} s) but "
-                                               f"gives it less than the policy's {STOMP_IDLE_MIN_S:g} s. {IDLE_FIX}")
+                                               f"gives it less than the policy's {rules.stomp_idle_min_s:g} s. "
+                                               f"{IDLE_FIX}")
                 return outcome
             return WaitOutcome(failure=f"HAProxy will cut a silent STOMP session after {cut:g} s (its own timer for "
                                        f"the session, `show sess`{idle_cut_reason(target)}), less than the policy's "
-                                       f"{STOMP_IDLE_MIN_S:g} s: long commands such as waitForJob lose their session. "
-                                       f"{IDLE_FIX}", figures=figures)
+                                       f"{rules.stomp_idle_min_s:g} s: long commands such as waitForJob lose their "
+                                       f"session. {IDLE_FIX}", figures=figures)
         finally:
             session.close()
 
@@ -209,12 +210,12 @@ class LongWaits:
         stream = watch.next_cut(http=True, give_up=call.done.is_set) if watch else None
         if stream is None or call.done.is_set():
             return call.judge(port)
-        cut, remaining = stream.next_cut_s, self.long_request_s - call.elapsed()
+        cut, remaining, rules = stream.next_cut_s, self.long_request_s - call.elapsed(), policy.current()
         figures: dict[str, object] = {f"long_request_{port}_haproxy_timer_s": cut if cut is not None else "never",
                                       f"long_request_{port}_node": stream.server}
-        if cut is None or cut >= remaining + MARGIN_S:
+        if cut is None or cut >= remaining + rules.margin_s:
             return WaitOutcome(figures=figures)  # HAProxy waits for the answer longer than the call takes
-        if cut + MARGIN_S <= OBSERVE_CUT_MAX_S:
+        if cut + rules.margin_s <= rules.observe_cut_max_s:
             return call.judge(port)  # close enough to watch it happen
         return WaitOutcome(failure=f"HAProxy will cut a Flow API call on {port} after {cut:g} s (its own timer for "
                                    f"the call, `show sess`: {stream.next_cut_name}), before the node's answer at "

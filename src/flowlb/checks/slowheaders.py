@@ -1,7 +1,7 @@
 """A client that sends its headers slowly (slowloris), and how long the LB lets it: one of the long waits.
 
 The limit is the config's own header timeout on port 8000 (`timeout http-request`, else `timeout
-client`) plus the margin, held against the policy (`flowlb.policy.HEADER_TIMEOUT_MAX_S`); a live LB,
+client`) plus the margin, held against the policy (`policy.current().header_timeout_max_s`); a live LB,
 whose config is not known, is held to the policy itself. The client sends one header line every
 ``PACE_S`` (the pacing IS the check) and stops by itself after the limit.
 """
@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import time
 
+from flowlb import policy
 from flowlb.checks.raw import connect, read_response
 from flowlb.checks.settings import header_timeout_s, section_for_role
-from flowlb.policy import HEADER_TIMEOUT_MAX_S, MARGIN_S
 from flowlb.targets.base import Target
 
 PACE_S = 0.5
@@ -23,16 +23,22 @@ def header_limit(target: Target) -> tuple[float, str | None]:
     """How long a slow client may take, and why the config fails before any client is tried (or ``None``)."""
     layout = getattr(target, "layout", None)
     section = section_for_role(target.config_text, layout, "server") if layout and target.config_text else None
+    rules = policy.current()
     if section is None:
-        return HEADER_TIMEOUT_MAX_S + MARGIN_S, None
-    configured = header_timeout_s(section)
+        return rules.header_timeout_max_s + rules.margin_s, None
+    return judge_header_timeout(section.where, header_timeout_s(section), rules)
+
+
+def judge_header_timeout(where: str, configured: float | None, rules: policy.Policy) -> tuple[float, str | None]:
+    """The limit for a config whose header timeout on port 8000 is ``configured`` (``where`` sets it), held
+    against ``rules``: (limit, ``None``), or (0, why the config fails without a client being tried)."""
     if configured is None:
-        return 0.0, (f"{section.where} (port 8000) sets neither `timeout http-request` nor `timeout client`: HAProxy "
+        return 0.0, (f"{where} (port 8000) sets neither `timeout http-request` nor `timeout client`: HAProxy "
                      f"waits for a slow client's headers forever, and a few such clients exhaust maxconn. {FIX}")
-    if configured > HEADER_TIMEOUT_MAX_S:
-        return 0.0, (f"{section.where} (port 8000) gives a client {configured:g} s to send its headers, more than the "
-                     f"policy's {HEADER_TIMEOUT_MAX_S:g} s: a few slow clients hold connections that long. {FIX}")
-    return configured + MARGIN_S, None
+    if configured > rules.header_timeout_max_s:
+        return 0.0, (f"{where} (port 8000) gives a client {configured:g} s to send its headers, more than the "
+                     f"policy's {rules.header_timeout_max_s:g} s: a few slow clients hold connections that long. {FIX}")
+    return configured + rules.margin_s, None
 
 
 def slow_client(target: Target) -> tuple[float, float, str | None]:

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 
 import urllib3
 
+from flowlb.checks.applies import does_not_apply
 from flowlb.errors import FlowlbError
 from flowlb.haproxy.layout import Layout
 from flowlb.haproxy.runtime import RuntimeAPI
@@ -91,9 +92,8 @@ def health_victim(route: Route, index: int) -> str:
 
 def failover_victim(route: Route, index: int) -> str:
     """The node a failover check fails: a primary with somewhere to fail over to, else the check skips."""
-    import pytest
 
     primaries = route.primaries()
     if len(primaries) < 2 and not route.backups:
-        pytest.skip(f"{route.backend} has one server and no backup: there is nothing to fail over to")
+        does_not_apply(f"{route.backend} has one server and no backup: there is nothing to fail over to")
     return primaries[index % len(primaries)]

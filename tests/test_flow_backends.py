@@ -78,3 +78,13 @@ def test_the_harness_layout_names_the_node() -> None:
     node = SPEC.nodes[0]
     assert finder(node.host, SPEC.node_ports.stomp) == (node.name, "stomp")
     assert finder(node.host, 9) is None
+
+
+def test_a_live_lb_whose_nodes_listen_on_other_ports_has_no_known_flow_backend() -> None:
+    """The check skips then (nginx and RabbitMQ of tests/external on free ports): no false alarm, no guess."""
+
+    class Elsewhere(_Runtime):
+        def server_addresses(self, backend: str) -> dict[str, tuple[str, int]]:
+            return {name: ("127.0.0.1", 40000 + index) for index, name in enumerate(ADDRESSES[backend])}
+
+    assert flow_servers(Elsewhere(), node_finder(None, SPEC)) == []

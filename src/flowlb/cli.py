@@ -209,6 +209,7 @@ def _matrix(options: argparse.Namespace) -> int:
 
 def _compare(options: argparse.Namespace) -> int:
     from flowlb.compare import as_text, compare, default_out, load_run, regressed
+    from flowlb.interrupts import deferred_signals
 
     for flag, value in (("--figure-rel", options.figure_rel), ("--figure-abs", options.figure_abs)):
         if not 0 <= value < math.inf:  # NaN too
@@ -219,8 +220,9 @@ def _compare(options: argparse.Namespace) -> int:
     if out.exists() and not out.is_dir():
         raise FlowlbError(f"--out {out}: not a folder")
     text = as_text(comparison)
-    write_atomically(out / "compare.json", json.dumps(comparison, indent=2, default=str) + "\n")
-    write_atomically(out / "compare.md", text)
+    with deferred_signals():  # an interrupt leaves both files or neither, and no temporary one
+        write_atomically(out / "compare.json", json.dumps(comparison, indent=2, default=str) + "\n")
+        write_atomically(out / "compare.md", text)
     sys.stdout.write(text)
     print(f"flowlb: comparison in {out}/compare.md and compare.json")
     return 1 if regressed(comparison) else 0

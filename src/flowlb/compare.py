@@ -192,6 +192,8 @@ def as_text(comparison: dict[str, Any]) -> str:
         out.append(f"- {key}: {_short(pair['before'])} -> {_short(pair['after'])}")
     if "config_sha256" not in comparison["identity"]:
         out.append(f"- config_sha256: {_short(after['config_sha256'])} (same config)")
+    if "haproxy" not in comparison["identity"]:
+        out.append(f"- haproxy: {_short(after['haproxy'])} (same)")
     for side in (before, after):
         if side["cut_short"]:
             out.append(f"- {side['name']} was cut short: {side['cut_short']}")

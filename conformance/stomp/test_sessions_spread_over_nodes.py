@@ -3,7 +3,8 @@
 Three sessions per node are opened and held. The `server` header of each CONNECTED names the node,
 and HAProxy's current-session counters for the STOMP backend must agree. Every node gets between
 half and one and a half times its fair share (`leastconn` and `roundrobin` both give exactly the
-fair share). Fails with `balance source` or a node missing from the STOMP backend.
+fair share). Fails with `balance source`. A node missing from the STOMP backend altogether is
+`balance/every_flow_server_in_every_flow_backend`'s.
 """
 
 from __future__ import annotations

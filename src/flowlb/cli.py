@@ -4,6 +4,7 @@ flowlb generate [--spec PATH] [--profile kb|hardened] [--cert PATH] [-o FILE]
 flowlb up [--target auto|containers|local] [--spec PATH] [--profile kb|hardened] [--hold]
 flowlb lint PATH [--spec PATH] [--format text|json|sarif|junit] [--haproxy-version 2.6|3.0|3.2] [--fail-on recommended]
 flowlb matrix [--haproxy-cfg PATH] [--versions 2.6,3.0,3.2] [--report-dir DIR] [-- PYTEST-ARGS]
+flowlb compare BEFORE AFTER [--out DIR] [--figure-rel 0.25] [--figure-abs 0.5]
 flowlb load [--target ...] [--run-time 30s] [--users N] [--mix api=4,stomp=2] [--failover kill|hang] [-- LOCUST ARGS]
 flowlb mock-node --name node1 [--host H] [--web-port P] [--server-port P] [--stomp-port P] [--control-port P]
 """
@@ -94,6 +95,18 @@ def _parser() -> argparse.ArgumentParser:
     matrix.add_argument("--report-dir", type=Path, default=Path("reports"), help="where reports go (default reports/)")
     matrix.add_argument("pytest_args", nargs="*", help="after --: options for each suite run")
     matrix.set_defaults(run=_matrix)
+
+    compare = commands.add_parser("compare", help="what changed between two conformance runs (before and after a "
+                                  "change window); exit 1 when a check that passed fails now")
+    compare.add_argument("before", type=Path, help="the run before: a run directory, or a report root (its latest)")
+    compare.add_argument("after", type=Path, help="the run after, the same way")
+    compare.add_argument("--out", type=Path, help="folder for compare.json and compare.md (default: beside AFTER's "
+                         "run directory, compare-BEFORE--AFTER)")
+    compare.add_argument("--figure-rel", type=float, default=0.25, help="a figure changed when it moved by more "
+                         "than this share of the larger value (default 0.25) ...")
+    compare.add_argument("--figure-abs", type=float, default=0.5, help="... and by more than this much, in its unit "
+                         "(seconds, requests; default 0.5)")
+    compare.set_defaults(run=_compare)
 
     load = commands.add_parser("load", help="start a cluster, run loadtests/flow.py headless, write reports/")
     _cluster_options(load)
@@ -202,6 +215,27 @@ def _matrix(options: argparse.Namespace) -> int:
     print(f"flowlb matrix report: {directory / 'index.html'}")
     summary = json.loads((directory / "matrix.json").read_text())
     return 1 if any("failed" in row["outcomes"].values() for row in summary["checks"]) else 0
+
+
+def _compare(options: argparse.Namespace) -> int:
+    from flowlb.compare import as_text, compare, default_out, load_run, regressed
+    from flowlb.interrupts import deferred_signals
+
+    for flag, value in (("--figure-rel", options.figure_rel), ("--figure-abs", options.figure_abs)):
+        if not 0 <= value < math.inf:  # NaN too
+            raise FlowlbError(f"{flag} {value:g}: give a number, 0 or more")
+    before, after = load_run(options.before), load_run(options.after)
+    comparison = compare(before, after, options.figure_rel, options.figure_abs)
+    out = options.out if options.out is not None else default_out(before, after)
+    if out.exists() and not out.is_dir():
+        raise FlowlbError(f"--out {out}: not a folder")
+    text = as_text(comparison)
+    with deferred_signals():  # an interrupt leaves both files or neither, and no temporary one
+        write_atomically(out / "compare.json", json.dumps(comparison, indent=2, default=str) + "\n")
+        write_atomically(out / "compare.md", text)
+    sys.stdout.write(text)
+    print(f"flowlb: comparison in {out}/compare.md and compare.json")
+    return 1 if regressed(comparison) else 0
 
 
 def _load(options: argparse.Namespace) -> int:

@@ -8,11 +8,17 @@ the role's port and the backend whose session totals (``stot``) moved is the one
     route = config_route(runtime, lb.layout, learn_backend(runtime, one_request))
     route.backend, route.servers["node2"]      # "commander-server-backend", "node2"
     route.primaries()                          # nodes that are not `backup`
+
+The cluster's Flow nodes are the union over every Flow backend (Flow server port or STOMP), not each
+backend's own list: :func:`flow_servers` reads them from HAProxy, :func:`forgotten_servers` names the
+backends that lack one::
+
+    forgotten_servers(flow_servers(runtime, node_finder(lb.layout, spec)))
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
 import urllib3
@@ -22,6 +28,9 @@ from flowlb.errors import FlowlbError
 from flowlb.haproxy.layout import Layout
 from flowlb.haproxy.runtime import RuntimeAPI
 from flowlb.lbclient import echo
+from flowlb.spec import ClusterSpec
+
+FLOW_KINDS = ("server", "stomp")  # the node ports that make a backend a Flow backend; web is the UI tier
 
 
 @dataclass(frozen=True)
@@ -97,3 +106,81 @@ def failover_victim(route: Route, index: int) -> str:
     if len(primaries) < 2 and not route.backups:
         does_not_apply(f"{route.backend} has one server and no backup: there is nothing to fail over to")
     return primaries[index % len(primaries)]
+
+
+NodeFinder = Callable[[str, int], tuple[str, str] | None]
+"""``(node, kind)`` of the address ``host:port`` HAProxy sends a server to (kind: web, server or stomp)."""
+
+
+def node_finder(layout: Layout | None, spec: ClusterSpec) -> NodeFinder:
+    """Which node an address is: the harness's layout where it mapped the config, else the address's host (a live
+    LB: one host is one Flow node, as ``flowlb lint``'s FLOW031 reads it), its kind by the spec's node ports."""
+    if layout is not None:
+        return layout.node_at
+    kinds = {spec.node_ports.web: "web", spec.node_ports.server: "server", spec.node_ports.stomp: "stomp"}
+
+    def by_host(host: str, port: int) -> tuple[str, str] | None:
+        return (host.lower(), kinds[port]) if port in kinds else None
+
+    return by_host
+
+
+@dataclass(frozen=True)
+class FlowServer:
+    """One server of a Flow backend as HAProxy runs it: the node it reaches, ``backup``, in maintenance (MAINT:
+    ``disabled`` in the config, or drained)."""
+
+    backend: str
+    server: str
+    node: str
+    backup: bool = False
+    maintenance: bool = False
+
+    @property
+    def serves(self) -> bool:
+        """A primary that takes traffic: the servers whose nodes every Flow backend must have."""
+        return not self.backup and not self.maintenance
+
+
+def flow_servers(runtime: RuntimeAPI, find: NodeFinder) -> list[FlowServer]:
+    """Every server of every Flow backend HAProxy runs (one with a server on a Flow server or STOMP node port), with
+    its node; servers on no node port are left out. Needs ``show servers state`` (the runtime API, not a stats
+    page: ``TargetError``)."""
+    stats = runtime.stats()
+    found: list[FlowServer] = []
+    for backend in dict.fromkeys(stat.backend for stat in stats):
+        rows = {stat.server: stat for stat in stats if stat.backend == backend}
+        nodes = {name: where for name, (host, port) in runtime.server_addresses(backend).items()
+                 if (where := find(host, port)) is not None}
+        if not any(kind in FLOW_KINDS for _, kind in nodes.values()):
+            continue
+        for name, (node, _) in nodes.items():
+            row = rows.get(name)
+            found.append(FlowServer(backend, name, node, backup=bool(row and row.backup),
+                                    maintenance=bool(row and row.status.startswith("MAINT"))))
+    return found
+
+
+@dataclass(frozen=True)
+class Forgotten:
+    """A Flow node that ``backend`` has no server for, and the servers that reach it in the other Flow backends."""
+
+    backend: str
+    node: str
+    elsewhere: tuple[FlowServer, ...]
+
+
+def forgotten_servers(servers: Iterable[FlowServer]) -> list[Forgotten]:
+    """Per Flow backend, the Flow nodes it lacks: nodes that serve (a primary, not in maintenance) in another
+    Flow backend. A node that is only a ``backup``, or only in maintenance, is not required elsewhere; a node
+    present in a backend in any state (backup, MAINT) is not missing from it."""
+    servers = list(servers)
+    present: dict[str, set[str]] = {}
+    for server in servers:
+        present.setdefault(server.backend, set()).add(server.node)
+    serving: dict[str, list[FlowServer]] = {}
+    for server in servers:
+        if server.serves:
+            serving.setdefault(server.node, []).append(server)
+    return [Forgotten(backend, node, tuple(where)) for backend, nodes in present.items()
+            for node, where in serving.items() if node not in nodes]

@@ -19,7 +19,7 @@ import shutil
 import sys
 import tempfile
 from pathlib import Path
-from typing import NoReturn
+from typing import Any, NoReturn
 
 from flowlb.errors import FlowlbError
 from flowlb.haproxy.layout import Layout
@@ -63,7 +63,18 @@ class _OneLineParser(argparse.ArgumentParser):
 def _parser() -> argparse.ArgumentParser:
     parser = _OneLineParser(prog="flowlb", description=__doc__.splitlines()[0])
     commands = parser.add_subparsers(dest="command", required=True)
+    _generate_command(commands)
+    _up_command(commands)
+    _lint_command(commands)
+    _matrix_command(commands)
+    _compare_command(commands)
+    _load_command(commands)
+    commands.add_parser("mock-node", help="run one mock Flow node (see flowlb mock-node --help)", add_help=False)
+    return parser
 
+
+def _generate_command(commands: Any) -> None:
+    """flowlb generate: its options."""
     generate = commands.add_parser("generate", help="write haproxy.cfg for a cluster spec")
     generate.add_argument("--spec", type=Path, help="cluster spec (TOML); default fixtures/cluster.toml")
     generate.add_argument("--profile", choices=PROFILES, help="kb (the article) or hardened; default: the spec's")
@@ -71,11 +82,17 @@ def _parser() -> argparse.ArgumentParser:
     generate.add_argument("-o", "--output", type=Path, help="file to write (default: standard output)")
     generate.set_defaults(run=_generate)
 
+
+def _up_command(commands: Any) -> None:
+    """flowlb up: its options."""
     up = commands.add_parser("up", help="start a cluster, print its endpoints and how long it took")
     _cluster_options(up)
     up.add_argument("--hold", action="store_true", help="keep it running until Ctrl-C (default: tear down)")
     up.set_defaults(run=_up)
 
+
+def _lint_command(commands: Any) -> None:
+    """flowlb lint: its options."""
     lint = commands.add_parser("lint", help="haproxy -c plus the Flow rules on a haproxy.cfg; exit 1 on a core finding")
     lint.add_argument("path", type=Path, help="the haproxy.cfg to lint")
     lint.add_argument("--spec", type=Path, help="cluster spec (ports, health path); default fixtures/cluster.toml")
@@ -88,6 +105,9 @@ def _parser() -> argparse.ArgumentParser:
                       "differently or warns about (2.6, 3.0, 3.2)")
     lint.set_defaults(run=_lint)
 
+
+def _matrix_command(commands: Any) -> None:
+    """flowlb matrix: its options."""
     matrix = commands.add_parser("matrix", help="the conformance suite on HAProxy 2.6, 3.0 and 3.2 (containers), "
                                  "one side-by-side report")
     matrix.add_argument("--haproxy-cfg", type=Path, help="your haproxy.cfg (default: the hardened profile)")
@@ -96,6 +116,9 @@ def _parser() -> argparse.ArgumentParser:
     matrix.add_argument("pytest_args", nargs="*", help="after --: options for each suite run")
     matrix.set_defaults(run=_matrix)
 
+
+def _compare_command(commands: Any) -> None:
+    """flowlb compare: its options."""
     compare = commands.add_parser("compare", help="what changed between two conformance runs (before and after a "
                                   "change window); exit 1 when a check that passed fails now")
     compare.add_argument("before", type=Path, help="the run before: a run directory, or a report root (its latest)")
@@ -108,6 +131,9 @@ def _parser() -> argparse.ArgumentParser:
                          "(seconds, requests; default 0.5)")
     compare.set_defaults(run=_compare)
 
+
+def _load_command(commands: Any) -> None:
+    """flowlb load: its options."""
     load = commands.add_parser("load", help="start a cluster, run loadtests/flow.py headless, write reports/")
     _cluster_options(load)
     load.add_argument("--run-time", default="30s", help="how long the load runs (Locust syntax: 30s, 5m); default 30s")
@@ -128,9 +154,6 @@ def _parser() -> argparse.ArgumentParser:
     load.add_argument("--locustfile", type=Path, help="default: loadtests/flow.py")
     load.add_argument("locust_args", nargs=argparse.REMAINDER, help="after --: more Locust options")
     load.set_defaults(run=_load)
-
-    commands.add_parser("mock-node", help="run one mock Flow node (see flowlb mock-node --help)", add_help=False)
-    return parser
 
 
 def _cluster_options(parser: argparse.ArgumentParser) -> None:

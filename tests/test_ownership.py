@@ -147,3 +147,33 @@ def _remove_run(run: str) -> None:
             network.remove()
     finally:
         client.close()
+
+
+@pytest.mark.parametrize("where", ["network", "container"])
+def test_an_interrupt_inside_an_engine_call_leaves_nothing(docker_engine: None, monkeypatch: pytest.MonkeyPatch,
+                                                           own_run: str, where: str) -> None:
+    """Ctrl-C inside ``network.create()`` or a container's start, after the engine made the object and before the
+    target held it: an interrupted ``flowlb matrix`` left its suite's network and run directory behind."""
+    import tempfile
+
+    from flowlb.spec import load_spec
+    from flowlb.targets import containers
+
+    def made_then_interrupted(real: Any) -> Any:
+        def call(*args: Any, **kwargs: Any) -> Any:
+            made = real(*args, **kwargs)
+            if where == "container":
+                args[0]._container = None  # as if the interrupt came before testcontainers kept the container
+            raise KeyboardInterrupt("signal 2")
+            return made  # pragma: no cover
+
+        return call
+
+    if where == "network":
+        monkeypatch.setattr(containers, "_create_network", made_then_interrupted(containers._create_network))
+    else:
+        monkeypatch.setattr(containers.NodeAddress, "start", made_then_interrupted(containers.NodeAddress.start))
+    with pytest.raises(KeyboardInterrupt):
+        containers.ContainersTarget(load_spec(), "hardened")
+    assert flowlb_containers(own_run) == []
+    assert os.listdir(tempfile.gettempdir()) == [], "the run directory"

@@ -64,16 +64,27 @@ class _RacingEngine:
             return []  # networks
         return [type("Sparse", (), {"id": "c1", "attrs": {"Labels": self.labels}})()]
 
+    conflict = False  # the other run's removal is under way, not done (the engine answers 409)
+
     def remove_container(self, container: str, force: bool = False, v: bool = False) -> None:
+        if self.conflict:
+            response = type("Response", (), {"status_code": 409, "reason": "Conflict"})()
+            raise docker.errors.APIError(f"removal of container {container} is already in progress",
+                                         response=response, explanation="removal of container c1 is already in "
+                                         "progress")  # fmt: skip
         raise docker.errors.NotFound(f"No such container: {container}")
 
 
-def test_the_sweep_tolerates_containers_that_another_run_removes_meanwhile() -> None:
+@pytest.mark.parametrize("conflict", [False, True], ids=["removed", "being removed"])
+def test_the_sweep_tolerates_containers_that_another_run_removes_meanwhile(conflict: bool) -> None:
+    """Two runs that start together sweep the same dead owner's leftovers: the engine answers the second
+    'removal of container ... is already in progress' (409), which failed that run's start."""
     from flowlb.targets.containers import remove_leftovers
 
     me = ownership.this_process()
     dead = Owner(me.boot, me.pid_namespace, 1 << 22, "1").label()  # no such pid here
     engine: Any = _RacingEngine({"flowlb": "true", ownership.OWNER_LABEL: dead})
+    engine.conflict = conflict
     assert remove_leftovers(engine) == 0
 
 

@@ -450,15 +450,21 @@ def _create_network(client: docker.DockerClient, count: int,
 def remove_leftovers(client: docker.DockerClient) -> int:
     """Remove flowlb containers and networks whose owner is provably gone (:mod:`ownership`); return how many.
 
-    Another run may remove its own containers while this runs: one that is gone already is not an error.
+    Another run may remove its own containers while this runs, or sweep the same leftovers: one that is
+    gone already, or whose removal is under way (the engine's 409), is not an error.
     """
     removed = 0
     selector = {"label": dockerenv.LABEL}
     for container in client.containers.list(all=True, sparse=True, filters=selector):
         if _leftover(container.attrs.get("Labels") or {}):
-            with contextlib.suppress(docker.errors.NotFound):
+            try:
                 client.api.remove_container(container.id, force=True, v=True)
                 removed += 1
+            except docker.errors.NotFound:
+                pass
+            except docker.errors.APIError as exc:
+                if exc.status_code != 409:  # HTTP Conflict: another sweep is removing it
+                    raise
     for network in client.networks.list(filters=selector):
         if _leftover(network.attrs.get("Labels") or {}):
             with contextlib.suppress(docker.errors.APIError):  # gone already, or still in use

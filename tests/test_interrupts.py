@@ -6,6 +6,7 @@ runs 50); the seed is printed so that a failing trial can be replayed.
 
 from __future__ import annotations
 
+import os
 import random
 import shutil
 import subprocess
@@ -18,7 +19,7 @@ import pytest
 from flowlb.interrupts import within
 from flowlb.lbclient import lb_pool
 from flowlb.net import Endpoint
-from tests.conftest import require
+from tests.conftest import REPO, require
 from tests.external.foreign_cluster import foreign_cluster
 from tests.support.interrupts import (
     EXTRA_SCENARIOS,
@@ -28,6 +29,7 @@ from tests.support.interrupts import (
     run_harness,
     suite_on_local,
 )
+from tests.support.suite import flowlb_containers
 
 TRIALS = 4  # and two of each scenario below: benchmarks/interrupt_harness.py runs 50
 
@@ -105,3 +107,31 @@ def test_after_the_cleanup_of_an_interrupted_run_later_signals_are_ignored(inter
     result = subprocess.run([sys.executable, "-c", probe], check=False, capture_output=True, text=True, timeout=30)
     assert result.returncode == 130, result.stderr
     assert result.stdout.split() == ([str(interrupted)] * 2), result.stdout
+
+
+INTERRUPT_WHILE_DESCRIBED = """
+import flowlb.pytest_plugin
+
+def _interrupted(*args, **kwargs):
+    raise KeyboardInterrupt("signal 2")
+
+flowlb.pytest_plugin._describe_run = _interrupted
+"""
+
+
+def test_an_interrupt_once_the_cluster_runs_but_before_the_checks_tears_it_down(
+    docker_engine: None, tmp_path: Path, own_run: str
+) -> None:
+    """Between the cluster's start and the fixture's ``try`` the run is described (``haproxy -vv`` in the LB's
+    container) and the long waits' twin cluster starts, seconds each: an interrupt there left the containers
+    running (a local target's processes die with the suite; containers do not)."""
+    (tmp_path / "interrupt_while_described.py").write_text(INTERRUPT_WHILE_DESCRIBED)
+    result = subprocess.run(
+        [sys.executable, "-m", "pytest", "conformance/smoke", "-q", "-p", "no:cacheprovider", "-p",
+         "interrupt_while_described", "--target", "containers", "--report-dir", str(tmp_path / "reports")],
+        cwd=REPO, capture_output=True, text=True, timeout=180, check=False,
+        env={**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(tmp_path), os.environ.get("PYTHONPATH")]))},
+    )  # fmt: skip
+    assert result.returncode == 2, result.stdout[-2000:] + result.stderr[-2000:]
+    assert flowlb_containers(own_run) == []
+    assert not list((tmp_path / "reports").glob("*")), "a report of an interrupted run"

@@ -64,16 +64,27 @@ class _RacingEngine:
             return []  # networks
         return [type("Sparse", (), {"id": "c1", "attrs": {"Labels": self.labels}})()]
 
+    conflict = False  # the other run's removal is under way, not done (the engine answers 409)
+
     def remove_container(self, container: str, force: bool = False, v: bool = False) -> None:
+        if self.conflict:
+            response = type("Response", (), {"status_code": 409, "reason": "Conflict"})()
+            raise docker.errors.APIError(f"removal of container {container} is already in progress",
+                                         response=response, explanation="removal of container c1 is already in "
+                                         "progress")  # fmt: skip
         raise docker.errors.NotFound(f"No such container: {container}")
 
 
-def test_the_sweep_tolerates_containers_that_another_run_removes_meanwhile() -> None:
+@pytest.mark.parametrize("conflict", [False, True], ids=["removed", "being removed"])
+def test_the_sweep_tolerates_containers_that_another_run_removes_meanwhile(conflict: bool) -> None:
+    """Two runs that start together sweep the same dead owner's leftovers: the engine answers the second
+    'removal of container ... is already in progress' (409), which failed that run's start."""
     from flowlb.targets.containers import remove_leftovers
 
     me = ownership.this_process()
     dead = Owner(me.boot, me.pid_namespace, 1 << 22, "1").label()  # no such pid here
     engine: Any = _RacingEngine({"flowlb": "true", ownership.OWNER_LABEL: dead})
+    engine.conflict = conflict
     assert remove_leftovers(engine) == 0
 
 
@@ -147,3 +158,33 @@ def _remove_run(run: str) -> None:
             network.remove()
     finally:
         client.close()
+
+
+@pytest.mark.parametrize("where", ["network", "container"])
+def test_an_interrupt_inside_an_engine_call_leaves_nothing(docker_engine: None, monkeypatch: pytest.MonkeyPatch,
+                                                           own_run: str, where: str) -> None:
+    """Ctrl-C inside ``network.create()`` or a container's start, after the engine made the object and before the
+    target held it: an interrupted ``flowlb matrix`` left its suite's network and run directory behind."""
+    import tempfile
+
+    from flowlb.spec import load_spec
+    from flowlb.targets import containers
+
+    def made_then_interrupted(real: Any) -> Any:
+        def call(*args: Any, **kwargs: Any) -> Any:
+            made = real(*args, **kwargs)
+            if where == "container":
+                args[0]._container = None  # as if the interrupt came before testcontainers kept the container
+            raise KeyboardInterrupt("signal 2")
+            return made  # pragma: no cover
+
+        return call
+
+    if where == "network":
+        monkeypatch.setattr(containers, "_create_network", made_then_interrupted(containers._create_network))
+    else:
+        monkeypatch.setattr(containers.NodeAddress, "start", made_then_interrupted(containers.NodeAddress.start))
+    with pytest.raises(KeyboardInterrupt):
+        containers.ContainersTarget(load_spec(), "hardened")
+    assert flowlb_containers(own_run) == []
+    assert os.listdir(tempfile.gettempdir()) == [], "the run directory"

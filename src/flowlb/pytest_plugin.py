@@ -450,15 +450,16 @@ def cluster_start(
         return
     except FlowlbError as exc:
         pytest.exit(f"flowlb: {exc}", returncode=2)
-    _describe_run(pytestconfig, target, operator, record_testsuite_property)
 
     def twin() -> Target:
         again = OperatorConfig.load(Path(cfg_path), flowlb_spec) if cfg_path else None
         return start_target(kind, flowlb_spec, profile, again, pytestconfig.getoption("flowlb_haproxy_version"),
                             pytestconfig.getoption("flowlb_haproxy_image"))
 
-    waits = _start_long_waits(request, twin, owns_target=True)
-    try:
+    waits = None
+    try:  # from the moment the cluster runs: an interrupt while it is described or its twin starts tears it down
+        _describe_run(pytestconfig, target, operator, record_testsuite_property)
+        waits = _start_long_waits(request, twin, owns_target=True)
         yield target
     finally:
         with deferred_signals():  # the first Ctrl-C may land in the teardown: it must not cut it short

@@ -20,7 +20,9 @@ import ipaddress
 import os
 import random
 import resource
+import sys
 import tarfile
+import uuid
 from pathlib import Path
 from typing import Any
 
@@ -50,12 +52,16 @@ SOCKET_DIR = "/run/flowlb"
 CONTROL_PORT = 9000
 
 
+CLUSTER_LABEL = "flowlb.cluster"  # one cluster of a run (a run may hold two: the long waits' quiet twin)
+
+
 def _labels(kept: bool = False) -> dict[str, str]:
-    """Every container and network of a run: flowlb's, its run and owner, and whether it outlives the run.
+    """Every container and network of a run: flowlb's, its run, owner and cluster, and whether it outlives the run.
 
     A kept cluster (``--keep-cluster``) is never removed as a leftover, whatever became of its owner.
     """
-    return {dockerenv.LABEL: "true", **ownership.labels(dockerenv.KEPT_LABEL if kept else None)}
+    return {dockerenv.LABEL: "true", CLUSTER_LABEL: uuid.uuid4().hex,
+            **ownership.labels(dockerenv.KEPT_LABEL if kept else None)}
 
 
 def _loopback(container: DockerContainer, *ports: int) -> None:
@@ -372,23 +378,54 @@ class ContainersTarget(HarnessTarget):
                 f"docker network prune -f --filter {run} && rm -rf {self.run_dir}")
 
     def close(self) -> None:
-        # the nodes before the addresses whose network namespaces they share
-        for container in [self._haproxy, *self._nodes.values(), *self._node_addresses]:
-            if container is not None and container._container is not None:
-                with contextlib.suppress(docker.errors.APIError):
-                    container.get_wrapped_container().remove(force=True, v=True)
-        self._haproxy = None
-        self._nodes.clear()
-        self._node_addresses.clear()
-        if self._network is not None and self._network._network is not None:
-            with contextlib.suppress(docker.errors.APIError):
-                self._network.remove()
+        """Remove the cluster's containers and network, then its files: every step runs whatever the one before did.
+
+        After the containers and the network this target knows of, whatever carries its cluster label goes
+        too: an interrupt that lands inside ``network.create()`` or a container's start leaves the engine
+        holding one the target never heard of (a network and the run directory, 1 of 50 interrupted
+        ``flowlb matrix`` runs, where one failing step also skipped the rest).
+        """
+        try:
+            # the nodes before the addresses whose network namespaces they share
+            for container in [self._haproxy, *self._nodes.values(), *self._node_addresses]:
+                if container is not None and container._container is not None:
+                    _best_effort(lambda c=container: c.get_wrapped_container().remove(force=True, v=True))
+            self._haproxy = None
+            self._nodes.clear()
+            self._node_addresses.clear()
+            if self._network is not None and self._network._network is not None:
+                _best_effort(self._network.remove)
             self._network = None
-        self._fence.lower()
-        if self._docker is not None:
-            self._docker.close()
-            self._docker = None
-        super().close()
+            if self._docker is not None:
+                _best_effort(lambda: _remove_labelled(self._docker, self._labels[CLUSTER_LABEL]))
+            _best_effort(self._fence.lower)
+            if self._docker is not None:
+                _best_effort(self._docker.close)
+                self._docker = None
+        finally:
+            super().close()
+
+
+def _best_effort(step: Any) -> None:
+    """One step of a teardown: a failure is told in one line and the teardown goes on."""
+    try:
+        step()
+    except docker.errors.NotFound:
+        pass
+    except Exception as exc:  # noqa: BLE001 - the next steps must run whatever this one met
+        print(f"flowlb: containers target: teardown step failed ({type(exc).__name__}: {exc}); going on",
+              file=sys.stderr)
+
+
+def _remove_labelled(client: docker.DockerClient | None, cluster: str) -> None:
+    """Remove every container, then network, that carries the cluster label ``cluster``."""
+    if client is None:
+        return
+    selector = {"label": f"{CLUSTER_LABEL}={cluster}"}
+    for container in client.containers.list(all=True, filters=selector):
+        _best_effort(lambda c=container: c.remove(force=True, v=True))
+    for network in client.networks.list(filters=selector):
+        _best_effort(network.remove)
 
 
 def _create_network(client: docker.DockerClient, count: int,
@@ -413,15 +450,21 @@ def _create_network(client: docker.DockerClient, count: int,
 def remove_leftovers(client: docker.DockerClient) -> int:
     """Remove flowlb containers and networks whose owner is provably gone (:mod:`ownership`); return how many.
 
-    Another run may remove its own containers while this runs: one that is gone already is not an error.
+    Another run may remove its own containers while this runs, or sweep the same leftovers: one that is
+    gone already, or whose removal is under way (the engine's 409), is not an error.
     """
     removed = 0
     selector = {"label": dockerenv.LABEL}
     for container in client.containers.list(all=True, sparse=True, filters=selector):
         if _leftover(container.attrs.get("Labels") or {}):
-            with contextlib.suppress(docker.errors.NotFound):
+            try:
                 client.api.remove_container(container.id, force=True, v=True)
                 removed += 1
+            except docker.errors.NotFound:
+                pass
+            except docker.errors.APIError as exc:
+                if exc.status_code != 409:  # HTTP Conflict: another sweep is removing it
+                    raise
     for network in client.networks.list(filters=selector):
         if _leftover(network.attrs.get("Labels") or {}):
             with contextlib.suppress(docker.errors.APIError):  # gone already, or still in use

@@ -398,7 +398,7 @@ def group_failures(results: Iterable[CheckOutcome], spec: ClusterSpec | None = N
 
 
 def _port_hint(role: str, port: str, share: float) -> str:
-    tls = " (for a TLS port: `ssl crt` on the bind)" if role in _TLS_ROLES else ""
+    tls = " (`ssl crt` on a TLS port)" if role in _TLS_ROLES else ""
     return (f"{share:.0%} of the checks that used the {role} port{port} failed: look first at what listens "
             f"there: its bind{tls}, the frontend's mode, and the backend it sends to")
 

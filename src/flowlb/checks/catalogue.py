@@ -6,7 +6,9 @@ to checks through it; the README's table of checks is generated from it::
 
     check = by_file("redirect/test_redirect_drops_port_80.py")
     check.id, check.area, check.fix, check.lint, check.level
+    check.roles                         # ("http",): the LB ports it uses, by role
     checks_showing("FLOW011")           # the checks a FLOW011 finding makes fail
+    checks_using("stomp")               # the checks a broken 61613 makes fail
     print(markdown_table())             # the README's table of checks
 """
 
@@ -20,7 +22,10 @@ from importlib import resources
 
 @dataclass(frozen=True)
 class Check:
-    """One conformance check: its id, file, area, title, what it guards, its fix, lint rules, level and finding."""
+    """One conformance check: its id, file, area, title, what it guards, its fix, lint rules, level and finding.
+
+    ``roles`` are the LB ports it sends traffic to, by role (``spec.LB_ROLES``); empty when it uses none.
+    """
 
     id: str
     file: str
@@ -31,6 +36,7 @@ class Check:
     level: str
     level_reason: str
     finding: str = ""
+    roles: tuple[str, ...] = ()
 
     @property
     def area(self) -> str:
@@ -43,7 +49,7 @@ def checks() -> tuple[Check, ...]:
     text = resources.files("flowlb.checks").joinpath("catalogue.toml").read_text(encoding="utf-8")
     return tuple(
         Check(entry["id"], entry["file"], entry["title"], entry["guards"], entry["fix"], tuple(entry["lint"]),
-              entry["level"], entry["level_reason"], entry.get("finding", ""))
+              entry["level"], entry["level_reason"], entry.get("finding", ""), tuple(entry["roles"]))
         for entry in tomllib.loads(text)["check"]
     )
 
@@ -62,6 +68,11 @@ def by_id(check_id: str) -> Check | None:
 def checks_showing(rule: str) -> list[Check]:
     """The checks that fail, live, for the cause a lint ``rule`` flags."""
     return [check for check in checks() if rule in check.lint]
+
+
+def checks_using(role: str) -> list[Check]:
+    """The checks that send traffic to the LB port of ``role`` (``https``, ``stomp``...)."""
+    return [check for check in checks() if role in check.roles]
 
 
 def markdown_table() -> str:

@@ -448,3 +448,33 @@ def render_groups(groups: list[Group]) -> str:
         out += [f"{group.kind} {group.key}: {len(group.explains)} failed: {', '.join(group.explains)}",
                 f"    {group.hint}"]
     return "\n".join(out) + ("\n" if out else "")
+
+
+@dataclass(frozen=True)
+class RunCauses:
+    """What a run's report says of its failures: the config's causes (with a config), or the failures grouped
+    by what they share (a live LB, whose config flowlb does not have)."""
+
+    attribution: Attribution | None
+    groups: list[Group]
+
+    def as_dict(self) -> dict[str, Any]:
+        """``summary.json``'s ``causes``, ``unexplained``, ``masked`` and ``groups``."""
+        found = self.attribution.as_dict() if self.attribution else {"causes": [], "unexplained": [], "masked": []}
+        return {**found, "groups": [group.as_dict() for group in self.groups]}
+
+    def render(self, spec: ClusterSpec | None = None) -> str:
+        if self.attribution is not None:
+            return render(self.attribution, spec)
+        return render_groups(self.groups)
+
+
+def for_run(config_text: str | None, spec: ClusterSpec, checks: Iterable[Mapping[str, Any]]) -> RunCauses:
+    """The causes of the failures among a run's ``checks`` (``summary.json`` rows), in ``config_text`` when the
+    run knows its config, else grouped; nothing at all when no check failed."""
+    results = outcomes_from_summary({"checks": list(checks)})
+    if not any(result.failed for result in results):
+        return RunCauses(None, [])
+    if config_text is None:
+        return RunCauses(None, group_failures(results, spec))
+    return RunCauses(attribute(config_text, spec, results), [])

@@ -12,14 +12,14 @@ import ipaddress
 import os
 import sys
 from collections.abc import Callable, Generator, Iterator
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
 import pytest
 import urllib3
 
-from flowlb import __version__, levels, policy, policyfile
+from flowlb import __version__, causes, levels, policy, policyfile
 from flowlb.checks import catalogue
 from flowlb.checks.backend import Backend
 from flowlb.checks.drill import Drill
@@ -273,6 +273,9 @@ class RunReport:
         self.interrupted = False
         self.published = False
         self.judgement: Judgement | None = None
+        self.config_text: str | None = None  # the config under test, as its author wrote it (None: a live LB's)
+        self.spec: ClusterSpec | None = None
+        self.causes = causes.RunCauses(None, [])
 
     def pytest_keyboard_interrupt(self) -> None:
         self.interrupted = True  # Ctrl-C or SIGTERM, once or several times: never a verdict
@@ -329,8 +332,10 @@ class RunReport:
         results = list(self.results.values())
         self.judgement = judge(results, self.policy_file.waivers if self.policy_file else (), not_run=never_ran)
         session.exitstatus = self.judgement.exit_code(self.fail_on)
+        if self.spec is not None:  # the cluster started (or its config was refused): its failures have causes
+            self.causes = causes.for_run(self.config_text, self.spec, [asdict(result) for result in results])
         if self.directory is not None:
-            self.directory = finish(self.directory, self.info, results, self.judgement)
+            self.directory = finish(self.directory, self.info, results, self.judgement, self.causes.as_dict())
             self.published = True
 
     def pytest_terminal_summary(self, terminalreporter: pytest.TerminalReporter) -> None:
@@ -348,6 +353,11 @@ class RunReport:
         for waived in judgement.waived:
             terminalreporter.write_line(f"flowlb: waived: {waived['nodeid']}: {waived['reason']} (until "
                                         f"{waived['expires']})")
+        told = self.causes.render(self.spec)
+        if told:
+            terminalreporter.write_sep("=", "flowlb: what to fix first" if self.config_text is not None
+                                       else "flowlb: failures by what they share", bold=True)
+            terminalreporter.write(told)
         if self.published and self.directory is not None:
             note = f" (cut short: {self.info.cut_short})" if self.info.cut_short else ""
             terminalreporter.write_line(f"flowlb report: {self.directory / 'index.html'}{note}")
@@ -355,6 +365,21 @@ class RunReport:
         fail_on = ",".join(level for level in levels.FAIL_ON if level in self.fail_on)
         terminalreporter.write_line(f"{judgement.line()}; exit {judgement.exit_code(self.fail_on)} (--fail-on "
                                     f"{fail_on})", **{colour: True, "bold": True})
+
+
+def _remember_config(pytestconfig: pytest.Config, spec: ClusterSpec | None, text: str | None,
+                     keep: bool = False) -> None:
+    """What the run's failures are attributed to: the config under test (the operator's, or the generated
+    profile's, which the report then keeps as ``haproxy.cfg``), under the run's spec."""
+    report = pytestconfig.stash.get(REPORT_KEY, None)
+    if report is None:
+        return
+    if spec is not None:
+        report.spec = spec
+    if text is not None:
+        report.config_text = text
+    if keep and report.directory is not None:  # a cause's line number points into this file
+        (report.directory / "haproxy.cfg").write_text(text or "")
 
 
 def _describe(nodeid: str, levels_of: dict[str, str]) -> CheckResult:
@@ -426,6 +451,7 @@ def cluster_start(
         requested = pytestconfig.getoption("flowlb_target")
         shared = pytestconfig.getoption("flowlb_shared_cluster") is not None
         kind = choose_target("local" if shared and requested == "auto" else requested)
+        _remember_config(pytestconfig, flowlb_spec, None)
         if kind == "external":
             live = _external_target(pytestconfig, flowlb_spec)
             _describe_run(pytestconfig, live, None, record_testsuite_property)
@@ -438,6 +464,7 @@ def cluster_start(
             return
         operator = OperatorConfig.load(Path(cfg_path), flowlb_spec) if cfg_path else None
         pytestconfig.stash[OPERATOR_KEY] = operator
+        _remember_config(pytestconfig, flowlb_spec, operator.text if operator is not None else None)
         target = _shared_target(pytestconfig, kind, flowlb_spec, profile, operator) or start_target(
             kind, flowlb_spec, profile, operator, pytestconfig.getoption("flowlb_haproxy_version"),
             pytestconfig.getoption("flowlb_haproxy_image"), keep=bool(pytestconfig.getoption("flowlb_keep")))
@@ -540,6 +567,7 @@ def _describe_run(
         config_path, digest = str(operator.path), hashlib.sha256(operator.text.encode()).hexdigest()
     elif target.config_text:
         config_path, digest = f"profile {target.profile}", hashlib.sha256(target.config_text.encode()).hexdigest()
+        _remember_config(pytestconfig, None, target.config_text, keep=True)
     else:
         config_path, digest = "the live LB's own", ""
     identity = {

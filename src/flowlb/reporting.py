@@ -111,11 +111,13 @@ def run_directory(root: Path, info: RunInfo) -> Path:
     return fresh_directory(root, f"{stamp}-{safe}")
 
 
-def finish(directory: Path, info: RunInfo, results: list[CheckResult], judgement: Judgement | None = None) -> Path:
+def finish(directory: Path, info: RunInfo, results: list[CheckResult], judgement: Judgement | None = None,
+           causes: dict[str, Any] | None = None) -> Path:
     """Write the summary and HTML, then publish the directory (drop ``.partial``, point ``latest``).
 
     ``counts`` and ``areas`` are pytest's outcomes (a waived failure is failed there); the verdict is the
-    ``judgement``'s (by default, the results judged by their levels, without waivers)."""
+    ``judgement``'s (by default, the results judged by their levels, without waivers); ``causes`` are what
+    explains the failures (``flowlb.causes.RunCauses.as_dict``), the summary's first word on them."""
     judgement = judgement or judge(results)
     counts = {outcome: sum(r.outcome == outcome for r in results) for outcome in ("passed", "failed", "skipped")}
     info.ended = time.time()
@@ -127,6 +129,7 @@ def finish(directory: Path, info: RunInfo, results: list[CheckResult], judgement
         "run": asdict(info),
         "counts": counts,
         **summary_fields(judgement),
+        **(causes or {"causes": [], "unexplained": [], "masked": [], "groups": []}),
         "areas": areas,
         "skipped": [{"check": r.check_id or r.nodeid, "nodeid": r.nodeid, "reason": r.message}
                     for r in results if r.outcome == "skipped"],

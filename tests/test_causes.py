@@ -10,6 +10,9 @@ another cause competes with it, or when a run without a config turns a broken po
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
 import pytest
 
 from flowlb.causes import (
@@ -26,6 +29,7 @@ from flowlb.haproxy.config import HAProxyConfig
 from flowlb.lint.rules import RULES
 from flowlb.spec import LB_ROLES, load_spec
 from tests.support.one_mistake import FOLDER, Mistake, mistakes, recorded
+from tests.support.suite import run_pytest
 
 SPEC = load_spec()
 MISTAKES = mistakes()
@@ -190,3 +194,23 @@ def test_a_summary_gives_one_outcome_per_check() -> None:
     ]}
     assert outcomes_from_summary(summary) == [CheckOutcome("tls/legacy_tls_refused", "failed", "TLS 1.0"),
                                               CheckOutcome("stomp/heartbeats", "skipped", "no stomp")]
+
+
+@pytest.mark.timeout(300)
+def test_a_run_on_a_one_mistake_config_opens_with_its_one_cause(haproxy_bin: str, tmp_path: Path) -> None:
+    """The suite's own report, not only this module: summary.json, the page and the terminal name the line."""
+    mistake = _by_name("27-8443-without-ssl")
+    text, line = mistake.apply()
+    config = tmp_path / "one-mistake.cfg"
+    config.write_text(text)
+    result = run_pytest("conformance/tls", "-q", "-p", "no:cacheprovider", "--target", "local", "--haproxy-cfg",
+                        str(config), "--report-dir", str(tmp_path / "reports"))
+    assert result.returncode == 1, result.stdout[-3000:]
+    summary = json.loads((tmp_path / "reports" / "latest" / "summary.json").read_text())
+    failed = {row["check_id"] for row in summary["checks"] if row["outcome"] == "failed"}
+    [cause] = summary["causes"]
+    assert (cause["rule"], cause["line"], cause["text"]) == ("FLOW020", line, "bind *:8443")
+    assert set(cause["explains"]) == failed and len(failed) >= 4 and summary["unexplained"] == []
+    assert "what to fix first" in result.stdout and f"line {line}: bind *:8443" in result.stdout
+    page = (tmp_path / "reports" / "latest" / "index.html").read_text()
+    assert "What to fix first" in page and "What else to fix" not in page

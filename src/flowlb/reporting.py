@@ -137,7 +137,7 @@ def finish(directory: Path, info: RunInfo, results: list[CheckResult], judgement
     }
     try:
         (directory / "summary.json").write_text(json.dumps(summary, indent=2, default=str))
-        (directory / "index.html").write_text(render_html(info, results, counts, judgement))
+        (directory / "index.html").write_text(render_html(info, results, counts, judgement, causes))
     except BaseException:
         discard(directory)  # never leave a half-written report behind
         raise
@@ -283,16 +283,23 @@ class _Area:
 
 
 def render_html(
-    info: RunInfo, results: list[CheckResult], counts: dict[str, int], judgement: Judgement | None = None
+    info: RunInfo, results: list[CheckResult], counts: dict[str, int], judgement: Judgement | None = None,
+    causes: dict[str, Any] | None = None,
 ) -> str:
-    """A self-contained page: what to fix first, then checks grouped by area like an operator's checklist."""
+    """A self-contained page: the causes, what else to fix, then checks grouped by area like an operator's checklist.
+
+    A failure a cause explains is listed under its cause, not again with its own fix."""
     judgement = judgement or judge(results)
+    found = (causes or {}).get("causes", [])
+    explained = {check for cause in found for check in cause["explains"]}
     return TEMPLATES.get_template("conformance.html.j2").render(
+        causes=found,
         info=info,
         started=time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(info.started)),
         counts=counts,
         verdict=judgement.verdict,
         judgement=judgement,
-        failed=[_Row.of(result) for result in results if result.outcome == "failed" and not result.waived],
+        failed=[_Row.of(result) for result in results
+                if result.outcome == "failed" and not result.waived and result.check_id not in explained],
         areas=[_Area.of(area, [r for r in results if r.area == area]) for area in sorted({r.area for r in results})],
     )

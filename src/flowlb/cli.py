@@ -103,6 +103,9 @@ def _lint_command(commands: Any) -> None:
                       "the file ('partial'); repeat or comma-separate. A core finding always fails")
     lint.add_argument("--haproxy-version", choices=VERSIONS, help="also flag what this HAProxy line does "
                       "differently or warns about (2.6, 3.0, 3.2)")
+    lint.add_argument("--policy", type=Path, default=os.environ.get("FLOWLB_POLICY") or None,
+                      help="your policy file (TOML; also FLOWLB_POLICY): its numbers, its levels for FLOW rules and "
+                      "its waivers of FLOW rules; see fixtures/policy.example.toml")
     lint.set_defaults(run=_lint)
 
 
@@ -206,6 +209,7 @@ def _up(options: argparse.Namespace) -> int:
 
 
 def _lint(options: argparse.Namespace) -> int:
+    from flowlb import policy, policyfile
     from flowlb.levels import parse_fail_on
     from flowlb.lint.output import FORMATS
     from flowlb.lint.run import lint_result
@@ -214,7 +218,15 @@ def _lint(options: argparse.Namespace) -> int:
         fail_on = parse_fail_on(options.fail_on)
     except ValueError as exc:
         raise FlowlbError(str(exc)) from None
-    result = lint_result(options.path, load_spec(options.spec), options.haproxy_version)
+    chosen = policyfile.load(options.policy) if options.policy is not None else None
+    if chosen is not None:
+        policy.use(chosen.policy)  # the rules read their bounds from it (header timeout, hung detection...)
+    rule_levels = {rule: level for rule, level in (chosen.levels if chosen else {}).items() if rule.startswith("FLOW")}
+    try:
+        result = lint_result(options.path, load_spec(options.spec), options.haproxy_version, rule_levels,
+                             chosen.waivers if chosen else ())
+    except ValueError as exc:  # a level for a FLOW rule that does not exist
+        raise FlowlbError(f"{options.policy}: [levels] {exc}") from None
     if shutil.which("haproxy") is None:
         print("flowlb: note: no haproxy on PATH, so whether HAProxy loads the file (FLOW000) was not checked",
               file=sys.stderr)

@@ -49,8 +49,10 @@ def as_text(result: LintResult, fail_on: Iterable[str] = (CORE,)) -> str:
     for reported in result.suppressed:
         f, suppression = reported.finding, reported.suppression
         assert suppression is not None
-        out.append(f"{path}:{f.line}: {f.rule} [{reported.level}, suppressed at line {suppression.line}: "
+        out.append(f"{path}:{f.line}: {f.rule} [{reported.level}, {suppression.describe()}: "
                    f"{suppression.reason}] {f.what}")
+    out += [f"the waiver for {w.id} expired on {w.expires} ({w.reason}): it fails the lint" for w in result.expired]
+    out += [f"unused waiver: {w.id} ({w.reason}, until {w.expires}) matched no finding" for w in result.unused]
     out.append(f"{result.verdict}: {result.count(CORE)} core, {result.count(RECOMMENDED)} recommended (warnings), "
                f"{len(result.suppressed)} suppressed finding(s) in {path}")
     return "\n".join(out) + "\n"
@@ -61,7 +63,10 @@ def as_json(result: LintResult, fail_on: Iterable[str] = (CORE,)) -> str:
         found: dict[str, object] = {**asdict(reported.finding), "level": reported.level,
                                     "checks": [c.id for c in catalogue.checks_showing(reported.finding.rule)]}
         if reported.suppression is not None:
-            found["suppression"] = {"line": reported.suppression.line, "reason": reported.suppression.reason}
+            where: dict[str, object] = {"line": reported.suppression.line, "reason": reported.suppression.reason}
+            if reported.suppression.waiver:  # the policy file's, not a comment in the config
+                where["waiver"] = reported.suppression.waiver
+            found["suppression"] = where
         return found
 
     data = {
@@ -72,6 +77,8 @@ def as_json(result: LintResult, fail_on: Iterable[str] = (CORE,)) -> str:
         "not_run": result.not_run,
         "findings": [row(r) for r in result.counted],
         "suppressed": [row(r) for r in result.suppressed],
+        "expired_waivers": [{"id": w.id, "reason": w.reason, "expires": w.expires.isoformat()} for w in result.expired],
+        "unused_waivers": [{"id": w.id, "reason": w.reason, "expires": w.expires.isoformat()} for w in result.unused],
     }
     return json.dumps(data, indent=2) + "\n"
 
@@ -94,7 +101,10 @@ def as_sarif(result: LintResult, fail_on: Iterable[str] = (CORE,)) -> str:
             "locations": [{"physicalLocation": location}],
             "properties": {"level": reported.level, "why": f.why, "fix": f.fix},
         }
-        if reported.suppression is not None:
+        if reported.suppression is not None and reported.suppression.waiver:
+            entry["suppressions"] = [{"kind": "external", "justification": reported.suppression.reason,
+                                      "properties": {"waiver": reported.suppression.waiver}}]
+        elif reported.suppression is not None:
             entry["suppressions"] = [{
                 "kind": "inSource",
                 "justification": reported.suppression.reason,
@@ -168,7 +178,7 @@ def as_junit(result: LintResult, fail_on: Iterable[str] = (CORE,)) -> str:
 def _junit_line(classname: str, reported: Reported) -> str:
     f = reported.finding
     if reported.suppression is not None:
-        state = f"{reported.level}, suppressed at line {reported.suppression.line}: {reported.suppression.reason}"
+        state = f"{reported.level}, {reported.suppression.describe()}: {reported.suppression.reason}"
     else:
         state = reported.level
     return f"{classname}:{f.line}: {f.rule} [{state}] {f.what}\n    why: {f.why}\n    fix: {f.fix}"

@@ -17,7 +17,6 @@ from flowlb.haproxy.config import Line, Section, Server, looks_like_address, par
 from flowlb.haproxy.reload import server_state_file
 from flowlb.haproxy.sandbox import code_lines
 from flowlb.haproxy.timing import check_fall, check_interval_s, detection_limit_s
-from flowlb.policy import HEADER_BUFFER_MAX, HEADER_TIMEOUT_MAX_S, HUNG_DETECTION_MAX_S
 from flowlb.spec import ClusterSpec
 
 TLS_ORDER = ("SSLv3", "TLSv1.0", "TLSv1.1", "TLSv1.2", "TLSv1.3")
@@ -200,13 +199,13 @@ def check_timeout_too_long(config: Config, spec: ClusterSpec) -> Iterator[Findin
             inter, fall = check_interval_s(config, backend.name, server.name), check_fall(config, backend.name,
                                                                                           server.name)
             limit = detection_limit_s(inter, fall, timeout, hangs=True, tolerance_s=0)
-            if limit <= HUNG_DETECTION_MAX_S:
+            if limit <= policy.current().hung_detection_max_s:
                 continue
             line = backend.timeout("check") or server.line
             yield Finding("FLOW006", line.number, f"{_where(backend)}: a server that hangs stays UP up to "
                           f"{limit:g} s (inter {inter:g} s, fall {fall}, timeout check {timeout or inter:g} s)",
                           f"a Flow server that accepts and never answers keeps getting requests that long while "
-                          f"clients wait on it (the policy allows {HUNG_DETECTION_MAX_S:g} s)",
+                          f"clients wait on it (the policy allows {policy.current().hung_detection_max_s:g} s)",
                           "drop `timeout check` (a check then times out after `inter`) or keep it near `inter`, and "
                           "keep `inter x fall` short")
             break
@@ -247,13 +246,14 @@ def no_header_timeout(config: Config, spec: ClusterSpec) -> Iterator[Finding]:
                 continue
             line = front.timeout("http-request") or front.timeout("client")
             seconds = parse_time_s(line.value(2)) if line is not None else None
-            if seconds is not None and seconds <= HEADER_TIMEOUT_MAX_S:
+            if seconds is not None and seconds <= policy.current().header_timeout_max_s:
                 continue
             setting = f"`{line.text}`" if line is not None else "no `timeout http-request` or `timeout client`"
             yield Finding("FLOW009", line.number if line is not None else front.number,
                           f"{_where(front)} (port {port}) gives a client {setting} to send its headers",
-                          f"a client that sends its headers slowly keeps a connection that long (the policy allows "
-                          f"{HEADER_TIMEOUT_MAX_S:g} s); a few hundred of them starve the Flow UI and API",
+                          "a client that sends its headers slowly keeps a connection that long (the policy allows "
+                          f"{policy.current().header_timeout_max_s:g} s); a few hundred of them starve the Flow UI "
+                          "and API",
                           "`timeout http-request 10s`")
 
 
@@ -433,7 +433,7 @@ def lenient_http_parsing(config: Config, spec: ClusterSpec) -> Iterator[Finding]
                               "malformed requests (a smuggling vector) reach the Flow server",
                               "remove it")
             if line.starts("tune.bufsize") and len(line.words) > 1 and line.words[1].isdigit() \
-                    and int(line.words[1]) > HEADER_BUFFER_MAX:
+                    and int(line.words[1]) > policy.current().header_buffer_max:
                 yield Finding("FLOW025", line.number, f"`tune.bufsize {line.words[1]}`",
                               "oversized headers reach the Flow server instead of a 4xx at the LB, and every "
                               "connection costs more memory", "keep the default (16384)")
@@ -611,17 +611,17 @@ def internal_port_on_the_lb(config: Config, spec: ClusterSpec) -> Iterator[Findi
 
 @rule
 def long_requests_cut(config: Config, spec: ClusterSpec) -> Iterator[Finding]:
-    """The Flow server backend cuts an API call that runs longer than ``policy.LONG_REQUEST_S``."""
+    """The Flow server backend cuts an API call that runs longer than ``policy.current().long_request_s``."""
     for backend in _server_backends(config, spec):
         if backend.mode() != "http":
             continue
         server_s = backend.timeout_s("server")
-        if server_s is not None and server_s < policy.LONG_REQUEST_S:
+        if server_s is not None and server_s < policy.current().long_request_s:
             lines = backend.effective("timeout", "server")
             yield Finding("FLOW036", lines[-1].number if lines else backend.number,
                           f"{_where(backend)} answers 504 to a Flow API call that takes over {server_s:g} s",
                           f"Flow API calls can run long (CloudBees' own ingress waits 4000 s); this one is cut "
-                          f"before {policy.LONG_REQUEST_S:g} s",
+                          f"before {policy.current().long_request_s:g} s",
                           "`timeout server 4000s` (or longer than your longest API call) in that backend or defaults")
 
 
@@ -634,7 +634,7 @@ def large_uploads_denied(config: Config, spec: ClusterSpec) -> Iterator[Finding]
     for section in config.of_kind("frontend", "listen", "backend"):
         for line in section.own("http-request", "deny") + section.own("http-request", "return"):
             match = _BODY_SIZE.search(" ".join(line.words))
-            if match and int(match.group(2)) < policy.UPLOAD_MAX_BYTES:
+            if match and int(match.group(2)) < policy.current().upload_max_bytes:
                 yield Finding("FLOW037", line.number, f"{_where(section)} refuses request bodies over "
                               f"{int(match.group(2)):,} bytes",
                               "Flow takes artifacts and plugin uploads through its API; CloudBees' own ingress "
@@ -644,11 +644,11 @@ def large_uploads_denied(config: Config, spec: ClusterSpec) -> Iterator[Finding]
 
 @rule
 def reload_cuts_sessions(config: Config, spec: ClusterSpec) -> Iterator[Finding]:
-    """``hard-stop-after`` shorter than ``policy.RELOAD_SESSIONS_MIN_S``: each reload cuts the STOMP sessions."""
+    """``hard-stop-after`` shorter than the policy's ``reload_sessions_min_s``: each reload cuts the STOMP sessions."""
     for section in config.of_kind("global"):
         for line in section.own("hard-stop-after"):
             seconds = parse_time_s(line.value(1))
-            if seconds is not None and seconds < policy.RELOAD_SESSIONS_MIN_S:
+            if seconds is not None and seconds < policy.current().reload_sessions_min_s:
                 yield Finding("FLOW038", line.number, f"`hard-stop-after {line.value(1)}` ends old workers "
                               f"{seconds:g} s after each reload",
                               "their STOMP sessions (waitForJob, log transfers) are cut in every change window",

@@ -17,8 +17,9 @@ from __future__ import annotations
 
 import re
 import shutil
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import date
 from pathlib import Path
 
 from flowlb.errors import FlowlbError
@@ -34,6 +35,7 @@ from flowlb.lint import ruleset, suppress
 from flowlb.lint.rules import RULES, Finding
 from flowlb.lint.suppress import Suppression
 from flowlb.lint.versions import version_findings
+from flowlb.policyfile import Waiver
 from flowlb.spec import ClusterSpec
 from flowlb.tls import make_certificates
 
@@ -123,6 +125,8 @@ class LintResult:
     reported: tuple[Reported, ...]
     not_run: dict[str, str] = field(default_factory=dict)
     core_skipped: int = 0
+    expired: tuple[Waiver, ...] = ()  # the policy file's lint waivers past their date: they fail the lint
+    unused: tuple[Waiver, ...] = ()  # its active lint waivers that matched no finding
 
     @property
     def counted(self) -> list[Reported]:
@@ -137,8 +141,9 @@ class LintResult:
 
     @property
     def verdict(self) -> str:
-        """``fail`` on a core finding; ``partial`` when a core rule could not run (FLOW000 without haproxy)."""
-        return run_verdict(core_failed=self.count(CORE), core_skipped=self.core_skipped)
+        """``fail`` on a core finding or an expired waiver; ``partial`` when a core rule could not run (FLOW000
+        without haproxy)."""
+        return run_verdict(core_failed=self.count(CORE) + len(self.expired), core_skipped=self.core_skipped)
 
     def exit_code(self, fail_on: Iterable[str] = (CORE,)) -> int:
         """1 on a core finding (and on recommended ones, or a partial run, when ``fail_on`` names them), else 0."""
@@ -146,12 +151,19 @@ class LintResult:
 
 
 def lint_result(path: Path, spec: ClusterSpec, haproxy_version: str | None = None,
-                overrides: Mapping[str, str] | None = None) -> LintResult:
+                overrides: Mapping[str, str] | None = None, waivers: Sequence[Waiver] = (),
+                today: date | None = None) -> LintResult:
     """Lint the file at ``path`` and weigh every finding: its level (``overrides`` may change a rule's, as a
-    policy would), and whether a ``# flowlb: ignore`` comment suppresses it."""
+    policy would), and whether a ``# flowlb: ignore`` comment or one of the policy file's ``waivers`` (those
+    of lint rules) suppresses it. A waiver past its date suppresses nothing and fails the lint."""
     if overrides:
         ruleset.check_overrides(overrides)
+    today = today or date.today()
+    mine = [waiver for waiver in waivers if ruleset.known(waiver.id)]
+    active = [waiver for waiver in mine if not waiver.expired(today)]
     findings, suppressions = _findings(read_config_file(path), path, spec, haproxy_version)
+    suppressions += [Suppression(0, -1, (w.id,), w.reason, f"waived by the policy file until {w.expires}")
+                     for w in active]
     reported = []
     for finding in findings:
         cover = next((s for s in suppressions if s.covers(finding)), None)
@@ -163,4 +175,7 @@ def lint_result(path: Path, spec: ClusterSpec, haproxy_version: str | None = Non
             core_skipped += ruleset.level_of(entry.id, overrides) == CORE
         elif entry.needs == "haproxy-version" and haproxy_version is None:
             not_run[entry.id] = "not asked (--haproxy-version)"
-    return LintResult(path, tuple(reported), not_run, core_skipped)
+    used = {r.suppression.rules[0] for r in reported if r.suppression is not None and r.suppression.waiver}
+    return LintResult(path, tuple(reported), not_run, core_skipped,
+                      expired=tuple(w for w in mine if w.expired(today)),
+                      unused=tuple(w for w in active if w.id not in used))

@@ -38,12 +38,17 @@ class Suppression:
     """One ``# flowlb: ignore`` comment that applies: where it is, the line it covers, its rules and reason."""
 
     line: int
-    target: int
+    target: int  # the line it covers; -1: every line (a policy file's waiver)
     rules: tuple[str, ...]
     reason: str
+    waiver: str = ""  # where a policy file's waiver says so ("waived by policy.toml until 2027-01-31"); "": a comment
 
     def covers(self, finding: Finding) -> bool:
-        return finding.line == self.target and finding.rule in self.rules
+        return finding.rule in self.rules and self.target in (-1, finding.line)
+
+    def describe(self) -> str:
+        """Where it comes from, in words: ``suppressed at line 12`` or the waiver's own words."""
+        return self.waiver or f"suppressed at line {self.line}"
 
 
 def comment(line: Line) -> str | None:

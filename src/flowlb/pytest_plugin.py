@@ -204,15 +204,16 @@ def pytest_configure(config: pytest.Config) -> None:
         policy_path=loaded.path if loaded else "", policy_sha256=loaded.sha256 if loaded else "",
     )
     directory = None
-    if report_dir != "none":
-        try:
-            directory = run_directory(Path(report_dir), info)
-        except OSError as exc:
-            pytest.exit(f"flowlb: --report-dir {report_dir}: cannot make a run directory there "
-                        f"({exc.strerror or exc})", returncode=2)
-    report = RunReport(directory, info, loaded, fail_on)
-    config.stash[REPORT_KEY] = report
-    config.pluginmanager.register(report, "flowlb-run-report")
+    with deferred_signals():  # the .partial directory and the report that removes it come into being together
+        if report_dir != "none":
+            try:
+                directory = run_directory(Path(report_dir), info)
+            except OSError as exc:
+                pytest.exit(f"flowlb: --report-dir {report_dir}: cannot make a run directory there "
+                            f"({exc.strerror or exc})", returncode=2)
+        report = RunReport(directory, info, loaded, fail_on)
+        config.stash[REPORT_KEY] = report
+        config.pluginmanager.register(report, "flowlb-run-report")
     if directory is not None and not config.option.xmlpath:
         config.option.xmlpath = str(directory / "junit.xml")
 
@@ -279,6 +280,13 @@ class RunReport:
 
     def pytest_keyboard_interrupt(self) -> None:
         self.interrupted = True  # Ctrl-C or SIGTERM, once or several times: never a verdict
+
+    def pytest_unconfigure(self) -> None:
+        """A run that never reached its session's end (an interrupt in pytest_configure or pytest_sessionstart,
+        where pytest calls no pytest_sessionfinish) leaves no ``.partial`` directory behind."""
+        if self.directory is not None and not self.published:
+            with deferred_signals():
+                discard(self.directory)
 
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
         """Collect each check's outcome for the run's report."""

@@ -196,3 +196,16 @@ def test_a_finished_run_ignores_signals_while_python_exits(suite: pytest.Pyteste
     result = suite.runpytest_subprocess("-p", "no:flowlb", "--report-dir", "none")
     assert result.ret == 0
     result.stdout.fnmatch_lines(["at exit, ignored: True True"])
+
+
+def test_an_interrupt_before_the_session_starts_leaves_no_partial_report(suite: pytest.Pytester) -> None:
+    """Ctrl-C in pytest_configure or pytest_sessionstart (a second into a run): pytest then calls no
+    pytest_sessionfinish, where the report is published or removed, and the run left its ``.partial``."""
+    suite.makeconftest('pytest_plugins = ["flowlb.pytest_plugin", "interrupted_at_start"]')
+    suite.makepyfile(interrupted_at_start="def pytest_sessionstart(session):\n"
+                                          "    raise KeyboardInterrupt('signal 2')\n",
+                     test_x="def test_it():\n    pass\n")
+    reports = suite.path / "reports"
+    result = suite.runpytest_subprocess("-p", "no:flowlb", "--report-dir", str(reports))
+    assert result.ret == 2
+    assert not reports.exists() or list(reports.iterdir()) == [], list(reports.iterdir())

@@ -190,14 +190,15 @@ def pytest_configure(config: pytest.Config) -> None:
         config=f"operator:{Path(cfg).name}" if cfg else (config.getoption("flowlb_profile") or "spec profile"),
         spec=str(config.getoption("flowlb_spec") or "fixtures/cluster.toml"),
     )
-    try:
-        directory = run_directory(Path(report_dir), info)
-    except OSError as exc:
-        pytest.exit(f"flowlb: --report-dir {report_dir}: cannot make a run directory there "
-                    f"({exc.strerror or exc})", returncode=2)
-    report = RunReport(directory, info)
-    config.stash[REPORT_KEY] = report
-    config.pluginmanager.register(report, "flowlb-run-report")
+    with deferred_signals():  # the .partial directory and the report that removes it come into being together
+        try:
+            directory = run_directory(Path(report_dir), info)
+        except OSError as exc:
+            pytest.exit(f"flowlb: --report-dir {report_dir}: cannot make a run directory there "
+                        f"({exc.strerror or exc})", returncode=2)
+        report = RunReport(directory, info)
+        config.stash[REPORT_KEY] = report
+        config.pluginmanager.register(report, "flowlb-run-report")
     if not config.option.xmlpath:
         config.option.xmlpath = str(report.directory / "junit.xml")
 
@@ -230,6 +231,13 @@ class RunReport:
 
     def pytest_keyboard_interrupt(self) -> None:
         self.interrupted = True  # Ctrl-C or SIGTERM, once or several times: never a verdict
+
+    def pytest_unconfigure(self) -> None:
+        """A run that never reached its session's end (an interrupt in pytest_configure or pytest_sessionstart,
+        where pytest calls no pytest_sessionfinish) leaves no ``.partial`` directory behind."""
+        if not self.published:
+            with deferred_signals():
+                discard(self.directory)
 
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
         """Collect each check's outcome for the run's report."""

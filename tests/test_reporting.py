@@ -308,3 +308,19 @@ def test_a_live_lb_s_failures_are_listed_by_what_they_share() -> None:
     assert "port server_tls: look first at what listens on 8443" in todo
     assert todo.index("tls/modern_tls_accepted: refused") > todo.index("port server_tls")
     assert text_of(page).count(REDIRECT_FIX.replace("`", "")) == 1
+
+
+def test_a_cause_of_a_core_failure_comes_before_a_cause_of_warnings_only() -> None:
+    results = [check(STICK, "balance/web_sessions_stick", "failed", "moved", STICK_FIX, "recommended"),
+               check(f"{REDIRECT}[GET]", "redirect/redirect_to_https", "failed", "got 200", REDIRECT_FIX)]
+    causes = {"causes": [
+        {"rule": "FLOW034", "line": 71, "text": "backend be_web", "what": "", "why": "no affinity", "fix": STICK_FIX,
+         "roles": [], "explains": ["balance/web_sessions_stick"]},
+        {"rule": "FLOW010", "line": 40, "text": "frontend fe_http", "what": "", "why": "no redirect",
+         "fix": REDIRECT_FIX, "roles": [], "explains": ["redirect/redirect_to_https"]}],
+        "unexplained": [], "masked": [], "groups": []}
+    page = render_html(RunInfo("local", "x", "spec.toml"), results, {"passed": 0, "failed": 2, "skipped": 0},
+                       judge(results), causes)
+    assert page.index("fe_http") < page.index("be_web"), "what fails the run first"
+    assert page.count("recommended checks only: a warning") == 1
+    assert page.index("recommended checks only: a warning") > page.index("be_web")

@@ -405,7 +405,8 @@ class _Area:
 
 
 def _to_do(checks: list[_Check], causes: dict[str, Any]) -> tuple[list[_ToDo], list[_ToDo], list[_ToDo], list[_ToDo]]:
-    """The causes, the masked findings, what else to fix (core) and the warnings (recommended only).
+    """The causes (those of a core failure first), the masked findings, what else to fix (core) and the
+    warnings (recommended only).
 
     Every failed check is listed once: under the cause that explains it, else under the group (a live LB's)
     that holds it, else on its own. Every fix is shown once, at its first place on the page."""
@@ -424,6 +425,7 @@ def _to_do(checks: list[_Check], causes: dict[str, Any]) -> tuple[list[_ToDo], l
             rest.append(_ToDo("group", members, group=group))
             left = [check for check in left if check not in members]
     rest += [_ToDo("check", [check], check.fixes) for check in left]
+    found.sort(key=lambda todo: not todo.core)  # what fails the run first; a cause of warnings only after
     shown: set[str] = set()
     for todo in [*found, *masked, *rest]:
         todo.fixes = [fix for fix in todo.fixes if fix not in shown]

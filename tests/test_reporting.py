@@ -324,3 +324,22 @@ def test_a_cause_of_a_core_failure_comes_before_a_cause_of_warnings_only() -> No
     assert page.index("fe_http") < page.index("be_web"), "what fails the run first"
     assert page.count("recommended checks only: a warning") == 1
     assert page.index("recommended checks only: a warning") > page.index("be_web")
+
+
+def test_hostile_causes_and_groups_are_escaped() -> None:
+    """A cause's line as written comes from the operator's file, a group's key from a failure message."""
+    hostile = "<script>alert(1)</script>"
+    results = [check(f"{TLS}[TLS1.2-8443]", "tls/modern_tls_accepted", "failed", hostile, hostile),
+               check(f"{REDIRECT}[GET]", "redirect/redirect_to_https", "failed", hostile, hostile),
+               check(f"{SMOKE}[80]", "smoke/every_port_answers", "failed", hostile, hostile)]
+    cause = {"rule": hostile, "line": 3, "text": hostile, "what": hostile, "why": hostile, "fix": f"`{hostile}`",
+             "roles": [], "explains": ["tls/modern_tls_accepted"]}
+    with_config = {"causes": [cause], "masked": [{**cause, "line": 4, "fix": hostile + "!"}], "unexplained": [],
+                   "groups": []}
+    live = {"causes": [], "masked": [], "unexplained": [], "groups": [
+        {"kind": "message", "key": hostile, "hint": hostile,
+         "explains": ["redirect/redirect_to_https", "smoke/every_port_answers"]}]}
+    for causes in (with_config, live):
+        page = render_html(RunInfo("local", "x", "s"), results, {"passed": 0, "failed": 3, "skipped": 0},
+                           judge(results), causes)
+        assert "<script" not in page and "&lt;script&gt;" in page

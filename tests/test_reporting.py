@@ -250,7 +250,7 @@ def test_the_cases_of_a_check_are_one_line_with_an_anchor_for_each() -> None:
 def test_an_area_without_failure_is_folded_and_one_with_a_failure_open() -> None:
     page = page_with_a_cause()
     assert "<details class='area' id='area-stomp'>" in page, "passed (and skipped) only: folded"
-    assert "<details class='area failed' id='area-tls' open>" in page
+    assert "<details class='area broken' id='area-tls' open>" in page
     assert "<details class='area' id='area-security'>" in page, "a waived failure is accepted: folded"
 
 

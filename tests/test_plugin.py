@@ -85,6 +85,7 @@ def test_a_run_stopped_by_maxfail_publishes_what_ran_marked_cut_short(suite: pyt
     assert summary["run"]["not_run"] == ["test_x.py::test_c"]
     page = (reports / "latest" / "index.html").read_text()
     assert "Cut short:" in page and "test_x.py::test_c" in page
+    assert page.index("Cut short:") < page.index("id=areas"), "read before the checks"
     result.stdout.fnmatch_lines(["flowlb report: *index.html (cut short: stopping after 1 failures*"])
     assert not list(reports.glob("*.partial"))
 

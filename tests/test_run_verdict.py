@@ -157,7 +157,11 @@ expires = 2099-12-31
         "flowlb: unused waiver: tls/legacy_tls_refused (CHG-8, until 2099-12-31) matched no failure",
         "flowlb: waived: redirect/test_redirect_to_https.py::test_it: CHG-7*",
         "flowlb verdict: PASS: 0 core failed, 0 warnings (recommended failed), 1 waived, 0 core skipped*"])
-    assert "(waived)" in (suite.path / "reports" / "latest" / "index.html").read_text()
+    page = (suite.path / "reports" / "latest" / "index.html").read_text()
+    waived_section = page[page.index("id=waived"):page.index("id=areas")]
+    assert "CHG-7: the redirect is fixed in the next window" in waived_section and "2099-12-31" in waived_section
+    assert "Unused waiver: tls/legacy_tls_refused" in waived_section
+    assert "(waived)" in page[page.index("id=areas"):], "and the failure itself is marked in its area"
 
 
 def test_an_expired_waiver_fails_the_run_naming_it(suite: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> None:

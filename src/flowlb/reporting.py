@@ -1,8 +1,10 @@
 """The report of a conformance run: per check, passed or failed, what it guards and how to fix it.
 
-Written at the end of a run into ``reports/<run>/``: ``index.html`` for people (the failed checks'
-fixes first, then the checks by area with the pictures their figures allow: balance per port,
-failover timelines; ``templates/conformance.html.j2``), ``summary.json`` for machines, beside
+Written at the end of a run into ``reports/<run>/``: ``index.html`` for people, read in one screen (the
+verdict, the causes in the config with their fixes and the checks each explains, what else to fix,
+warnings, waived and skipped checks; then the checks by area, a check's cases on one line, passed areas
+folded, with the pictures their figures allow: balance per port, failover timelines;
+``templates/conformance.html.j2``), ``summary.json`` for machines, beside
 pytest's ``junit.xml``. The run directory appears only when complete (it is written as
 ``<run>.partial`` and renamed), and ``reports/latest`` points at the newest.
 """
@@ -20,6 +22,7 @@ from typing import Any
 import jinja2
 
 from flowlb import __version__, plots
+from flowlb.checks.applies import NOT_APPLICABLE, not_applicable
 from flowlb.errors import FlowlbError
 from flowlb.verdict import Judgement, judge, summary_fields
 
@@ -240,22 +243,137 @@ TEMPLATES = jinja2.Environment(
 """The reports' templates (``flowlb/templates``), shared with the load report."""
 
 
-@dataclass
-class _Row:
-    """One check as the report shows it: the figures short enough for the table, the message split at ``Fix:``."""
+BRIEF_CHARS = 160  # a failure's problem under its cause or in a to-do list: its first line, cut to this
 
-    check: CheckResult
-    figures: list[tuple[str, str]]
+
+@dataclass
+class _Case:
+    """One test of a check as the page shows it: its case name, its message split at ``Fix:``, and the figures
+    short enough for a line (series and long dicts are only drawn)."""
+
+    result: CheckResult
     problem: str
     fix: str
+    figures: list[tuple[str, str]]
 
     @classmethod
-    def of(cls, result: CheckResult) -> _Row:
+    def of(cls, result: CheckResult) -> _Case:
         shown = ((key, _shown_figure(value)) for key, value in result.figures.items())
         problem, fix = split_fix(result.message) if result.outcome == "failed" else (result.message, "")
         if result.outcome == "failed" and not fix:
             fix = result.fix  # the catalogue's, where the message names none
-        return cls(result, [(key, value) for key, value in shown if value is not None], problem, fix)
+        return cls(result, problem, fix, [(key, value) for key, value in shown if value is not None])
+
+    @property
+    def name(self) -> str:
+        """The case within its check: the parameter (``443``), else the test's name."""
+        return _parameter(self.result.nodeid)
+
+    @property
+    def failed(self) -> bool:
+        """Failed and not waived: a failure the page asks the operator to fix."""
+        return self.result.outcome == "failed" and not self.result.waived
+
+    @property
+    def reason(self) -> str:
+        """A skip's reason as pytest gave it, without ``Skipped: `` and ``does not apply: ``."""
+        return self.result.message.removeprefix("Skipped: ").removeprefix(NOT_APPLICABLE)
+
+    @property
+    def brief(self) -> str:
+        """The problem in one short line, for a list of failures; the whole message is in the check's area."""
+        first = ((self.problem or self.result.message).strip() or "failed").splitlines()[0]
+        return first if len(first) <= BRIEF_CHARS else first[: BRIEF_CHARS - 1] + "…"
+
+
+def _check_ident(result: CheckResult) -> str:
+    """What merges the tests of one check: the catalogue id, else the test id without its parameter."""
+    return result.check_id or result.nodeid.split("[", 1)[0]
+
+
+@dataclass
+class _Check:
+    """One check with its cases merged, so a check run on six ports is one line, not six paragraphs."""
+
+    ident: str
+    cases: list[_Case]
+
+    @property
+    def first(self) -> CheckResult:
+        return self.cases[0].result
+
+    def having(self, outcome: str) -> list[_Case]:
+        return [case for case in self.cases if case.result.outcome == outcome]
+
+    @property
+    def failed(self) -> list[_Case]:
+        return [case for case in self.cases if case.failed]
+
+    @property
+    def waived(self) -> list[_Case]:
+        return [case for case in self.cases if case.result.outcome == "failed" and case.result.waived]
+
+    @property
+    def outcome(self) -> str:
+        """``failed`` (a failure not waived), ``waived``, ``passed`` (a case passed), else ``skipped``."""
+        if self.failed:
+            return "failed"
+        if self.waived:
+            return "waived"
+        return "passed" if self.having("passed") else "skipped"
+
+    @property
+    def failures(self) -> list[_Case]:
+        """Its failed cases, waived ones last."""
+        return self.failed + self.waived
+
+    @property
+    def tally(self) -> str:
+        """Its cases in a few words (``6 cases``, ``2 of 6 cases failed``); "" for a check of one case that ran."""
+        total, failed, skipped = len(self.cases), len(self.failures), len(self.having("skipped"))
+        if total == 1:
+            return {"waived": "waived", "skipped": "skipped"}.get(self.outcome, "")
+        text = f"{failed} of {total} cases failed" if failed else f"{total} cases"
+        return text + (f", {skipped} skipped" if skipped else "")
+
+    @property
+    def anchor(self) -> str:
+        """Where a link to this check lands: its first failure, else its first case (ids are the test ids)."""
+        return (self.failures or self.cases)[0].result.nodeid
+
+    @property
+    def fixes(self) -> list[str]:
+        """The fixes its failed cases name, each once."""
+        return list(dict.fromkeys(case.fix for case in self.failed if case.fix))
+
+    def named_by(self, names: set[str]) -> bool:
+        """Whether ``names`` (a cause's ``explains``, a group's) hold this check's id or one of its test ids."""
+        return self.ident in names or any(case.result.nodeid in names for case in self.cases)
+
+
+def _checks(results: list[CheckResult]) -> list[_Check]:
+    """The results merged per check, in the order the checks first ran."""
+    merged: dict[str, _Check] = {}
+    for result in results:
+        merged.setdefault(_check_ident(result), _Check(_check_ident(result), [])).cases.append(_Case.of(result))
+    return list(merged.values())
+
+
+@dataclass
+class _ToDo:
+    """One entry of the page's to-do lists: a cause in the config (``cause``, its dict from ``summary.json``),
+    failures that share a port or a message (``group``, its hint) or one check (``check``); the fixes it shows
+    (none already shown higher on the page) and the failed checks it covers."""
+
+    kind: str
+    checks: list[_Check]
+    fixes: list[str] = field(default_factory=list)
+    cause: dict[str, Any] = field(default_factory=dict)
+    group: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def core(self) -> bool:
+        return any(check.first.level == "core" for check in self.checks)
 
 
 @dataclass
@@ -263,16 +381,17 @@ class _Area:
     """An area's checks and the pictures their figures allow: balance per port, failover timelines by title."""
 
     name: str
-    rows: list[_Row]
+    checks: list[_Check]
     balance: str | None
     timelines: list[tuple[str, str]]
 
     @classmethod
-    def of(cls, name: str, results: list[CheckResult]) -> _Area:
+    def of(cls, name: str, checks: list[_Check]) -> _Area:
+        results = [case.result for check in checks for case in check.cases]
         per_port = balance_per_port(results)
         return cls(
             name,
-            [_Row.of(result) for result in results],
+            checks,
             plots.balance_chart(per_port, "Balance distribution per port") if per_port else None,
             [
                 (result.title, timeline_image(result, key, timeline))
@@ -281,25 +400,68 @@ class _Area:
             ],
         )
 
+    def count(self, outcome: str) -> int:
+        return sum(check.outcome == outcome for check in self.checks)
+
+
+def _to_do(checks: list[_Check], causes: dict[str, Any]) -> tuple[list[_ToDo], list[_ToDo], list[_ToDo], list[_ToDo]]:
+    """The causes (those of a core failure first), the masked findings, what else to fix (core) and the
+    warnings (recommended only).
+
+    Every failed check is listed once: under the cause that explains it, else under the group (a live LB's)
+    that holds it, else on its own. Every fix is shown once, at its first place on the page."""
+    failing = [check for check in checks if check.outcome in ("failed", "waived")]
+    found = [_ToDo("cause", [c for c in failing if c.named_by(set(cause["explains"]))], [cause["fix"]], cause=cause)
+             for cause in causes.get("causes", [])]
+    masked = [_ToDo("cause", [], [cause["fix"]], cause=cause) for cause in causes.get("masked", [])]
+    listed = {check.ident for todo in found for check in todo.checks}
+    left = [check for check in checks if check.outcome == "failed" and check.ident not in listed]
+    rest = []
+    for group in causes.get("groups", []) if not found else []:
+        members = [check for check in left if check.named_by(set(group["explains"]))]
+        if group["kind"] == "check" and len(members) == 1:
+            continue  # a group of one: listed below with its own fix
+        if members:
+            rest.append(_ToDo("group", members, group=group))
+            left = [check for check in left if check not in members]
+    rest += [_ToDo("check", [check], check.fixes) for check in left]
+    found.sort(key=lambda todo: not todo.core)  # what fails the run first; a cause of warnings only after
+    shown: set[str] = set()
+    for todo in [*found, *masked, *rest]:
+        todo.fixes = [fix for fix in todo.fixes if fix not in shown]
+        shown.update(todo.fixes)
+    return found, masked, [t for t in rest if t.core], [t for t in rest if not t.core]
+
 
 def render_html(
     info: RunInfo, results: list[CheckResult], counts: dict[str, int], judgement: Judgement | None = None,
     causes: dict[str, Any] | None = None,
 ) -> str:
-    """A self-contained page: the causes, what else to fix, then checks grouped by area like an operator's checklist.
+    """A self-contained page an operator reads in one screen: the verdict and its reasons; the causes in the
+    config, each with its fix and the failed checks it explains; what else to fix; warnings, waived and skipped
+    checks, one line each; then the checks by area, passed ones folded, with their pictures.
 
-    A failure a cause explains is listed under its cause, not again with its own fix."""
+    No fix is shown twice (a failure a cause explains is listed under it with its problem only)."""
     judgement = judgement or judge(results)
-    found = (causes or {}).get("causes", [])
-    explained = {check for cause in found for check in cause["explains"]}
+    checks = _checks(results)
+    found, masked, fix, warnings = _to_do(checks, causes or {})
+    skipped = [case for check in checks for case in check.cases if case.result.outcome == "skipped"]
+    waived: dict[str, dict[str, str]] = {}
+    for entry in judgement.waived:  # one line per check, however many of its cases the waiver covers
+        waived.setdefault(entry["id"], entry)
     return TEMPLATES.get_template("conformance.html.j2").render(
-        causes=found,
         info=info,
         started=time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(info.started)),
         counts=counts,
         verdict=judgement.verdict,
         judgement=judgement,
-        failed=[_Row.of(result) for result in results
-                if result.outcome == "failed" and not result.waived and result.check_id not in explained],
-        areas=[_Area.of(area, [r for r in results if r.area == area]) for area in sorted({r.area for r in results})],
+        causes=found,
+        masked=masked,
+        fix=fix,
+        warnings=warnings,
+        waived=list(waived.values()),
+        gaps=[case for case in skipped if not not_applicable(case.result.message)],
+        not_applicable=[case for case in skipped if not_applicable(case.result.message)],
+        areas=[_Area.of(area, [c for c in checks if c.first.area == area])
+               for area in sorted({c.first.area for c in checks})],
     )

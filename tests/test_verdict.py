@@ -91,3 +91,12 @@ def test_the_line_names_every_count() -> None:
     judgement = judge([result("a/core", "failed"), result("b/rec", "failed", "recommended")], today=TODAY)
     assert judgement.line() == ("flowlb verdict: FAIL: 1 core failed, 1 warnings (recommended failed), 0 waived, "
                                 "0 core skipped")
+
+
+def test_a_checks_failed_cases_count_once() -> None:
+    """The 8443 case and the 443 case of one check are one failed check: the line said 14 core failed and named 13."""
+    cases = [result("a/core", "failed"), result("a/core", "failed"), result("b/core", "failed")]
+    cases[1].nodeid = "a/core.py::test[8443]"
+    judgement = judge(cases, today=TODAY)
+    assert judgement.line().startswith("flowlb verdict: FAIL: 2 core failed,")
+    assert judgement.reasons[0] == "2 core check(s) failed: a/core, b/core"

@@ -48,10 +48,15 @@ class Judgement:
         return levels.exit_code(self.verdict, len(self.warnings), fail_on)
 
     def line(self) -> str:
-        """The run in one line: verdict, core failures, warnings, waived, skipped core checks."""
-        return (f"flowlb verdict: {self.verdict.upper()}: {len(self.core_failures)} core failed, "
-                f"{len(self.warnings)} warnings (recommended failed), {len(self.waived)} waived, "
-                f"{len(self.core_skipped)} core skipped")
+        """The run in one line: verdict, then checks (not their cases) core failed, warned, waived, core skipped."""
+        return (f"flowlb verdict: {self.verdict.upper()}: {_checks(self.core_failures)} core failed, "
+                f"{_checks(self.warnings)} warnings (recommended failed), {_checks(self.waived)} waived, "
+                f"{_checks(self.core_skipped)} core skipped")
+
+
+def _checks(entries: Sequence[dict[str, str]]) -> int:
+    """How many checks ``entries`` name: a check's failed cases (8443 and 443) count once."""
+    return len({entry["id"] for entry in entries})
 
 
 def _waiver(waiver: Waiver) -> dict[str, str]:
@@ -105,7 +110,7 @@ def _decide(judgement: Judgement, passed: int) -> None:
     judgement.verdict = levels.run_verdict(len(judgement.core_failures), len(judgement.core_skipped))
     reasons = judgement.reasons
     if judgement.core_failures:
-        reasons.append(f"{len(judgement.core_failures)} core check(s) failed: "
+        reasons.append(f"{_checks(judgement.core_failures)} core check(s) failed: "
                        + ", ".join(sorted({f['id'] for f in judgement.core_failures})))
     for waiver in judgement.expired_waivers:
         reasons.append(f"the waiver for {waiver['id']} expired on {waiver['expires']} ({waiver['reason']}): "
@@ -117,7 +122,7 @@ def _decide(judgement: Judgement, passed: int) -> None:
         if judgement.verdict == levels.PASS:
             judgement.verdict = levels.PARTIAL
     if judgement.verdict == levels.PARTIAL and judgement.core_skipped:
-        reasons.append(f"{len(judgement.core_skipped)} core check(s) skipped: "
+        reasons.append(f"{_checks(judgement.core_skipped)} core check(s) skipped: "
                        + ", ".join(sorted({s['id'] for s in judgement.core_skipped})))
 
 

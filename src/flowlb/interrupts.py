@@ -41,6 +41,8 @@ def deferred_signals() -> Iterator[None]:
 
 
 _interrupted = threading.Event()
+_DEFAULTS = {signal.SIGINT: signal.default_int_handler, signal.SIGTERM: signal.SIG_DFL}
+"""Python's own handlers: only these are replaced, never one the caller ignores (a background job) or set itself."""
 
 
 def _interrupt_once(signum: int, frame: object) -> None:
@@ -72,8 +74,7 @@ def hold_signals_until_started() -> None:
     """
     if threading.current_thread() is not threading.main_thread():
         return
-    defaults = {signal.SIGINT: signal.default_int_handler, signal.SIGTERM: signal.SIG_DFL}
-    for number, default in defaults.items():
+    for number, default in _DEFAULTS.items():
         if signal.getsignal(number) is default:
             signal.signal(number, _hold_until_started)
 
@@ -91,9 +92,8 @@ def interrupt_once() -> None:
     """
     if threading.current_thread() is not threading.main_thread():
         return
-    defaults = {signal.SIGINT: signal.default_int_handler, signal.SIGTERM: signal.SIG_DFL}
     held = False
-    for number, default in defaults.items():
+    for number, default in _DEFAULTS.items():
         current = signal.getsignal(number)
         held = held or current is _hold_until_started
         if current in (default, _hold_until_started):  # not one the caller ignores (a background job) or handles

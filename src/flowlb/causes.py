@@ -50,6 +50,7 @@ BREAKS: dict[str, str] = {
     "wrong_backend_for_port": LINE,  # the ports whose frontends reach its backend
     "listens_nowhere": LINE,  # a bind without address: refused; a frontend without bind: its ports
     "stomp_in_http_mode": SECTION,
+    "http_frontend_to_tcp_backend": EVERYTHING,  # HAProxy refuses the file
 }
 """Lint rules (by function name in ``flowlb.lint.rules.RULES``, which stays put when an id is renumbered)
 whose finding breaks whole ports, and how to find which: ``everything`` (the LB does not serve at all),
@@ -174,7 +175,8 @@ def attribute(config_text: str, spec: ClusterSpec, results: Iterable[CheckOutcom
             roles = tuple(role for role in LB_ROLES if role in set(old.roles) | set(roles))
         candidates[key] = Cause(finding.rule, number, _text(config, number), finding.why, finding.fix,
                                 tuple(sorted(explains)), finding.what, roles)
-    ordered = sorted(candidates.values(), key=lambda c: (-len(c.explains), c.line, c.rule))
+    # on a tie, a rule's finding (its line, why and fix) before HAProxy's bare refusal of the same file
+    ordered = sorted(candidates.values(), key=lambda c: (-len(c.explains), c.rule == REFUSED, c.line, c.rule))
     causes: list[Cause] = []
     masked: list[Cause] = []
     covered: set[str] = set()

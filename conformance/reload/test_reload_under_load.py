@@ -103,6 +103,8 @@ def _put_down(lb: Target, servers: Backend | None, node: str | None) -> str | No
 
 
 @pytest.mark.usefixtures("destructive")
+@pytest.mark.needs_role(role="stomp")
+@pytest.mark.needs_role(role="server_tls", layer="tls")
 def test_reload_under_load_keeps_requests_sessions_and_server_states(
     lb: Target, runtime: RuntimeAPI, http: Callable[..., urllib3.HTTPConnectionPool],
     stomp_session: Callable[..., StompSession], request: pytest.FixtureRequest,

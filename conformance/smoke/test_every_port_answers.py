@@ -13,6 +13,7 @@ from collections.abc import Callable
 import pytest
 
 from flowlb.lbclient import echo, lb_pool
+from flowlb.preflight import SESSION, RoleState, why_dead
 from flowlb.stompclient import StompSession
 from flowlb.targets.base import Target
 
@@ -45,7 +46,13 @@ def test_port_reaches_the_right_node_port(lb: Target, role: str, tls: bool, node
     assert seen["port"] == node_port, f"LB port for {role} reached the node's {seen['port']} port, not {node_port}"
 
 
-def test_port_61613_gives_a_stomp_session_over_tls(lb: Target, stomp_session: Callable[..., StompSession]) -> None:
+def test_port_61613_gives_a_stomp_session_over_tls(
+    lb: Target, stomp_session: Callable[..., StompSession], preflight: dict[str, RoleState]
+) -> None:
+    dead = why_dead(preflight, "stomp", SESSION)  # the start-of-run probe: the STOMP checks fail on it at once
+    if dead:
+        pytest.fail(f"{dead}. Fix: `ssl crt <pem>` on the 61613 bind and `mode tcp` from the frontend to the STOMP "
+                    "backend, so that TLS ends at the LB and STOMP reaches a node.", pytrace=False)
     session = stomp_session()
     assert session.tls_version() in ("TLSv1.2", "TLSv1.3")
     if lb.echoes():

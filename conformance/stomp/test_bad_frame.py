@@ -15,7 +15,7 @@ import pytest
 from flowlb.stompclient import StompSession
 from flowlb.targets.base import Target
 
-pytestmark = pytest.mark.stomp
+pytestmark = [pytest.mark.stomp, pytest.mark.needs_role(role="stomp")]
 
 
 def test_garbage_frame_gets_error_and_others_carry_on(

@@ -25,7 +25,7 @@ from flowlb.checks.backend import Backend
 from flowlb.stompclient import StompError, StompSession, open_session
 from flowlb.targets.base import NodeControl, Target
 
-pytestmark = pytest.mark.stomp
+pytestmark = [pytest.mark.stomp, pytest.mark.needs_role(role="stomp")]
 
 
 def _sessions_on(victim: str, stomp_session: Callable[..., StompSession], count: int) -> list[StompSession]:

@@ -14,7 +14,7 @@ import pytest
 
 from flowlb.stompclient import StompSession
 
-pytestmark = pytest.mark.stomp
+pytestmark = [pytest.mark.stomp, pytest.mark.needs_role(role="stomp")]
 PERIODS = 3
 
 

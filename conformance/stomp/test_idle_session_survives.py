@@ -20,7 +20,7 @@ import pytest
 
 from flowlb.checks.longwaits import WaitOutcome
 
-pytestmark = [pytest.mark.stomp, pytest.mark.long_wait]
+pytestmark = [pytest.mark.stomp, pytest.mark.long_wait, pytest.mark.needs_role(role="stomp")]
 
 
 def test_idle_session_is_not_cut(

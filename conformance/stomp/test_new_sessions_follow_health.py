@@ -18,7 +18,7 @@ from flowlb.checks.backend import Backend
 from flowlb.stompclient import StompSession
 from flowlb.targets.base import HealthState, NodeControl
 
-pytestmark = pytest.mark.stomp
+pytestmark = [pytest.mark.stomp, pytest.mark.needs_role(role="stomp")]
 
 
 def test_bootstrap_node_gets_no_new_sessions(

@@ -17,7 +17,7 @@ import pytest
 from flowlb.stompclient import StompSession
 from flowlb.targets.base import Target
 
-pytestmark = pytest.mark.stomp
+pytestmark = [pytest.mark.stomp, pytest.mark.needs_role(role="stomp")]
 
 
 @pytest.mark.parametrize("command", ["CONNECT", "STOMP"])

@@ -19,6 +19,7 @@ from flowlb.targets.base import Target
 pytestmark = pytest.mark.stomp
 
 
+@pytest.mark.needs_role(role="stomp")
 def test_stomp_session_is_verified_tls(lb: Target, stomp_session: Callable[..., StompSession]) -> None:
     session = stomp_session()
     assert session.tls_version() in ("TLSv1.2", "TLSv1.3"), f"the STOMP session runs over {session.tls_version()}"

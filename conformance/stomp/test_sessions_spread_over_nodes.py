@@ -18,7 +18,7 @@ from flowlb.checks.applies import does_not_apply
 from flowlb.checks.backend import Backend
 from flowlb.stompclient import StompSession
 
-pytestmark = pytest.mark.stomp
+pytestmark = [pytest.mark.stomp, pytest.mark.needs_role(role="stomp")]
 SESSIONS_PER_NODE = 3
 
 

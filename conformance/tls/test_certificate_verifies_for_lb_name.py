@@ -18,6 +18,7 @@ from flowlb.tls import client_context, handshake
 TLS_ROLES = ["https", "server_tls", "stomp"]
 
 
+@pytest.mark.needs_role(param="role", layer="tls")
 @pytest.mark.parametrize("role", TLS_ROLES, ids=["443", "8443", "61613"])
 def test_chain_verifies_for_the_lb_name(lb: Target, role: str) -> None:
     endpoint = lb.endpoints.by_role()[role]

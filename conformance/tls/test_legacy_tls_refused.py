@@ -22,6 +22,7 @@ with warnings.catch_warnings():
 
 
 @pytest.mark.filterwarnings("ignore::DeprecationWarning")
+@pytest.mark.needs_role(param="role", layer="tls")
 @pytest.mark.parametrize("role", ["https", "server_tls", "stomp"], ids=["443", "8443", "61613"])
 @pytest.mark.parametrize("version", LEGACY, ids=["TLS1.0", "TLS1.1"])
 def test_legacy_version_refused(lb: Target, role: str, version: ssl.TLSVersion) -> None:

@@ -14,6 +14,7 @@ from flowlb.targets.base import Target
 from flowlb.tls import client_context, handshake
 
 
+@pytest.mark.needs_role(param="role", layer="tls")
 @pytest.mark.parametrize("role", ["https", "server_tls", "stomp"], ids=["443", "8443", "61613"])
 @pytest.mark.parametrize("version", [ssl.TLSVersion.TLSv1_2, ssl.TLSVersion.TLSv1_3], ids=["TLS1.2", "TLS1.3"])
 def test_modern_version_accepted(lb: Target, role: str, version: ssl.TLSVersion) -> None:

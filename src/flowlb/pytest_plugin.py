@@ -39,6 +39,7 @@ from flowlb.interrupts import (
     within,
 )
 from flowlb.lbclient import lb_pool
+from flowlb.preflight import SESSION, RoleState, probe, why_dead
 from flowlb.reporting import CheckResult, RunInfo, discard, finish, run_directory
 from flowlb.spec import PROFILES, ClusterSpec, load_spec
 from flowlb.stompclient import StompError, StompSession, open_session
@@ -50,6 +51,7 @@ TLS_ROLES = ("https", "server_tls", "stomp")
 CLOSE_WITHIN_S = 10.0  # a check's HTTP pools close within this, even when an interrupt left a pool's lock held
 T = TypeVar("T")
 REPORT_KEY = pytest.StashKey["RunReport"]()
+NEEDS_ROLE_MARK = "needs_role"
 LONG_WAITS_KEY = pytest.StashKey[LongWaits | None]()
 KEPT_KEY = pytest.StashKey[str]()  # --keep-cluster: how to reach and remove the cluster left running
 SHARED_KEY = pytest.StashKey[str]()  # --shared-cluster: how this run's config ran on it
@@ -191,6 +193,8 @@ def pytest_configure(config: pytest.Config) -> None:
             pytest.exit(f"flowlb: {flag} (or {env}) {value!r}: give a number of seconds above 0 and at most {high:g}",
                         returncode=2)
         setattr(config.option, dest, seconds)
+    config.addinivalue_line("markers", f"{NEEDS_ROLE_MARK}(role=None, param=None, layer='session'): fails at once when "
+                                       "the start-of-run probe found that TLS role dead (flowlb.preflight)")
     config.addinivalue_line("markers", f"{LONG_WAIT_MARK}: judged from a wait that runs alongside the other checks "
                                        "(on a quiet twin of the cluster) and ends before the session does")
     if config.option.collectonly:
@@ -648,6 +652,28 @@ def lb(cluster: Target, request: pytest.FixtureRequest) -> Target:
         pytest.skip(changed)
     cluster.reset()
     return cluster
+
+
+@pytest.fixture(scope="session")
+def preflight(cluster: Target, pytestconfig: pytest.Config) -> dict[str, RoleState]:
+    """What each TLS port answered at the start of the run (a TLS handshake; a STOMP session on 61613)."""
+    return probe(cluster.endpoints, cluster.ca_file, pytestconfig.getoption("flowlb_stomp_vhost"))
+
+
+@pytest.fixture(autouse=True)
+def _needs_live_role(request: pytest.FixtureRequest) -> None:
+    """A check marked ``needs_role`` fails at set-up, naming why, when the start-of-run probe found its port
+    dead, instead of waiting out its own timeouts (plain STOMP on 61613 cost some twenty of them)."""
+    params = getattr(request.node, "callspec", None)
+    for marker in request.node.iter_markers(NEEDS_ROLE_MARK):
+        role = marker.kwargs.get("role") or (params.params.get(marker.kwargs["param"]) if params else None)
+        if role is None:
+            continue
+        states: dict[str, RoleState] = request.getfixturevalue("preflight")
+        why = why_dead(states, role, marker.kwargs.get("layer", SESSION))
+        if why:
+            pytest.fail(f"{why}. This check needs that port working; the smoke check smoke/every_port_answers names "
+                        f"the same failure. Fix the port first.", pytrace=False)
 
 
 @pytest.fixture

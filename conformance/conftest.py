@@ -1,6 +1,6 @@
 """The conformance suite: checks that a load balancer in front of a Flow cluster does its job.
 
-Options (``pytest conformance/ --help``, group "flowlb"): --target, --profile, --spec, --keep-cluster.
+Options: ``pytest conformance/ --help``, group "flowlb" (the README lists them with their uses).
 """
 
 from __future__ import annotations

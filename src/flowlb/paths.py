@@ -52,6 +52,3 @@ def default_spec() -> Path:
 def mutants() -> Path:
     return fixtures() / "mutants"
 
-
-def operator_configs() -> Path:
-    return fixtures() / "operator-configs"

@@ -1,8 +1,11 @@
-"""The conformance suite's pytest plugin: options, the session cluster, the per-test reset.
+"""The conformance suite's pytest plugin: options, the session cluster, the per-test reset, the run report.
 
-Loaded by ``conformance/conftest.py``. The cluster is started once per session (the expensive
-part); every test gets it through the function-scoped ``lb`` fixture, which first brings it back
-to its starting state (all nodes running and healthy, counters zeroed) so tests never leak state.
+Loaded by ``conformance/conftest.py``. The cluster (a target of ``flowlb.targets``: local processes,
+containers, or a live LB) is started once per session, the expensive part; every test gets it through
+the function-scoped ``lb`` fixture, which first brings it back to its starting state (all nodes running
+and healthy, counters zeroed) so tests never leak state. The run report (``RunReport``) collects each
+check's outcome, the causes (``flowlb.causes``) and the verdict (``flowlb.verdict``), and decides the
+exit code by ``--fail-on``.
 """
 
 from __future__ import annotations

@@ -92,11 +92,6 @@ class HealthCheck:
         """Seconds of failing checks after which HAProxy marks a server down (``inter x fall``)."""
         return self.inter_ms * self.fall / 1000
 
-    @property
-    def up_after_s(self) -> float:
-        """Seconds of passing checks after which HAProxy marks a server up again (``inter x rise``)."""
-        return self.inter_ms * self.rise / 1000
-
 
 @dataclass(frozen=True)
 class Timeouts:

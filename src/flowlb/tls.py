@@ -9,7 +9,6 @@ from the python-trio project, so that no certificate code is written by hand her
 
 from __future__ import annotations
 
-import ipaddress
 import socket
 import ssl
 import threading
@@ -76,14 +75,6 @@ def legacy_client_context(version: ssl.TLSVersion, ca_file: Path | None = None) 
         context.load_verify_locations(cafile=str(ca_file))
     return context
 
-
-def is_ip_address(host: str) -> bool:
-    """True when ``host`` is an IP literal (no SNI is sent for those)."""
-    try:
-        ipaddress.ip_address(host)
-    except ValueError:
-        return False
-    return True
 
 
 def handshake(host: str, port: int, context: ssl.SSLContext, server_name: str | None, timeout: float = 5.0) -> str:

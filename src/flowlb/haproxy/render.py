@@ -19,7 +19,6 @@ from flowlb.spec import ClusterSpec
 WEB_BACKEND = "commander-web-backend"
 SERVER_BACKEND = "commander-server-backend"
 STOMP_BACKEND = "commander-stomp-backend"
-BACKENDS = (WEB_BACKEND, SERVER_BACKEND, STOMP_BACKEND)
 
 # Mozilla's "intermediate" TLS 1.2 ciphers; TLS 1.3 suites are OpenSSL's defaults.
 _TLS12_CIPHERS = (

@@ -63,10 +63,6 @@ class StompBroker:
             if not subscribers:
                 del self._destinations[subscription.destination]
 
-    def subscriber_count(self, destination: str) -> int:
-        """How many subscriptions a destination has now."""
-        return len(self._destinations.get(destination, ()))
-
     def publish(self, destination: str, headers: list[tuple[str, str]], body: bytes) -> int:
         """Delivers a message to every current subscriber and says how many there were."""
         subscribers = self._destinations.get(destination)

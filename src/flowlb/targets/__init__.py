@@ -1,4 +1,4 @@
-"""Targets: where the cluster under test lives (containers, local processes, later a live LB).
+"""Targets: where the cluster under test lives (containers, local processes, a live LB).
 
 A check only talks to the :class:`~flowlb.targets.base.Target` interface; a target never knows
 which checks run.

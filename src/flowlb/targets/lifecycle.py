@@ -121,10 +121,6 @@ class HarnessTarget:
         """``None`` while HAProxy runs; its output once it has exited."""
         raise NotImplementedError
 
-    def _node_running(self, name: str) -> bool:
-        """True while the node's process or container runs (frozen counts as running)."""
-        raise NotImplementedError
-
     # -- the Target interface --------------------------------------------------------------------
 
     endpoints: Endpoints

@@ -1,4 +1,7 @@
-"""``flowlb load``: bring a cluster up, run ``loadtests/flow.py`` headless, keep Locust's reports, tear down.
+"""``flowlb load``: run ``loadtests/flow.py`` headless against a started target, keep Locust's reports.
+
+The target is flowlb's cluster (a profile, or the operator's config) or a live LB: see
+:mod:`flowlb.load.target`.
 
 Locust runs as a subprocess (importing it would monkey-patch this process with gevent) in its own
 process group, so ``--processes`` children die with it. Its HTML, CSV (with the full per-second

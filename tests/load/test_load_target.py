@@ -1,26 +1,22 @@
-"""Which LB ``flowlb load`` loads, without starting one: option refusals, the mix's ports, closed ports.
+"""Which LB ``flowlb load`` loads, without starting one: options that do not fit, a live LB's closed ports.
 
 Each refusal is one line and exit code 2 before anything starts: no report directory, no process.
 """
 
 from __future__ import annotations
 
-import socket
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
-from types import SimpleNamespace
 
 import pytest
 from tests.conftest import REPO
 from tests.support.suite import flowlb_processes
 
 from flowlb.errors import FlowlbError
-from flowlb.load.target import TargetChoice, effective_mix, refuse_unbound_roles, roles_loaded
-from flowlb.net import Endpoint, free_port
-from flowlb.spec import LB_ROLES, load_spec
-from flowlb.targets.base import Endpoints
+from flowlb.load.target import TargetChoice
+from flowlb.net import free_port
+from flowlb.spec import LB_ROLES
 
 CORPUS_CFG = REPO / "fixtures" / "operator-configs" / "24-two-flow-small.cfg"
 
@@ -62,39 +58,6 @@ def test_options_that_do_not_fit_together_are_one_line(choice: TargetChoice, mes
 )
 def test_options_that_fit_are_accepted(choice: TargetChoice) -> None:
     choice.refuse_mismatches()
-
-
-def test_the_mix_locust_will_run_decides_the_ports_loaded() -> None:
-    assert roles_loaded(effective_mix("", [], {})) == ["server_tls", "stomp"]  # the default mix
-    assert roles_loaded(effective_mix("api=0,handshake=0", [], {})) == ["stomp"]
-    assert roles_loaded(effective_mix("", [], {"FLOWLB_MIX": "stomp=0"})) == ["server_tls"]
-    assert roles_loaded(effective_mix("stomp=0", [], {"FLOWLB_MIX": "api=0,handshake=0"})) == ["server_tls"]
-    assert effective_mix("stomp=0", ["--flow-mix", "api=1"], {}) == "api=1"  # Locust's own option wins
-    assert effective_mix("", ["--flow-mix=handshake=0"], {}) == "handshake=0"
-
-
-@pytest.fixture
-def one_listening_port() -> Iterator[int]:
-    with socket.socket() as listening:
-        listening.bind(("127.0.0.1", 0))
-        listening.listen(8)
-        yield listening.getsockname()[1]
-
-
-def _target(ports: dict[str, int]) -> SimpleNamespace:
-    endpoints = Endpoints(**{role: Endpoint("127.0.0.1", ports.get(role, 0)) for role in LB_ROLES},
-                          server_name="flow-lb.test")
-    return SimpleNamespace(endpoints=endpoints, spec=load_spec(None))
-
-
-def test_a_config_binding_nothing_where_the_users_connect_is_one_line(one_listening_port: int) -> None:
-    closed = free_port()
-    target = _target({"server_tls": one_listening_port, "stomp": closed})
-    with pytest.raises(FlowlbError) as refused:
-        refuse_unbound_roles(target, ["server_tls", "stomp"])  # type: ignore[arg-type]
-    assert str(refused.value).startswith("the LB under test accepts nothing on 61613 (stomp: Connection refused)")
-    assert "--mix stomp=0" in str(refused.value) and "8443" not in str(refused.value)
-    refuse_unbound_roles(target, ["server_tls"])  # type: ignore[arg-type]  # the users the mix runs can connect
 
 
 def flowlb_load(*args: str, report_dir: Path) -> subprocess.CompletedProcess[str]:

@@ -24,14 +24,12 @@ from pathlib import Path
 from typing import Any
 
 from flowlb.errors import FlowlbError, HAProxyConfigError
+from flowlb.haproxy.operator import OperatorConfig
 from flowlb.inputs import check_input
-from flowlb.load.options import DEFAULT_MIX, SCENARIOS, parse_weights
 from flowlb.spec import ClusterSpec
 from flowlb.targets.base import Target
 
 EXTERNAL_FLAGS = {"lb_host": "--lb-host", "lb_ports": "--lb-ports", "lb_name": "--lb-name", "ca_file": "--ca-file"}
-SCENARIO_ROLES = {"api": "server_tls", "handshake": "server_tls", "stomp": "stomp"}  # where each scenario connects
-ROLE_FLAGS = {"server_tls": "api=0,handshake=0", "stomp": "stomp=0"}  # the --mix that leaves a role's users out
 
 
 @dataclass(frozen=True)
@@ -93,7 +91,6 @@ class TargetChoice:
         return live, tested
 
     def _cluster(self, spec: ClusterSpec) -> tuple[Target, dict[str, Any]]:
-        from flowlb.haproxy.operator import OperatorConfig
         from flowlb.targets.select import choose_target, start_target
 
         kind = choose_target(self.kind)
@@ -106,46 +103,23 @@ class TargetChoice:
                 raise HAProxyConfigError(f"the config cannot run on the test cluster: {'; '.join(unavailable)} "
                                          f"(HAProxy: {exc})") from None
             raise
-        tested: dict[str, Any] = {"nodes": target.node_names(), "egress_fence": getattr(target, "egress_fence", "")}
-        if operator is not None:
-            tested.update(config=str(operator.path), config_sha256=hashlib.sha256(operator.text.encode()).hexdigest(),
-                          disarmed=operator.disarmed_lines())
-        else:
-            tested.update(config=f"profile {target.profile}",
-                          config_sha256=hashlib.sha256(target.config_text.encode()).hexdigest())
-        build = target.haproxy_build()
-        tested["haproxy"] = build.version if build is not None else ""
-        return target, tested
+        try:
+            return target, _what_runs(target, operator)
+        except BaseException:
+            target.close()  # nothing started stays behind
+            raise
 
 
-def effective_mix(mix: str, extra: list[str], environment: dict[str, str]) -> str:
-    """The scenario mix Locust will run: ``--flow-mix`` after ``--``, else ``--mix``, else ``FLOWLB_MIX``, else
-    the default (the order in which the locustfile's parser sees them)."""
-    for index, word in enumerate(extra):
-        if word == "--flow-mix" and index + 1 < len(extra):
-            mix = extra[index + 1]
-        elif word.startswith("--flow-mix="):
-            mix = word.partition("=")[2]
-    return mix or environment.get("FLOWLB_MIX") or DEFAULT_MIX
-
-
-def roles_loaded(mix: str) -> list[str]:
-    """The LB roles the mix's users connect to (``server_tls`` for the API and handshakes, ``stomp``)."""
-    weights = parse_weights(mix, SCENARIOS, "--mix")
-    return sorted({SCENARIO_ROLES[name] for name in SCENARIOS if weights.get(name, 1) > 0})
-
-
-def refuse_unbound_roles(target: Target, roles: list[str]) -> None:
-    """One line when the config under test binds nothing where the mix's users connect (a config without a
-    STOMP frontend): the run would measure only connection failures."""
-    from flowlb.targets.external import dead_ports
-
-    endpoints = target.endpoints.by_role()
-    host = endpoints[roles[0]].host if roles else ""
-    dead = dead_ports(host, {role: endpoints[role].port for role in roles})
-    if dead:
-        ports = target.spec.lb.ports.by_role()
-        listed = ", ".join(f"{ports[role]} ({role.replace('_', '-')}: {why})" for role, why in dead.items())
-        leave_out = ",".join(ROLE_FLAGS[role] for role in dead)
-        raise FlowlbError(f"the LB under test accepts nothing on {listed}, where the load's users connect: "
-                          f"leave them out with --mix {leave_out}, or bind the port")
+def _what_runs(target: Target, operator: OperatorConfig | None) -> dict[str, Any]:
+    """What flowlb's cluster runs: the config (the operator's or the profile) and its sha256, the lines disarmed
+    in it, its nodes, the egress fence and the HAProxy version."""
+    tested: dict[str, Any] = {"nodes": target.node_names(), "egress_fence": getattr(target, "egress_fence", "")}
+    if operator is not None:
+        tested.update(config=str(operator.path), config_sha256=hashlib.sha256(operator.text.encode()).hexdigest(),
+                      disarmed=operator.disarmed_lines())
+    else:
+        tested.update(config=f"profile {target.profile}",
+                      config_sha256=hashlib.sha256(target.config_text.encode()).hexdigest())
+    build = target.haproxy_build()
+    tested["haproxy"] = build.version if build is not None else ""
+    return tested

@@ -5,7 +5,9 @@ flowlb up [--target auto|containers|local] [--spec PATH] [--profile kb|hardened]
 flowlb lint PATH [--spec PATH] [--format text|json|sarif|junit] [--haproxy-version 2.6|3.0|3.2] [--fail-on recommended]
 flowlb matrix [--haproxy-cfg PATH] [--versions 2.6,3.0,3.2] [--report-dir DIR] [-- PYTEST-ARGS]
 flowlb compare BEFORE AFTER [--out DIR] [--figure-rel 0.25] [--figure-abs 0.5]
-flowlb load [--target ...] [--run-time 30s] [--users N] [--mix api=4,stomp=2] [--failover kill|hang] [-- LOCUST ARGS]
+flowlb load [--target ...] [--haproxy-cfg PATH] [--run-time 30s] [--users N] [--mix api=4,stomp=2]
+            [--failover kill|hang] [--find-capacity] [--target external --lb-host H --lb-ports ... --ca-file PEM]
+            [-- LOCUST ARGS]
 flowlb mock-node --name node1 [--host H] [--web-port P] [--server-port P] [--stomp-port P] [--control-port P]
 """
 
@@ -137,8 +139,19 @@ def _compare_command(commands: Any) -> None:
 
 def _load_command(commands: Any) -> None:
     """flowlb load: its options."""
-    load = commands.add_parser("load", help="start a cluster, run loadtests/flow.py headless, write reports/")
-    _cluster_options(load)
+    load = commands.add_parser("load", help="run loadtests/flow.py headless on flowlb's cluster (a profile or your "
+                               "--haproxy-cfg) or on a live LB (--target external), write reports/")
+    _cluster_options(load, ("auto", "containers", "local", "external"))
+    load.add_argument("--haproxy-cfg", type=Path, help="load YOUR haproxy.cfg on flowlb's cluster, sized from it and "
+                      "remapped and contained as the conformance suite runs it")
+    live = load.add_argument_group("--target external", "a live LB flowlb did not start (the suite's options)")
+    live.add_argument("--lb-host", help="address of the live LB")
+    live.add_argument("--lb-ports", default="", help="its ports where they differ from the spec: "
+                      "http=80,https=443,server=8000,server-tls=8443,stomp=61613")
+    live.add_argument("--lb-name", help="the name its certificate must carry (SNI); default: --lb-host")
+    live.add_argument("--ca-file", type=Path, help="CA that signed the LB's certificate; default: the system store")
+    load.add_argument("--stomp-vhost", default="", help="CONNECT's host header on 61613 (default: the LB's address; "
+                      "a RabbitMQ behind the LB wants '/')")
     load.add_argument("--run-time", default="30s", help="how long the load runs (Locust syntax: 30s, 5m); default 30s")
     load.add_argument("--users", type=int, default=20, help="concurrent Locust users (default 20)")
     load.add_argument("--spawn-rate", type=float, default=20.0, help="users started per second (default 20)")
@@ -159,9 +172,10 @@ def _load_command(commands: Any) -> None:
     load.set_defaults(run=_load)
 
 
-def _cluster_options(parser: argparse.ArgumentParser) -> None:
+def _cluster_options(parser: argparse.ArgumentParser, targets: tuple[str, ...] = ("auto", "containers", "local")
+                     ) -> None:
     """The options of a command that starts the default cluster: where, from which spec, which profile."""
-    parser.add_argument("--target", choices=("auto", "containers", "local"), default="auto")
+    parser.add_argument("--target", choices=targets, default="auto")
     parser.add_argument("--spec", type=Path, help="cluster spec (TOML); default fixtures/cluster.toml")
     parser.add_argument("--profile", choices=PROFILES, help="default: the spec's")
 
@@ -279,9 +293,13 @@ def _load(options: argparse.Namespace) -> int:
     from flowlb.load.options import check_locustfile, check_mix, check_options
     from flowlb.load.runner import CAPACITY_LOCUSTFILE, DEFAULT_LOCUSTFILE, CapacitySearch, LoadPlan
     from flowlb.load.runner import run as run_load
+    from flowlb.load.target import TargetChoice
     from flowlb.reporting import writable_root
-    from flowlb.targets.select import choose_target, start_target
 
+    choice = TargetChoice(kind=options.target, profile=options.profile, haproxy_cfg=options.haproxy_cfg,
+                          lb_host=options.lb_host, lb_ports=options.lb_ports, lb_name=options.lb_name,
+                          ca_file=options.ca_file, failover=options.failover or "")
+    choice.refuse_mismatches()  # before any option of Locust's is read or any cluster starts
     extra = options.locust_args[1:] if options.locust_args[:1] == ["--"] else options.locust_args
     plan = LoadPlan(
         run_time=options.run_time, users=options.users, spawn_rate=options.spawn_rate, mix=options.mix,
@@ -296,6 +314,8 @@ def _load(options: argparse.Namespace) -> int:
         plan.search.validate()
     elif options.slo_p95_ms:
         plan.extra = ["--slo-p95-ms", options.slo_p95_ms, *plan.extra]
+    if options.stomp_vhost:
+        plan.extra = ["--stomp-vhost", options.stomp_vhost, *plan.extra]
     if options.users < 1 or not 0 < options.spawn_rate < math.inf or options.processes < 0:  # NaN too
         raise FlowlbError(f"--users {options.users}, --spawn-rate {options.spawn_rate:g}, --processes "
                           f"{options.processes}: users and spawn rate must be positive numbers, processes not negative")
@@ -312,14 +332,15 @@ def _load(options: argparse.Namespace) -> int:
     plan.seconds()  # a bad --run-time fails before any cluster starts
     spec = load_spec(options.spec)
     writable_root(options.report_dir)  # before any cluster starts
-    kind = choose_target(options.target)
     interrupt_once()  # Ctrl-C or SIGTERM interrupts once; more signals wait for the teardown
-    target = start_target(kind, spec, options.profile or spec.profile)
+    target, tested = choice.open(spec)
     try:
-        code, directory = run_load(plan, target, options.report_dir)
+        code, directory = run_load(plan, target, options.report_dir, tested)
     finally:
         with deferred_signals():  # a second Ctrl-C does not leave the cluster half torn down
             target.close()
+    for line in tested.get("disarmed", []):
+        print(f"flowlb: disarmed {line}")  # what of the config this run did not load
     if plan.search is not None:
         summary = json.loads((directory / "summary.json").read_text())
         for line in summary_lines(summary["capacity"]):

@@ -611,7 +611,7 @@ def _describe_run(
 
 def _external_target(pytestconfig: pytest.Config, spec: ClusterSpec) -> Target:
     """The live LB of ``--target external``, from its options (one-line errors on bad ones)."""
-    from flowlb.targets.external import REACH_TIMEOUT_S, ROLE_NAMES, ExternalTarget, dead_ports, silent_ports
+    from flowlb.targets.external import ExternalTarget, refuse_unreachable
 
     if pytestconfig.getoption("flowlb_haproxy_cfg"):
         raise FlowlbError("--haproxy-cfg runs your config on the test cluster; with --target external the LB "
@@ -622,18 +622,7 @@ def _external_target(pytestconfig: pytest.Config, spec: ClusterSpec) -> Target:
         option("flowlb_lb_name"), option("flowlb_runtime_api"), option("flowlb_stats_url"),
         option("flowlb_stats_auth"), option("flowlb_master_cli"), option("flowlb_reload_command"),
     )
-    dead = dead_ports(live.host, live.ports)
-    if dead:
-        names = {role: name for name, role in ROLE_NAMES.items()}
-        listed = ", ".join(f"{names.get(role, role)}={live.ports[role]} ({why})" for role, why in dead.items())
-        raise FlowlbError(f"the LB at {live.host} accepts no connection on {listed} within {REACH_TIMEOUT_S:g} s: "
-                          "check --lb-host and --lb-ports")
-    quiet = silent_ports(live.host, live.ports)
-    if quiet:
-        names = {role: name for name, role in ROLE_NAMES.items()}
-        listed = ", ".join(f"{names.get(role, role)}={live.ports[role]}" for role in quiet)
-        raise FlowlbError(f"the LB at {live.host} accepts connections on {listed} but answers nothing there within "
-                          f"{REACH_TIMEOUT_S:g} s (no TLS handshake, no HTTP reply): is it the LB, and is it running?")
+    refuse_unreachable(live.host, live.ports)
     return live
 
 

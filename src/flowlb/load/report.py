@@ -61,6 +61,27 @@ class _Run:
     started: str
     exit_code: str
     passed: bool
+    tested: list[tuple[str, str]]  # what was loaded: (label, value), e.g. ("config", "my.cfg sha256 ab12...")
+    disarmed: list[str]  # the operator config's lines disarmed for the test cluster (ran as comments)
+
+
+def _tested(tested: dict[str, Any]) -> list[tuple[str, str]]:
+    """``summary.json``'s ``tested`` as the header's labelled values: config, live LB, HAProxy, egress fence."""
+    shown = []
+    if tested.get("config"):
+        digest = str(tested.get("config_sha256") or "")
+        shown.append(("Config", f"{tested['config']}" + (f" (sha256 {digest[:16]})" if digest else "")))
+    if tested.get("lb_host"):
+        ports = tested.get("lb_ports") or {}
+        listed = ", ".join(f"{role.replace('_', '-')}={port}" for role, port in ports.items())
+        shown.append(("Live LB", f"{tested['lb_host']} ({listed}), certificate name {tested.get('lb_name', '')}"))
+    if tested.get("nodes"):
+        shown.append(("Nodes", ", ".join(str(name) for name in tested["nodes"])))
+    if tested.get("haproxy"):
+        shown.append(("HAProxy", str(tested["haproxy"])))
+    if tested.get("egress_fence"):
+        shown.append(("Egress fence", str(tested["egress_fence"])))
+    return shown
 
 
 @dataclass
@@ -145,6 +166,8 @@ def render(directory: Path) -> str:
         started=time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(start)) if start else "",
         exit_code=str(code),
         passed=code == 0,
+        tested=_tested(summary.get("tested") or {}),
+        disarmed=[str(line) for line in (summary.get("tested") or {}).get("disarmed", [])],
     )
     rows = [summary.get("total", {}), *summary.get("paths", {}).values(), *summary.get("entries", [])]
     return TEMPLATES.get_template("load.html.j2").render(

@@ -1,4 +1,7 @@
-"""``flowlb load``: bring a cluster up, run ``loadtests/flow.py`` headless, keep Locust's reports, tear down.
+"""``flowlb load``: run ``loadtests/flow.py`` headless against a started target, keep Locust's reports.
+
+The target is flowlb's cluster (a profile, or the operator's config) or a live LB: see
+:mod:`flowlb.load.target`.
 
 Locust runs as a subprocess (importing it would monkey-patch this process with gevent) in its own
 process group, so ``--processes`` children die with it. Its HTML, CSV (with the full per-second
@@ -215,14 +218,17 @@ def inject_failover(plan: LoadPlan, target: Target, timeline: Timeline, deadline
         timeline.mark(str(exc), NOTE, node=victim)
 
 
-def run(plan: LoadPlan, target: Target, report_root: Path) -> tuple[int, Path]:
-    """Run Locust against a started ``target``; return its exit code and the published report directory."""
+def run(plan: LoadPlan, target: Target, report_root: Path, tested: dict[str, Any] | None = None) -> tuple[int, Path]:
+    """Run Locust against a started ``target``; return its exit code and the published report directory.
+
+    ``tested`` says what was loaded (the config and its sha256, the lines disarmed in it, the live LB's address),
+    for ``summary.json`` and the page."""
     seconds = plan.seconds()
     if plan.failover not in ("", "kill", "hang"):
         raise FlowlbError(f"--failover {plan.failover!r}: choose kill or hang")
     if not plan.locustfile.is_file():
         raise FlowlbError(f"no locustfile at {plan.locustfile}")
-    directory = fresh_directory(report_root, f"{time.strftime('%Y%m%d-%H%M%S')}-load-{target.kind}")
+    directory = fresh_directory(report_root, f"{time.strftime('%Y%m%d-%H%M%S')}-load-{run_label(target)}")
     prefix = directory / "locust"
     timeline = Timeline()
     process: subprocess.Popen[bytes] | None = None
@@ -245,6 +251,7 @@ def run(plan: LoadPlan, target: Target, report_root: Path) -> tuple[int, Path]:
             "kind": "load",
             "target": target.kind,
             "profile": target.profile,
+            "tested": tested or {},
             "plan": {**asdict(plan), "locustfile": str(plan.locustfile)},
             "exit_code": code,
             "total": result.total().as_dict(),
@@ -268,6 +275,13 @@ def run(plan: LoadPlan, target: Target, report_root: Path) -> tuple[int, Path]:
                 _stop(process)  # Locust writes its files as it stops: stop it first, then remove them
             discard(directory)
         raise
+
+
+def run_label(target: Target) -> str:
+    """The run directory's name after its time: the target, and the operator's config when one was loaded."""
+    config = target.profile.removeprefix("operator:") if target.profile.startswith("operator:") else ""
+    label = f"{target.kind}-{config}" if config else target.kind
+    return "".join(c if c.isalnum() or c in "-_." else "_" for c in label)
 
 
 def _read_capacity(path: Path) -> dict[str, Any]:

@@ -92,6 +92,22 @@ def silent_ports(host: str, ports: dict[str, int], timeout: float = REACH_TIMEOU
     return [role for role, quiet in zip(ports, found, strict=True) if quiet]
 
 
+def refuse_unreachable(host: str, ports: dict[str, int]) -> None:
+    """One line (``FlowlbError``) when a declared port of the live LB accepts no connection, or accepts one and
+    then answers nothing: whatever runs against it (the suite, ``flowlb load``) stops before it starts."""
+    names = {role: name for name, role in ROLE_NAMES.items()}
+    dead = dead_ports(host, ports)
+    if dead:
+        listed = ", ".join(f"{names.get(role, role)}={ports[role]} ({why})" for role, why in dead.items())
+        raise FlowlbError(f"the LB at {host} accepts no connection on {listed} within {REACH_TIMEOUT_S:g} s: "
+                          "check --lb-host and --lb-ports")
+    quiet = silent_ports(host, ports)
+    if quiet:
+        listed = ", ".join(f"{names.get(role, role)}={ports[role]}" for role in quiet)
+        raise FlowlbError(f"the LB at {host} accepts connections on {listed} but answers nothing there within "
+                          f"{REACH_TIMEOUT_S:g} s (no TLS handshake, no HTTP reply): is it the LB, and is it running?")
+
+
 def reload_argv(text: str) -> list[str]:
     """``--reload-command`` as the argv it runs (no shell), its program checked to exist before anything starts."""
     try:

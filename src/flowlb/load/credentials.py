@@ -28,6 +28,8 @@ PASSWORD_FILE_OPTION = "--flow-password-file"  # noqa: S105 - the option's name
 USER_VARIABLE = "FLOWLB_FLOW_USER"
 PASSWORD_FILE_VARIABLE = "FLOWLB_FLOW_PASSWORD_FILE"  # noqa: S105 - the variable's name
 ALLOW_WRITES_VARIABLE = "FLOWLB_ALLOW_WRITES"
+REFUSAL_FILE_VARIABLE = "FLOWLB_REFUSAL_FILE"
+"""Where a refused login's one line is written, so ``flowlb load`` can say it and publish no report."""
 OWN_CLUSTERS = frozenset({"local", "containers"})
 """Targets whose Flow nodes are flowlb's own mocks: writes there harm nobody, so they are on by default."""
 REFUSED_EXIT_CODE = 2
@@ -126,16 +128,27 @@ def writes_allowed(target_kind: str, allow_writes: bool) -> bool:
     return allow_writes or target_kind in OWN_CLUSTERS
 
 
-def locust_variables(target_kind: str, user: str = "", password_file: Path | None = None,
-                     allow_writes: bool = False) -> dict[str, str]:
-    """What ``flowlb load`` hands Locust for these options (the password itself stays in the inherited environment
-    or its file, so it is on no command line)."""
-    variables = {ALLOW_WRITES_VARIABLE: "true"} if writes_allowed(target_kind, allow_writes) else {}
-    if user:
-        variables[USER_VARIABLE] = user
-    if password_file is not None:
-        variables[PASSWORD_FILE_VARIABLE] = str(password_file.resolve())
-    return variables
+@dataclass(frozen=True)
+class LoadLogin:
+    """``flowlb load``'s login and writes options, as its plan carries them (no password: that stays in the
+    environment or its file)."""
+
+    user: str = ""
+    password_file: str = ""
+    allow_writes: bool = False
+
+    def check(self, environ: Mapping[str, str] = os.environ) -> None:
+        """The account can be read (``ValueError`` in one line otherwise), before any cluster starts."""
+        login_from(self.user, self.password_file, environ)
+
+    def variables(self, target_kind: str) -> dict[str, str]:
+        """What Locust is handed for these options on ``target_kind``."""
+        variables = {ALLOW_WRITES_VARIABLE: "true"} if writes_allowed(target_kind, self.allow_writes) else {}
+        if self.user:
+            variables[USER_VARIABLE] = self.user
+        if self.password_file:
+            variables[PASSWORD_FILE_VARIABLE] = str(Path(self.password_file).resolve())
+        return variables
 
 
 Task = TypeVar("Task", bound=Callable[..., Any])

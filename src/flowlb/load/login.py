@@ -8,30 +8,36 @@ set none, the cookie CloudBees' own GitHub action builds (URL-encoded JSON of us
 A refused login stops the whole run at once with one line and exit code 2, instead of every user
 trying and failing: the first login in each Locust process goes alone (REST and STOMP each), the
 others wait for it; a refusal on a worker is sent to the master, which ends the run. The users
-that wait meanwhile idle until the run stops them (a StopUser in ``on_start`` would print a
-traceback per user).
+that waited stop quietly.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
+import os
 from collections.abc import Callable
 from typing import Any, NoReturn, TypeVar
 from urllib.parse import quote, urlsplit
 
 import gevent
 import gevent.lock
-from locust.exception import StopUser
 from locust.runners import MasterRunner, WorkerRunner
 
-from flowlb.load.credentials import PASSWORD_FILE_OPTION, PASSWORD_VARIABLE, REFUSED_EXIT_CODE, FlowLogin, login_from
+from flowlb.load.credentials import (
+    PASSWORD_FILE_OPTION,
+    PASSWORD_VARIABLE,
+    REFUSAL_FILE_VARIABLE,
+    REFUSED_EXIT_CODE,
+    FlowLogin,
+    login_from,
+)
 
 SESSIONS_PATH = "/rest/v1.0/sessions"
 LOGIN_NAME = f"{SESSIONS_PATH} (login)"
 SESSION_COOKIE = "session"
 REFUSED_MESSAGE = "flowlb_run_refused"
-IDLE_BOUND_S = 60.0  # a refused user waits this long at most for the run to stop it
 
 log = logging.getLogger("flowlb.login")
 Result = TypeVar("Result")
@@ -49,12 +55,12 @@ class _Gate:
     def first_alone(self, attempt: Callable[[], Result]) -> Result:
         """Run ``attempt``; until one succeeded, one at a time, and none once the run was refused."""
         if _Gate.refused:
-            idle_until_stopped()
+            stop_quietly()
         if self.verified:
             return attempt()
         with self.lock:
             if _Gate.refused:
-                idle_until_stopped()
+                stop_quietly()
             result = attempt()
             self.verified = True
             return result
@@ -96,15 +102,24 @@ def refuse_run(environment: Any, line: str) -> NoReturn:
     if not _Gate.refused:
         _Gate.refused = line
         log.error("%s", line)
+        _tell_flowlb_load(line)
         if environment.runner is not None:
             environment.runner.send_message(REFUSED_MESSAGE, line)
-    idle_until_stopped()
+    stop_quietly()
 
 
-def idle_until_stopped() -> NoReturn:
-    """Wait for the run to stop this user (bounded), sending nothing."""
-    gevent.sleep(IDLE_BOUND_S)
-    raise StopUser()
+def _tell_flowlb_load(line: str) -> None:
+    """Write the line where ``flowlb load`` looks for it (``$FLOWLB_REFUSAL_FILE``), when it runs this Locust."""
+    path = os.environ.get(REFUSAL_FILE_VARIABLE)
+    if path:
+        with contextlib.suppress(OSError), open(path, "w", encoding="utf-8") as handle:
+            handle.write(line.removeprefix("flowlb: ") + "\n")
+
+
+def stop_quietly() -> NoReturn:
+    """Stop this user now, quietly: Locust logs a traceback for a StopUser raised in ``on_start``, not for
+    GreenletExit, which ends the user as its own stop does (``on_stop`` runs)."""
+    raise gevent.GreenletExit()
 
 
 def open_session(user: Any) -> dict[str, str]:

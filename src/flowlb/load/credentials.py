@@ -68,8 +68,7 @@ def add_load_options(parser: Any) -> None:
     group = parser.add_argument_group("Flow login and writes")
     group.add_argument(USER_OPTION, default="", help=HELP_USER)
     group.add_argument(PASSWORD_FILE_OPTION, type=Path, help=HELP_PASSWORD_FILE)
-    group.add_argument("--allow-writes", action="store_true",
-                       help=HELP_ALLOW_WRITES + " (an external target; flowlb's own cluster always takes writes)")
+    group.add_argument("--allow-writes", action="store_true", help=HELP_ALLOW_WRITES)
 
 
 def refuse_password_arguments(argv: Iterable[str]) -> None:

@@ -23,7 +23,7 @@ from locust import events, task
 from flowlb.load import hooks
 from flowlb.load.credentials import writes
 from flowlb.load.https import FlowHttpsUser, commander_request, job_request
-from flowlb.load.login import open_session
+from flowlb.load.login import open_session, renew_session
 from flowlb.load.paths import HANDSHAKE_PREFIX
 from flowlb.load.stompuser import StompUser
 
@@ -55,35 +55,40 @@ class FlowApiUser(FlowHttpsUser):
     def health(self) -> None:
         self.client.get("/commanderRequest/health")
 
+    def api(self, method: str, path: str, name: str | None = None, headers: dict[str, str] | None = None,
+            data: str | None = None) -> None:
+        """One call within the user's session; a 401 (the session expired) renews it for the next calls."""
+        response = self.client.request(method, path, name=name, data=data, headers={**(headers or {}), **self.session})
+        if response.status_code == 401:
+            self.session = renew_session(self, self.session)
+
     @task(5)
     def get_project(self) -> None:
-        self.client.get(f"/rest/v1.0/projects/{random.choice(PROJECTS)}", name="/rest/v1.0/projects/[name]",
-                        headers=self.session)
+        self.api("GET", f"/rest/v1.0/projects/{random.choice(PROJECTS)}", name="/rest/v1.0/projects/[name]")
 
     @task(1)
     def list_projects(self) -> None:
-        self.client.get("/rest/v1.0/projects", headers=self.session)
+        self.api("GET", "/rest/v1.0/projects")
 
     @task(1)
     def server_info(self) -> None:
-        self.client.get("/rest/v1.0/server/info", headers=self.session)
+        self.api("GET", "/rest/v1.0/server/info")
 
     @task(3)
     def list_jobs(self) -> None:
-        self.client.get("/rest/v1.0/jobs?maxResults=10&sortKey=finish", name="/rest/v1.0/jobs", headers=self.session)
+        self.api("GET", "/rest/v1.0/jobs?maxResults=10&sortKey=finish", name="/rest/v1.0/jobs")
 
     @task(2)
     @writes
     def run_procedure(self) -> None:
-        self.client.post("/rest/v1.0/jobs?request=runProcedure", data=self.job_body,
-                         headers={"Content-Type": "application/json", **self.session},
-                         name="/rest/v1.0/jobs (runProcedure)")
+        self.api("POST", "/rest/v1.0/jobs?request=runProcedure", data=self.job_body,
+                 headers={"Content-Type": "application/json"}, name="/rest/v1.0/jobs (runProcedure)")
 
     @task(1)
     @writes  # a POST: the XML API's getProperty reads, but other requests in it write, and the LB cannot tell
     def commander_request(self) -> None:
-        self.client.post("/commanderRequest", data=self.xml_body,
-                         headers={"Content-Type": "text/xml", **self.session}, name="/commanderRequest")
+        self.api("POST", "/commanderRequest", data=self.xml_body, headers={"Content-Type": "text/xml"},
+                 name="/commanderRequest")
 
 
 class TlsHandshakeUser(FlowHttpsUser):

@@ -58,13 +58,12 @@ class Node:
         urllib.request.urlopen(request, timeout=5).close()  # noqa: S310 - http on loopback
 
 
-@pytest.fixture(scope="module")
-def node() -> Iterator[Node]:
-    """One mock node on loopback that wants ``USER``'s login on its REST API and its STOMP port."""
+def start_node(*extra: str) -> tuple[subprocess.Popen[str], Node]:
+    """A mock node on loopback that wants ``USER``'s login on its REST API and its STOMP port."""
     env = dict(os.environ, PYTHONPATH=str(paths.package_parent()), FLOWLB_MOCKNODE_PASSWORD=PASSWORD)
     command = [sys.executable, "-m", "flowlb.mocknode", "--name", "guarded", "--host", "127.0.0.1", "--web-port", "0",
                "--server-port", "0", "--stomp-port", "0", "--control-port", "0", "--login-user", USER,
-               "--heartbeat", "0,0"]
+               "--heartbeat", "0,0", *extra]
     process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, env=env)
     lines: queue.Queue[str] = queue.Queue()
     assert process.stdout is not None
@@ -72,11 +71,21 @@ def node() -> Iterator[Node]:
     threading.Thread(target=lambda: lines.put(stdout.readline()), daemon=True).start()
     try:
         ready = parse_ready_line(lines.get(timeout=10).strip())
-        assert ready is not None, "the node did not start"
-        yield Node(process, ready.ports)
-    finally:
-        process.terminate()
+    except queue.Empty:
+        ready = None
+    if ready is None:
+        process.kill()
         process.wait(timeout=10)
+        raise AssertionError("the mock node did not start")
+    return process, Node(process, ready.ports)
+
+
+@pytest.fixture(scope="module")
+def node() -> Iterator[Node]:
+    process, started = start_node()
+    yield started
+    process.terminate()
+    process.wait(timeout=10)
 
 
 @pytest.fixture
@@ -189,3 +198,22 @@ def test_locust_alone_stops_at_a_wrong_stomp_passcode_in_one_line(guarded: Node)
     assert output.count(f"STOMP login as {USER} refused") == 1
     assert "Traceback" not in output and "not-the-password" not in output
     assert guarded.counters()["stomp"]["connections"] == 1
+
+
+def test_an_expired_session_is_renewed_by_one_login_after_one_401(tmp_path: Path) -> None:
+    process, expiring = start_node("--session-seconds", "1")
+    try:
+        plan = load_plan(expiring, mix="api=1,handshake=0,stomp=0")
+        plan.users, plan.run_time = 1, "4s"
+        with mock.patch.dict(os.environ, {"FLOWLB_FLOW_PASSWORD": PASSWORD}):
+            code, directory = run_load(plan, external(expiring), tmp_path)
+        server = expiring.counters()["server"]
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+    assert server["logins"] >= 3, server  # sessions of 1 s in a run of 4 s
+    # each renewal after exactly one 401 (and the run may stop between a last 401 and its renewal)
+    assert server["logins"] - 1 <= server["unauthorized"] <= server["logins"], server
+    failures = json.loads((directory / "summary.json").read_text())["total"]["failures"]
+    assert failures == server["unauthorized"], "the only failures are the 401s that renewed the session"
+    assert code == 1  # Locust's --exit-code-on-error for those failures; the SLO itself held

@@ -162,3 +162,13 @@ def test_the_password_file_gives_the_password(node_factory: Callable[..., Any], 
     assert node.request("server", "POST", SESSIONS_PATH, LOGIN)[0] == 200
     assert node.request("server", "POST", SESSIONS_PATH, json.dumps({"userName": USER, "password": ""}).encode())[
         0] == 401
+
+
+def test_a_session_expires_after_the_session_seconds(node_factory: Callable[..., Any], eventually: Any) -> None:
+    with mock.patch.dict(os.environ, {"FLOWLB_MOCKNODE_PASSWORD": PASSWORD}):
+        node = node_factory("expiring", "--login-user", USER, "--session-seconds", "0.3")
+    cookie = {"Cookie": session_cookie(node)}
+    assert node.request("server", "GET", "/rest/v1.0/projects", headers=cookie)[0] == 200
+    eventually(lambda: node.request("server", "GET", "/rest/v1.0/projects", headers=cookie)[0] == 401,
+               message="the session expiring")
+    assert node.request("server", "GET", "/rest/v1.0/projects", headers={"Cookie": session_cookie(node)})[0] == 200

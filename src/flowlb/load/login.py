@@ -5,6 +5,9 @@ REST sessions API, as its Jenkins plugin and GitHub action call it). The session
 the ``session`` cookie: the one the server set, which Locust's cookie jar keeps, or, when the server
 set none, the cookie CloudBees' own GitHub action builds (URL-encoded JSON of user and session id).
 
+A session the server no longer takes (401: it expired) is renewed by a new login, at most once a
+second per user, so a long run outlives the server's session timeout.
+
 A refused login stops the whole run at once with one line and exit code 2, instead of every user
 trying and failing: the first login in each Locust process goes alone (REST and STOMP each), the
 others wait for it; a refusal on a worker is sent to the master, which ends the run. The users
@@ -17,6 +20,7 @@ import contextlib
 import json
 import logging
 import os
+import time
 from collections.abc import Callable
 from typing import Any, NoReturn, TypeVar
 from urllib.parse import quote, urlsplit
@@ -38,6 +42,7 @@ SESSIONS_PATH = "/rest/v1.0/sessions"
 LOGIN_NAME = f"{SESSIONS_PATH} (login)"
 SESSION_COOKIE = "session"
 REFUSED_MESSAGE = "flowlb_run_refused"
+RENEW_INTERVAL_S = 1.0  # a user logs in again at most this often (a 401 storm is not a login storm)
 
 log = logging.getLogger("flowlb.login")
 Result = TypeVar("Result")
@@ -130,7 +135,18 @@ def open_session(user: Any) -> dict[str, str]:
     login = account(user.environment)
     if login is None:
         return {}
+    user.flowlb_login_at = time.monotonic()
     return REST.first_alone(lambda: _post_login(user, login))
+
+
+def renew_session(user: Any, headers: dict[str, str]) -> dict[str, str]:
+    """After a 401: log ``user`` in again (at most once per ``RENEW_INTERVAL_S``); the headers to carry from now on."""
+    login = account(user.environment)
+    last = getattr(user, "flowlb_login_at", None)
+    if login is None or last is None or time.monotonic() - last < RENEW_INTERVAL_S:
+        return headers
+    user.flowlb_login_at = time.monotonic()
+    return _post_login(user, login)
 
 
 def _post_login(user: Any, login: FlowLogin) -> dict[str, str]:

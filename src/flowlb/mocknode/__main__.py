@@ -63,13 +63,15 @@ def parse_args(argv: list[str] | None = None) -> NodeConfig:
                        f"{PASSWORD_FILE_OPTION}, never from the command line")
     group.add_argument(PASSWORD_FILE_OPTION, dest="login_password_file", default="",
                        help="file holding the password of --login-user (its first line)")
+    group.add_argument("--session-seconds", dest="session_seconds", type=_seconds, default=0.0,
+                       help="with --login-user: how long a session lasts (default 0: for ever)")
     words = sys.argv[1:] if argv is None else argv
     for word in words:
         if word.startswith("--login-pass") and word.split("=", 1)[0] != PASSWORD_FILE_OPTION:
             parser.error(f"{word.split('=', 1)[0]}: a password is never taken from the command line; "
                          f"set ${PASSWORD_VARIABLE} or give {PASSWORD_FILE_OPTION}")
     args = parser.parse_args(words)
-    login = _login(parser, args.login_user, args.login_password_file)
+    login = _login(parser, args.login_user, args.login_password_file, args.session_seconds)
     return NodeConfig(
         name=args.name,
         host=args.host,
@@ -82,7 +84,8 @@ def parse_args(argv: list[str] | None = None) -> NodeConfig:
     )
 
 
-def _login(parser: argparse.ArgumentParser, user: str, password_file: str) -> LoginConfig | None:
+def _login(parser: argparse.ArgumentParser, user: str, password_file: str,
+           session_seconds: float = 0.0) -> LoginConfig | None:
     """The required login, its password from the file or the environment; None when no user is named."""
     if not user:
         if password_file:
@@ -98,7 +101,17 @@ def _login(parser: argparse.ArgumentParser, user: str, password_file: str) -> Lo
         password = os.environ.get(PASSWORD_VARIABLE, "")
     if not password:
         parser.error(f"--login-user {user} needs a password: set ${PASSWORD_VARIABLE} or give {PASSWORD_FILE_OPTION}")
-    return LoginConfig(user, password)
+    return LoginConfig(user, password, session_seconds)
+
+
+def _seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = -1.0
+    if not 0 <= value <= 86400:  # NaN too
+        raise argparse.ArgumentTypeError(f"give seconds from 0 to 86400, not {text!r}")
+    return value
 
 
 def main(argv: list[str] | None = None) -> int:

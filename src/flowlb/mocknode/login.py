@@ -19,6 +19,7 @@ import hashlib
 import hmac
 import json
 import secrets
+import time
 from dataclasses import dataclass, field
 from http.cookies import CookieError, SimpleCookie
 from urllib.parse import quote, unquote
@@ -37,14 +38,16 @@ class LoginConfig:
 
     user: str
     password: str = field(repr=False)
+    session_seconds: float = 0.0
+    """How long a session lasts (0: for ever), so clients that renew an expired session can be tested."""
 
     def key(self) -> bytes:
         return hashlib.sha256(f"flowlb-mocknode\0{self.user}\0{self.password}".encode()).digest()
 
 
 def new_session_id(key: bytes) -> str:
-    """A fresh session id any node with the same key accepts: a nonce and its signature."""
-    nonce = secrets.token_hex(8)
+    """A fresh session id any node with the same key accepts: its issue time and a nonce, signed."""
+    nonce = f"{time.time():.3f}-{secrets.token_hex(8)}"
     return f"{nonce}.{_signature(key, nonce)}"
 
 
@@ -52,9 +55,18 @@ def _signature(key: bytes, nonce: str) -> str:
     return hmac.new(key, nonce.encode(), hashlib.sha256).hexdigest()[:24]
 
 
-def session_valid(key: bytes, session_id: str) -> bool:
-    nonce, _, signature = session_id.partition(".")
-    return bool(nonce) and hmac.compare_digest(signature, _signature(key, nonce))
+def session_valid(key: bytes, session_id: str, lifetime_s: float = 0.0) -> bool:
+    """The id is one of ours (signed with ``key``) and, with a ``lifetime_s``, no older than that."""
+    nonce, _, signature = session_id.rpartition(".")
+    if not nonce or not hmac.compare_digest(signature, _signature(key, nonce)):
+        return False
+    if lifetime_s <= 0:
+        return True
+    try:
+        issued = float(nonce.split("-", 1)[0])
+    except ValueError:
+        return False
+    return time.time() - issued <= lifetime_s
 
 
 def cookie_value(user: str, session_id: str) -> str:
@@ -122,7 +134,9 @@ class SessionsEndpoint:
 
     def admits(self, request: HttpRequest) -> bool:
         """Whether the request carries a session this node accepts (always, without a configured user)."""
-        return self.config is None or session_valid(self.key, session_of(request))
+        if self.config is None:
+            return True
+        return session_valid(self.key, session_of(request), self.config.session_seconds)
 
 
 def unauthorized() -> HttpResponse:

@@ -21,9 +21,17 @@ class BareUser(FastHttpUser):
     def health(self) -> None:
         self.client.get("/commanderRequest/health")
 
-    @task(6)
+    @task(5)
     def get_project(self) -> None:
         self.client.get(f"/rest/v1.0/projects/{random.choice(PROJECTS)}")
+
+    @task(1)
+    def list_projects(self) -> None:
+        self.client.get("/rest/v1.0/projects")
+
+    @task(1)
+    def server_info(self) -> None:
+        self.client.get("/rest/v1.0/server/info")
 
     @task(3)
     def list_jobs(self) -> None:

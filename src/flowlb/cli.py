@@ -7,6 +7,7 @@ flowlb matrix [--haproxy-cfg PATH] [--versions 2.6,3.0,3.2] [--report-dir DIR] [
 flowlb compare BEFORE AFTER [--out DIR] [--figure-rel 0.25] [--figure-abs 0.5]
 flowlb load [--target ...] [--haproxy-cfg PATH] [--run-time 30s] [--users N] [--mix api=4,stomp=2]
             [--failover kill|hang] [--find-capacity] [--target external --lb-host H --lb-ports ... --ca-file PEM]
+            [--flow-user NAME (password: $FLOWLB_FLOW_PASSWORD or --flow-password-file FILE)] [--allow-writes]
             [-- LOCUST ARGS]
 flowlb mock-node --name node1 [--host H] [--web-port P] [--server-port P] [--stomp-port P] [--control-port P]
 """
@@ -39,6 +40,14 @@ def main(argv: list[str] | None = None) -> int:
         return mock_node_main(args[1:])
     from flowlb.interrupts import cleanup_done, interrupt_once
 
+    if args[:1] == ["load"]:
+        from flowlb.load.credentials import refuse_password_arguments
+
+        try:  # before argparse, which would take --flow-password as --flow-password-file and echo the password
+            refuse_password_arguments(args[1:])
+        except ValueError as exc:
+            print(f"flowlb load: {exc}", file=sys.stderr)
+            return 2
     parser = _parser()
     options = parser.parse_args(args)
     interrupt_once()  # every command: SIGTERM as well as Ctrl-C lets its cleanup run (temp files, children)
@@ -169,6 +178,9 @@ def _load_command(commands: Any) -> None:
     load.add_argument("--report-dir", type=Path, default=Path("reports"), help="where the run directory goes")
     load.add_argument("--locustfile", type=Path, help="default: loadtests/flow.py")
     load.add_argument("locust_args", nargs=argparse.REMAINDER, help="after --: more Locust options")
+    from flowlb.load.credentials import add_load_options
+
+    add_load_options(load)
     load.set_defaults(run=_load)
 
 
@@ -290,6 +302,7 @@ def _compare(options: argparse.Namespace) -> int:
 def _load(options: argparse.Namespace) -> int:
     from flowlb.interrupts import deferred_signals, interrupt_once
     from flowlb.load.capacity import summary_lines
+    from flowlb.load.credentials import LoadLogin
     from flowlb.load.options import check_locustfile, check_mix, check_options
     from flowlb.load.runner import CAPACITY_LOCUSTFILE, DEFAULT_LOCUSTFILE, CapacitySearch, LoadPlan
     from flowlb.load.runner import run as run_load
@@ -306,6 +319,7 @@ def _load(options: argparse.Namespace) -> int:
         processes=options.processes, failover=options.failover or "", failover_after=options.failover_after,
         locustfile=options.locustfile or (CAPACITY_LOCUSTFILE if options.find_capacity else DEFAULT_LOCUSTFILE),
         extra=extra,
+        login=LoadLogin(options.flow_user, str(options.flow_password_file or ""), options.allow_writes),
     )
     if options.find_capacity:
         if options.failover:
@@ -324,6 +338,7 @@ def _load(options: argparse.Namespace) -> int:
                           "(0 or more)")
     try:
         check_mix(options.mix, "--mix")  # a bad mix fails before any cluster starts
+        plan.login.check()  # so does a --flow-user without a readable password
         check_locustfile(plan.locustfile)  # so does a locustfile that is not Python
         # and so do Locust's options (the locustfile's own included) and the FLOWLB_* variables Locust will read
         check_options(["-f", str(plan.locustfile), *plan.extra])

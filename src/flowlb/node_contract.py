@@ -65,6 +65,10 @@ class HttpPortCounters(TypedDict):
     connections: int
     health_checks: int
     health_check_lines: list[str]
+    methods: dict[str, int]  # requests per HTTP method
+    logins: int  # accepted by POST /rest/v1.0/sessions
+    logins_refused: int
+    unauthorized: int  # answered 401 for want of a session
 
 
 class StompCounters(TypedDict):

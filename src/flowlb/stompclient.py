@@ -37,6 +37,10 @@ class StompError(FlowlbError):
     """A STOMP session could not be opened or an operation failed."""
 
 
+class StompRefused(StompError):
+    """The server answered CONNECT with an ERROR frame (a wrong login or passcode, for one)."""
+
+
 @dataclass
 class _Collector(stomp.ConnectionListener):  # type: ignore[misc]
     """Collects what the server sends: CONNECTED headers, receipts, messages, errors."""
@@ -90,14 +94,18 @@ class StompSession:
         socket_timeout: float = 60.0,
         unverified_tls: bool = False,
         vhost: str | None = None,
+        login: str | None = None,
+        passcode: str | None = None,
     ) -> None:
         """``timeout`` bounds our waits (CONNECTED, RECEIPT, MESSAGE). ``socket_timeout`` is stomp.py's socket
         timeout, which also ends the session after that much silence on the wire: keep it longer than any
         silence a check waits through, or "the LB closed it" would be the client's own doing.
         Without a CA file the session is plaintext, unless ``unverified_tls`` asks for TLS that
         checks nothing (the load scenarios' ``--insecure``). ``vhost`` is the CONNECT ``host`` header
-        (default: the endpoint's host); RabbitMQ reads it as its virtual host and wants ``/``."""
+        (default: the endpoint's host); RabbitMQ reads it as its virtual host and wants ``/``.
+        ``login`` and ``passcode`` are CONNECT's credentials (none by default)."""
         self.endpoint = endpoint
+        self._credentials = {"username": login, "passcode": passcode} if login is not None else {}
         self.vhost = vhost or endpoint.host
         self.timeout = timeout
         host_and_port = (endpoint.host, endpoint.port)
@@ -126,7 +134,7 @@ class StompSession:
         def connect() -> None:
             try:
                 self.connection.connect(
-                    wait=True, with_connect_command=(command == "CONNECT")
+                    wait=True, with_connect_command=(command == "CONNECT"), **self._credentials
                 )
             except BaseException as exc:  # noqa: BLE001 - handed to the caller's thread
                 failure.append(exc)
@@ -139,12 +147,14 @@ class StompSession:
             self.connection.transport.running = False  # ends stomp.py's wait loop
             self.close()
             raise StompError(f"no CONNECTED within {self.timeout:.0f} s on {where}")
+        if not self.listener.connected and self.listener.errors:
+            message = self.listener.errors[0].headers.get("message", "")
+            self.close()
+            raise StompRefused(f"the STOMP server on {where} refused the session: {message or 'ERROR'}")
         if failure and isinstance(failure[0], stomp.exception.ConnectFailedException):
             raise StompError(f"no STOMP session on {where}") from None
         if failure:
             raise StompError(f"no STOMP session on {where}: {failure[0]}") from None
-        if not self.listener.connected and self.listener.errors:
-            raise StompError(f"STOMP server refused the session: {self.listener.errors[0].headers}")
         return self
 
     @property

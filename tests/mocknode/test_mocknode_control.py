@@ -47,10 +47,12 @@ def test_counters_document_shape_and_control_traffic_is_not_counted(node) -> Non
     for _ in range(3):
         node.control("GET", "/state")
     counters = node.counters()
+    idle_http = {"requests": 0, "connections": 0, "health_checks": 0, "health_check_lines": [], "methods": {},
+                 "logins": 0, "logins_refused": 0, "unauthorized": 0}
     assert counters == {
         "name": "t1",
-        "web": {"requests": 0, "connections": 0, "health_checks": 0, "health_check_lines": []},
-        "server": {"requests": 0, "connections": 0, "health_checks": 0, "health_check_lines": []},
+        "web": {**idle_http},
+        "server": {**idle_http},
         "stomp": {
             "connections": 0,
             "sessions_open": 0,

@@ -1,4 +1,4 @@
-"""What ``loadtests/flow.py`` hooks into Locust's events: the options, the mix and the SLO gates.
+"""What ``loadtests/flow.py`` hooks into Locust's events: the options, the login, the mix and the SLO gates.
 
 A bad option value stops Locust with one line (``flowlb: --flow-mix: ...``) and exit code 1, before
 any user starts, instead of a traceback from inside an event handler.
@@ -6,23 +6,35 @@ any user starts, instead of a traceback from inside an event handler.
 
 from __future__ import annotations
 
+import sys
 from typing import Any
 
 from locust.runners import WorkerRunner
 
-from flowlb.load import locustfixes, mix, options, slo
+from flowlb.load import credentials, locustfixes, login, mix, options, slo
 
 locustfixes.apply()  # before Locust starts its CSV writer
 
 
 def add_options(parser: Any) -> None:
-    """``events.init_command_line_parser``: the Flow options."""
+    """``events.init_command_line_parser``: the Flow options (and no password on Locust's command line)."""
+    try:
+        credentials.refuse_password_arguments(sys.argv[1:])
+    except ValueError as exc:
+        raise SystemExit(f"flowlb: {exc}") from None
     options.add_arguments(parser)
+    credentials.add_arguments(parser)
 
 
 def init(environment: Any, users: dict[str, Any]) -> None:
-    """``events.init``: weigh the scenarios, and install the SLO gates or let a capacity search judge."""
+    """``events.init``: check the login, keep writes off where they may not run, weigh the scenarios, and
+    install the SLO gates or let a capacity search judge."""
     try:
+        login.install(environment)
+        parsed = environment.parsed_options
+        if parsed is not None and not parsed.allow_writes:
+            for user_class in users.values():
+                user_class.tasks = credentials.read_only(user_class.tasks)
         mix.apply(environment, users)
         shape = environment.shape_class
         if callable(getattr(shape, "configure", None)):

@@ -142,8 +142,11 @@ def check_here(argv: list[str]) -> None:
     """
     from locust.argument_parser import get_empty_argument_parser, setup_parser_arguments
 
+    from flowlb.load.credentials import add_arguments as add_credentials
+    from flowlb.load.credentials import login_from, refuse_password_arguments
     from flowlb.load.paths import PATHS
 
+    refuse_password_arguments(argv)
     parser = get_empty_argument_parser(add_help=False)
     setup_parser_arguments(parser)
     locustfile = _locustfile_of(argv)
@@ -154,6 +157,7 @@ def check_here(argv: list[str]) -> None:
         locust.events.init_command_line_parser.fire(parser=parser)
     else:
         add_arguments(parser)
+        add_credentials(parser)
 
     def error(message: str) -> None:
         raise ValueError(f"{message} (on the command line or in its environment variable)")
@@ -166,6 +170,8 @@ def check_here(argv: list[str]) -> None:
     if not hasattr(parsed, "flow_mix"):
         return  # a locustfile of the user's own, without the Flow options
     check_mix(parsed.flow_mix, "--mix (FLOWLB_MIX)")
+    if hasattr(parsed, "flow_user"):
+        login_from(parsed.flow_user, parsed.flow_password_file)  # the password is read here and nowhere shown
     parse_weights(parsed.slo_p95_ms, PATHS, "--slo-p95-ms (FLOWLB_SLO_P95_MS)")
     for name, value, low, high in (
         ("--slo-failure-ratio (FLOWLB_SLO_FAILURE_RATIO)", parsed.slo_failure_ratio, 0, 1),

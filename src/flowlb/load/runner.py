@@ -33,6 +33,7 @@ from flowlb.evidence import DOWN, FAILURE, NOTE, timeline_event
 from flowlb.haproxy.runtime import RuntimeAPI
 from flowlb.interrupts import deferred_signals
 from flowlb.load import report as load_report
+from flowlb.load.credentials import REFUSAL_FILE_VARIABLE, LoadLogin
 from flowlb.load.options import parse_weights
 from flowlb.load.paths import PATHS
 from flowlb.load.results import LoadResult, failover_summary, read_history
@@ -73,6 +74,7 @@ class LoadPlan:
     locustfile: Path = DEFAULT_LOCUSTFILE
     extra: list[str] = field(default_factory=list)
     search: CapacitySearch | None = None  # --find-capacity: a stepped search instead of a fixed load
+    login: LoadLogin = field(default_factory=LoadLogin)  # --flow-user, --flow-password-file, --allow-writes
 
     def seconds(self) -> float:
         if self.search is not None:
@@ -169,13 +171,15 @@ def loopback_master(extra: list[str]) -> list[str]:
             "--master-port", port]
 
 
-def locust_environment(target: Target, mix: str = "") -> dict[str, str]:
-    """The Flow options for ``target`` as environment variables, so Locust's workers see them as well."""
+def locust_environment(target: Target, mix: str = "", login: LoadLogin | None = None) -> dict[str, str]:
+    """The Flow options for ``target`` as environment variables, so Locust's workers see them as well
+    (writes on for flowlb's own cluster: :func:`flowlb.load.credentials.writes_allowed`)."""
     env = dict(os.environ)
     env.update({
         "FLOWLB_CA_FILE": str(target.ca_file),
         "FLOWLB_STOMP_HOST": target.endpoints.stomp.host,
         "FLOWLB_STOMP_PORT": str(target.endpoints.stomp.port),
+        **(login or LoadLogin()).variables(target.kind),
     })
     if mix:
         env["FLOWLB_MIX"] = mix
@@ -233,7 +237,9 @@ def run(plan: LoadPlan, target: Target, report_root: Path, tested: dict[str, Any
     timeline = Timeline()
     process: subprocess.Popen[bytes] | None = None
     try:
-        environment = locust_environment(target, plan.mix)
+        environment = locust_environment(target, plan.mix, plan.login)
+        refusal = directory / "refused.txt"
+        environment[REFUSAL_FILE_VARIABLE] = str(refusal)
         if plan.search is not None:
             environment.update(plan.search.environment(directory / "capacity.json"))
         process = subprocess.Popen(locust_command(plan, target, prefix), env=environment, start_new_session=True)
@@ -244,6 +250,8 @@ def run(plan: LoadPlan, target: Target, report_root: Path, tested: dict[str, Any
             code = process.wait(timeout=max(1.0, deadline - time.monotonic()))
         except subprocess.TimeoutExpired:
             raise FlowlbError(f"Locust did not finish within {seconds + STARTUP_MARGIN_S:.0f} s; stopped it") from None
+        if refusal.is_file():  # the cluster refused the login: the run never ran, so no report
+            raise FlowlbError(refusal.read_text().strip() or "the cluster refused the login")
         if not (directory / "locust.json").is_file():
             raise FlowlbError(f"Locust exited with {code} and wrote no results (see its output above)")
         result = LoadResult.read(directory / "locust.json")

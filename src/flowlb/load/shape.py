@@ -26,6 +26,7 @@ from locust import LoadTestShape
 from locust.runners import WORKER_REPORT_INTERVAL, MasterRunner
 
 from flowlb.load import capacity
+from flowlb.load.credentials import REFUSED_EXIT_CODE
 
 log = logging.getLogger("flowlb.capacity")
 SETTLE_S = 2.0  # after a step's users have started: their connections open before the window
@@ -169,4 +170,5 @@ class CapacityShape(LoadTestShape):
         outcome = self.outcome()
         for line in capacity.summary_lines(outcome):
             log.info("%s", line)
-        environment.process_exit_code = 0 if outcome["capacity"] else 1
+        if environment.process_exit_code != REFUSED_EXIT_CODE:  # a refused login is not a capacity of 0
+            environment.process_exit_code = 0 if outcome["capacity"] else 1

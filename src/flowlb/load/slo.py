@@ -14,6 +14,7 @@ from locust.env import Environment
 from locust.runners import WorkerRunner
 from locust.stats import StatsEntry
 
+from flowlb.load.credentials import REFUSED_EXIT_CODE
 from flowlb.load.options import parse_weights
 from flowlb.load.paths import PATHS, path_of
 
@@ -71,6 +72,8 @@ def install(environment: Environment) -> None:
     limits = parse_weights(options.slo_p95_ms, PATHS, "--slo-p95-ms")
 
     def gate(environment: Environment, **_: Any) -> None:
+        if environment.process_exit_code == REFUSED_EXIT_CODE:
+            return  # the run never ran: its one line said why, an SLO verdict would only bury it
         found = breaches(environment, limits, options.slo_failure_ratio)
         for breach in found:
             log.error("%s", breach)

@@ -4,7 +4,8 @@
 through ``events.request`` with its response time and size, under stable names, so Locust's stats,
 CSV, HTML and distributed mode treat STOMP like any HTTP path. :class:`StompUser` opens its session
 in ``on_start`` and closes it in ``on_stop``; a session the LB drops (failover) is reopened by the
-next task, and the failed reconnects are counted too.
+next task, and the failed reconnects are counted too. CONNECT carries ``--flow-user``'s login and
+passcode (:mod:`flowlb.load.credentials`); a first CONNECT refused with an ERROR frame ends the run.
 
 stomp.py 8.2 works over TLS under gevent; 9.0 does not (docs/findings.md), hence the pin.
 """
@@ -22,10 +23,12 @@ from locust import User
 from locust.env import Environment
 
 from flowlb.errors import FlowlbError
+from flowlb.load.credentials import FlowLogin
+from flowlb.load.login import STOMP, account, refuse_run
 from flowlb.load.options import StompTarget, stomp_target
 from flowlb.load.paths import STOMP_REQUEST_TYPE
 from flowlb.net import Endpoint
-from flowlb.stompclient import StompError, StompSession, open_session
+from flowlb.stompclient import StompError, StompRefused, StompSession, open_session
 
 logging.getLogger("stomp.py").setLevel(logging.WARNING)  # one INFO line per session drowns Locust's output
 RECONNECT_BACKOFF_S = 0.2  # after a failed CONNECT, so a dead LB is not hammered in a tight loop
@@ -34,12 +37,16 @@ RECONNECT_BACKOFF_S = 0.2  # after a failed CONNECT, so a dead LB is not hammere
 class StompClient:
     """One STOMP session whose operations are Locust requests (request type ``STOMP``)."""
 
-    def __init__(self, environment: Environment, target: StompTarget, timeout: float = 10.0) -> None:
+    def __init__(self, environment: Environment, target: StompTarget, timeout: float = 10.0,
+                 login: FlowLogin | None = None) -> None:
         self.environment = environment
         self.target = target
         self.timeout = timeout
+        self.login = login
         self.session: StompSession | None = None
         self.subscriptions: list[str] = []
+        self.refusal = ""
+        """Why the server refused the last CONNECT with an ERROR frame (a wrong login, say), or ``""``."""
 
     def _fire(self, name: str, started: float, length: int, exception: BaseException | None) -> None:
         self.environment.events.request.fire(
@@ -59,6 +66,7 @@ class StompClient:
         self.close()
         started = time.perf_counter()
         ca_file = Path(self.target.ca_file) if self.target.tls and self.target.verify and self.target.ca_file else None
+        self.refusal = ""
         try:
             self.session = open_session(
                 Endpoint(self.target.host, self.target.port),
@@ -66,11 +74,15 @@ class StompClient:
                 timeout=self.timeout,
                 unverified_tls=self.target.tls and ca_file is None,
                 vhost=self.target.vhost or None,
+                login=self.login.user if self.login else None,
+                passcode=self.login.password if self.login else None,
             )
             for destination in self.subscriptions:
                 self.session.subscribe(destination, subscription_id=destination)
         except (StompError, OSError) as exc:
             self.session = None
+            if isinstance(exc, StompRefused):
+                self.refusal = str(exc)
             self._fire("CONNECT", started, 0, exc)
             return False
         self._fire("CONNECT", started, 0, None)
@@ -126,10 +138,18 @@ class StompUser(User):
     def __init__(self, environment: Environment) -> None:
         super().__init__(environment)
         options: Any = environment.parsed_options
-        self.client = StompClient(environment, stomp_target(options, environment.host or ""), self.timeout)
+        self.client = StompClient(environment, stomp_target(options, environment.host or ""), self.timeout,
+                                  account(environment))
 
     def on_start(self) -> None:
-        self.client.connect()
+        """Connect; a server that refuses the first CONNECT outright (a wrong login) ends the run in one line."""
+
+        def connect() -> None:
+            if not self.client.connect() and self.client.refusal:
+                who = f" as {self.client.login.user}" if self.client.login else " without --flow-user"
+                refuse_run(self.environment, f"flowlb: STOMP login{who} refused: {self.client.refusal}")
+
+        STOMP.first_alone(connect)  # the first CONNECT goes alone: a wrong passcode is one ERROR, not one per user
 
     def on_stop(self) -> None:
         self.client.close()

@@ -12,6 +12,7 @@ from urllib.parse import parse_qsl
 
 from .httpparse import HttpRequest
 from .httpproto import HttpConnection, HttpResponse, Reply
+from .login import SESSIONS_PATH, SessionsEndpoint, needs_session, unauthorized
 from .state import HealthState, NodeState
 
 HEALTH_PATH = "/commanderRequest/health"
@@ -28,12 +29,13 @@ class FlowPortHandler:
         await loop.create_server(lambda: HttpConnection(handler, headers), sock=sock)
     """
 
-    def __init__(self, state: NodeState, port: str) -> None:
+    def __init__(self, state: NodeState, port: str, sessions: SessionsEndpoint | None = None) -> None:
         if port not in ("web", "server"):
             raise ValueError(f"port must be 'web' or 'server', not {port!r}")
         self._state = state
         self._port = port
         self._counters = state.server if port == "server" else state.web
+        self._sessions = sessions or SessionsEndpoint(None)
         node = json.dumps(state.name)
         self._healthy = HttpResponse(200, f'{{"status":"ok","node":{node}}}'.encode())
         self._bootstrap = HttpResponse(503, f'{{"status":"bootstrap","node":{node}}}'.encode())
@@ -44,11 +46,25 @@ class FlowPortHandler:
 
     def handle(self, request: HttpRequest, connection: HttpConnection) -> Reply:
         self._counters.requests += 1
+        self._counters.count_method(request.method)
         if request.path == HEALTH_PATH:
             self._counters.count_health_check(request.request_line)
             if request.method in HEALTH_METHODS:
                 return self._health_reply()
+        if request.path == SESSIONS_PATH:
+            return self._login(request)
+        if needs_session(request.path, HEALTH_PATH) and not self._sessions.admits(request):
+            self._counters.unauthorized += 1
+            return unauthorized()
         return self._echo(request, connection)
+
+    def _login(self, request: HttpRequest) -> HttpResponse:
+        response, accepted = self._sessions.login(request)
+        if accepted:
+            self._counters.logins += 1
+        else:
+            self._counters.logins_refused += 1
+        return response
 
     def _health_reply(self) -> Reply:
         health = self._state.health

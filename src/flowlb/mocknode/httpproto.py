@@ -32,6 +32,8 @@ class HttpResponse:
     delay_ms: int = 0
     close: bool = False
     """Close the connection after this response."""
+    extra_headers: tuple[tuple[str, str], ...] = ()
+    """Headers of this response alone, such as ``Set-Cookie``."""
 
     @classmethod
     def json(cls, status: int, document: Any, delay_ms: int = 0) -> HttpResponse:
@@ -207,6 +209,8 @@ class HttpConnection(asyncio.Protocol):
         status = response.status
         body = response.body
         parts = [_status_line(status), self._common_headers]
+        for name, value in response.extra_headers:
+            parts.append(f"{name}: {value}\r\n".encode())
         if status in _BODYLESS_STATUSES:
             body = b""
         else:

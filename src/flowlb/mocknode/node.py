@@ -23,6 +23,7 @@ from ..node_contract import ready_line
 from .control import ControlHandler
 from .echo import FlowPortHandler
 from .httpproto import HttpConnection, RequestHandler
+from .login import LoginConfig, SessionsEndpoint
 from .state import HealthState, NodeState
 from .stompbroker import StompBroker
 from .stompserver import StompSession
@@ -41,6 +42,8 @@ class NodeConfig:
     stomp_port: int = 61613
     control_port: int = 9000
     heartbeat: tuple[int, int] = (10000, 10000)
+    login: LoginConfig | None = None
+    """The user the REST API and STOMP want (401 / ERROR without); None: no login needed."""
 
 
 class ListenError(Exception):
@@ -58,9 +61,10 @@ class MockNode:
         self._servers: dict[str, asyncio.Server] = {}
         self._http_connections: dict[str, set[HttpConnection]] = {"web": set(), "server": set(), "control": set()}
         self._stomp_sessions: set[StompSession] = set()
+        sessions = SessionsEndpoint(config.login)
         self._handlers: dict[str, RequestHandler] = {
-            "web": FlowPortHandler(self.state, "web"),
-            "server": FlowPortHandler(self.state, "server"),
+            "web": FlowPortHandler(self.state, "web", sessions),
+            "server": FlowPortHandler(self.state, "server", sessions),
             "control": ControlHandler(self.state, self),
         }
 
@@ -130,7 +134,9 @@ class MockNode:
         loop = asyncio.get_running_loop()
         factory: Callable[[], asyncio.Protocol]
         if port_name == "stomp":
-            factory = lambda: StompSession(self.state, self._broker, self.config.heartbeat, self._stomp_sessions)  # noqa: E731
+            factory = lambda: StompSession(  # noqa: E731
+                self.state, self._broker, self.config.heartbeat, self._stomp_sessions, self.config.login
+            )
         else:
             handler = self._handlers[port_name]
             registry = self._http_connections[port_name]

@@ -21,11 +21,25 @@ class HttpPortCounters:
     connections: int = 0
     health_checks: int = 0
     health_check_lines: deque[str] = field(default_factory=lambda: deque(maxlen=HEALTH_LINES_KEPT))
+    methods: dict[str, int] = field(default_factory=dict)
+    """Requests per HTTP method: how a test sees that a read-only run sent no write."""
+    logins: int = 0
+    """Logins the sessions endpoint accepted."""
+    logins_refused: int = 0
+    """Logins it refused (wrong user or password, a malformed body)."""
+    unauthorized: int = 0
+    """Requests answered 401 for want of a session."""
 
     def reset(self) -> None:
         """Zeroes every counter in place, so holders of this object keep counting into it."""
         self.requests = self.connections = self.health_checks = 0
+        self.logins = self.logins_refused = self.unauthorized = 0
         self.health_check_lines.clear()
+        self.methods.clear()
+
+    def count_method(self, method: str) -> None:
+        """Counts one request by its method."""
+        self.methods[method] = self.methods.get(method, 0) + 1
 
     def count_health_check(self, request_line: str) -> None:
         """Counts one request for the health URL and remembers its request line."""
@@ -39,6 +53,10 @@ class HttpPortCounters:
             "connections": self.connections,
             "health_checks": self.health_checks,
             "health_check_lines": list(self.health_check_lines),
+            "methods": dict(self.methods),
+            "logins": self.logins,
+            "logins_refused": self.logins_refused,
+            "unauthorized": self.unauthorized,
         }
 
 

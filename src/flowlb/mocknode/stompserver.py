@@ -7,8 +7,10 @@ other sessions carry on.
 from __future__ import annotations
 
 import asyncio
+import hmac
 from collections.abc import Callable
 
+from .login import LoginConfig
 from .state import NodeState
 from .stompbroker import ACK_MODES, StompBroker, Subscription
 from .stompframe import HEARTBEAT, Frame, FrameDecoder, FrameError, encode_frame, escape_header
@@ -40,8 +42,10 @@ class StompSession(asyncio.Protocol):
         broker: StompBroker,
         heartbeat: tuple[int, int],
         registry: set[StompSession] | None = None,
+        login: LoginConfig | None = None,
     ) -> None:
         self._state = state
+        self._login = login
         self._counters = state.stomp
         self._broker = broker
         self._heartbeat = heartbeat
@@ -186,6 +190,9 @@ class StompSession(asyncio.Protocol):
             client_heartbeat = parse_heartbeat(headers.get("heart-beat", "0,0"))
         except ValueError as error:
             raise StompProtocolError(str(error)) from None
+        if self._login is not None and not _credentials_match(self._login, headers):
+            self._fail(f"login refused for user {headers.get('login', '')!r}: wrong login or passcode", frame)
+            return
         self.version = version
         self._escape = version != "1.0"
         self._decoder.unescape = self._escape
@@ -290,6 +297,13 @@ class StompSession(asyncio.Protocol):
     def _on_silence(self) -> None:
         self._fail("no data or heart-beat from the client within twice the negotiated interval", None)
         self._flush()
+
+
+def _credentials_match(login: LoginConfig, headers: dict[str, str]) -> bool:
+    """CONNECT's ``login`` and ``passcode`` headers are the node's user and password."""
+    return hmac.compare_digest(headers.get("login", "").encode(), login.user.encode()) and hmac.compare_digest(
+        headers.get("passcode", "").encode(), login.password.encode()
+    )
 
 
 def _required(frame: Frame, headers: dict[str, str], name: str) -> str:

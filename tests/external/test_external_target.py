@@ -35,7 +35,8 @@ def run_external(cluster: ForeignCluster, junit: Path, *extra: str) -> subproces
     return run_pytest("conformance/", "-q", "-p", "no:cacheprovider", "--report-dir", "none",
                       "--junitxml", str(junit), "--target", "external", "--lb-host", "127.0.0.1",
                       "--lb-ports", cluster.lb_ports_option(), "--lb-name", cluster.server_name,
-                      "--ca-file", str(cluster.ca_file), "--runtime-api", str(cluster.runtime_socket),
+                      "--ca-file", str(cluster.ca_file), "--spec", str(cluster.spec_file),
+                      "--runtime-api", str(cluster.runtime_socket),
                       "--stomp-vhost", "/", "--stomp-idle-seconds", "5", *extra)
 
 

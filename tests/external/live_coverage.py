@@ -20,7 +20,7 @@ import time
 from pathlib import Path
 
 from tests.external.foreign_cluster import ForeignCluster, foreign_cluster
-from tests.external.test_external_target import outcomes
+from tests.external.test_external_target import RELOAD_PROCEDURE, outcomes
 
 RUN_TIMEOUT_S = 900
 
@@ -51,7 +51,9 @@ def run_suite(checkout: Path, cluster: ForeignCluster, junit: Path, extra: list[
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--checkout", type=Path, default=Path.cwd(), help="the flowlb checkout whose suite runs")
-    parser.add_argument("--destructive", action="store_true", help="also give --destructive when evidence is given")
+    parser.add_argument("--destructive", action="store_true",
+                        help="also give --destructive (and with --runtime-api, a --reload-command that keeps server "
+                             "state) when evidence is given")
     parser.add_argument("--show-skips", action="store_true", help="list every skipped case with its reason")
     args = parser.parse_args()
     checkout = args.checkout.resolve()
@@ -63,11 +65,16 @@ def main() -> int:
             foreign_cluster(Path(scratch)) as cluster:
         for name, options in evidence_options(cluster).items():
             extra = [*options, "--destructive"] if args.destructive and options else options
+            if args.destructive and "--runtime-api" in options:
+                script = Path(scratch) / "reload.py"
+                script.write_text(RELOAD_PROCEDURE.format(runtime=cluster.runtime_socket, master=cluster.master_socket,
+                                                          state=cluster.runtime_socket.parent / "server-state"))
+                extra += ["--reload-command", f"{sys.executable} {script}"]
             junit = Path(scratch) / f"junit-{len(rows)}.xml"
             took = run_suite(checkout, cluster, junit, extra)
             seen = outcomes(junit) if junit.is_file() else {}
             counts = collections.Counter(outcome.split(":")[0] for outcome in seen.values())
-            rows.append((name + (" --destructive" if extra != options else ""), counts, took))
+            rows.append((" ".join(option for option in extra if option.startswith("--")) or name, counts, took))
             if args.show_skips:
                 for case, outcome in sorted(seen.items()):
                     if outcome != "passed":

@@ -102,12 +102,14 @@ def test_a_stats_page_alone_runs_the_checks_read_from_counters(cluster: ForeignC
 
 
 def _misrouted(text: str) -> str:
-    """The foreign LB's config with four mistakes: 8443 goes to the web servers, the web backend keeps no browser
-    on its node (no `cookie`), the STOMP backend balances by client address, and node3 is missing from the Flow
-    server backend."""
+    """The foreign LB's config with five mistakes: 8443 goes to the web servers, the web backend keeps no browser
+    on its node (no `cookie`), the STOMP backend balances by client address and checks its servers with a bare
+    TCP connect (the article's `check port 8000`), and node3 is missing from the Flow server backend."""
     head, secure, rest = text.partition("frontend commander-server-frontend-secure\n")
     rest = rest.replace("default_backend commander-server-backend", "default_backend commander-web-backend", 1)
-    text = (head + secure + rest).replace("  balance leastconn", "  balance source")
+    head, stomp, rest = (head + secure + rest).partition("backend commander-stomp-backend\n")
+    rest = "\n".join(line for line in rest.splitlines() if "httpchk" not in line and "http-check" not in line)
+    text = (head + stomp + rest).replace("  balance leastconn", "  balance source")
     return "\n".join(line for line in text.splitlines()
                      if not (line.startswith("  server node3 ") and line.endswith(" check"))
                      and not line.startswith("  cookie SERVERID")) + "\n"
@@ -119,18 +121,20 @@ def test_a_misrouted_live_lb_fails_the_checks_read_from_its_counters(cluster: Fo
     the stats page."""
     with foreign_lb(cluster.nodes, tmp_path / "broken", _misrouted) as broken:
         result = run_external(broken, tmp_path / "api.xml", "-k",
-                              "routing or sessions_spread or every_flow_server or stays_on")
+                              "routing or sessions_spread or every_flow_server or stays_on or follow_health")
         by_api = outcomes(tmp_path / "api.xml")
         page = run_external(broken, tmp_path / "page.xml", "-k", "routing or sessions_spread or stays_on",
                             evidence=stats_page(broken))
         by_page = outcomes(tmp_path / "page.xml")
     failed = sorted(name.rsplit("::", 1)[-1] for name, outcome in by_api.items() if outcome == "failed")
-    assert failed == ["test_browser_stays_on_its_web_node", "test_every_flow_server_is_in_every_flow_backend",
+    assert failed == ["test_bootstrap_node_gets_no_new_sessions", "test_browser_stays_on_its_web_node",
+                      "test_every_flow_server_is_in_every_flow_backend",
                       "test_port_reaches_the_right_node_port[8443-server]", "test_sessions_spread_evenly"], by_api
     assert result.returncode == 1
     assert "lacks the Flow server 127.0.0.13" in result.stdout, result.stdout[-3000:]
     assert "were counted on commander-web-backend" in result.stdout and "not the server port" in result.stdout
     assert "in the STOMP backend" in result.stdout and "no web server took them all" in result.stdout
+    assert "commander-stomp-backend) with {'node1': 'L4OK'" in result.stdout, result.stdout[-3000:]
     failed = sorted(name.rsplit("::", 1)[-1] for name, outcome in by_page.items() if outcome == "failed")
     assert failed == ["test_browser_stays_on_its_web_node", "test_port_reaches_the_right_node_port[443-web]",
                       "test_port_reaches_the_right_node_port[8443-server]", "test_sessions_spread_evenly"], by_page

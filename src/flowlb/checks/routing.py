@@ -65,3 +65,10 @@ def backend_kinds(runtime: RuntimeAPI, backend: str, spec: ClusterSpec) -> dict[
     ports = spec.node_ports
     names = {ports.web: "web", ports.server: "server", ports.stomp: "stomp"}
     return {names.get(port, f"port {port}"): port for _, port in addresses.values()}
+
+
+def not_checked_at_layer7(runtime: RuntimeAPI, backend: str) -> dict[str, str]:
+    """The servers of ``backend`` whose last health check was not an HTTP one (``L4OK``: a bare TCP connect,
+    ``""``: no check at all), with that status: such a check never sees a Flow server's 503 in bootstrap mode."""
+    return {name: stat.check_status or "no check" for name, stat in runtime.servers(backend).items()
+            if not stat.check_status.startswith("L7")}

@@ -99,3 +99,28 @@ def test_a_check_in_progress_reads_as_its_last_result() -> None:
     server under an HTTP check looked unchecked (seen in CI under load)."""
     statuses = {stat.server: stat.check_status for stat in _CannedAPI("unused").stats()}
     assert statuses == {"node1": "L7OK", "node3": "L7OK"}
+
+
+class _CannedPage(StatsPage):
+    """A stats page whose CSV is given: with ``stats show-legends`` HAProxy fills the ``addr`` column."""
+
+    def __init__(self, csv: str) -> None:
+        super().__init__("http://lb.test/stats")
+        self.csv = csv
+
+    def command(self, command: str) -> str:
+        return self.csv
+
+
+def test_server_addresses_from_a_stats_page_with_legends() -> None:
+    page = _CannedPage("# pxname,svname,stot,status,addr\n"
+                       "commander-server-backend,node1,5,UP,10.0.0.1:8000\n"
+                       "commander-server-backend,node2,5,UP,[fd00::2]:8000\n"
+                       "commander-server-backend,BACKEND,10,UP,\n")
+    assert page.server_addresses("commander-server-backend") == {"node1": ("10.0.0.1", 8000),
+                                                                 "node2": ("fd00::2", 8000)}
+
+
+def test_a_stats_page_without_addresses_says_what_would_give_them() -> None:
+    with pytest.raises(TargetError, match="add `stats show-legends` to its listener, or give --runtime-api"):
+        _CannedPage(CSV).server_addresses("commander-server-backend")

@@ -6,24 +6,35 @@ never sees it. Evidence from both sides: HAProxy reports a layer-7 check result 
 server behind 8000/8443, and while no client sends anything, every request a node's server port
 receives is exactly that check. Fails with a TCP-only check, `option httpchk GET /`, `HEAD`, or
 another path.
+
+On a live LB (no node control) only HAProxy's side is there: the backend that takes requests on 8000
+(from its session totals) must report an HTTP check result for every server, else the check fails; the
+request itself is seen only at the node, so with HTTP checks it then skips, saying where it runs whole.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 
+import pytest
+import urllib3
+
 from flowlb.checks.backend import Backend
+from flowlb.checks.routing import Burst, not_checked_at_layer7
+from flowlb.haproxy.runtime import RuntimeAPI
 from flowlb.net import wait_until
 from flowlb.spec import ClusterSpec
-from flowlb.targets.base import NodeControl
+from flowlb.targets.base import NodeControl, Target
 
 
 def test_servers_are_checked_with_the_health_url(
-    node_control: NodeControl,
-    backend: Callable[[str], Backend],
-    flowlb_spec: ClusterSpec,
+    lb: Target, request: pytest.FixtureRequest, flowlb_spec: ClusterSpec,
+    http: Callable[..., urllib3.HTTPConnectionPool],
 ) -> None:
-    servers = backend("server")
+    if lb.nodes() is None:
+        _haproxy_side_only(request.getfixturevalue("runtime"), http("server"), flowlb_spec)
+    node_control: NodeControl = request.getfixturevalue("node_control")
+    servers: Backend = request.getfixturevalue("backend")("server")
     nodes = list(servers.route.servers)
     statuses = {node: servers.stat(node).check_status for node in nodes}
     assert all(status == "L7OK" for status in statuses.values()), (
@@ -63,3 +74,22 @@ def test_servers_are_checked_with_the_health_url(
             f"some backend checks it with another request. Fix: `option httpchk GET {health.path}` in every "
             "backend that checks port 8000."
         )
+
+
+def _haproxy_side_only(runtime: RuntimeAPI, pool: urllib3.HTTPConnectionPool, spec: ClusterSpec) -> None:
+    """A live LB: fail when the server backend's checks are not HTTP checks; skip otherwise (the node's side)."""
+    count = 10 * len(spec.node_names())
+    carriers = Burst.send(runtime, lambda i: pool.request("GET", f"/flowlb/health-check?i={i}"), count).carriers()
+    assert carriers, f"HAProxy counted the {count} requests sent to 8000 on no backend"
+    if len(carriers) > 1:
+        pytest.skip(f"inconclusive on a busy LB: {', '.join(carriers)} each grew by {count} or more while {count} "
+                    "requests went to 8000; other clients' traffic hides which is the Flow server backend")
+    for backend in carriers:
+        layer4 = not_checked_at_layer7(runtime, backend)
+        assert not layer4, (
+            f"HAProxy checks the Flow servers behind 8000 ({backend}) with {layer4}, not an HTTP check (L7): a server "
+            f"in bootstrap mode stays in the pool. Fix: `option httpchk GET {spec.health.path}` and "
+            "`http-check expect status 200` in the server backend."
+        )
+    pytest.skip(f"HAProxy checks every server of {', '.join(carriers)} with HTTP (L7); which request it sends is "
+                "seen only at the node: run it on the local or docker target (with --haproxy-cfg for your own config)")

@@ -31,7 +31,7 @@ from flowlb.checks.topology import Route, config_route, http_exchange, learn_bac
 from flowlb.errors import FlowlbError, HAProxyConfigError
 from flowlb.haproxy.operator import OperatorConfig
 from flowlb.haproxy.remap import ExtraListener
-from flowlb.haproxy.runtime import RuntimeAPI
+from flowlb.haproxy.runtime import RuntimeAPI, StatsPage
 from flowlb.inputs import check_input
 from flowlb.interrupts import (
     cleanup_done,
@@ -706,10 +706,14 @@ def _management_networks(config: pytest.Config) -> list[ipaddress.IPv4Network | 
         pytest.exit(f"flowlb: --management-networks (or FLOWLB_MANAGEMENT_NETWORKS): {exc}", returncode=2)
 
 
-def _offered(thing: T | None, missing: str) -> T:
-    """``thing``, or a skip saying what the check needs that this target does not offer."""
+ON_HARNESS = "run it on the local or docker target (with --haproxy-cfg for your own config)"
+"""What lets a check that needs flowlb's own nodes run: the skip message on a live LB says so."""
+
+
+def _offered(thing: T | None, missing: str, remedy: str = ON_HARNESS) -> T:
+    """``thing``, or a skip saying what the check needs that this target does not offer, and what would."""
     if thing is None:
-        pytest.skip(f"needs {missing}, which this target does not offer")
+        pytest.skip(f"needs {missing}, which this target does not offer: {remedy}")
     return thing
 
 
@@ -734,7 +738,8 @@ def drill(
 def node_echo(lb: Target) -> None:
     """Checks that read what reached the node (the mock's echo) skip where the nodes are real Flow servers."""
     if not lb.echoes():
-        pytest.skip("needs nodes that echo what reached them (flowlb's mock nodes); this LB fronts real servers")
+        pytest.skip(f"needs nodes that echo what reached them (flowlb's mock nodes); this LB fronts real servers: "
+                    f"{ON_HARNESS}")
 
 
 @pytest.fixture
@@ -742,12 +747,14 @@ def destructive(pytestconfig: pytest.Config, lb: Target) -> None:
     """Checks that change HAProxy's state run on harness targets, and on a live LB only with --destructive."""
     if lb.kind == "external" and not pytestconfig.getoption("flowlb_destructive"):
         pytest.skip("changes server state on the live LB: opt in with --destructive (it is always restored)")
+    if isinstance(lb.evidence(), StatsPage):
+        pytest.skip("changes server state through HAProxy's runtime API: give --runtime-api (a stats page only reads)")
 
 
 @pytest.fixture
 def runtime(lb: Target) -> RuntimeAPI:
     """HAProxy's runtime API; checks that need HAProxy's own evidence skip without it."""
-    return _offered(lb.evidence(), "HAProxy's runtime API (or stats)")
+    return _offered(lb.evidence(), "HAProxy's counters", "give --runtime-api (or --stats-url)")
 
 
 @pytest.fixture(scope="session")
@@ -762,8 +769,8 @@ def backend(
 ) -> Callable[[str], Backend]:
     """``backend("server")``: the HAProxy backend behind an HTTP role, its servers' nodes, their check timing."""
     if not lb.echoes():
-        pytest.skip("needs to know which node answered (flowlb's mock nodes name themselves); real Flow servers "
-                    "do not")
+        pytest.skip(f"needs to know which node answered (flowlb's mock nodes name themselves); real Flow servers "
+                    f"do not: {ON_HARNESS}")
 
     def learn(role: str) -> Backend:
         if role not in _routes:
@@ -810,7 +817,8 @@ def stomp_backend(
 ) -> Backend:
     """The HAProxy backend behind 61613, its servers' nodes and their check timing."""
     if not lb.echoes():
-        pytest.skip("needs to know which node took a STOMP session (the mock names itself in CONNECTED)")
+        pytest.skip(f"needs to know which node took a STOMP session (the mock names itself in CONNECTED): "
+                    f"{ON_HARNESS}")
     if "stomp" not in _routes:
 
         def one_session(index: int) -> None:

@@ -1,15 +1,23 @@
 """A cluster flowlb did not build, for proving ``--target external``: nginx nodes, RabbitMQ, HAProxy.
 
-Three nginx "Flow nodes" (a web port and a server port each, the server port answering the health
-URL), one private RabbitMQ with STOMP as the broker behind 61613, and HAProxy with the hardened
-profile in front, all on 127.0.0.1 with free ports. Nothing of flowlb's mock nodes is involved.
+Three nginx "Flow nodes", each on a loopback address of its own (127.0.0.11-13) with the same web and
+server ports, as real nodes are hosts with the same ports; the server port answers the health URL. One
+private RabbitMQ with STOMP on every node's address stands in for the nodes' brokers behind 61613.
+HAProxy runs the hardened profile in front, plus a stats page on a management port with a password
+(for ``--stats-url``). A spec file describes the nodes as an operator's ``--spec`` would. Nothing of
+flowlb's mock nodes is involved.
+
+A second HAProxy over the same nodes, with a config changed on purpose, proves that checks fail on a broken
+LB without starting nginx and RabbitMQ again::
+
+    with foreign_cluster(tmp) as cluster, foreign_lb(cluster.nodes, tmp / "broken", mutate) as broken: ...
 """
 
 from __future__ import annotations
 
 import contextlib
 import shutil
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -24,8 +32,32 @@ from flowlb.targets.readiness import port_accepts, wait_for_haproxy
 from flowlb.tls import make_certificates
 from tests.support.brokers import RabbitMQ
 
-NODES = ("node1", "node2", "node3")
+NODES = {"node1": "127.0.0.11", "node2": "127.0.0.12", "node3": "127.0.0.13"}
+STATS_AUTH = "ops:stats-secret"
+STATS_LISTENER = """
+# the operator's stats page, on a management address of its own with a password (for --stats-url)
+listen stats
+  mode http
+  bind 127.0.0.1:{port}
+  stats enable
+  stats uri /stats
+  stats auth {auth}
+"""
 
+
+@dataclass(frozen=True)
+class ForeignNodes:
+    """The Flow nodes behind the LB: their ports (the same on every node's address) and the LB's certificate."""
+
+    web_port: int
+    server_port: int
+    stomp_port: int
+    server_pem: Path
+    ca_file: Path
+
+    def servers(self) -> dict[str, ServerAddress]:
+        return {name: ServerAddress(host, self.web_port, self.server_port, self.stomp_port)
+                for name, host in NODES.items()}
 
 
 @dataclass(frozen=True)
@@ -36,18 +68,22 @@ class ForeignCluster:
     ca_file: Path
     runtime_socket: Path
     master_socket: Path
+    stats_url: str
+    stats_auth: str
+    spec_file: Path
+    nodes: ForeignNodes
     server_name: str = "flow-lb.test"
 
     def lb_ports_option(self) -> str:
         return ",".join(f"{role.replace('_', '-')}={port}" for role, port in self.ports.items())
 
 
-def _nginx_config(directory: Path, ports: dict[str, tuple[int, int]]) -> str:
+def _nginx_config(directory: Path, web: int, server: int) -> str:
     servers = []
-    for name, (web, server) in ports.items():
-        servers.append(f"server {{ listen 127.0.0.1:{web}; location / {{ return 200 'web {name}\\n'; }} }}")
+    for name, host in NODES.items():
+        servers.append(f"server {{ listen {host}:{web}; location / {{ return 200 'web {name}\\n'; }} }}")
         servers.append(
-            f"server {{ listen 127.0.0.1:{server}; "
+            f"server {{ listen {host}:{server}; "
             f"location = /commanderRequest/health {{ return 200 '{{\"status\":\"ok\"}}'; }} "
             f"location / {{ return 200 'server {name}\\n'; }} }}"
         )
@@ -60,49 +96,75 @@ def _nginx_config(directory: Path, ports: dict[str, tuple[int, int]]) -> str:
     )
 
 
+def _spec_text(lb_ports: dict[str, int], nodes: ForeignNodes) -> str:
+    """The spec an operator of this cluster would give: the LB's ports, the nodes' hosts and ports."""
+    ports = "\n".join(f"{role} = {port}" for role, port in lb_ports.items())
+    hosts = "\n".join(f'[[nodes]]\nname = "{name}"\nhost = "{host}"\n' for name, host in NODES.items())
+    return (f'[lb]\nnames = ["flow-lb.test"]\n\n[lb.ports]\n{ports}\n\n[node_ports]\nweb = {nodes.web_port}\n'
+            f"server = {nodes.server_port}\nstomp = {nodes.stomp_port}\n\n{hosts}")
+
+
 @contextlib.contextmanager
-def foreign_cluster(directory: Path) -> Iterator[ForeignCluster]:
-    """Start nginx, RabbitMQ and HAProxy; stop them all afterwards, whatever happens."""
-    nginx_ports = {name: (free_port(), free_port()) for name in NODES}
-    (directory / "nginx.conf").write_text(_nginx_config(directory, nginx_ports))
+def foreign_nodes(directory: Path) -> Iterator[ForeignNodes]:
+    """Start the nginx nodes and RabbitMQ; stop them afterwards, whatever happens."""
+    web, server = free_port(), free_port()
+    (directory / "nginx.conf").write_text(_nginx_config(directory, web, server))
     nginx = processes.spawn([shutil.which("nginx") or "/usr/sbin/nginx", "-p", str(directory), "-c",
                              str(directory / "nginx.conf"), "-e", str(directory / "nginx-error.log")],
                             log=directory / "nginx.out")
-    haproxy = None
     try:
-        for web, server in nginx_ports.values():
+        for host in NODES.values():
             for port in (web, server):
-                wait_until(lambda p=port: port_accepts(Endpoint("127.0.0.1", p)), 15, f"nginx on {port}")
-        with RabbitMQ.start() as broker:
-            spec = load_spec(None)
+                wait_until(lambda h=host, p=port: port_accepts(Endpoint(h, p)), 15, f"nginx on {host}:{port}")
+        with RabbitMQ.start(addresses=tuple(NODES.values())) as broker:
             certs = make_certificates(directory, ["flow-lb.test"])
-            lb_ports = {role: free_port() for role in LB_ROLES}
-            socket_path = directory / "admin.sock"
-            layout = Layout(
-                binds={role: f"127.0.0.1:{port}" for role, port in lb_ports.items()},
-                servers={name: ServerAddress("127.0.0.1", web, server, broker.stomp_port)
-                         for name, (web, server) in nginx_ports.items()},
-                cert_path=str(certs.server_pem),
-                runtime_socket=str(socket_path),
-                log_target="stdout format raw local0",
-                harness=True,
-                socket_dir=str(directory),
-            )
-            (directory / "haproxy.cfg").write_text(render(spec, "hardened", layout))
-            (directory / "server-state").write_text(EMPTY_SERVER_STATE)
-            master_socket = directory / "master.sock"
-            haproxy = processes.spawn(["haproxy", "-W", "-db", "-S", str(master_socket), "-f",
-                                       str(directory / "haproxy.cfg")],
-                                      log=directory / "haproxy.log")
-            running = haproxy
-
-            def exited() -> str | None:
-                return None if running.poll() is None else (directory / "haproxy.log").read_text()
-
-            endpoints = [Endpoint("127.0.0.1", port) for port in lb_ports.values()]
-            wait_for_haproxy(RuntimeAPI(socket_path), endpoints, 30, exited)
-            yield ForeignCluster(lb_ports, certs.ca_file, socket_path, master_socket)
+            yield ForeignNodes(web, server, broker.stomp_port, certs.server_pem, certs.ca_file)
     finally:
-        if haproxy is not None:
-            processes.stop(haproxy)
         processes.stop(nginx)
+
+
+@contextlib.contextmanager
+def foreign_lb(
+    nodes: ForeignNodes, directory: Path, mutate: Callable[[str], str] | None = None
+) -> Iterator[ForeignCluster]:
+    """HAProxy (hardened profile, stats page, master CLI) in front of ``nodes``; ``mutate`` changes its config
+    text first (a broken LB). Stopped afterwards, whatever happens."""
+    directory.mkdir(parents=True, exist_ok=True)
+    lb_ports = {role: free_port() for role in LB_ROLES}
+    spec_file = directory / "cluster.toml"
+    spec_file.write_text(_spec_text(lb_ports, nodes))
+    spec = load_spec(spec_file)
+    socket_path = directory / "admin.sock"
+    layout = Layout(
+        binds={role: f"127.0.0.1:{port}" for role, port in lb_ports.items()},
+        servers=nodes.servers(),
+        cert_path=str(nodes.server_pem),
+        runtime_socket=str(socket_path),
+        log_target="stdout format raw local0",
+        harness=True,
+        socket_dir=str(directory),
+    )
+    stats_port = free_port()
+    text = render(spec, "hardened", layout) + STATS_LISTENER.format(port=stats_port, auth=STATS_AUTH)
+    (directory / "haproxy.cfg").write_text(mutate(text) if mutate else text)
+    (directory / "server-state").write_text(EMPTY_SERVER_STATE)
+    master_socket = directory / "master.sock"
+    haproxy = processes.spawn(["haproxy", "-W", "-db", "-S", str(master_socket), "-f",
+                               str(directory / "haproxy.cfg")], log=directory / "haproxy.log")
+    try:
+        def exited() -> str | None:
+            return None if haproxy.poll() is None else (directory / "haproxy.log").read_text()
+
+        endpoints = [Endpoint("127.0.0.1", port) for port in lb_ports.values()]
+        wait_for_haproxy(RuntimeAPI(socket_path), endpoints, 30, exited)
+        yield ForeignCluster(lb_ports, nodes.ca_file, socket_path, master_socket,
+                             f"http://127.0.0.1:{stats_port}/stats", STATS_AUTH, spec_file, nodes)
+    finally:
+        processes.stop(haproxy)
+
+
+@contextlib.contextmanager
+def foreign_cluster(directory: Path) -> Iterator[ForeignCluster]:
+    """Start nginx, RabbitMQ and HAProxy; stop them all afterwards, whatever happens."""
+    with foreign_nodes(directory) as nodes, foreign_lb(nodes, directory / "lb") as cluster:
+        yield cluster

@@ -18,7 +18,7 @@ import pytest
 
 from flowlb.haproxy.runtime import RuntimeAPI
 from tests.conftest import REPO, require
-from tests.external.foreign_cluster import ForeignCluster, foreign_cluster
+from tests.external.foreign_cluster import ForeignCluster, foreign_cluster, foreign_lb
 from tests.support.suite import run_pytest
 
 
@@ -31,12 +31,20 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ForeignCluster
         yield running
 
 
-def run_external(cluster: ForeignCluster, junit: Path, *extra: str) -> subprocess.CompletedProcess[str]:
+def run_external(
+    cluster: ForeignCluster, junit: Path, *extra: str, evidence: tuple[str, ...] | None = None
+) -> subprocess.CompletedProcess[str]:
+    """The suite against the cluster, with HAProxy's runtime API as evidence unless ``evidence`` says otherwise."""
+    given = ("--runtime-api", str(cluster.runtime_socket)) if evidence is None else evidence
     return run_pytest("conformance/", "-q", "-p", "no:cacheprovider", "--report-dir", "none",
                       "--junitxml", str(junit), "--target", "external", "--lb-host", "127.0.0.1",
                       "--lb-ports", cluster.lb_ports_option(), "--lb-name", cluster.server_name,
-                      "--ca-file", str(cluster.ca_file), "--runtime-api", str(cluster.runtime_socket),
+                      "--ca-file", str(cluster.ca_file), "--spec", str(cluster.spec_file), *given,
                       "--stomp-vhost", "/", "--stomp-idle-seconds", "5", *extra)
+
+
+def stats_page(cluster: ForeignCluster) -> tuple[str, ...]:
+    return ("--stats-url", cluster.stats_url, "--stats-auth", cluster.stats_auth)
 
 
 def outcomes(junit: Path) -> dict[str, str]:
@@ -61,12 +69,76 @@ def test_the_suite_passes_against_a_cluster_it_did_not_build(cluster: ForeignClu
     passed = {name for name, outcome in seen.items() if outcome == "passed"}
     for must_run in ("redirect", "tls", "stomp.test_protocol_through_the_lb", "health.test_flow_servers_up",
                      "balance.test_spread_by_haproxy_counters", "security.test_stats_page_not_public",
-                     "security.test_internal_ports_not_exposed"):
+                     "security.test_internal_ports_not_exposed", "stomp.test_sessions_spread_over_nodes",
+                     "balance.test_every_flow_server_in_every_flow_backend",
+                     "balance.test_web_sessions_stick::test_browser_stays_on_its_web_node"):
         assert any(must_run in name for name in passed), f"nothing of {must_run} ran: {seen}"
+    assert sum("routing.test_ports_reach_the_right_backend" in name for name in passed) == 3, seen
     skipped = {name: outcome for name, outcome in seen.items() if outcome.startswith("skipped")}
     assert any("control of the Flow nodes" in reason for reason in skipped.values()), skipped
+    vague = {name: reason for name, reason in skipped.items()
+             if not any(remedy in reason for remedy in REMEDIES)}
+    assert not vague, f"skips on a live LB that do not say what would let the check run: {vague}"
     drained = [o for n, o in seen.items() if "test_drained_server_gets_no_traffic" in n]
     assert drained and drained[0].startswith("skipped") and "--destructive" in drained[0], drained
+
+
+REMEDIES = ("run it on the local or docker target", "--destructive", "--runtime-api", "--haproxy-cfg", "--spec",
+            "does not apply: ")
+"""What a skip on a live LB names: a harness target, an option, or that the LB has nothing of the kind."""
+
+
+COUNTED = "routing or sessions_spread or servers_up or spread_by_haproxy or every_flow_server or stays_on"
+
+
+def test_a_stats_page_alone_runs_the_checks_read_from_counters(cluster: ForeignCluster, tmp_path: Path) -> None:
+    """No runtime API: the stats page's CSV (no server addresses there) still judges routing, spreads, states."""
+    result = run_external(cluster, tmp_path / "junit.xml", "-k", COUNTED, evidence=stats_page(cluster))
+    assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-2000:]
+    seen = outcomes(tmp_path / "junit.xml")
+    passed = [name for name, outcome in seen.items() if outcome == "passed"]
+    assert len(passed) == 9, seen  # 3 routing ports, 3 spreads by counters, STOMP spread, servers up, web affinity
+    assert next(o for n, o in seen.items() if "every_flow_server" in n).endswith("or give --runtime-api"), seen
+
+
+def _misrouted(text: str) -> str:
+    """The foreign LB's config with five mistakes: 8443 goes to the web servers, the web backend keeps no browser
+    on its node (no `cookie`), the STOMP backend balances by client address and checks its servers with a bare
+    TCP connect (the article's `check port 8000`), and node3 is missing from the Flow server backend."""
+    head, secure, rest = text.partition("frontend commander-server-frontend-secure\n")
+    rest = rest.replace("default_backend commander-server-backend", "default_backend commander-web-backend", 1)
+    head, stomp, rest = (head + secure + rest).partition("backend commander-stomp-backend\n")
+    rest = "\n".join(line for line in rest.splitlines() if "httpchk" not in line and "http-check" not in line)
+    text = (head + stomp + rest).replace("  balance leastconn", "  balance source")
+    return "\n".join(line for line in text.splitlines()
+                     if not (line.startswith("  server node3 ") and line.endswith(" check"))
+                     and not line.startswith("  cookie SERVERID")) + "\n"
+
+
+def test_a_misrouted_live_lb_fails_the_checks_read_from_its_counters(cluster: ForeignCluster, tmp_path: Path) -> None:
+    """A second HAProxy over the same nodes with 8443 routed to the web backend, no web affinity, STOMP by source
+    and a server missing: each check read from counters fails on its own mistake, with the runtime API and with
+    the stats page."""
+    with foreign_lb(cluster.nodes, tmp_path / "broken", _misrouted) as broken:
+        result = run_external(broken, tmp_path / "api.xml", "-k",
+                              "routing or sessions_spread or every_flow_server or stays_on or follow_health")
+        by_api = outcomes(tmp_path / "api.xml")
+        page = run_external(broken, tmp_path / "page.xml", "-k", "routing or sessions_spread or stays_on",
+                            evidence=stats_page(broken))
+        by_page = outcomes(tmp_path / "page.xml")
+    failed = sorted(name.rsplit("::", 1)[-1] for name, outcome in by_api.items() if outcome == "failed")
+    assert failed == ["test_bootstrap_node_gets_no_new_sessions", "test_browser_stays_on_its_web_node",
+                      "test_every_flow_server_is_in_every_flow_backend",
+                      "test_port_reaches_the_right_node_port[8443-server]", "test_sessions_spread_evenly"], by_api
+    assert result.returncode == 1
+    assert "lacks the Flow server 127.0.0.13" in result.stdout, result.stdout[-3000:]
+    assert "were counted on commander-web-backend" in result.stdout and "not the server port" in result.stdout
+    assert "in the STOMP backend" in result.stdout and "no web server took them all" in result.stdout
+    assert "commander-stomp-backend) with {'node1': 'L4OK'" in result.stdout, result.stdout[-3000:]
+    failed = sorted(name.rsplit("::", 1)[-1] for name, outcome in by_page.items() if outcome == "failed")
+    assert failed == ["test_browser_stays_on_its_web_node", "test_port_reaches_the_right_node_port[443-web]",
+                      "test_port_reaches_the_right_node_port[8443-server]", "test_sessions_spread_evenly"], by_page
+    assert "reach the same servers" in page.stdout, page.stdout[-3000:]
 
 
 def test_destructive_drains_through_the_runtime_api_and_restores(cluster: ForeignCluster, tmp_path: Path) -> None:

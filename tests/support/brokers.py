@@ -29,10 +29,10 @@ START_TIMEOUT_S = 90.0
 
 
 
-def _stomp_answers(port: int) -> bool:
-    """True when a STOMP CONNECT on ``port`` gets CONNECTED (the plugin is up, not just the socket)."""
+def _stomp_answers(port: int, address: str = "127.0.0.1") -> bool:
+    """True when a STOMP CONNECT on ``address:port`` gets CONNECTED (the plugin is up, not just the socket)."""
     try:
-        with socket.create_connection(("127.0.0.1", port), timeout=2) as sock:
+        with socket.create_connection((address, port), timeout=2) as sock:
             sock.sendall(b"CONNECT\naccept-version:1.2\nhost:/\n\n\0")
             return sock.recv(64).startswith(b"CONNECTED")
     except OSError:
@@ -49,8 +49,11 @@ class RabbitMQ:
         self.epmd_port = epmd_port
 
     @classmethod
-    def start(cls, timeout: float = START_TIMEOUT_S) -> RabbitMQ:
-        """Start a node and wait until STOMP answers; TargetError (with the log's tail) if it does not."""
+    def start(cls, timeout: float = START_TIMEOUT_S, addresses: tuple[str, ...] = ("127.0.0.1",)) -> RabbitMQ:
+        """Start a node and wait until STOMP answers; TargetError (with the log's tail) if it does not.
+
+        ``addresses``: the loopback addresses STOMP listens on, all on the same port (one broker standing in for
+        the brokers of several Flow nodes, each on its own address)."""
         if not SERVER.is_file():
             raise TargetError("RabbitMQ is not installed: apt-get install rabbitmq-server (or run scripts/setup.sh)")
         directory = Path(tempfile.mkdtemp(prefix="flowlb-rabbitmq-"))
@@ -59,7 +62,8 @@ class RabbitMQ:
         (directory / "rabbitmq.conf").write_text(
             "\n".join([
                 f"listeners.tcp.default = 127.0.0.1:{amqp_port}",
-                f"stomp.listeners.tcp.1 = 127.0.0.1:{stomp_port}",
+                *(f"stomp.listeners.tcp.{index} = {address}:{stomp_port}"
+                  for index, address in enumerate(addresses, start=1)),
                 "stomp.default_user = guest",
                 "stomp.default_pass = guest",
                 "management_agent.disable_metrics_collector = true",
@@ -87,7 +91,7 @@ class RabbitMQ:
                                    start_new_session=True)
         broker = cls(directory, process, stomp_port, epmd_port)
         deadline = time.monotonic() + timeout
-        while not _stomp_answers(stomp_port):
+        while not all(_stomp_answers(stomp_port, address) for address in addresses):
             if process.poll() is not None or time.monotonic() > deadline:
                 tail = (directory / "server.out").read_text(errors="replace")[-600:]
                 broker.stop()

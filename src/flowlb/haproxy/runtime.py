@@ -195,6 +195,21 @@ class StatsPage(RuntimeAPI):
         except TargetError:
             return False
 
+    def server_addresses(self, backend: str) -> dict[str, tuple[str, int]]:
+        """The ``addr`` column of the stats CSV, which HAProxy fills on a stats page with ``stats show-legends``;
+        a :class:`TargetError` where it is empty (the page does not say where its servers are)."""
+        rows = [row for row in csv.DictReader(self.command("show stat").lstrip("# ").splitlines())
+                if row.get("pxname") == backend and row.get("svname") not in (None, "FRONTEND", "BACKEND")]
+        found: dict[str, tuple[str, int]] = {}
+        for row in rows:
+            host, _, port = (row.get("addr") or "").rpartition(":")
+            if host and port.isdigit():
+                found[row["svname"]] = (host.strip("[]"), int(port))
+        if rows and not found:
+            raise TargetError("HAProxy's stats page gives no server addresses: add `stats show-legends` to its "
+                              "listener, or give --runtime-api")
+        return found
+
 
 def csv_url(url: str) -> str:
     """The CSV export of the stats page at ``url``: its path (``/`` when it has none) with ``;csv``.

@@ -688,17 +688,21 @@ def _management_networks(config: pytest.Config) -> list[ipaddress.IPv4Network | 
         pytest.exit(f"flowlb: --management-networks (or FLOWLB_MANAGEMENT_NETWORKS): {exc}", returncode=2)
 
 
-def _offered(thing: T | None, missing: str) -> T:
-    """``thing``, or a skip saying what the check needs that this target does not offer."""
+ON_A_TEST_CLUSTER = "run it on the local or containers target (`--haproxy-cfg` runs your HAProxy config there)"
+ECHO_NODES = ("put flowlb's mock nodes (`flowlb mock-node`) behind the LB, or " + ON_A_TEST_CLUSTER)
+
+
+def _offered(thing: T | None, missing: str, remedy: str) -> T:
+    """``thing``, or a skip saying what the check needs that this target does not offer, and what would let it run."""
     if thing is None:
-        pytest.skip(f"needs {missing}, which this target does not offer")
+        pytest.skip(f"needs {missing}, which this target does not offer: {remedy}")
     return thing
 
 
 @pytest.fixture
 def node_control(lb: Target) -> NodeControl:
     """Control of the Flow nodes; checks that need it skip where the nodes are not ours."""
-    return _offered(lb.nodes(), "control of the Flow nodes")
+    return _offered(lb.nodes(), "control of the Flow nodes", ON_A_TEST_CLUSTER)
 
 
 @pytest.fixture
@@ -716,20 +720,23 @@ def drill(
 def node_echo(lb: Target) -> None:
     """Checks that read what reached the node (the mock's echo) skip where the nodes are real Flow servers."""
     if not lb.echoes():
-        pytest.skip("needs nodes that echo what reached them (flowlb's mock nodes); this LB fronts real servers")
+        pytest.skip(f"needs nodes that echo what reached them; this LB fronts real servers: {ECHO_NODES}")
 
 
 @pytest.fixture
 def destructive(pytestconfig: pytest.Config, lb: Target) -> None:
     """Checks that change HAProxy's state run on harness targets, and on a live LB only with --destructive."""
     if lb.kind == "external" and not pytestconfig.getoption("flowlb_destructive"):
-        pytest.skip("changes server state on the live LB: opt in with --destructive (it is always restored)")
+        pytest.skip("changes server state on the live LB: opt in with --destructive (it is always restored), with "
+                    "--runtime-api of the HAProxy under test")
 
 
 @pytest.fixture
 def runtime(lb: Target) -> RuntimeAPI:
     """HAProxy's runtime API; checks that need HAProxy's own evidence skip without it."""
-    return _offered(lb.evidence(), "HAProxy's runtime API (or stats)")
+    return _offered(lb.evidence(), "HAProxy's runtime API (or stats)",
+                    "give --runtime-api (or --stats-url) of the HAProxy under test; an LB that is not HAProxy has "
+                    "neither: " + ON_A_TEST_CLUSTER)
 
 
 @pytest.fixture(scope="session")
@@ -745,7 +752,7 @@ def backend(
     """``backend("server")``: the HAProxy backend behind an HTTP role, its servers' nodes, their check timing."""
     if not lb.echoes():
         pytest.skip("needs to know which node answered (flowlb's mock nodes name themselves); real Flow servers "
-                    "do not")
+                    f"do not: {ECHO_NODES}")
 
     def learn(role: str) -> Backend:
         if role not in _routes:
@@ -759,7 +766,7 @@ def _route(lb: Target, runtime: RuntimeAPI, one_exchange: Callable[[int], object
     """The backend behind an LB role (learned from HAProxy's counters) and its servers' nodes (from the config)."""
     layout = getattr(lb, "layout", None)
     if layout is None or not lb.config_text:
-        pytest.skip("needs the config HAProxy runs, to know which server is which node")
+        pytest.skip(f"needs the config HAProxy runs, to know which server is which node: {ON_A_TEST_CLUSTER}")
     try:
         return config_route(runtime, layout, learn_backend(runtime, one_exchange))
     except FlowlbError as exc:
@@ -792,7 +799,8 @@ def stomp_backend(
 ) -> Backend:
     """The HAProxy backend behind 61613, its servers' nodes and their check timing."""
     if not lb.echoes():
-        pytest.skip("needs to know which node took a STOMP session (the mock names itself in CONNECTED)")
+        pytest.skip("needs to know which node took a STOMP session (the mock names itself in CONNECTED): "
+                    + ECHO_NODES)
     if "stomp" not in _routes:
 
         def one_session(index: int) -> None:

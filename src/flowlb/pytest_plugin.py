@@ -688,12 +688,12 @@ def _management_networks(config: pytest.Config) -> list[ipaddress.IPv4Network | 
         pytest.exit(f"flowlb: --management-networks (or FLOWLB_MANAGEMENT_NETWORKS): {exc}", returncode=2)
 
 
-ON_A_TEST_CLUSTER = "run it on the local or containers target (`--haproxy-cfg` runs your HAProxy config there)"
-ECHO_NODES = ("put flowlb's mock nodes (`flowlb mock-node`) behind the LB, or " + ON_A_TEST_CLUSTER)
+ON_HARNESS = "run it on the local or docker target (with --haproxy-cfg for your own config)"
+"""What lets a check that needs flowlb's own nodes run: the skip message on a live LB says so."""
 
 
-def _offered(thing: T | None, missing: str, remedy: str) -> T:
-    """``thing``, or a skip saying what the check needs that this target does not offer, and what would let it run."""
+def _offered(thing: T | None, missing: str, remedy: str = ON_HARNESS) -> T:
+    """``thing``, or a skip saying what the check needs that this target does not offer, and what would."""
     if thing is None:
         pytest.skip(f"needs {missing}, which this target does not offer: {remedy}")
     return thing
@@ -702,7 +702,7 @@ def _offered(thing: T | None, missing: str, remedy: str) -> T:
 @pytest.fixture
 def node_control(lb: Target) -> NodeControl:
     """Control of the Flow nodes; checks that need it skip where the nodes are not ours."""
-    return _offered(lb.nodes(), "control of the Flow nodes", ON_A_TEST_CLUSTER)
+    return _offered(lb.nodes(), "control of the Flow nodes")
 
 
 @pytest.fixture
@@ -720,23 +720,21 @@ def drill(
 def node_echo(lb: Target) -> None:
     """Checks that read what reached the node (the mock's echo) skip where the nodes are real Flow servers."""
     if not lb.echoes():
-        pytest.skip(f"needs nodes that echo what reached them; this LB fronts real servers: {ECHO_NODES}")
+        pytest.skip(f"needs nodes that echo what reached them (flowlb's mock nodes); this LB fronts real servers: "
+                    f"{ON_HARNESS}")
 
 
 @pytest.fixture
 def destructive(pytestconfig: pytest.Config, lb: Target) -> None:
     """Checks that change HAProxy's state run on harness targets, and on a live LB only with --destructive."""
     if lb.kind == "external" and not pytestconfig.getoption("flowlb_destructive"):
-        pytest.skip("changes server state on the live LB: opt in with --destructive (it is always restored), with "
-                    "--runtime-api of the HAProxy under test")
+        pytest.skip("changes server state on the live LB: opt in with --destructive (it is always restored)")
 
 
 @pytest.fixture
 def runtime(lb: Target) -> RuntimeAPI:
     """HAProxy's runtime API; checks that need HAProxy's own evidence skip without it."""
-    return _offered(lb.evidence(), "HAProxy's runtime API (or stats)",
-                    "give --runtime-api (or --stats-url) of the HAProxy under test; an LB that is not HAProxy has "
-                    "neither: " + ON_A_TEST_CLUSTER)
+    return _offered(lb.evidence(), "HAProxy's counters", "give --runtime-api (or --stats-url)")
 
 
 @pytest.fixture(scope="session")
@@ -751,8 +749,8 @@ def backend(
 ) -> Callable[[str], Backend]:
     """``backend("server")``: the HAProxy backend behind an HTTP role, its servers' nodes, their check timing."""
     if not lb.echoes():
-        pytest.skip("needs to know which node answered (flowlb's mock nodes name themselves); real Flow servers "
-                    f"do not: {ECHO_NODES}")
+        pytest.skip(f"needs to know which node answered (flowlb's mock nodes name themselves); real Flow servers "
+                    f"do not: {ON_HARNESS}")
 
     def learn(role: str) -> Backend:
         if role not in _routes:
@@ -766,7 +764,7 @@ def _route(lb: Target, runtime: RuntimeAPI, one_exchange: Callable[[int], object
     """The backend behind an LB role (learned from HAProxy's counters) and its servers' nodes (from the config)."""
     layout = getattr(lb, "layout", None)
     if layout is None or not lb.config_text:
-        pytest.skip(f"needs the config HAProxy runs, to know which server is which node: {ON_A_TEST_CLUSTER}")
+        pytest.skip(f"needs the config HAProxy runs, to know which server is which node: {ON_HARNESS}")
     try:
         return config_route(runtime, layout, learn_backend(runtime, one_exchange))
     except FlowlbError as exc:
@@ -799,8 +797,8 @@ def stomp_backend(
 ) -> Backend:
     """The HAProxy backend behind 61613, its servers' nodes and their check timing."""
     if not lb.echoes():
-        pytest.skip("needs to know which node took a STOMP session (the mock names itself in CONNECTED): "
-                    + ECHO_NODES)
+        pytest.skip(f"needs to know which node took a STOMP session (the mock names itself in CONNECTED): "
+                    f"{ON_HARNESS}")
     if "stomp" not in _routes:
 
         def one_session(index: int) -> None:

@@ -203,9 +203,9 @@ class LongWaits:
 
     def _long_request(self, target: Target, role: str, port: str) -> WaitOutcome:
         if not target.echoes():
-            return WaitOutcome(skipped="needs nodes that answer late on request; this LB fronts real Flow servers: "
-                                       "put flowlb's mock nodes (`flowlb mock-node`) behind the LB, or run it on the "
-                                       "local or containers target")
+            return WaitOutcome(skipped="needs nodes that answer late on request (flowlb's mock nodes); this LB fronts "
+                                       "real Flow servers: run it on the local or docker target (with --haproxy-cfg "
+                                       "for your own config)")
         call = _LongCall(target, role, self.long_request_s)
         watch = self._watch(target, role)
         stream = watch.next_cut(http=True, give_up=call.done.is_set) if watch else None

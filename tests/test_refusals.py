@@ -13,7 +13,7 @@ from collections.abc import Iterator
 import pytest
 
 from flowlb.checks.exposure import status_page
-from flowlb.checks.raw import RawReply, lb_refused
+from flowlb.checks.raw import RawReply, lb_refused, plaintext_refusal
 from flowlb.targets.external import silent_ports
 
 NGINX_400 = b"HTTP/1.1 400 Bad Request\r\nServer: nginx\r\nContent-Length: 0\r\n\r\n"
@@ -35,6 +35,23 @@ NODE_400 = b"HTTP/1.1 400 Bad Request\r\nX-Flow-Node: node1\r\nContent-Length: 0
 ], ids=["400", "501-unknown-coding", "501-otherwise", "200", "302", "502", "node-400", "close", "timeout", "junk"])
 def test_what_the_lb_may_answer_to_refuse(data: bytes, closed: bool, unknown_coding: bool, refused: bool) -> None:
     assert lb_refused(RawReply(data, closed, 0.1), unknown_transfer_coding=unknown_coding) is refused
+
+
+NGINX_PLAIN_TO_TLS = b"HTTP/1.1 400 Bad Request\r\nServer: nginx\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+
+
+@pytest.mark.parametrize(("data", "closed", "refused"), [
+    (NGINX_PLAIN_TO_TLS, False, True),  # nginx: 400 The plain HTTP request was sent to HTTPS port
+    (NGINX_400, True, True),  # a 4xx, then the close itself
+    (NGINX_400, False, False),  # a 4xx on a connection kept open: a server behind the LB answered it
+    (b"HTTP/1.1 200 OK\r\nConnection: close\r\nContent-Length: 0\r\n\r\n", True, False),
+    (NODE_400.replace(b"\r\n\r\n", b"\r\nConnection: close\r\n\r\n"), True, False),
+    (b"CONNECTED\nversion:1.2\n\n\x00", True, False),  # STOMP served in plaintext
+    (b"ERROR\nmessage:bad\n\n\x00", True, False),
+], ids=["nginx-400-close", "400-closed", "400-keep-alive", "200", "node-400", "stomp-connected", "stomp-error"])
+def test_what_a_tls_port_may_answer_to_plaintext(data: bytes, closed: bool, refused: bool) -> None:
+    """On a port that completes TLS handshakes (the check asks that first)."""
+    assert plaintext_refusal(RawReply(data, closed, 0.1)) is refused
 
 
 STUB_STATUS = (b"Active connections: 2 \nserver accepts handled requests\n 10 10 12 \n"

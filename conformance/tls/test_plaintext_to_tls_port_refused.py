@@ -2,20 +2,20 @@
 
 A port that answers both plaintext and TLS lets credentials travel in clear when a client is set
 up wrongly. A TLS port closes the connection or answers with a TLS record (an alert). An LB may also
-answer a plaintext HTTP request on its TLS port with its own 4xx (nginx: `400 The plain HTTP request
-was sent to HTTPS port`): that is a refusal when the port really is a TLS port, that is when it
-completes a TLS handshake. Fails when a node's answer comes back, or when a port that does not
-complete a TLS handshake answers plaintext at all, whatever it says (a 404 or a STOMP ERROR is still
-a port speaking plaintext; e.g. the `ssl` keyword is missing on the bind line), or when a port that
-does complete one answers plaintext with anything but an HTTP 4xx (a 2xx, a STOMP frame: plaintext
-served).
+answer a plaintext HTTP request on its TLS port with its own 4xx and end the connection (nginx: `400
+The plain HTTP request was sent to HTTPS port`, `Connection: close`): that is a refusal when the
+port really is a TLS port, that is when it completes a TLS handshake. Fails when a node's answer
+comes back; when a port that completes no TLS handshake answers plaintext at all, whatever it says
+(a 404 or a STOMP ERROR is still a port speaking plaintext; e.g. the `ssl` keyword is missing on
+the bind line); or when a port that does complete one answers plaintext with anything but such a
+refusal (a 2xx, a 4xx on a connection kept open, a STOMP frame: plaintext served).
 """
 
 from __future__ import annotations
 
 import pytest
 
-from flowlb.checks.raw import RawReply, completes_tls_handshake, exchange
+from flowlb.checks.raw import RawReply, completes_tls_handshake, exchange, plaintext_refusal
 from flowlb.targets.base import Target
 
 TLS_RECORD_TYPES = range(0x14, 0x19)  # change_cipher_spec, alert, handshake, application_data, heartbeat
@@ -32,11 +32,6 @@ def plaintext_answer(reply: RawReply) -> bool:
     return reply.from_node or (bool(reply.data) and reply.data[0] not in TLS_RECORD_TYPES)
 
 
-def lb_refusal(reply: RawReply) -> bool:
-    """A plaintext answer that is the LB's own refusal: an HTTP 4xx no node gave."""
-    return not reply.from_node and reply.status is not None and 400 <= reply.status < 500
-
-
 @pytest.mark.parametrize("role", ["https", "server_tls", "stomp"], ids=["443", "8443", "61613"])
 def test_plaintext_is_not_served(lb: Target, role: str) -> None:
     endpoint = lb.endpoints.by_role()[role]
@@ -48,7 +43,7 @@ def test_plaintext_is_not_served(lb: Target, role: str) -> None:
         pytest.fail(f"the {role} port answered plaintext ({said!r}) and completes no TLS handshake: it is not a "
                     "TLS port. Fix: terminate TLS on that bind line (HAProxy: `ssl crt /path/server.pem`; nginx: "
                     "`listen ... ssl`).")
-    assert lb_refusal(reply), (
+    assert plaintext_refusal(reply), (
         f"the {role} port completes TLS handshakes but also served plaintext: {said!r}"
         f"{' from a Flow node' if reply.from_node else ''}. Fix: refuse plaintext on TLS ports (no plaintext "
         "fallback or protocol sniffing on that bind)."

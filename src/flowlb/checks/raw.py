@@ -60,6 +60,15 @@ def lb_refused(reply: RawReply, unknown_transfer_coding: bool = False) -> bool:
     return reply.closed and not reply.data
 
 
+def plaintext_refusal(reply: RawReply) -> bool:
+    """A plaintext answer on a port that completes TLS handshakes that is the LB's own refusal: an HTTP 4xx no node
+    gave, that ends the connection (``Connection: close``, or a close), as nginx's `400 The plain HTTP request was
+    sent to HTTPS port` does. A server behind the LB answering the plaintext request (a 404 on keep-alive) is none."""
+    if reply.from_node or reply.status is None or not 400 <= reply.status < 500:
+        return False
+    return reply.closed or "close" in (reply.header("Connection") or "").lower()
+
+
 def completes_tls_handshake(endpoint: Endpoint, server_name: str | None, timeout: float = 3.0) -> bool:
     """Whether ``endpoint`` completes a TLS handshake (certificate not judged: other checks do that)."""
     context = ssl.create_default_context()

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Everything a fresh Debian 12 machine lacks to run flowlb; idempotent, quick when nothing is missing.
-#   - Debian packages: haproxy (local target), wrk (benchmarks), nginx-light + rabbitmq-server (nodes and a
+#   - Debian packages: haproxy (local target), wrk (benchmarks), nginx-light + libnginx-mod-stream (nginx as a
+#     second LB make, STOMP through its stream module) and nginx-light + rabbitmq-server (nodes and a
 #     STOMP broker flowlb did not build, for the external-target proof and the benchmarks; their machine-wide
 #     services are not started), docker.io + mmdebstrap (containers target)
 #   - a Docker engine started in the background when none answers
@@ -13,7 +14,7 @@ cd "$(dirname "$0")/.."
 say() { echo "setup: $*"; }
 die() { echo "setup: $*" >&2; exit 1; }
 
-packages=(haproxy wrk python3-venv rabbitmq-server nginx-light)
+packages=(haproxy wrk python3-venv rabbitmq-server nginx-light libnginx-mod-stream)
 [ "${FLOWLB_NO_DOCKER:-}" = 1 ] || packages+=(docker.io mmdebstrap)
 missing=()
 for package in "${packages[@]}"; do

@@ -27,7 +27,8 @@ def test_port_80_redirects_to_https_on_the_same_host(
     reply = http("http").request(method, "/commander/link/projects", body=body, headers={"Host": host}, redirect=False)
     assert reply.status in REDIRECT_CODES, (
         f"port 80 answers {method} with {reply.status}, not a redirect to https: browsers and API clients "
-        "stay on plain HTTP. Fix: `http-request redirect scheme https` in the port 80 frontend."
+        "stay on plain HTTP. Fix: `http-request redirect scheme https` in the port 80 frontend (nginx: `return 301 "
+        "https://$host$request_uri;`)."
     )
     assert "X-Flow-Node" not in reply.headers, "port 80 forwarded the request to a Flow node instead of redirecting"
     location = urlsplit(reply.headers.get("Location", ""))

@@ -35,5 +35,6 @@ def test_plaintext_stomp_gets_no_session(lb: Target) -> None:
     session.close()
     pytest.fail(
         "a plaintext STOMP client got a session on 61613: log files and commands travel in clear. "
-        "Fix: `bind :61613 ssl crt /path/server.pem` on the STOMP frontend."
+        "Fix: `bind :61613 ssl crt /path/server.pem` on the STOMP frontend (nginx: `listen 61613 ssl;` in the "
+        "stream server)."
     )

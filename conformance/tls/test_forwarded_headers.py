@@ -26,12 +26,14 @@ def test_forwarded_proto_and_for_reach_the_node(
     proto = header(seen, "X-Forwarded-Proto")
     assert proto == ["https"], (
         f"the node got X-Forwarded-Proto {proto or 'nothing'} on the {role} port: Flow builds http:// links. "
-        "Fix: `http-request set-header X-Forwarded-Proto https` in the TLS frontends (mode http)."
+        "Fix: `http-request set-header X-Forwarded-Proto https` in the TLS frontends (mode http; nginx: "
+        "`proxy_set_header X-Forwarded-Proto $scheme;`)."
     )
     forwarded_for = header(seen, "X-Forwarded-For")
     assert forwarded_for, (
         f"the node got no X-Forwarded-For on the {role} port: Flow logs the LB as every client. "
-        "Fix: `option forwardfor` in the frontend (mode http)."
+        "Fix: `option forwardfor` in the frontend (mode http; nginx: `proxy_set_header X-Forwarded-For "
+        "$proxy_add_x_forwarded_for;`)."
     )
     expected = lb.client_address()
     if expected is not None:

@@ -36,5 +36,5 @@ def test_legacy_version_refused(lb: Target, role: str, version: ssl.TLSVersion) 
         return
     pytest.fail(
         f"port for {role} accepts {negotiated}, a deprecated protocol. "
-        "Fix: `ssl-default-bind-options ssl-min-ver TLSv1.2` in global."
+        "Fix: `ssl-default-bind-options ssl-min-ver TLSv1.2` in global (nginx: `ssl_protocols TLSv1.2 TLSv1.3;`)."
     )

@@ -784,7 +784,7 @@ def _route(lb: Target, runtime: RuntimeAPI, one_exchange: Callable[[int], object
     """The backend behind an LB role (learned from HAProxy's counters) and its servers' nodes (from the config)."""
     layout = getattr(lb, "layout", None)
     if layout is None or not lb.config_text:
-        pytest.skip("needs the config HAProxy runs, to know which server is which node")
+        pytest.skip(f"needs the config HAProxy runs, to know which server is which node: {ON_HARNESS}")
     try:
         return config_route(runtime, layout, learn_backend(runtime, one_exchange))
     except FlowlbError as exc:

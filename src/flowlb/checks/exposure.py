@@ -1,4 +1,4 @@
-"""What an LB shows on ports beyond Flow's five: which ports accept, and whether one serves HAProxy's stats.
+"""What an LB shows: which ports beyond Flow's five accept, and whether a port serves a status page.
 
 Used by the management-listener check (the config's own extra binds) and the exposure check (a
 bounded connect scan of the LB's address)::
@@ -21,8 +21,26 @@ from flowlb.haproxy.config import parse_address
 from flowlb.haproxy.remap import ExtraListener
 from flowlb.net import Endpoint
 
-USUAL_URIS = ["/", "/stats", "/haproxy?stats", "/haproxy-stats", "/metrics", "/;csv", "/stats;csv"]
-MARKERS = (b"Statistics Report for HAProxy", b"# pxname,", b"# HELP haproxy_")
+USUAL_URIS = ["/", "/stats", "/haproxy?stats", "/haproxy-stats", "/metrics", "/;csv", "/stats;csv", "/nginx_status",
+              "/status", "/server-status"]
+STATUS_PAGES = {
+    "HAProxy's stats page": (b"Statistics Report for HAProxy",),
+    "HAProxy's stats CSV": (b"# pxname,",),
+    "HAProxy's metrics": (b"# HELP haproxy_",),
+    "nginx's stub_status": (b"Active connections:", b"server accepts handled requests"),
+    "nginx's metrics": (b"# HELP nginx_",),
+    "Apache's server-status": (b"Apache Server Status for",),
+}
+"""Each LB's status page by what its body says (every marker of an entry)."""
+
+
+def status_page(body: bytes) -> str | None:
+    """Which LB status page ``body`` (its start) is, ``None`` when it is none of them."""
+    head = body[:8192]
+    for name, markers in STATUS_PAGES.items():
+        if all(marker in head for marker in markers):
+            return name
+    return None
 
 Networks = list[ipaddress.IPv4Network | ipaddress.IPv6Network]
 
@@ -60,7 +78,8 @@ def serves_stats(
     endpoint: Endpoint, tls: bool, uris: list[str] | None = None, ca_file: Path | None = None,
     server_name: str | None = None, timeout: float = 5.0,
 ) -> str | None:
-    """The first URI at which ``endpoint`` answers HAProxy's stats page, CSV or metrics without credentials.
+    """The first URI at which ``endpoint`` answers an LB's status page (HAProxy's stats page, CSV or metrics,
+    nginx's stub_status, ...) without credentials.
 
     With ``tls`` and no ``ca_file`` the certificate is not verified: what is served matters, not to whom.
     """
@@ -78,6 +97,6 @@ def serves_stats(
                 reply = pool.request("GET", uri, redirect=False, preload_content=True)
             except urllib3.exceptions.HTTPError:
                 continue
-            if reply.status == 200 and any(marker in reply.data[:8192] for marker in MARKERS):
+            if reply.status == 200 and status_page(reply.data) is not None:
                 return uri
     return None

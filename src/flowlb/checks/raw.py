@@ -46,6 +46,41 @@ class RawReply:
         return self.header("X-Flow-Node") is not None
 
 
+def lb_refused(reply: RawReply, unknown_transfer_coding: bool = False) -> bool:
+    """The LB refused the request itself, as the RFCs allow: a 4xx, or a close with no answer at all; and, for a
+    request whose Transfer-Encoding names a coding the LB does not implement, 501 Not Implemented (RFC 9112
+    §6.1: such a server "SHOULD respond with the 501 (Not Implemented) status code"; nginx does).
+
+    Never a node's answer, never a 2xx, 3xx or other 5xx, and never silence (a timeout keeps the request open).
+    """
+    if reply.from_node:
+        return False
+    if reply.status is not None:
+        return 400 <= reply.status < 500 or (unknown_transfer_coding and reply.status == 501)
+    return reply.closed and not reply.data
+
+
+def plaintext_refusal(reply: RawReply) -> bool:
+    """A plaintext answer on a port that completes TLS handshakes that is the LB's own refusal: an HTTP 4xx no node
+    gave, that ends the connection (``Connection: close``, or a close), as nginx's `400 The plain HTTP request was
+    sent to HTTPS port` does. A server behind the LB answering the plaintext request (a 404 on keep-alive) is none."""
+    if reply.from_node or reply.status is None or not 400 <= reply.status < 500:
+        return False
+    return reply.closed or "close" in (reply.header("Connection") or "").lower()
+
+
+def completes_tls_handshake(endpoint: Endpoint, server_name: str | None, timeout: float = 3.0) -> bool:
+    """Whether ``endpoint`` completes a TLS handshake (certificate not judged: other checks do that)."""
+    context = ssl.create_default_context()
+    context.check_hostname = False
+    context.verify_mode = ssl.CERT_NONE
+    try:
+        with connect(endpoint, context, server_name, timeout):
+            return True
+    except (OSError, ssl.SSLError):
+        return False
+
+
 def connect(endpoint: Endpoint, tls: ssl.SSLContext | None, server_name: str | None, timeout: float) -> socket.socket:
     """A TCP (or TLS) connection to ``endpoint``."""
     sock = socket.create_connection((endpoint.host, endpoint.port), timeout=timeout)

@@ -1,8 +1,9 @@
 """``--target external``: a live load balancer the run did not build (pre-deployment validation).
 
-No node control (checks that need it skip, saying so), nodes that are real Flow servers (they do not
-echo what reached them, so checks that read the node's side skip too), and HAProxy's evidence only
-when the operator gives a runtime API (``--runtime-api``) or a stats page (``--stats-url``). Nothing
+No node control (checks that need it skip, saying so), nodes that are usually real Flow servers (they
+do not echo what reached them, so checks that read the node's side skip too; flowlb's own mock nodes
+put behind the LB do, and are recognised), and HAProxy's evidence only when the operator gives a
+runtime API (``--runtime-api``) or a stats page (``--stats-url``); an LB that is not HAProxy gives none. Nothing
 is changed on the LB unless ``--destructive`` is given, and then only through the runtime API.
 """
 
@@ -20,6 +21,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from flowlb.checks.raw import exchange
 from flowlb.errors import FlowlbError, TargetError
 from flowlb.haproxy.reload import master_reload, reload_and_wait
 from flowlb.haproxy.runtime import RuntimeAPI, StatsPage
@@ -64,28 +66,36 @@ def dead_ports(host: str, ports: dict[str, int], timeout: float = REACH_TIMEOUT_
 
 TLS_ROLES = ("https", "server_tls", "stomp")
 PLAIN_PROBE = b"HEAD / HTTP/1.0\r\n\r\n"
+STOMP_PROBE = b"CONNECT\naccept-version:1.2\nhost:flowlb-probe\n\n\x00"
 
 
 def silent_ports(host: str, ports: dict[str, int], timeout: float = REACH_TIMEOUT_S) -> list[str]:
-    """The roles whose port accepts a connection but then says nothing within ``timeout``: no TLS handshake on a
-    TLS port, no byte and no close after an HTTP request on a plain one. Any answer, even a refusal, is life."""
+    """The roles whose port accepts a connection but then says nothing within ``timeout``: no TLS handshake and no
+    plaintext answer on a TLS port (a TLS port that speaks plaintext is alive: the checks judge it), no byte and no
+    close after an HTTP request on a plain one. Any answer, even a refusal, is life."""
     probe = ssl.create_default_context()
     probe.check_hostname = False
     probe.verify_mode = ssl.CERT_NONE  # only whether anything answers; the checks judge the certificate
 
-    def silent(role: str, port: int) -> bool:
+    def quiet(port: int, tls: bool, data: bytes) -> bool:
         try:
             with socket.create_connection((host, port), timeout=timeout) as sock:
-                if role in TLS_ROLES:
+                if tls:
                     with probe.wrap_socket(sock, server_hostname=host):
                         return False
-                sock.sendall(PLAIN_PROBE)
+                sock.sendall(data)
                 sock.recv(1)
                 return False
         except TimeoutError:
             return True
         except (OSError, ssl.SSLError):
             return False  # refused, reset or a TLS error: something answered
+
+    def silent(role: str, port: int) -> bool:
+        plain = STOMP_PROBE if role == "stomp" else PLAIN_PROBE
+        if role in TLS_ROLES and not quiet(port, True, plain):
+            return False
+        return quiet(port, False, plain)
 
     with ThreadPoolExecutor(max_workers=max(1, len(ports))) as pool:
         found = list(pool.map(lambda item: silent(*item), ports.items()))
@@ -106,6 +116,18 @@ def refuse_unreachable(host: str, ports: dict[str, int]) -> None:
         listed = ", ".join(f"{names.get(role, role)}={ports[role]}" for role in quiet)
         raise FlowlbError(f"the LB at {host} accepts connections on {listed} but answers nothing there within "
                           f"{REACH_TIMEOUT_S:g} s (no TLS handshake, no HTTP reply): is it the LB, and is it running?")
+
+
+ECHO_PROBE = b"GET /flowlb/echo-probe HTTP/1.1\r\nHost: %s\r\nConnection: close\r\n\r\n"
+
+
+def nodes_echo(endpoint: Endpoint, server_name: str) -> bool:
+    """Whether the node behind ``endpoint`` (the LB's plain server port) is one of flowlb's mock nodes, which
+    name themselves in every answer (``X-Flow-Node``) and echo what reached them."""
+    try:
+        return exchange(endpoint, ECHO_PROBE % server_name.encode(), timeout=REACH_TIMEOUT_S).from_node
+    except OSError:
+        return False
 
 
 def reload_argv(text: str) -> list[str]:
@@ -187,6 +209,7 @@ class ExternalTarget:
     config_text: str = ""
     endpoints: Endpoints = field(init=False)
     extra_endpoints: dict[int, Endpoint] = field(default_factory=dict)
+    _echoes: bool | None = field(default=None, init=False, repr=False)
 
     def __post_init__(self) -> None:
         self.endpoints = Endpoints(
@@ -252,8 +275,11 @@ class ExternalTarget:
         return None
 
     def echoes(self) -> bool:
-        """Real Flow servers do not echo what reached them."""
-        return False
+        """Whether flowlb's mock nodes stand behind the LB (asked once): real Flow servers do not echo what
+        reached them; mock nodes put behind a staging LB (``flowlb mock-node``) do."""
+        if self._echoes is None:
+            self._echoes = nodes_echo(self.endpoints.server, self.server_name)
+        return self._echoes
 
     def haproxy_build(self) -> HAProxyBuild | None:
         """The version the LB's runtime API reports (``show info``); the OpenSSL is not known."""

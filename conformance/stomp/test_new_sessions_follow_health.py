@@ -66,5 +66,5 @@ def _haproxy_side_only(runtime: RuntimeAPI, stomp_session: Callable[..., StompSe
             f"bootstrap mode (health URL 503) keeps getting new STOMP sessions. Fix: {FIX}"
         )
     pytest.skip(f"HAProxy checks every server of {', '.join(carriers)} with HTTP (L7); that a node in bootstrap mode "
-                "then gets no session needs one: run it on the local or docker target (with --haproxy-cfg for your "
+                "then gets no session needs one: run it on the local or containers target (with --haproxy-cfg for your "
                 "own config)")

@@ -706,7 +706,7 @@ def _management_networks(config: pytest.Config) -> list[ipaddress.IPv4Network | 
         pytest.exit(f"flowlb: --management-networks (or FLOWLB_MANAGEMENT_NETWORKS): {exc}", returncode=2)
 
 
-ON_HARNESS = "run it on the local or docker target (with --haproxy-cfg for your own config)"
+ON_HARNESS = "run it on the local or containers target (with --haproxy-cfg for your own config)"
 """What lets a check that needs flowlb's own nodes run: the skip message on a live LB says so."""
 
 

@@ -83,7 +83,7 @@ def test_the_suite_passes_against_a_cluster_it_did_not_build(cluster: ForeignClu
     assert drained and drained[0].startswith("skipped") and "--destructive" in drained[0], drained
 
 
-REMEDIES = ("run it on the local or docker target", "--destructive", "--runtime-api", "--haproxy-cfg", "--spec",
+REMEDIES = ("run it on the local or containers target", "--destructive", "--runtime-api", "--haproxy-cfg", "--spec",
             "does not apply: ")
 """What a skip on a live LB names: a harness target, an option, or that the LB has nothing of the kind."""
 

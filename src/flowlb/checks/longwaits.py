@@ -204,7 +204,7 @@ class LongWaits:
     def _long_request(self, target: Target, role: str, port: str) -> WaitOutcome:
         if not target.echoes():
             return WaitOutcome(skipped="needs nodes that answer late on request (flowlb's mock nodes); this LB fronts "
-                                       "real Flow servers: run it on the local or docker target (with --haproxy-cfg "
+                                       "real Flow servers: run it on the local or containers target (with --haproxy-cfg "
                                        "for your own config)")
         call = _LongCall(target, role, self.long_request_s)
         watch = self._watch(target, role)

@@ -92,4 +92,5 @@ def _haproxy_side_only(runtime: RuntimeAPI, pool: urllib3.HTTPConnectionPool, sp
             "`http-check expect status 200` in the server backend."
         )
     pytest.skip(f"HAProxy checks every server of {', '.join(carriers)} with HTTP (L7); which request it sends is "
-                "seen only at the node: run it on the local or containers target (with --haproxy-cfg for your own config)")
+                "seen only at the node: run it on the local or containers target (with --haproxy-cfg for your own "
+                "config)")

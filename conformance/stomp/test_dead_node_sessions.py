@@ -97,7 +97,8 @@ def _reconnect(lb: Target, deadline: float) -> tuple[StompSession | None, int]:
         left = deadline - time.monotonic()
         try:
             attempt_s = max(1.0, min(left, policy.current().stomp_connect_attempt_s))
-            return open_session(lb.endpoints.stomp, lb.ca_file, timeout=attempt_s), attempts
+            return open_session(lb.endpoints.stomp, lb.ca_file, timeout=attempt_s,
+                                server_name=lb.endpoints.server_name), attempts
         except StompError:
             if time.monotonic() >= deadline:
                 return None, attempts

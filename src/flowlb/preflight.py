@@ -67,7 +67,7 @@ def probe(endpoints: Endpoints, ca_file: Path | None, vhost: str | None = None,
         tls = _handshake_fails(endpoint.host, endpoint.port, endpoints.server_name, handshake_within)
         session = ""
         if role == "stomp" and not tls:
-            session = _session_fails(endpoint, ca_file, vhost, open_stomp)
+            session = _session_fails(endpoint, ca_file, vhost, endpoints.server_name, open_stomp)
         return RoleState(role, endpoint.port, tls, session)
 
     roles = [role for role in TLS_ROLES if role in ports]
@@ -94,10 +94,10 @@ def _handshake_fails(host: str, port: int, server_name: str, within: float) -> s
     return ""
 
 
-def _session_fails(endpoint: Endpoint, ca_file: Path | None, vhost: str | None,
+def _session_fails(endpoint: Endpoint, ca_file: Path | None, vhost: str | None, server_name: str,
                    open_stomp: Callable[..., StompSession]) -> str:
     try:
-        open_stomp(endpoint, ca_file, vhost=vhost, timeout=STOMP_WITHIN_S).close()
+        open_stomp(endpoint, ca_file, vhost=vhost, timeout=STOMP_WITHIN_S, server_name=server_name).close()
     except (StompError, FlowlbError, OSError) as exc:
         return str(exc)
     return ""

@@ -799,6 +799,7 @@ def stomp_session(lb: Target, pytestconfig: pytest.Config) -> Iterator[Callable[
     def open_one(**kwargs: Any) -> StompSession:
         try:
             kwargs.setdefault("vhost", pytestconfig.getoption("flowlb_stomp_vhost"))
+            kwargs.setdefault("server_name", lb.endpoints.server_name)
             session = open_session(lb.endpoints.stomp, lb.ca_file, **kwargs)
         except StompError as exc:
             pytest.fail(f"no STOMP session through the LB: {exc}")

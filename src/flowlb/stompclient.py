@@ -96,6 +96,7 @@ class StompSession:
         vhost: str | None = None,
         login: str | None = None,
         passcode: str | None = None,
+        server_name: str | None = None,
     ) -> None:
         """``timeout`` bounds our waits (CONNECTED, RECEIPT, MESSAGE). ``socket_timeout`` is stomp.py's socket
         timeout, which also ends the session after that much silence on the wire: keep it longer than any
@@ -103,7 +104,8 @@ class StompSession:
         Without a CA file the session is plaintext, unless ``unverified_tls`` asks for TLS that
         checks nothing (the load scenarios' ``--insecure``). ``vhost`` is the CONNECT ``host`` header
         (default: the endpoint's host); RabbitMQ reads it as its virtual host and wants ``/``.
-        ``login`` and ``passcode`` are CONNECT's credentials (none by default)."""
+        ``login`` and ``passcode`` are CONNECT's credentials (none by default). ``server_name`` is the name
+        the certificate is verified against (the LB's, ``--lb-name``) when it is not the endpoint's host."""
         self.endpoint = endpoint
         self._credentials = {"username": login, "passcode": passcode} if login is not None else {}
         self.vhost = vhost or endpoint.host
@@ -119,6 +121,7 @@ class StompSession:
             vhost=self.vhost,  # stomp.py sends it as CONNECT's host header
         )
         if ca_file is not None or unverified_tls:
+            stomptls.verify_as(endpoint.host, server_name or endpoint.host)
             self.connection.set_ssl(for_hosts=[host_and_port], ca_certs=None if ca_file is None else str(ca_file))
         self.listener = _Collector()
         self.connection.set_listener("flowlb", self.listener)

@@ -75,8 +75,29 @@ class SerializedSSLSocket(ssl.SSLSocket):
             super().close()
 
 
+SERVER_NAMES: dict[str, str] = {}
+"""Host as dialled -> the name to send as SNI and verify the certificate against (``--lb-name``).
+
+stomp.py verifies the LB's certificate against the host it dials; a live LB reached by address
+(``--lb-host 10.0.0.5 --lb-name flow.example.com``) presents a certificate for its name, which the
+HTTP checks verify against. :func:`verify_as` makes stomp.py's sessions to that host do the same."""
+
+
+def verify_as(host: str, server_name: str) -> None:
+    """STOMP sessions dialled to ``host`` send ``server_name`` as SNI and verify the certificate for it."""
+    if server_name and server_name != host:
+        SERVER_NAMES[host] = server_name
+
+
 class _SerializedContext(ssl.SSLContext):
     sslsocket_class = SerializedSSLSocket
+
+    def wrap_socket(self, sock: socket.socket, server_side: bool = False, do_handshake_on_connect: bool = True,
+                    suppress_ragged_eofs: bool = True, server_hostname: str | bytes | None = None,
+                    session: ssl.SSLSession | None = None) -> ssl.SSLSocket:
+        named = SERVER_NAMES.get(server_hostname, server_hostname) if isinstance(server_hostname, str) else \
+            server_hostname
+        return super().wrap_socket(sock, server_side, do_handshake_on_connect, suppress_ragged_eofs, named, session)
 
 
 class _SSLForStomp(ModuleType):

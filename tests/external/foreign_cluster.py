@@ -30,6 +30,7 @@ from flowlb.spec import LB_ROLES, load_spec
 from flowlb.targets import processes
 from flowlb.targets.readiness import port_accepts, wait_for_haproxy
 from flowlb.tls import make_certificates
+from tests.support.addresses import own_loopback
 from tests.support.brokers import RabbitMQ
 
 NODES = {"node1": "127.0.0.11", "node2": "127.0.0.12", "node3": "127.0.0.13"}
@@ -73,6 +74,7 @@ class ForeignCluster:
     spec_file: Path
     nodes: ForeignNodes
     server_name: str = "flow-lb.test"
+    host: str = "127.0.0.1"  # the LB's address (its own loopback address: tests.support.addresses)
 
     def lb_ports_option(self) -> str:
         return ",".join(f"{role.replace('_', '-')}={port}" for role, port in self.ports.items())
@@ -117,7 +119,8 @@ def foreign_nodes(directory: Path) -> Iterator[ForeignNodes]:
             for port in (web, server):
                 wait_until(lambda h=host, p=port: port_accepts(Endpoint(h, p)), 15, f"nginx on {host}:{port}")
         with RabbitMQ.start(addresses=tuple(NODES.values())) as broker:
-            certs = make_certificates(directory, ["flow-lb.test"])
+            # flowlb load dials the LB's address and verifies against it (it does not honour --lb-name yet)
+            certs = make_certificates(directory, ["flow-lb.test", own_loopback()])
             yield ForeignNodes(web, server, broker.stomp_port, certs.server_pem, certs.ca_file)
     finally:
         processes.stop(nginx)
@@ -131,12 +134,13 @@ def foreign_lb(
     text first (a broken LB). Stopped afterwards, whatever happens."""
     directory.mkdir(parents=True, exist_ok=True)
     lb_ports = {role: free_port() for role in LB_ROLES}
+    host = own_loopback()  # not 127.0.0.1: the exposure scan of this LB must see only what its own test binds
     spec_file = directory / "cluster.toml"
     spec_file.write_text(_spec_text(lb_ports, nodes))
     spec = load_spec(spec_file)
     socket_path = directory / "admin.sock"
     layout = Layout(
-        binds={role: f"127.0.0.1:{port}" for role, port in lb_ports.items()},
+        binds={role: f"{host}:{port}" for role, port in lb_ports.items()},
         servers=nodes.servers(),
         cert_path=str(nodes.server_pem),
         runtime_socket=str(socket_path),
@@ -155,10 +159,10 @@ def foreign_lb(
         def exited() -> str | None:
             return None if haproxy.poll() is None else (directory / "haproxy.log").read_text()
 
-        endpoints = [Endpoint("127.0.0.1", port) for port in lb_ports.values()]
+        endpoints = [Endpoint(host, port) for port in lb_ports.values()]
         wait_for_haproxy(RuntimeAPI(socket_path), endpoints, 30, exited)
         yield ForeignCluster(lb_ports, nodes.ca_file, socket_path, master_socket,
-                             f"http://127.0.0.1:{stats_port}/stats", STATS_AUTH, spec_file, nodes)
+                             f"http://127.0.0.1:{stats_port}/stats", STATS_AUTH, spec_file, nodes, host=host)
     finally:
         processes.stop(haproxy)
 

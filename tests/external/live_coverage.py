@@ -37,7 +37,7 @@ def evidence_options(cluster: ForeignCluster) -> dict[str, list[str]]:
 def run_suite(checkout: Path, cluster: ForeignCluster, junit: Path, extra: list[str]) -> float:
     """The checkout's conformance suite against the cluster; the seconds it took."""
     command = [sys.executable, "-m", "pytest", "conformance/", "-q", "-p", "no:cacheprovider", "--report-dir", "none",
-               "--junitxml", str(junit), "--target", "external", "--lb-host", "127.0.0.1",
+               "--junitxml", str(junit), "--target", "external", "--lb-host", cluster.host,
                "--lb-ports", cluster.lb_ports_option(), "--lb-name", cluster.server_name,
                "--ca-file", str(cluster.ca_file), "--spec", str(cluster.spec_file),
                "--stomp-vhost", "/", "--stomp-idle-seconds", "5", *extra]

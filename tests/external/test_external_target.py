@@ -37,7 +37,7 @@ def run_external(
     """The suite against the cluster, with HAProxy's runtime API as evidence unless ``evidence`` says otherwise."""
     given = ("--runtime-api", str(cluster.runtime_socket)) if evidence is None else evidence
     return run_pytest("conformance/", "-q", "-p", "no:cacheprovider", "--report-dir", "none",
-                      "--junitxml", str(junit), "--target", "external", "--lb-host", "127.0.0.1",
+                      "--junitxml", str(junit), "--target", "external", "--lb-host", cluster.host,
                       "--lb-ports", cluster.lb_ports_option(), "--lb-name", cluster.server_name,
                       "--ca-file", str(cluster.ca_file), "--spec", str(cluster.spec_file), *given,
                       "--stomp-vhost", "/", "--stomp-idle-seconds", "5", *extra)
@@ -151,13 +151,13 @@ def test_destructive_drains_through_the_runtime_api_and_restores(cluster: Foreig
 
 
 def test_exposure_scan_finds_a_port_the_lb_host_should_not_answer(cluster: ForeignCluster, tmp_path: Path) -> None:
-    """ZooKeeper answering on the LB's address (here 127.0.0.1, the foreign LB's) fails the scan, with nothing
-    changed on the LB: the scan is connect-only."""
-    with socket.create_server(("127.0.0.1", 2181)) as zookeeper:
+    """ZooKeeper answering on the LB's address (the foreign LB's own loopback address) fails the scan, with
+    nothing changed on the LB: the scan is connect-only."""
+    with socket.create_server((cluster.host, 2181)) as zookeeper:
         zookeeper.settimeout(0)
         result = run_external(cluster, tmp_path / "junit.xml", "-k", "internal_ports")
     assert result.returncode == 1, result.stdout[-3000:]
-    assert "127.0.0.1:2181 (ZooKeeper (clients)) accepts connections" in result.stdout, result.stdout[-3000:]
+    assert f"{cluster.host}:2181 (ZooKeeper (clients)) accepts connections" in result.stdout, result.stdout[-3000:]
 
 
 def test_reload_runs_the_operators_procedure_and_keeps_the_drained_server_out(

@@ -81,7 +81,7 @@ def test_a_live_lb_flowlb_did_not_build_is_loaded_reported_and_gated(live_lb: Fo
     """A p95 limit no LB meets (0.001 ms on https) proves the SLO gate holds there too: exit code 1, report kept."""
     haproxy = RuntimeAPI(live_lb.runtime_socket)
     before = sum(stat.total_sessions for stat in haproxy.stats())
-    result = flowlb_load("--target", "external", "--lb-host", "127.0.0.1", "--lb-ports", live_lb.lb_ports_option(),
+    result = flowlb_load("--target", "external", "--lb-host", live_lb.host, "--lb-ports", live_lb.lb_ports_option(),
                          "--lb-name", live_lb.server_name, "--ca-file", str(live_lb.ca_file), "--stomp-vhost", "/",
                          "--run-time", "4s", "--users", "6", "--spawn-rate", "6", "--slo-p95-ms", "https=0.001",
                          "--report-dir", str(tmp_path))
@@ -97,6 +97,6 @@ def test_a_live_lb_flowlb_did_not_build_is_loaded_reported_and_gated(live_lb: Fo
     connects = next(e["requests"] for e in summary["entries"] if e["name"] == "STOMP CONNECT")
     grown = sum(stat.total_sessions for stat in haproxy.stats()) - before
     assert grown >= connects + summary["paths"]["handshake"]["requests"], (grown, connects)  # it went through the LB
-    assert "<b>Live LB</b> 127.0.0.1 (" in (run / "index.html").read_text()
+    assert f"<b>Live LB</b> {live_lb.host} (" in (run / "index.html").read_text()
     assert (run / "locust.html").is_file() and (run / "locust_stats_history.csv").is_file()
     assert flowlb_processes() == []

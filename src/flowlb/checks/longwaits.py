@@ -160,7 +160,8 @@ class LongWaits:
 
     def _idle(self, target: Target) -> WaitOutcome:
         session = open_session(target.endpoints.stomp, target.ca_file, heartbeats=(0, 0),
-                               socket_timeout=self.idle_option_s + 30, vhost=self.vhost)
+                               socket_timeout=self.idle_option_s + 30, vhost=self.vhost,
+                               server_name=target.endpoints.server_name)
         try:
             watch = self._watch(target, "stomp")
             stream = watch.next_cut(http=False, give_up=lambda: False) if watch else None
@@ -204,8 +205,8 @@ class LongWaits:
     def _long_request(self, target: Target, role: str, port: str) -> WaitOutcome:
         if not target.echoes():
             return WaitOutcome(skipped="needs nodes that answer late on request (flowlb's mock nodes); this LB fronts "
-                                       "real Flow servers: run it on the local or containers target (with --haproxy-cfg "
-                                       "for your own config)")
+                                       "real Flow servers: run it on the local or containers target "
+                                       "(with --haproxy-cfg for your own config)")
         call = _LongCall(target, role, self.long_request_s)
         watch = self._watch(target, role)
         stream = watch.next_cut(http=True, give_up=call.done.is_set) if watch else None

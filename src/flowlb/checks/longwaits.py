@@ -28,6 +28,7 @@ import time
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
+from typing import Literal
 
 import urllib3
 
@@ -57,6 +58,58 @@ class WaitOutcome:
     failure: str | None = None
     skipped: str | None = None
     figures: dict[str, object] = field(default_factory=dict)
+
+
+Verdict = Literal["pass", "observe", "fail"]
+"""What HAProxy's timer for a wait's stream decides: the wait passes, the cut is observed, or the wait fails."""
+
+
+def timer_verdict(cut_s: float | None, needed_s: float, rules: policy.Policy) -> Verdict:
+    """Judge a wait that needs ``needed_s`` more seconds by HAProxy's nearest timer for its stream (``cut_s``).
+
+    A timer that outlasts the need (or none armed) passes; one that fires, with the policy's margin, within
+    its ``observe_cut_max_s`` is close enough to be waited for and observed; a later one fails on HAProxy's word.
+    """
+    if cut_s is None or cut_s >= needed_s:
+        return "pass"
+    if cut_s + rules.margin_s <= rules.observe_cut_max_s:
+        return "observe"
+    return "fail"
+
+
+def idle_verdict(cut_s: float | None, rules: policy.Policy) -> Verdict:
+    """A silent STOMP session's verdict: its timer held against the policy's ``stomp_idle_min_s``."""
+    return timer_verdict(cut_s, rules.stomp_idle_min_s, rules)
+
+
+def long_request_verdict(cut_s: float | None, remaining_s: float, rules: policy.Policy) -> Verdict:
+    """A waiting Flow API call's verdict: its timer held against the ``remaining_s`` until the node answers,
+    plus the policy's margin."""
+    return timer_verdict(cut_s, remaining_s + rules.margin_s, rules)
+
+
+def timer_figure(cut_s: float | None) -> float | str:
+    """A timer for the report: its seconds, or ``"never"`` when none is armed."""
+    return cut_s if cut_s is not None else "never"
+
+
+def idle_timer_failure(cut_s: float, rules: policy.Policy, reason: str = "") -> str:
+    """Why a silent session fails on HAProxy's timer (``reason``: the config's setting, :func:`idle_cut_reason`)."""
+    return (f"HAProxy will cut a silent STOMP session after {cut_s:g} s (its own timer for the session, `show sess`"
+            f"{reason}), less than the policy's {rules.stomp_idle_min_s:g} s: long commands such as waitForJob lose "
+            f"their session. {IDLE_FIX}")
+
+
+def idle_rearmed_failure(cut_s: float, rules: policy.Policy) -> str:
+    """Why a silent session that outlived its short timer still fails: the timer re-arms short of the policy."""
+    return (f"HAProxy kept the silent session past its timer ({cut_s:g} s) but gives it less than the policy's "
+            f"{rules.stomp_idle_min_s:g} s. {IDLE_FIX}")
+
+
+def long_request_timer_failure(port: str, cut_s: float, timer_name: str, long_request_s: float) -> str:
+    """Why a waiting Flow API call fails on HAProxy's timer ``timer_name`` (``scb.rex``)."""
+    return (f"HAProxy will cut a Flow API call on {port} after {cut_s:g} s (its own timer for the call, `show sess`: "
+            f"{timer_name}), before the node's answer at {long_request_s:g} s: the client gets a 504. {LONG_FIX}")
 
 
 def idle_cut_reason(target: Target) -> str:
@@ -168,21 +221,18 @@ class LongWaits:
             if stream is None:
                 return self._observe_silence(session, self.idle_option_s)
             cut, rules = stream.next_cut_s, policy.current()
-            figures: dict[str, object] = {"stomp_idle_haproxy_timer_s": cut if cut is not None else "never"}
-            if cut is None or cut >= rules.stomp_idle_min_s:
+            figures: dict[str, object] = {"stomp_idle_haproxy_timer_s": timer_figure(cut)}
+            verdict = idle_verdict(cut, rules)
+            if verdict == "pass":
                 session.send_with_receipt("/queue/flowlb.idle", b"after reading HAProxy's timers")
                 return WaitOutcome(figures=figures)
-            if cut + rules.margin_s <= rules.observe_cut_max_s:
+            assert cut is not None  # only an armed timer observes or fails
+            if verdict == "observe":
                 outcome = self._observe_silence(session, cut + rules.margin_s)
                 if outcome.failure is None:  # the timer was re-armed rather than fired: hold it to the policy
-                    return WaitOutcome(failure=f"HAProxy kept the silent session past its timer ({cut:g} s) but "
-                                               f"gives it less than the policy's {rules.stomp_idle_min_s:g} s. "
-                                               f"{IDLE_FIX}")
+                    return WaitOutcome(failure=idle_rearmed_failure(cut, rules))
                 return outcome
-            return WaitOutcome(failure=f"HAProxy will cut a silent STOMP session after {cut:g} s (its own timer for "
-                                       f"the session, `show sess`{idle_cut_reason(target)}), less than the policy's "
-                                       f"{rules.stomp_idle_min_s:g} s: long commands such as waitForJob lose their "
-                                       f"session. {IDLE_FIX}", figures=figures)
+            return WaitOutcome(failure=idle_timer_failure(cut, rules, idle_cut_reason(target)), figures=figures)
         finally:
             session.close()
 
@@ -213,15 +263,16 @@ class LongWaits:
         if stream is None or call.done.is_set():
             return call.judge(port)
         cut, remaining, rules = stream.next_cut_s, self.long_request_s - call.elapsed(), policy.current()
-        figures: dict[str, object] = {f"long_request_{port}_haproxy_timer_s": cut if cut is not None else "never",
+        figures: dict[str, object] = {f"long_request_{port}_haproxy_timer_s": timer_figure(cut),
                                       f"long_request_{port}_node": stream.server}
-        if cut is None or cut >= remaining + rules.margin_s:
+        verdict = long_request_verdict(cut, remaining, rules)
+        if verdict == "pass":
             return WaitOutcome(figures=figures)  # HAProxy waits for the answer longer than the call takes
-        if cut + rules.margin_s <= rules.observe_cut_max_s:
+        if verdict == "observe":
             return call.judge(port)  # close enough to watch it happen
-        return WaitOutcome(failure=f"HAProxy will cut a Flow API call on {port} after {cut:g} s (its own timer for "
-                                   f"the call, `show sess`: {stream.next_cut_name}), before the node's answer at "
-                                   f"{self.long_request_s:g} s: the client gets a 504. {LONG_FIX}", figures=figures)
+        assert cut is not None  # only an armed timer fails
+        return WaitOutcome(failure=long_request_timer_failure(port, cut, stream.next_cut_name, self.long_request_s),
+                           figures=figures)
 
 
 class _LongCall:

@@ -56,3 +56,43 @@ def refusing_port() -> Iterator[Endpoint]:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         yield Endpoint("127.0.0.1", sock.getsockname()[1])
+
+
+@contextmanager
+def raw_server(answer: bytes, close: bool, read_first: bool = True) -> Iterator[Endpoint]:
+    """A loopback server that reads once per connection (with ``read_first``), writes ``answer`` (if any), then
+    closes the connection (``close``) or holds it open until the server stops."""
+    listener = socket.create_server(("127.0.0.1", 0))
+    listener.settimeout(0.05)
+    stop = threading.Event()
+    held: list[socket.socket] = []
+
+    def serve() -> None:
+        while not stop.is_set():
+            try:
+                conn, _ = listener.accept()
+            except TimeoutError:
+                continue
+            conn.settimeout(5.0)
+            try:
+                if read_first:
+                    conn.recv(65536)
+                if answer:
+                    conn.sendall(answer)
+            except OSError:
+                pass
+            if close:
+                conn.close()
+            else:
+                held.append(conn)
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    try:
+        yield Endpoint("127.0.0.1", listener.getsockname()[1])
+    finally:
+        stop.set()
+        thread.join(timeout=5)
+        listener.close()
+        for conn in held:
+            conn.close()

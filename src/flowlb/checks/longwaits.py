@@ -13,7 +13,9 @@ On the twin, which carries nothing but these waits, HAProxy's own timers for eac
 timer that outlasts the policy (the call's ``--long-request-seconds``, a silent session's 600 s)
 passes, one that fires within the policy's ``observe_cut_max_s`` is waited for and observed, and a later one
 fails on HAProxy's word. Where the timers cannot be read (a live LB, which carries other traffic),
-the whole wait is observed: ``--long-request-seconds`` for a call, ``--stomp-idle-seconds`` of silence::
+the whole wait is observed: ``--long-request-seconds`` for a call, ``--stomp-idle-seconds`` of silence.
+That decision is :func:`timer_verdict` (:func:`idle_verdict`, :func:`long_request_verdict`), a pure function of
+the timer and the policy, tested from golden dumps in ``tests/checks/test_longwaits.py``::
 
     waits = LongWaits(lambda: start_target(...), idle_option_s=45, long_request_s=75, vhost=None)
     waits.outcome("long_request[8443]")   # blocks until that wait has ended

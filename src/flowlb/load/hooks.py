@@ -1,4 +1,4 @@
-"""What ``loadtests/flow.py`` hooks into Locust's events: the options, the mix and the SLO gates.
+"""What ``loadtests/flow.py`` hooks into Locust's events: the options, the mix, the open model and the SLO gates.
 
 A bad option value stops Locust with one line (``flowlb: --flow-mix: ...``) and exit code 1, before
 any user starts, instead of a traceback from inside an event handler.
@@ -10,7 +10,7 @@ from typing import Any
 
 from locust.runners import WorkerRunner
 
-from flowlb.load import locustfixes, mix, options, slo
+from flowlb.load import locustfixes, mix, openmodel, options, slo
 
 locustfixes.apply()  # before Locust starts its CSV writer
 
@@ -18,6 +18,7 @@ locustfixes.apply()  # before Locust starts its CSV writer
 def add_options(parser: Any) -> None:
     """``events.init_command_line_parser``: the Flow options."""
     options.add_arguments(parser)
+    openmodel.add_arguments(parser)
 
 
 def init(environment: Any, users: dict[str, Any]) -> None:
@@ -25,7 +26,9 @@ def init(environment: Any, users: dict[str, Any]) -> None:
     try:
         mix.apply(environment, users)
         shape = environment.shape_class
-        if callable(getattr(shape, "configure", None)):
+        if shape is None and openmodel.install(environment, users):
+            slo.install(environment)  # --arrival-rate: generators instead of users; the gates still judge
+        elif callable(getattr(shape, "configure", None)):
             if not isinstance(environment.runner, WorkerRunner):
                 shape.configure(environment)  # the search judges every step against the SLO itself
         else:

@@ -17,6 +17,7 @@ from typing import Any
 from flowlb import plots
 from flowlb.evidence import NOTE
 from flowlb.load import capacity
+from flowlb.load.openreport import OpenModel
 from flowlb.load.results import Second, read_history
 from flowlb.reporting import TEMPLATES
 
@@ -152,6 +153,7 @@ def render(directory: Path) -> str:
         throughput=throughput_image(history, timeline) if history else None,
         failover=_Failover.of(summary.get("failover") or {}, start),
         capacity=_Capacity.of(summary.get("capacity") or {}),
+        open_model=OpenModel.of(summary, timeline),
         latency=plots.latency_chart(summary["paths"]) if summary.get("paths") else None,
         rows=[[str(row.get(key, "")) for key in FIGURES] for row in rows if row],
     )

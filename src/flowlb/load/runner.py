@@ -14,6 +14,7 @@ counters say so) and ``timeline.json`` records when, and when HAProxy marked it 
 from __future__ import annotations
 
 import json
+import math
 import os
 import re
 import signal
@@ -30,6 +31,8 @@ from flowlb.evidence import DOWN, FAILURE, NOTE, timeline_event
 from flowlb.haproxy.runtime import RuntimeAPI
 from flowlb.interrupts import deferred_signals
 from flowlb.load import report as load_report
+from flowlb.load.arrivalresult import arrival_environment, fold_arrival
+from flowlb.load.baseline import fold_baseline
 from flowlb.load.options import parse_weights
 from flowlb.load.paths import PATHS
 from flowlb.load.results import LoadResult, failover_summary, read_history
@@ -42,6 +45,7 @@ DEFAULT_LOCUSTFILE = paths.folder("loadtests") / "flow.py"
 CAPACITY_LOCUSTFILE = paths.folder("loadtests") / "capacity.py"
 MAX_RUN_TIME_S = 4 * 3600  # every load loop is bounded
 STARTUP_MARGIN_S = 60.0  # Locust's start, spawning and its own stop, on top of --run-time
+ARRIVAL_MARGIN_S = 30.0  # an arrival-rate run's Locust bound beyond its schedule: the drain, the reports, the stop
 
 
 def parse_duration(text: str) -> float:
@@ -70,6 +74,8 @@ class LoadPlan:
     locustfile: Path = DEFAULT_LOCUSTFILE
     extra: list[str] = field(default_factory=list)
     search: CapacitySearch | None = None  # --find-capacity: a stepped search instead of a fixed load
+    arrival_rate: float = 0.0  # --arrival-rate: an open model at this many requests per second (flowlb.load.openmodel)
+    baseline: Path | None = None  # --baseline: an earlier load report to compare p99 and errors with
 
     def seconds(self) -> float:
         if self.search is not None:
@@ -132,6 +138,10 @@ def locust_command(plan: LoadPlan, target: Target, prefix: Path) -> list[str]:
     https = target.endpoints.server_tls
     if plan.search is not None:  # the shape sets the users and ends the run; failures end a step, not the run
         load = ["--exit-code-on-error", "0"]
+    elif plan.arrival_rate:  # one generator per process; it ends the run itself once every generator reported
+        generators = str(max(1, plan.processes))
+        load = ["--users", generators, "--spawn-rate", generators,
+                "--run-time", f"{math.ceil(plan.seconds() + ARRIVAL_MARGIN_S)}s"]
     else:
         load = ["--users", str(plan.users), "--spawn-rate", str(plan.spawn_rate), "--run-time", plan.run_time]
     command = [
@@ -230,6 +240,8 @@ def run(plan: LoadPlan, target: Target, report_root: Path) -> tuple[int, Path]:
         environment = locust_environment(target, plan.mix)
         if plan.search is not None:
             environment.update(plan.search.environment(directory / "capacity.json"))
+        if plan.arrival_rate:
+            environment.update(arrival_environment(plan.arrival_rate, seconds, directory))
         process = subprocess.Popen(locust_command(plan, target, prefix), env=environment, start_new_session=True)
         deadline = time.monotonic() + seconds + STARTUP_MARGIN_S
         if plan.failover:
@@ -256,6 +268,7 @@ def run(plan: LoadPlan, target: Target, report_root: Path) -> tuple[int, Path]:
             summary["failover"] = failover_summary(history, timeline.events)
         if plan.search is not None:
             summary["capacity"] = _read_capacity(directory / "capacity.json")
+        code = _judge_open_model(plan, summary, directory, code)
         (directory / "summary.json").write_text(json.dumps(summary, indent=2))
         (directory / "timeline.json").write_text(json.dumps(asdict(timeline), indent=2))
         load_report.write(directory)
@@ -268,6 +281,16 @@ def run(plan: LoadPlan, target: Target, report_root: Path) -> tuple[int, Path]:
                 _stop(process)  # Locust writes its files as it stops: stop it first, then remove them
             discard(directory)
         raise
+
+
+def _judge_open_model(plan: LoadPlan, summary: dict[str, Any], directory: Path, code: int) -> int:
+    """Fold ``--arrival-rate``'s figures and ``--baseline``'s comparison into ``summary``; the run's exit code."""
+    if plan.arrival_rate:
+        code = fold_arrival(summary, directory, code)
+    if plan.baseline is not None:
+        code = fold_baseline(summary, plan.baseline, code)
+    summary["exit_code"] = code
+    return code
 
 
 def _read_capacity(path: Path) -> dict[str, Any]:

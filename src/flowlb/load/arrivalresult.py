@@ -15,7 +15,6 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from flowlb.load import hdr
 from flowlb.load.arrival import Counts
 from flowlb.load.validity import INVALID_EXIT_CODE, RunFacts, rate_summary, reasons
 
@@ -24,6 +23,8 @@ FILE = "arrival.json"
 
 def outcome(reports: Sequence[Mapping[str, Any]], generators_expected: int) -> tuple[dict[str, Any], dict[str, Any]]:
     """The run's outcome (for ``arrival.json``) and each path's merged window histogram (for its ``.hgrm``)."""
+    from flowlb.load import hdr  # only an arrival-rate run needs hdrhistogram
+
     if not reports:
         return {"validity": {"valid": False, "reasons": [f"none of {generators_expected} generators reported"]},
                 "latency_ms": {}, "rate": {}, "over_time": {}}, {}
@@ -77,6 +78,8 @@ def outcome(reports: Sequence[Mapping[str, Any]], generators_expected: int) -> t
 
 def write(directory: Path, result: Mapping[str, Any], windows: Mapping[str, Any]) -> Path:
     """``arrival.json`` (written whole, by rename) and ``latency-<path>.hgrm`` per path into ``directory``."""
+    from flowlb.load import hdr
+
     for path, histogram in windows.items():
         hdr.write_hgrm(histogram, directory / f"latency-{path}.hgrm")
     target = directory / FILE

@@ -136,3 +136,21 @@ def test_counts_add_up_across_generators() -> None:
     total.add(Counts(offered=10, started=9, late=1, dropped=1, completed=9, worst_late_ms=12.0))
     total.add(Counts.of({"offered": 10, "started": 10, "completed": 8, "unfinished": 2, "worst_late_ms": 3.0}))
     assert total == Counts(offered=20, started=19, late=1, dropped=1, completed=17, unfinished=2, worst_late_ms=12.0)
+
+
+def test_a_generator_behind_schedule_took_longer_than_the_window_to_send_it() -> None:
+    on_time = FakeClock()
+    scheduler = Scheduler(Schedule(on_time(), rate=10, seconds=3, warmup_s=1), on_time, on_time.sleep, always([]))
+    scheduler.run()
+    assert scheduler.sending_seconds() == pytest.approx(2.0)  # the window's length: it kept up
+    busy = FakeClock()
+
+    def start(index: int, intended: float) -> bool:
+        busy.now += 0.15  # each start costs the generator 150 ms: it cannot keep 10 a second
+        return True
+
+    behind = Scheduler(Schedule(busy(), rate=10, seconds=3, warmup_s=1), busy, busy.sleep, start)
+    counts = behind.run()
+    # the last start (index 29) went at 29 x 0.15 s, the window opened at 1 s: 3.45 s for a 2 s window
+    assert behind.sending_seconds() == pytest.approx(29 * 0.15 - 1.0 + 0.1), behind.sending_seconds()
+    assert counts.started == 20 and counts.late >= 19

@@ -87,3 +87,11 @@ def test_a_starved_or_missing_generator_makes_the_exit_code_3(tmp_path: Path) ->
     nobody, _ = arrivalresult.outcome([], 2)
     assert nobody["validity"] == {"valid": False, "reasons": ["none of 2 generators reported"]}
     assert json.loads((tmp_path / "arrival.json").read_text())["validity"]["valid"] is False
+
+
+def test_requests_completed_after_the_window_do_not_make_the_rate() -> None:
+    """A starved generator sends the whole window late, in a burst: every request completes, yet the rate fell."""
+    behind = replace(GOOD, sending_seconds=20.0)
+    assert behind.achieved_rate == pytest.approx(50.0)
+    assert any("achieved 50.0 req/s of 100 offered" in line for line in reasons(behind))
+    assert replace(GOOD, sending_seconds=9.0).achieved_rate == pytest.approx(100.0)  # never above the window's

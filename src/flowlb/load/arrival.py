@@ -148,6 +148,7 @@ class Scheduler:
         self.counts = Counts(offered=schedule.offered())
         self.warmup = Counts()
         self.next_index = 0
+        self.last_measured_start: float | None = None
 
     def run(self, stopped: Callable[[], bool] = lambda: False) -> Counts:
         """Start every request of the schedule on time (bounded by its count), or until ``stopped()``."""
@@ -166,7 +167,10 @@ class Scheduler:
                 break
             self.next_index = index + 1
             counts = self.counts if self.schedule.measured(index) else self.warmup
-            lateness = self.clock() - intended
+            now = self.clock()
+            lateness = now - intended
+            if counts is self.counts:
+                self.last_measured_start = now
             if not self.start(index, intended):
                 counts.dropped += 1
                 continue
@@ -176,6 +180,14 @@ class Scheduler:
             counts.worst_late_ms = max(counts.worst_late_ms, round(lateness * 1000.0, 3))
         self.counts.missed = self.schedule.count() - max(self.next_index, self.schedule.first_measured())
         return self.counts
+
+    def sending_seconds(self) -> float:
+        """How long the measured window's starts really took: from the window's opening to the last start, plus
+        one interval. A generator that kept up takes the window's length; one that fell behind, longer."""
+        if self.last_measured_start is None:
+            return 0.0
+        opened = self.schedule.start + self.schedule.first_measured() / self.schedule.rate
+        return self.last_measured_start - opened + 1 / self.schedule.rate
 
     def done(self, index: int, failed: bool, finished: bool = True) -> None:
         """Request ``index`` completed (answered, or failed), or was unanswered at the end (``finished`` False)."""

@@ -46,6 +46,7 @@ def outcome(reports: Sequence[Mapping[str, Any]], generators_expected: int) -> t
         machine_cpu=max(machine) if machine else None,
         generators_expected=generators_expected,
         generators_reported=len(reports),
+        sending_seconds=max(float(r.get("sending_seconds", 0.0)) for r in reports),
     )
     merged = hdr.merge_paths(dict(r["latency"]) for r in reports)
     latency = {}

@@ -186,6 +186,7 @@ class Generation:
             "interval_s": self.plan.interval_s,
             "counts": {path: c.as_dict() for path, c in counts.items()},
             "latency": {path: latency.encoded() for path, latency in latencies.items()},
+            "sending_seconds": max((s.sending_seconds() for s in schedulers.values()), default=0.0),
             "generator_cpu": cpu.process_percent(),
             "machine_cpu": cpu.machine_percent(),
         }

@@ -3,7 +3,8 @@
 A run's numbers are only the LB's when the generator kept up. A run is **invalid** (``flowlb load``
 exits 3) when any of these holds, each named in one line:
 
-- the achieved rate (requests completed in the measured window per second) is under
+- the achieved rate (the measured window's requests completed, per second of the window or of the time their
+  starts really took, when a generator fell behind) is under
   :data:`MIN_ACHIEVED_SHARE` (95 %) of the offered rate;
 - more than :data:`MAX_LATE_SHARE` (1 %) of the starts were late, i.e. began more than
   :data:`flowlb.load.arrival.LATE_BOUND_MS` (10 ms) after their intended time;
@@ -78,10 +79,13 @@ class RunFacts:
     machine_cpu: float | None  # the whole machine's, steal included, % of all cores
     generators_expected: int
     generators_reported: int
+    sending_seconds: float = 0.0  # how long the starts really took, when longer than the window (a generator behind)
 
     @property
     def achieved_rate(self) -> float:
-        return self.counts.completed / self.measured_seconds if self.measured_seconds > 0 else 0.0
+        """Requests completed per second of the window, or of the time the starts really took when that was longer."""
+        seconds = max(self.measured_seconds, self.sending_seconds)
+        return self.counts.completed / seconds if seconds > 0 else 0.0
 
 
 def reasons(facts: RunFacts) -> list[str]:
@@ -122,4 +126,5 @@ def rate_summary(facts: RunFacts) -> dict[str, Any]:
         "worst_late_ms": counts.worst_late_ms,
         "late_bound_ms": LATE_BOUND_MS,
         "measured_seconds": round(facts.measured_seconds, 3),
+        "sending_seconds": round(max(facts.sending_seconds, facts.measured_seconds), 3),
     }

@@ -151,6 +151,6 @@ def test_a_generator_behind_schedule_took_longer_than_the_window_to_send_it() ->
 
     behind = Scheduler(Schedule(busy(), rate=10, seconds=3, warmup_s=1), busy, busy.sleep, start)
     counts = behind.run()
-    # the last start (index 29) went at 29 x 0.15 s, the window opened at 1 s: 3.45 s for a 2 s window
-    assert behind.sending_seconds() == pytest.approx(29 * 0.15 - 1.0 + 0.1), behind.sending_seconds()
+    # the last start (index 29, due at 2.9 s) went at 29 x 0.15 s: the 2 s window took 1.45 s more
+    assert behind.sending_seconds() == pytest.approx(2.0 + 29 * 0.15 - 2.9), behind.sending_seconds()
     assert counts.started == 20 and counts.late >= 19

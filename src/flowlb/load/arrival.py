@@ -148,7 +148,7 @@ class Scheduler:
         self.counts = Counts(offered=schedule.offered())
         self.warmup = Counts()
         self.next_index = 0
-        self.last_measured_start: float | None = None
+        self.last_measured_lateness: float | None = None
 
     def run(self, stopped: Callable[[], bool] = lambda: False) -> Counts:
         """Start every request of the schedule on time (bounded by its count), or until ``stopped()``."""
@@ -170,7 +170,7 @@ class Scheduler:
             now = self.clock()
             lateness = now - intended
             if counts is self.counts:
-                self.last_measured_start = now
+                self.last_measured_lateness = lateness
             if not self.start(index, intended):
                 counts.dropped += 1
                 continue
@@ -182,12 +182,11 @@ class Scheduler:
         return self.counts
 
     def sending_seconds(self) -> float:
-        """How long the measured window's starts really took: from the window's opening to the last start, plus
-        one interval. A generator that kept up takes the window's length; one that fell behind, longer."""
-        if self.last_measured_start is None:
+        """How long the measured window's starts really took: the window, plus how late its last start went.
+        A generator that kept up takes the window's length; one that fell behind, longer."""
+        if self.last_measured_lateness is None:
             return 0.0
-        opened = self.schedule.start + self.schedule.first_measured() / self.schedule.rate
-        return self.last_measured_start - opened + 1 / self.schedule.rate
+        return self.schedule.measured_seconds + max(self.last_measured_lateness, 0.0)
 
     def done(self, index: int, failed: bool, finished: bool = True) -> None:
         """Request ``index`` completed (answered, or failed), or was unanswered at the end (``finished`` False)."""

@@ -37,6 +37,7 @@ from locust.runners import MasterRunner, WorkerRunner
 
 from flowlb.load import arrivalresult
 from flowlb.load.arrival import Counts, Schedule, Scheduler, SlotPool, split_rate
+from flowlb.load.options import SCENARIOS, parse_weights
 from flowlb.load.validity import INVALID_EXIT_CODE, busy_percent, machine_times
 
 log = logging.getLogger("flowlb.arrival")
@@ -266,14 +267,14 @@ class _CpuWindow:
 
 
 class Controller:
-    """One per Locust process: makes the generator user, gathers the generators' reports, writes the outcome."""
+    """One per Locust process: makes the generator user, gathers the generators' reports, writes the outcome.
 
-    def __init__(self, environment: Any, plan: ArrivalPlan, classes: dict[str, type[User]],
-                 weights: dict[str, float]) -> None:
+    Its settings are read from the options when a generator starts, not when Locust starts: a remote
+    worker learns ``--arrival-rate`` and the rest only from the master's spawn message."""
+
+    def __init__(self, environment: Any, users: dict[str, type[User]]) -> None:
         self.environment = environment
-        self.plan = plan
-        self.classes = classes
-        self.rates = split_rate(plan.rate, weights, plan.generators)
+        self.users = users
         self.reports: list[dict[str, Any]] = []
         self.result: dict[str, Any] | None = None
         runner = environment.runner
@@ -282,11 +283,28 @@ class Controller:
         if not isinstance(runner, WorkerRunner):
             environment.events.quitting.add_listener(self._quitting)
 
+    @property
+    def plan(self) -> ArrivalPlan:
+        return ArrivalPlan.from_options(self.environment.parsed_options)
+
+    def scenarios(self) -> tuple[dict[str, type[User]], dict[str, float]]:
+        """The scenarios that run (weight above 0, by ``--flow-mix`` or the class's weight) and their rates here."""
+        options = self.environment.parsed_options
+        given = parse_weights(str(getattr(options, "flow_mix", "") or ""), SCENARIOS, "--flow-mix")
+        weights = {name: given.get(name, float(getattr(cls, "weight", 1))) for name, cls in self.users.items()}
+        classes = {name: cls for name, cls in self.users.items() if weights[name] > 0}
+        for name, cls in classes.items():
+            if not all(inspect.isfunction(t) for t in cls.tasks):
+                raise ValueError(f"--arrival-rate runs each {name} request as one task: {cls.__name__} has a TaskSet")
+        plan = self.plan
+        return classes, split_rate(plan.rate, weights, plan.generators)
+
     def user_class(self) -> type[User]:
         controller = self
 
         def generate(user: User) -> None:
-            report = Generation(controller.environment, controller.plan, controller.classes, controller.rates).run()
+            classes, rates = controller.scenarios()
+            report = Generation(controller.environment, controller.plan, classes, rates).run()
             controller.generator_done(report)
             raise StopUser()
 
@@ -338,24 +356,27 @@ class Controller:
 
 
 def install(environment: Any, users: dict[str, type[User]]) -> bool:
-    """With ``--arrival-rate``, replace the users by the generator; False (nothing done) without it."""
+    """With ``--arrival-rate``, replace the users by the generator and return True.
+
+    Without it a remote worker still offers the generator (it learns the rate only when its master spawns
+    one), beside the locustfile's users; the master or a local runner changes nothing."""
     options = environment.parsed_options
-    if options is None or not getattr(options, "arrival_rate", 0):
+    worker = isinstance(environment.runner, WorkerRunner)
+    if options is None or not (getattr(options, "arrival_rate", 0) or worker):
         return False
-    plan = ArrivalPlan.from_options(options)
-    if not isinstance(environment.runner, WorkerRunner):
+    controller = Controller(environment, users)
+    if not options.arrival_rate:
+        environment.user_classes.append(controller.user_class())
+        return False
+    plan = controller.plan  # bad values raise ValueError before any user starts
+    if not worker:
         options.arrival_generators = plan.generators  # the workers learn it from the spawn message
         if not options.arrival_seconds:
             options.arrival_seconds = plan.seconds
         if options.arrival_warmup < 0:
             options.arrival_warmup = plan.warmup_s
-    present = {name: cls for name, cls in users.items() if cls in environment.user_classes}
-    weights = {name: float(getattr(cls, "weight", 1)) for name, cls in present.items()}
-    for name, cls in present.items():
-        if not all(inspect.isfunction(t) for t in cls.tasks):
-            raise ValueError(f"--arrival-rate runs each {name} request as one task: {cls.__name__} has a TaskSet")
-    controller = Controller(environment, plan, present, weights)
+    _, rates = controller.scenarios()
     environment.user_classes[:] = [controller.user_class()]
     log.info("arrival rate %g req/s over %d generator(s): %s per generator", plan.rate, plan.generators,
-             ", ".join(f"{name} {rate:g}/s" for name, rate in controller.rates.items()))
+             ", ".join(f"{name} {rate:g}/s" for name, rate in rates.items()))
     return True

@@ -157,6 +157,10 @@ def _load_command(commands: Any) -> None:
     load.add_argument("--arrival-rate", type=float,
                       help="an open model: requests per second in total, split by --mix, latency from the intended "
                            "send time (HdrHistogram); an invalid run (the generator did not keep up) exits 3")
+    load.add_argument("--rate-step", type=float,
+                      help="with --find-capacity --arrival-rate: req/s added per step (default: the first rate)")
+    load.add_argument("--max-rate", type=float,
+                      help="with --find-capacity --arrival-rate: where the rate search ends (default: 20 x the first)")
     load.add_argument("--baseline", type=Path,
                       help="an earlier load report (directory or summary.json): exit 1 when p99 or errors regress")
     load.add_argument("--report-dir", type=Path, default=Path("reports"), help="where the run directory goes")
@@ -281,7 +285,6 @@ def _compare(options: argparse.Namespace) -> int:
 
 def _load(options: argparse.Namespace) -> int:
     from flowlb.interrupts import deferred_signals, interrupt_once
-    from flowlb.load.capacity import summary_lines
     from flowlb.load.options import check_locustfile, check_mix, check_options
     from flowlb.load.runner import CAPACITY_LOCUSTFILE, DEFAULT_LOCUSTFILE, CapacitySearch, LoadPlan
     from flowlb.load.runner import run as run_load
@@ -327,13 +330,8 @@ def _load(options: argparse.Namespace) -> int:
     finally:
         with deferred_signals():  # a second Ctrl-C does not leave the cluster half torn down
             target.close()
-    if plan.search is not None:
-        summary = json.loads((directory / "summary.json").read_text())
-        for line in summary_lines(summary["capacity"]):
-            print(f"flowlb: {line}")
-    else:
-        for line in _open_model_lines(json.loads((directory / "summary.json").read_text())):
-            print(f"flowlb: {line}")
+    for line in _outcome_lines(json.loads((directory / "summary.json").read_text())):
+        print(f"flowlb: {line}")
     print(f"flowlb: load report in {directory}/index.html (Locust's own: locust.html; summary.json, locust_*.csv); "
           f"exit code {code}")
     return code
@@ -346,17 +344,27 @@ def _open_model_options(options: argparse.Namespace, plan: Any) -> None:
     if options.arrival_rate is not None:
         if not 0 < options.arrival_rate < math.inf:  # NaN too
             raise FlowlbError(f"--arrival-rate {options.arrival_rate:g}: give requests per second, a positive number")
-        if options.find_capacity:
-            raise FlowlbError("--arrival-rate and --find-capacity do not mix: the search steps users")
         plan.arrival_rate = options.arrival_rate
+        if options.find_capacity:
+            from flowlb.load.ratesearch import rates
+
+            plan.rate_step = options.rate_step or options.arrival_rate
+            plan.max_rate = options.max_rate or 20 * options.arrival_rate
+            rates(plan.arrival_rate, plan.rate_step, plan.max_rate)  # a bad range is one line, before any cluster
     if options.baseline is not None:
         load_report(options.baseline)  # one line and exit code 2 when it is no load report
         plan.baseline = options.baseline
 
 
-def _open_model_lines(summary: dict[str, Any]) -> list[str]:
-    """What an arrival-rate run and a baseline comparison say, for the terminal."""
+def _outcome_lines(summary: dict[str, Any]) -> list[str]:
+    """What a load run says for the terminal: a capacity search's outcome, an arrival-rate run's, a baseline's."""
+    from flowlb.load import capacity, ratesteps
+
     lines = []
+    if summary.get("rate_capacity"):
+        lines += ratesteps.summary_lines(summary["rate_capacity"])
+    if summary.get("capacity"):
+        lines += capacity.summary_lines(summary["capacity"])
     rate = summary.get("rate") or {}
     if rate:
         lines.append(f"arrival rate: offered {rate['offered']:g} req/s, achieved {rate['achieved']:g}; "

@@ -70,7 +70,8 @@ def test_interval_histograms_merge_per_interval_and_paths_stay_apart() -> None:
 
 def test_empty_and_out_of_range_values() -> None:
     empty = hdr.new_histogram()
-    assert hdr.percentiles_ms(empty) == {"p50": 0.0, "p90": 0.0, "p99": 0.0, "p99.9": 0.0, "max": 0.0, "count": 0}
+    assert hdr.percentiles_ms(empty) == {"p50": 0.0, "p90": 0.0, "p95": 0.0, "p99": 0.0, "p99.9": 0.0, "max": 0.0,
+                                         "count": 0}
     histogram = hdr.new_histogram()
     hdr.record_ms(histogram, -5)
     hdr.record_ms(histogram, 10 * 3600 * 1000.0)  # ten hours: clamped to the hour, not lost

@@ -22,7 +22,7 @@ LOWEST_US = 1
 HIGHEST_US = 3600 * 1_000_000  # one hour: every latency of a bounded run fits; a longer one is clamped
 DIGITS = 3  # the whole window's histogram: values within 0.1 %
 INTERVAL_DIGITS = 2  # each interval's histogram: within 1 %, 26 KB each instead of 190 KB
-PERCENTILES = (("p50", 50.0), ("p90", 90.0), ("p99", 99.0), ("p99.9", 99.9))
+PERCENTILES = (("p50", 50.0), ("p90", 90.0), ("p95", 95.0), ("p99", 99.0), ("p99.9", 99.9))
 
 
 def new_histogram(digits: int = DIGITS) -> HdrHistogram:

@@ -76,6 +76,8 @@ class LoadPlan:
     search: CapacitySearch | None = None  # --find-capacity: a stepped search instead of a fixed load
     arrival_rate: float = 0.0  # --arrival-rate: an open model at this many requests per second (flowlb.load.openmodel)
     baseline: Path | None = None  # --baseline: an earlier load report to compare p99 and errors with
+    rate_step: float = 0.0  # --find-capacity --arrival-rate: req/s added per step (default: the first rate)
+    max_rate: float = 0.0  # ... and where the rate search ends (default: 20 times the first rate)
 
     def seconds(self) -> float:
         if self.search is not None:
@@ -227,6 +229,10 @@ def inject_failover(plan: LoadPlan, target: Target, timeline: Timeline, deadline
 
 def run(plan: LoadPlan, target: Target, report_root: Path) -> tuple[int, Path]:
     """Run Locust against a started ``target``; return its exit code and the published report directory."""
+    if plan.search is not None and plan.arrival_rate:
+        from flowlb.load import ratesearch
+
+        return ratesearch.run(plan, target, report_root)
     seconds = plan.seconds()
     if plan.failover not in ("", "kill", "hang"):
         raise FlowlbError(f"--failover {plan.failover!r}: choose kill or hang")

@@ -347,7 +347,9 @@ def _open_model_options(options: argparse.Namespace, plan: Any) -> None:
         plan.arrival_rate = options.arrival_rate
         if options.find_capacity:
             from flowlb.load.ratesearch import rates
+            from flowlb.load.runner import DEFAULT_LOCUSTFILE
 
+            plan.locustfile = options.locustfile or DEFAULT_LOCUSTFILE  # steps of rate, not capacity.py's users
             plan.rate_step = options.rate_step or options.arrival_rate
             plan.max_rate = options.max_rate or 20 * options.arrival_rate
             rates(plan.arrival_rate, plan.rate_step, plan.max_rate)  # a bad range is one line, before any cluster

@@ -81,11 +81,12 @@ def test_the_steps_rates_are_bounded() -> None:
         rates(100, 10, 50)
 
 
-SHOW_STAT = """# pxname,svname,qcur,qmax,scur,econ,wretr,wredis,hrsp_5xx
-flow,node1,0,4,0,1,2,1,0
-flow,BACKEND,0,7,0,1,2,1,5
-web,BACKEND,0,3,0,0,1,0,2
-fe,FRONTEND,,,0,,,,9
+SHOW_STAT = """# pxname,svname,qcur,qmax,scur,econ,wretr,wredis,hrsp_5xx,req_rate
+flow,node1,0,4,0,1,2,1,0,
+flow,BACKEND,0,7,0,1,2,1,5,
+web,BACKEND,0,3,0,0,1,0,2,
+fe,FRONTEND,,,0,,,,9,150
+fe2,FRONTEND,,,0,,,,0,30
 """
 SHOW_INFO = "Name: HAProxy\nSessRate: 120\nConnRate: 118\nSslRate: 40\nUptime: 0d 0h01m\n"
 
@@ -94,9 +95,10 @@ def test_haproxy_counters_come_from_the_backend_rows_and_show_info() -> None:
     assert haproxysteps.parse_stat(SHOW_STAT) == {"retries": 3.0, "redispatches": 1.0, "http_5xx": 7.0,
                                                   "connect_errors": 1.0, "queue_max": 7.0}
     assert haproxysteps.parse_info(SHOW_INFO) == {"sess_rate": 120.0, "conn_rate": 118.0, "ssl_rate": 40.0}
+    assert haproxysteps.parse_request_rate(SHOW_STAT) == {"http_req_rate": 180.0}
 
     class Broken:
         def command(self, text: str) -> str:
             raise OSError("gone")
 
-    assert haproxysteps.read(Broken()) == {}
+    assert haproxysteps.read(Broken()) == {} and haproxysteps.rates(Broken()) == {}

@@ -3,7 +3,8 @@
 Before a step, ``clear counters`` (the cluster is the run's own); after it, from ``show stat``'s
 backend rows: the highest queue (``qmax``), retries (``wretr``), redispatches (``wredis``), 5xx
 answers (``hrsp_5xx``) and connection errors (``econ``); from ``show info``: the session, connection
-and TLS handshake rates of the last second (``SessRate``, ``ConnRate``, ``SslRate``).
+and TLS handshake rates of the last second (``SessRate``, ``ConnRate``, ``SslRate``), sampled every second
+while the step runs, their highest kept.
 """
 
 from __future__ import annotations
@@ -33,6 +34,21 @@ def parse_info(text: str) -> dict[str, float]:
 def start(runtime: Any) -> None:
     """Zero the counters (and the highest queue) before a step."""
     runtime.command("clear counters")
+
+
+def parse_request_rate(text: str) -> dict[str, float]:
+    """HTTP requests per second over the last second, summed over ``show stat``'s frontend rows (``req_rate``)."""
+    rows = [r for r in csv.DictReader(text.lstrip("# ").splitlines()) if r.get("svname") == "FRONTEND"]
+    return {"http_req_rate": float(sum(int(r.get("req_rate") or 0) for r in rows))}
+
+
+def rates(runtime: Any) -> dict[str, float]:
+    """The last second's rates now (``show info``'s, and HTTP requests from ``show stat``), or nothing when the
+    runtime API does not answer."""
+    try:
+        return {**parse_info(runtime.command("show info")), **parse_request_rate(runtime.command("show stat"))}
+    except Exception:  # noqa: BLE001 - counters are extra evidence; a step is judged without them
+        return {}
 
 
 def read(runtime: Any) -> dict[str, float]:

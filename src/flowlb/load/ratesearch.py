@@ -61,16 +61,26 @@ def _step(plan: Any, target: Target, rate: float, step_dir: Path, runtime: Any,
     command = [*locust_command(step_plan, target, step_dir / "locust"), "--loglevel", "WARNING"]
     process = subprocess.Popen(command, env=environment, start_new_session=True)
     running.append(process)
-    try:
-        process.wait(timeout=seconds + STEP_MARGIN_S)
-    except subprocess.TimeoutExpired:
-        raise FlowlbError(f"the step at {rate:g} req/s did not finish in {seconds + STEP_MARGIN_S:.0f} s") from None
+    deadline = time.monotonic() + seconds + STEP_MARGIN_S
+    busiest: dict[str, float] = {}  # show info's rates are the last second's: their highest while the step runs
+    while True:
+        try:
+            process.wait(timeout=1.0)
+            break
+        except subprocess.TimeoutExpired:
+            if time.monotonic() > deadline:
+                raise FlowlbError(f"the step at {rate:g} req/s did not finish in {seconds + STEP_MARGIN_S:.0f} s") \
+                    from None
+            if runtime is not None:
+                for name, value in haproxysteps.rates(runtime).items():
+                    busiest[name] = max(busiest.get(name, 0.0), value)
     stop_locust(process)
     running.remove(process)
     arrival = read(step_dir)
     if arrival is None:
         raise FlowlbError(f"the step at {rate:g} req/s wrote no arrival.json (see Locust's output above)")
-    return ratesteps.RateStep.of(arrival, haproxysteps.read(runtime) if runtime is not None else None)
+    counters = {**haproxysteps.read(runtime), **busiest} if runtime is not None else None
+    return ratesteps.RateStep.of(arrival, counters)
 
 
 def _summary(plan: Any, target: Target, outcome: dict[str, Any], last: Path | None) -> dict[str, Any]:

@@ -48,9 +48,10 @@ def test_an_arrival_rate_run_on_two_processes_writes_latency_and_rate(haproxy_bi
 @pytest.mark.parametrize(("args", "message"), [
     (["--arrival-rate", "0"], "--arrival-rate 0: give requests per second, a positive number"),
     (["--arrival-rate", "nan"], "--arrival-rate nan: give requests per second"),
-    (["--arrival-rate", "10", "--find-capacity"], "--arrival-rate and --find-capacity do not mix"),
+    (["--arrival-rate", "100", "--find-capacity", "--max-rate", "50"], "the rate search needs a positive start"),
+    (["--arrival-rate", "1", "--find-capacity", "--rate-step", "1", "--max-rate", "100"], "100 steps from 1 to 100"),
     (["--baseline", "/nonexistent/run"], "--baseline /nonexistent/run: no load report there"),
-], ids=["zero", "nan", "with-capacity", "baseline-missing"])
+], ids=["zero", "nan", "search-range", "search-steps", "baseline-missing"])
 def test_bad_open_model_options_are_one_line_before_any_cluster_starts(args: list[str], message: str,
                                                                        tmp_path: Path) -> None:
     result = flowlb_load("--target", "local", "--run-time", "3s", "--report-dir", str(tmp_path), *args, timeout=60)

@@ -154,3 +154,15 @@ def test_a_generator_behind_schedule_took_longer_than_the_window_to_send_it() ->
     # the last start (index 29, due at 2.9 s) went at 29 x 0.15 s: the 2 s window took 1.45 s more
     assert behind.sending_seconds() == pytest.approx(2.0 + 29 * 0.15 - 2.9), behind.sending_seconds()
     assert counts.started == 20 and counts.late >= 19
+
+
+def test_a_generator_far_behind_stops_at_its_overrun_and_the_rest_are_missed() -> None:
+    clock = FakeClock()
+
+    def start(index: int, intended: float) -> bool:
+        clock.now += 0.5  # each start costs 500 ms: 10 a second is out of reach
+        return True
+
+    schedule = Schedule(clock(), rate=10, seconds=2)
+    counts = Scheduler(schedule, clock, clock.sleep, start).run(stopped=lambda: clock() > 100.0 + 2 + 5)
+    assert counts.started == 15 and counts.missed == 5, counts  # starts at 0, 0.5 ... 7.0 s; then the overrun

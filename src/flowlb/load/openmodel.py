@@ -43,6 +43,7 @@ from flowlb.load.validity import INVALID_EXIT_CODE, busy_percent, machine_times
 log = logging.getLogger("flowlb.arrival")
 MESSAGE = "flowlb_arrival"
 DRAIN_S = 10.0  # after the last start, how long answers are awaited; the rest count as unfinished
+OVERRUN_S = 5.0  # a generator still starting requests this long after its schedule's end stops; the rest are missed
 SCENARIO_PATH = {"api": "https", "handshake": "handshake", "stomp": "stomp"}
 MAX_INTERVALS = 120  # "latency over time" has at most this many points
 
@@ -165,8 +166,9 @@ class Generation:
         self.environment.events.request.add_listener(self._on_request)
         loops = Group()
         try:
+            overrun = start + self.plan.seconds + OVERRUN_S
             for scheduler in schedulers.values():
-                loops.spawn(scheduler.run)
+                loops.spawn(scheduler.run, lambda: time.monotonic() > overrun)
             loops.join()
             sampler.join(timeout=1.0)
             cpu.end()

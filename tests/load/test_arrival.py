@@ -57,7 +57,7 @@ def test_a_generator_that_falls_behind_starts_the_overdue_requests_late_and_yiel
     schedule = Schedule(clock() - 1.0, rate=100, seconds=2)  # a second behind before it starts
     counts = Scheduler(schedule, clock, clock.sleep, always([])).run()
     assert counts.started == 200
-    assert counts.late == 100, counts  # the first second's starts, all at once
+    assert counts.late == 95, counts  # the first second's starts, all at once: those over 50 ms late
     assert clock.yields == 1, "it must yield to the started requests every 64 starts while catching up"
 
 

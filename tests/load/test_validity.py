@@ -29,7 +29,7 @@ def test_a_run_at_every_bound_is_valid() -> None:
 @pytest.mark.parametrize(("change", "reason"), [
     ({"counts": replace(GOOD.counts, completed=949)}, "achieved 94.9 req/s of 100 offered (95%, under 95%"),
     ({"counts": replace(GOOD.counts, completed=500, dropped=500)}, "500 dropped"),
-    ({"counts": replace(GOOD.counts, late=11)}, "11 of 1000 starts (1.1%) were over 10 ms late"),
+    ({"counts": replace(GOOD.counts, late=11)}, "11 of 1000 starts (1.1%) were over 50 ms late"),
     ({"generator_cpu": [60.0, 90.1]}, "generator process 2 used 90.1 % of a core (over 90 %)"),
     ({"machine_cpu": 97.5}, "the machine was 97.5 % busy, steal included (over 90 %)"),
     ({"generators_reported": 1}, "only 1 of 2 generators reported"),

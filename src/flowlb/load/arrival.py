@@ -23,7 +23,7 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from typing import Any, Generic, TypeVar
 
-LATE_BOUND_MS = 10.0  # a start later than this after its intended time is late
+LATE_BOUND_MS = 50.0  # a start later than this after its intended time is late: a stall, not jitter (validity)
 YIELD_EVERY = 64  # when behind schedule, let the started requests run after this many starts in a row
 
 

@@ -7,7 +7,8 @@ exits 3) when any of these holds, each named in one line:
   starts really took, when a generator fell behind) is under
   :data:`MIN_ACHIEVED_SHARE` (95 %) of the offered rate;
 - more than :data:`MAX_LATE_SHARE` (1 %) of the starts were late, i.e. began more than
-  :data:`flowlb.load.arrival.LATE_BOUND_MS` (10 ms) after their intended time;
+  :data:`flowlb.load.arrival.LATE_BOUND_MS` (50 ms) after their intended time (on a shared 2-core machine, run
+  niced, a generator that keeps up starts a few requests 10 to 40 ms late; one that falls behind, seconds late);
 - a generator process used over :data:`CPU_LIMIT` (90 %) of one core over the measured window;
 - the whole machine was over 90 % busy over the measured window, steal time counted as busy
   (``/proc/stat``: a generator starved by the rest of the machine, or by its hypervisor);
@@ -97,7 +98,7 @@ def reasons(facts: RunFacts) -> list[str]:
     if facts.offered_rate > 0 and facts.achieved_rate < MIN_ACHIEVED_SHARE * facts.offered_rate:
         found.append(f"achieved {facts.achieved_rate:.1f} req/s of {facts.offered_rate:g} offered "
                      f"({facts.achieved_rate / facts.offered_rate:.0%}, under {MIN_ACHIEVED_SHARE:.0%}; "
-                     f"{counts.dropped} dropped, {counts.missed} never due before the end)")
+                     f"{counts.dropped} dropped, {counts.missed} missed)")
     if counts.started and counts.late > MAX_LATE_SHARE * counts.started:
         found.append(f"{counts.late} of {counts.started} starts ({counts.late / counts.started:.1%}) were over "
                      f"{LATE_BOUND_MS:g} ms late (over {MAX_LATE_SHARE:.0%}; the latest {counts.worst_late_ms:g} ms)")

@@ -13,6 +13,7 @@ flowlb mock-node --name node1 [--host H] [--web-port P] [--server-port P] [--sto
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import json
 import math
 import os
@@ -344,6 +345,8 @@ def _open_model_options(options: argparse.Namespace, plan: Any) -> None:
     if options.arrival_rate is not None:
         if not 0 < options.arrival_rate < math.inf:  # NaN too
             raise FlowlbError(f"--arrival-rate {options.arrival_rate:g}: give requests per second, a positive number")
+        if importlib.util.find_spec("hdrh") is None:
+            raise FlowlbError("--arrival-rate needs the hdrhistogram package (scripts/setup.sh installs it)")
         plan.arrival_rate = options.arrival_rate
         if options.find_capacity:
             from flowlb.load.ratesearch import rates

@@ -5,8 +5,9 @@ flowlb up [--target auto|containers|local] [--spec PATH] [--profile kb|hardened]
 flowlb lint PATH [--spec PATH] [--format text|json|sarif|junit] [--haproxy-version 2.6|3.0|3.2] [--fail-on recommended]
 flowlb matrix [--haproxy-cfg PATH] [--versions 2.6,3.0,3.2] [--report-dir DIR] [-- PYTEST-ARGS]
 flowlb compare BEFORE AFTER [--out DIR] [--figure-rel 0.25] [--figure-abs 0.5]
-flowlb load [--target ...] [--haproxy-cfg PATH] [--run-time 30s] [--users N] [--mix api=4,stomp=2]
-            [--failover kill|hang] [--find-capacity] [--target external --lb-host H --lb-ports ... --ca-file PEM]
+flowlb load [--target ...] [--haproxy-cfg PATH] [--run-time 30s] [--users N | --arrival-rate R] [--mix api=4,stomp=2]
+            [--failover kill|hang] [--find-capacity] [--baseline REPORT]
+            [--target external --lb-host H --lb-ports ... --ca-file PEM]
             [--flow-user NAME (password: $FLOWLB_FLOW_PASSWORD or --flow-password-file FILE)] [--allow-writes]
             [-- LOCUST ARGS]
 flowlb mock-node --name node1 [--host H] [--web-port P] [--server-port P] [--stomp-port P] [--control-port P]
@@ -15,6 +16,7 @@ flowlb mock-node --name node1 [--host H] [--web-port P] [--server-port P] [--sto
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import json
 import math
 import os
@@ -175,6 +177,15 @@ def _load_command(commands: Any) -> None:
     load.add_argument("--max-users", type=int, default=200, help="with --find-capacity: where the search ends (200)")
     load.add_argument("--slo-p95-ms", default="",
                       help="p95 limits per path, e.g. https=200,stomp=100 (ms); --find-capacity's default: 200 on each")
+    load.add_argument("--arrival-rate", type=float,
+                      help="an open model: requests per second in total, split by --mix, latency from the intended "
+                           "send time (HdrHistogram); an invalid run (the generator did not keep up) exits 3")
+    load.add_argument("--rate-step", type=float,
+                      help="with --find-capacity --arrival-rate: req/s added per step (default: the first rate)")
+    load.add_argument("--max-rate", type=float,
+                      help="with --find-capacity --arrival-rate: where the rate search ends (default: 20 x the first)")
+    load.add_argument("--baseline", type=Path,
+                      help="an earlier load report (directory or summary.json): exit 1 when p99 or errors regress")
     load.add_argument("--report-dir", type=Path, default=Path("reports"), help="where the run directory goes")
     load.add_argument("--locustfile", type=Path, help="default: loadtests/flow.py")
     load.add_argument("locust_args", nargs=argparse.REMAINDER, help="after --: more Locust options")
@@ -301,7 +312,6 @@ def _compare(options: argparse.Namespace) -> int:
 
 def _load(options: argparse.Namespace) -> int:
     from flowlb.interrupts import deferred_signals, interrupt_once
-    from flowlb.load.capacity import summary_lines
     from flowlb.load.credentials import LoadLogin
     from flowlb.load.options import check_locustfile, check_mix, check_options
     from flowlb.load.runner import CAPACITY_LOCUSTFILE, DEFAULT_LOCUSTFILE, CapacitySearch, LoadPlan
@@ -345,6 +355,7 @@ def _load(options: argparse.Namespace) -> int:
     except ValueError as exc:
         raise FlowlbError(str(exc)) from None
     plan.seconds()  # a bad --run-time fails before any cluster starts
+    _open_model_options(options, plan)
     spec = load_spec(options.spec)
     writable_root(options.report_dir)  # before any cluster starts
     interrupt_once()  # Ctrl-C or SIGTERM interrupts once; more signals wait for the teardown
@@ -356,13 +367,60 @@ def _load(options: argparse.Namespace) -> int:
             target.close()
     for line in tested.get("disarmed", []):
         print(f"flowlb: disarmed {line}")  # what of the config this run did not load
-    if plan.search is not None:
-        summary = json.loads((directory / "summary.json").read_text())
-        for line in summary_lines(summary["capacity"]):
-            print(f"flowlb: {line}")
+    for line in _outcome_lines(json.loads((directory / "summary.json").read_text())):
+        print(f"flowlb: {line}")
     print(f"flowlb: load report in {directory}/index.html (Locust's own: locust.html; summary.json, locust_*.csv); "
-          f"Locust exit code {code}")
+          f"exit code {code}")
     return code
+
+
+def _open_model_options(options: argparse.Namespace, plan: Any) -> None:
+    """--arrival-rate and --baseline onto the plan, checked before any cluster starts."""
+    from flowlb.load.baseline import load_report
+
+    if options.arrival_rate is not None:
+        if not 0 < options.arrival_rate < math.inf:  # NaN too
+            raise FlowlbError(f"--arrival-rate {options.arrival_rate:g}: give requests per second, a positive number")
+        if importlib.util.find_spec("hdrh") is None:
+            raise FlowlbError("--arrival-rate needs the hdrhistogram package (scripts/setup.sh installs it)")
+        plan.arrival_rate = options.arrival_rate
+        if options.find_capacity:
+            from flowlb.load.ratesearch import rates
+            from flowlb.load.runner import DEFAULT_LOCUSTFILE
+
+            plan.locustfile = options.locustfile or DEFAULT_LOCUSTFILE  # steps of rate, not capacity.py's users
+            plan.rate_step = options.rate_step or options.arrival_rate
+            plan.max_rate = options.max_rate or 20 * options.arrival_rate
+            rates(plan.arrival_rate, plan.rate_step, plan.max_rate)  # a bad range is one line, before any cluster
+    if options.baseline is not None:
+        load_report(options.baseline)  # one line and exit code 2 when it is no load report
+        plan.baseline = options.baseline
+
+
+def _outcome_lines(summary: dict[str, Any]) -> list[str]:
+    """What a load run says for the terminal: a capacity search's outcome, an arrival-rate run's, a baseline's."""
+    from flowlb.load import capacity, ratesteps
+
+    lines = []
+    if summary.get("rate_capacity"):
+        lines += ratesteps.summary_lines(summary["rate_capacity"])
+    if summary.get("capacity"):
+        lines += capacity.summary_lines(summary["capacity"])
+    rate = summary.get("rate") or {}
+    if rate:
+        lines.append(f"arrival rate: offered {rate['offered']:g} req/s, achieved {rate['achieved']:g}; "
+                     f"{rate['late']} late, {rate['dropped']} dropped, {rate['missed']} missed")
+    for path, figures in (summary.get("latency_ms") or {}).items():
+        lines.append(f"{path}: p50 {figures['p50']:g} ms, p90 {figures['p90']:g}, p99 {figures['p99']:g}, "
+                     f"p99.9 {figures['p99.9']:g}, max {figures['max']:g} (from the intended send time)")
+    validity = summary.get("validity")
+    if validity:
+        lines += [f"INVALID run: {reason}" for reason in validity.get("reasons", [])]
+    baseline = summary.get("baseline")
+    if baseline:
+        lines += [f"baseline {baseline['report']}: {'REGRESSED' if f['regressed'] else 'ok'}: {f['what']} "
+                  f"{f['before']:g} -> {f['after']:g}" for f in baseline["findings"]]
+    return lines
 
 
 def write_atomically(path: Path, text: str) -> None:

@@ -1,4 +1,5 @@
-"""What ``loadtests/flow.py`` hooks into Locust's events: the options, the login, the mix and the SLO gates.
+"""What ``loadtests/flow.py`` hooks into Locust's events: the options, the login, the mix, the open model and
+the SLO gates.
 
 A bad option value stops Locust with one line (``flowlb: --flow-mix: ...``) and exit code 1, before
 any user starts, instead of a traceback from inside an event handler.
@@ -11,7 +12,7 @@ from typing import Any
 
 from locust.runners import WorkerRunner
 
-from flowlb.load import credentials, locustfixes, login, mix, options, slo
+from flowlb.load import credentials, locustfixes, login, mix, openmodel, options, slo
 
 locustfixes.apply()  # before Locust starts its CSV writer
 
@@ -24,6 +25,7 @@ def add_options(parser: Any) -> None:
         raise SystemExit(f"flowlb: {exc}") from None
     options.add_arguments(parser)
     credentials.add_arguments(parser)
+    openmodel.add_arguments(parser)
 
 
 def init(environment: Any, users: dict[str, Any]) -> None:
@@ -37,7 +39,9 @@ def init(environment: Any, users: dict[str, Any]) -> None:
                 user_class.tasks = credentials.read_only(user_class.tasks)
         mix.apply(environment, users)
         shape = environment.shape_class
-        if callable(getattr(shape, "configure", None)):
+        if shape is None and openmodel.install(environment, users):
+            slo.install(environment)  # --arrival-rate: generators instead of users; the gates still judge
+        elif callable(getattr(shape, "configure", None)):
             if not isinstance(environment.runner, WorkerRunner):
                 shape.configure(environment)  # the search judges every step against the SLO itself
         else:

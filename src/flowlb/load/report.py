@@ -16,7 +16,8 @@ from typing import Any
 
 from flowlb import plots
 from flowlb.evidence import NOTE
-from flowlb.load import capacity
+from flowlb.load import capacity, ratesteps
+from flowlb.load.openreport import OpenModel
 from flowlb.load.results import Second, read_history
 from flowlb.reporting import TEMPLATES
 
@@ -175,6 +176,8 @@ def render(directory: Path) -> str:
         throughput=throughput_image(history, timeline) if history else None,
         failover=_Failover.of(summary.get("failover") or {}, start),
         capacity=_Capacity.of(summary.get("capacity") or {}),
+        open_model=OpenModel.of(summary, timeline),
+        rate_capacity=ratesteps.summary_lines(summary["rate_capacity"]) if summary.get("rate_capacity") else None,
         latency=plots.latency_chart(summary["paths"]) if summary.get("paths") else None,
         rows=[[str(row.get(key, "")) for key in FIGURES] for row in rows if row],
     )

@@ -17,6 +17,7 @@ counters say so) and ``timeline.json`` records when, and when HAProxy marked it 
 from __future__ import annotations
 
 import json
+import math
 import os
 import re
 import signal
@@ -33,6 +34,8 @@ from flowlb.evidence import DOWN, FAILURE, NOTE, timeline_event
 from flowlb.haproxy.runtime import RuntimeAPI
 from flowlb.interrupts import deferred_signals
 from flowlb.load import report as load_report
+from flowlb.load.arrivalresult import arrival_environment, fold_arrival
+from flowlb.load.baseline import fold_baseline
 from flowlb.load.credentials import REFUSAL_FILE_VARIABLE, LoadLogin
 from flowlb.load.options import parse_weights
 from flowlb.load.paths import PATHS
@@ -46,6 +49,7 @@ DEFAULT_LOCUSTFILE = paths.folder("loadtests") / "flow.py"
 CAPACITY_LOCUSTFILE = paths.folder("loadtests") / "capacity.py"
 MAX_RUN_TIME_S = 4 * 3600  # every load loop is bounded
 STARTUP_MARGIN_S = 60.0  # Locust's start, spawning and its own stop, on top of --run-time
+ARRIVAL_MARGIN_S = 30.0  # an arrival-rate run's Locust bound beyond its schedule: the drain, the reports, the stop
 
 
 def parse_duration(text: str) -> float:
@@ -75,6 +79,10 @@ class LoadPlan:
     extra: list[str] = field(default_factory=list)
     search: CapacitySearch | None = None  # --find-capacity: a stepped search instead of a fixed load
     login: LoadLogin = field(default_factory=LoadLogin)  # --flow-user, --flow-password-file, --allow-writes
+    arrival_rate: float = 0.0  # --arrival-rate: an open model at this many requests per second (flowlb.load.openmodel)
+    baseline: Path | None = None  # --baseline: an earlier load report to compare p99 and errors with
+    rate_step: float = 0.0  # --find-capacity --arrival-rate: req/s added per step (default: the first rate)
+    max_rate: float = 0.0  # ... and where the rate search ends (default: 20 times the first rate)
 
     def seconds(self) -> float:
         if self.search is not None:
@@ -137,6 +145,10 @@ def locust_command(plan: LoadPlan, target: Target, prefix: Path) -> list[str]:
     https = target.endpoints.server_tls
     if plan.search is not None:  # the shape sets the users and ends the run; failures end a step, not the run
         load = ["--exit-code-on-error", "0"]
+    elif plan.arrival_rate:  # one generator per process; it ends the run itself once every generator reported
+        generators = str(max(1, plan.processes))
+        load = ["--users", generators, "--spawn-rate", generators,
+                "--run-time", f"{math.ceil(plan.seconds() + ARRIVAL_MARGIN_S)}s"]
     else:
         load = ["--users", str(plan.users), "--spawn-rate", str(plan.spawn_rate), "--run-time", plan.run_time]
     command = [
@@ -227,6 +239,10 @@ def run(plan: LoadPlan, target: Target, report_root: Path, tested: dict[str, Any
 
     ``tested`` says what was loaded (the config and its sha256, the lines disarmed in it, the live LB's address),
     for ``summary.json`` and the page."""
+    if plan.search is not None and plan.arrival_rate:
+        from flowlb.load import ratesearch
+
+        return ratesearch.run(plan, target, report_root)
     seconds = plan.seconds()
     if plan.failover not in ("", "kill", "hang"):
         raise FlowlbError(f"--failover {plan.failover!r}: choose kill or hang")
@@ -237,11 +253,8 @@ def run(plan: LoadPlan, target: Target, report_root: Path, tested: dict[str, Any
     timeline = Timeline()
     process: subprocess.Popen[bytes] | None = None
     try:
-        environment = locust_environment(target, plan.mix, plan.login)
         refusal = directory / "refused.txt"
-        environment[REFUSAL_FILE_VARIABLE] = str(refusal)
-        if plan.search is not None:
-            environment.update(plan.search.environment(directory / "capacity.json"))
+        environment = _run_environment(plan, target, directory, seconds, refusal)
         process = subprocess.Popen(locust_command(plan, target, prefix), env=environment, start_new_session=True)
         deadline = time.monotonic() + seconds + STARTUP_MARGIN_S
         if plan.failover:
@@ -271,6 +284,7 @@ def run(plan: LoadPlan, target: Target, report_root: Path, tested: dict[str, Any
             summary["failover"] = failover_summary(history, timeline.events)
         if plan.search is not None:
             summary["capacity"] = _read_capacity(directory / "capacity.json")
+        code = _judge_open_model(plan, summary, directory, code)
         (directory / "summary.json").write_text(json.dumps(summary, indent=2))
         (directory / "timeline.json").write_text(json.dumps(asdict(timeline), indent=2))
         load_report.write(directory)
@@ -285,11 +299,32 @@ def run(plan: LoadPlan, target: Target, report_root: Path, tested: dict[str, Any
         raise
 
 
+def _run_environment(plan: LoadPlan, target: Target, directory: Path, seconds: float, refusal: Path) -> dict[str, str]:
+    """Locust's environment for this run: the target, the mix and login, the search's or the open model's files."""
+    environment = locust_environment(target, plan.mix, plan.login)
+    environment[REFUSAL_FILE_VARIABLE] = str(refusal)
+    if plan.search is not None:
+        environment.update(plan.search.environment(directory / "capacity.json"))
+    if plan.arrival_rate:
+        environment.update(arrival_environment(plan.arrival_rate, seconds, directory))
+    return environment
+
+
 def run_label(target: Target) -> str:
     """The run directory's name after its time: the target, and the operator's config when one was loaded."""
     config = target.profile.removeprefix("operator:") if target.profile.startswith("operator:") else ""
     label = f"{target.kind}-{config}" if config else target.kind
     return "".join(c if c.isalnum() or c in "-_." else "_" for c in label)
+
+
+def _judge_open_model(plan: LoadPlan, summary: dict[str, Any], directory: Path, code: int) -> int:
+    """Fold ``--arrival-rate``'s figures and ``--baseline``'s comparison into ``summary``; the run's exit code."""
+    if plan.arrival_rate:
+        code = fold_arrival(summary, directory, code)
+    if plan.baseline is not None:
+        code = fold_baseline(summary, plan.baseline, code)
+    summary["exit_code"] = code
+    return code
 
 
 def _read_capacity(path: Path) -> dict[str, Any]:

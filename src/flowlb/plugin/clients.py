@@ -49,7 +49,7 @@ def backend(
 
 def _route(lb: Target, runtime: RuntimeAPI, one_exchange: Callable[[int], object]) -> Route:
     """The backend behind an LB role (learned from HAProxy's counters) and its servers' nodes (from the config)."""
-    layout = getattr(lb, "layout", None)
+    layout = lb.layout
     if layout is None or not lb.config_text:
         pytest.skip(f"needs the config HAProxy runs, to know which server is which node: {ON_HARNESS}")
     try:

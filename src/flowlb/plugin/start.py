@@ -87,9 +87,9 @@ def cluster_start(
         with deferred_signals():  # the first Ctrl-C may land in the teardown: it must not cut it short
             if waits is not None:
                 waits.close()
-            keep_running = getattr(target, "keep_running", None)
-            if pytestconfig.getoption("flowlb_keep") and callable(keep_running):
-                pytestconfig.stash[KEPT_KEY] = keep_running()  # said at the very end, where the user sees it
+            kept = target.keep_running() if pytestconfig.getoption("flowlb_keep") else None
+            if kept is not None:
+                pytestconfig.stash[KEPT_KEY] = kept  # said at the very end, where the user sees it
             else:
                 target.close()
 
@@ -155,8 +155,8 @@ def _describe_run(
     identity = {
         "target": target.kind, "haproxy": build.version if build else "", "openssl":
         (build.openssl_running or build.openssl_built) if build else "", "config": config_path, "config_sha256": digest,
-        "flowlb": __version__, "haproxy_image": getattr(target, "haproxy_image", ""),
-        "egress_fence": getattr(target, "egress_fence", ""),
+        "flowlb": __version__, "haproxy_image": target.haproxy_image,
+        "egress_fence": target.egress_fence,
     }
     for name, value in identity.items():
         record_testsuite_property(f"flowlb.{name}", value)

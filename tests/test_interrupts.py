@@ -110,12 +110,12 @@ def test_after_the_cleanup_of_an_interrupted_run_later_signals_are_ignored(inter
 
 
 INTERRUPT_WHILE_DESCRIBED = """
-import flowlb.pytest_plugin
+import flowlb.plugin.start
 
 def _interrupted(*args, **kwargs):
     raise KeyboardInterrupt("signal 2")
 
-flowlb.pytest_plugin._describe_run = _interrupted
+flowlb.plugin.start._describe_run = _interrupted
 """
 
 

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
+from flowlb.haproxy.layout import Layout
 from flowlb.haproxy.runtime import RuntimeAPI
 from flowlb.haproxy.version import HAProxyBuild
 from flowlb.net import Endpoint
@@ -69,6 +70,18 @@ class Target(Protocol):
     config_text: str
     extra_endpoints: dict[int, Endpoint]  # the config's binds outside the five roles: original port -> test address
 
+    @property
+    def layout(self) -> Layout | None:
+        """Where the config binds and reaches the nodes on this target; ``None`` on a live LB (its own config)."""
+
+    @property
+    def haproxy_image(self) -> str:
+        """The image HAProxy runs from when it is the user's (``--haproxy-image``); "" for flowlb's own HAProxy."""
+
+    @property
+    def egress_fence(self) -> str:
+        """How HAProxy is kept from sending past the run's own addresses, or why it is not; "" where not told."""
+
     def node_names(self) -> list[str]:
         """The HAProxy server names of the Flow nodes, in ``server`` line order."""
 
@@ -102,6 +115,10 @@ class Target(Protocol):
 
     def reset(self) -> None:
         """Bring the cluster back to its starting state between checks."""
+
+    def keep_running(self) -> str | None:
+        """Leave the cluster running (``--keep-cluster``) and say how to reach and remove it; ``None`` where this
+        target cannot (it is then closed as usual)."""
 
     def close(self) -> None:
         """Stop everything the target started and remove its files; safe to call twice."""

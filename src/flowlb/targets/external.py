@@ -210,6 +210,9 @@ class ExternalTarget:
     endpoints: Endpoints = field(init=False)
     extra_endpoints: dict[int, Endpoint] = field(default_factory=dict)
     _echoes: bool | None = field(default=None, init=False, repr=False)
+    layout = None  # the LB runs its own config: no layout of flowlb's
+    haproxy_image = ""
+    egress_fence = ""  # the LB is not flowlb's to fence
 
     def __post_init__(self) -> None:
         self.endpoints = Endpoints(
@@ -318,6 +321,10 @@ class ExternalTarget:
 
     def reset(self) -> None:
         """Nothing to reset: the run changes nothing on a live LB (``--destructive`` restores its own change)."""
+
+    def keep_running(self) -> None:
+        """The live LB is not flowlb's to keep or stop."""
+        return None
 
     def close(self) -> None:
         """Nothing was started."""

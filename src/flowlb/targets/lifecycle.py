@@ -47,6 +47,7 @@ class HarnessTarget:
 
     kind = "harness"
     config_path_in_haproxy = ""  # the config file's path as HAProxy names it in its messages
+    haproxy_image = ""  # flowlb's own HAProxy (the containers target may run the user's image)
 
     def __init__(
         self,
@@ -289,6 +290,10 @@ class HarnessTarget:
                    seen=lambda: f"{name}'s control API does not say ready")
 
     # -- teardown --------------------------------------------------------------------------------
+
+    def keep_running(self) -> str | None:
+        """Only the containers target outlives the session (``--keep-cluster``); this one is closed."""
+        return None
 
     def close(self) -> None:
         """Stop everything this target started and remove its files; safe to call twice."""

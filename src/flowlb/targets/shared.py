@@ -235,6 +235,7 @@ class SharedTarget:
 
     kind = "local"
     haproxy_image = ""
+    egress_fence = ""  # not told: the fence, if any, is the owner's
 
     def __init__(self, host: Any, state: SharedState, spec: ClusterSpec, profile: str, config_text: str) -> None:
         self._host = host
@@ -306,6 +307,10 @@ class SharedTarget:
     def counters(self, name: str) -> Counters:
         counters: Counters = self._host.counters(name)
         return counters
+
+    def keep_running(self) -> None:
+        """The shared cluster outlives this run anyway: its owner stops it; this view is closed."""
+        return None
 
     def close(self) -> None:
         """Leave the cluster running for the next run (its next load resets it)."""

@@ -87,7 +87,7 @@ def test_a_live_lb_flowlb_did_not_build_is_loaded_reported_and_gated(live_lb: Fo
                          "--report-dir", str(tmp_path))
     output = result.stdout + result.stderr
     assert result.returncode == 1, output[-3000:]
-    assert "SLO breached: p95 on https (ms)" in output and "Locust exit code 1" in result.stdout, output[-3000:]
+    assert "SLO breached: p95 on https (ms)" in output and "); exit code 1" in result.stdout, output[-3000:]
     run = published_run(tmp_path)
     assert run.name.endswith("-load-external"), run.name
     summary = json.loads((run / "summary.json").read_text())

@@ -113,7 +113,7 @@ class TargetChoice:
 def _what_runs(target: Target, operator: OperatorConfig | None) -> dict[str, Any]:
     """What flowlb's cluster runs: the config (the operator's or the profile) and its sha256, the lines disarmed
     in it, its nodes, the egress fence and the HAProxy version."""
-    tested: dict[str, Any] = {"nodes": target.node_names(), "egress_fence": getattr(target, "egress_fence", "")}
+    tested: dict[str, Any] = {"nodes": target.node_names(), "egress_fence": target.egress_fence}
     if operator is not None:
         tested.update(config=str(operator.path), config_sha256=hashlib.sha256(operator.text.encode()).hexdigest(),
                       disarmed=operator.disarmed_lines())

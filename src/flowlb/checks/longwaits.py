@@ -116,7 +116,7 @@ def long_request_timer_failure(port: str, cut_s: float, timer_name: str, long_re
 
 def idle_cut_reason(target: Target) -> str:
     """Which setting of the config under test bounds a silent STOMP session (for messages), or ``""``."""
-    layout = getattr(target, "layout", None)
+    layout = target.layout
     front = section_for_role(target.config_text, layout, "stomp") if layout and target.config_text else None
     if front is None:
         return ""
@@ -133,7 +133,7 @@ class StreamWatch:
 
     def __init__(self, target: Target, role: str) -> None:
         self.api = target.evidence()
-        layout = getattr(target, "layout", None)
+        layout = target.layout
         address = layout.binds.get(role, "") if layout is not None else ""
         port = address.split(",")[0].rpartition(":")[2]
         self.port = int(port) if port.isdigit() else None

@@ -21,7 +21,7 @@ FIX = "Fix: `timeout http-request 10s` in defaults (or the frontend)."
 
 def header_limit(target: Target) -> tuple[float, str | None]:
     """How long a slow client may take, and why the config fails before any client is tried (or ``None``)."""
-    layout = getattr(target, "layout", None)
+    layout = target.layout
     section = section_for_role(target.config_text, layout, "server") if layout and target.config_text else None
     rules = policy.current()
     if section is None:

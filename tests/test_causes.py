@@ -50,7 +50,7 @@ def _rule_id(function: str, text: str) -> str:
 def test_the_evidence_is_wide_enough() -> None:
     assert len(MISTAKES) >= 15
     assert len({mistake.base for mistake in MISTAKES}) >= 3
-    assert sum(mistake.recorded.exists() for mistake in MISTAKES) >= 5
+    assert sum(mistake.recorded.exists() for mistake in MISTAKES) >= 20  # real runs, not synthetic lists
     assert all(mistake.fails or mistake.like or mistake.recorded.exists() for mistake in MISTAKES)
 
 
@@ -80,7 +80,8 @@ def test_recorded_runs_are_real_runs_of_their_configs() -> None:
     for mistake in (m for m in MISTAKES if m.recorded.exists()):
         run = recorded(mistake.recorded)
         assert {r.outcome for r in run} <= {"passed", "failed", "skipped"}
-        assert any(r.outcome == "passed" for r in run), f"{mistake.name}: a recording of a run that passed nothing"
+        refused = any(r.check == "loads/config_loads" and r.failed for r in run)  # then every other check skips
+        assert refused or any(r.outcome == "passed" for r in run), f"{mistake.name}: a recording that passed nothing"
         assert all(catalogue.by_id(r.check) for r in run), f"{mistake.name}: a check the catalogue lacks"
 
 

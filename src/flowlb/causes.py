@@ -68,16 +68,25 @@ _TLS_ROLES = ("https", "server_tls", "stomp")
 @dataclass(frozen=True)
 class CheckOutcome:
     """One check's outcome in a run: its catalogue id, ``passed``/``failed``/``error``/``skipped``, the
-    failure message, and the LB roles it sent traffic to when the run knows them (else the catalogue's)."""
+    failure message, the LB roles it sent traffic to when the run knows them (else the catalogue's), and
+    its level as the run judged it (else the catalogue's)."""
 
     check: str
     outcome: str
     message: str = ""
     roles: tuple[str, ...] | None = None
+    level: str = ""
 
     @property
     def failed(self) -> bool:
         return self.outcome in FAILED
+
+    @property
+    def core(self) -> bool:
+        if self.level:
+            return self.level == "core"
+        entry = catalogue.by_id(self.check)
+        return entry is None or entry.level == "core"
 
     def used_roles(self) -> tuple[str, ...]:
         if self.roles is not None:
@@ -132,7 +141,8 @@ def outcomes_from_summary(summary: Mapping[str, Any]) -> list[CheckOutcome]:
     for check, group in rows.items():
         failed = [row for row in group if row.get("outcome") in FAILED]
         if failed:
-            found.append(CheckOutcome(check, "failed", str(failed[0].get("message", ""))))
+            found.append(CheckOutcome(check, "failed", str(failed[0].get("message", "")),
+                                      level=str(failed[0].get("level", ""))))
         elif any(row.get("outcome") == "passed" for row in group):
             found.append(CheckOutcome(check, "passed"))
         else:
@@ -175,8 +185,13 @@ def attribute(config_text: str, spec: ClusterSpec, results: Iterable[CheckOutcom
             roles = tuple(role for role in LB_ROLES if role in set(old.roles) | set(roles))
         candidates[key] = Cause(finding.rule, number, _text(config, number), finding.why, finding.fix,
                                 tuple(sorted(explains)), finding.what, roles)
-    # on a tie, a rule's finding (its line, why and fix) before HAProxy's bare refusal of the same file
-    ordered = sorted(candidates.values(), key=lambda c: (-len(c.explains), c.rule == REFUSED, c.line, c.rule))
+    # first the causes of the most core failures (what fails the run), then of the most failures; on a tie, a
+    # rule's finding (its line, why and fix) before HAProxy's bare refusal of the same file
+    def weight(cause: Cause) -> tuple[int, int, bool, int, str]:
+        core = sum(failed[check].core for check in cause.explains)
+        return -core, -len(cause.explains), cause.rule == REFUSED, cause.line, cause.rule
+
+    ordered = sorted(candidates.values(), key=weight)
     causes: list[Cause] = []
     masked: list[Cause] = []
     covered: set[str] = set()

@@ -102,3 +102,20 @@ def test_haproxy_counters_come_from_the_backend_rows_and_show_info() -> None:
             raise OSError("gone")
 
     assert haproxysteps.read(Broken()) == {} and haproxysteps.rates(Broken()) == {}
+
+
+def test_refining_halves_the_gap_until_the_knee_is_known_to_an_eighth_of_a_step() -> None:
+    """A cliff at 1430 req/s between coarse steps at 1200 (held) and 1600 (gave way): three rounds land within
+    50 req/s of it. Fails when a round keeps the wrong half or runs past its rounds."""
+    tried = ratesteps.refine(1200, 1600, lambda rate: rate <= 1430)
+    assert tried == [1400, 1500, 1450]
+    held = max([1200, *[rate for rate in tried if rate <= 1430]])
+    assert held == 1400 and 1430 - held <= 400 / 8
+
+
+def test_refined_steps_are_judged_in_rate_order() -> None:
+    """The refining steps run after the coarse ones; the knee is still the highest rate that followed."""
+    steps = [step(400, 400), step(800, 700), step(600, 599), step(700, 650)]
+    outcome = ratesteps.verdict(steps, LIMITS, 0.01, "plateau")
+    assert outcome["knee"]["offered"] == 600
+    assert [s["offered"] for s in outcome["steps"]] == [400, 600, 700, 800]

@@ -109,14 +109,23 @@ def run(plan: Any, target: Target, report_root: Path) -> tuple[int, Path]:
         steps: list[ratesteps.RateStep] = []
         stopped = f"--max-rate {steps_rates[-1]:g} req/s reached without a plateau or an SLO break"
         last: Path | None = None
-        for index, rate in enumerate(steps_rates, start=1):
-            last = directory / f"step-{index:02d}"
+
+        def one_step(rate: float) -> ratesteps.RateStep:
+            nonlocal last
+            last = directory / f"step-{len(steps) + 1:02d}"
             last.mkdir()
             steps.append(_step(plan, target, rate, last, runtime, running))
-            reason = ratesteps.stop_reason(steps[-1], limits, FAILURE_RATIO)
+            return steps[-1]
+
+        for rate in steps_rates:
+            reason = ratesteps.stop_reason(one_step(rate), limits, FAILURE_RATIO)
             if reason:
                 stopped = reason
                 break
+        if len(steps) >= 2 and stopped == reason and not ratesteps.stop_reason(steps[-2], limits, FAILURE_RATIO):
+            # the coarse steps bracket the knee: halve that gap a few times (ratesteps.refine)
+            ratesteps.refine(steps[-2].offered, steps[-1].offered,
+                             lambda rate: not ratesteps.stop_reason(one_step(rate), limits, FAILURE_RATIO))
         summary = _summary(plan, target, ratesteps.verdict(steps, limits, FAILURE_RATIO, stopped), last)
         (directory / "summary.json").write_text(json.dumps(summary, indent=2, default=str))
         (directory / "timeline.json").write_text("{}")

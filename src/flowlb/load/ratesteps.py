@@ -9,14 +9,17 @@ stops at the first step that
   offered rate: the LB, or the machine under it, is full); or
 - **breaks the SLO**: a path's p95 (from the intended send time) over its limit, or failures over the ratio.
 
-The *knee* is the highest step whose throughput still followed the offered rate; the *capacity at SLO*
-the highest step that met the SLO too. A step whose generator did not keep up (late starts, its CPU over
-90 %) is marked generator-bound: from there on the figures are a lower bound for the LB.
+When the search stops between a step that held and one that did not, :func:`refine` halves that gap
+:data:`REFINE_ROUNDS` times (a knee is often a cliff: p95 from 8 ms to 2 s within one coarse step), so
+the knee is known to an eighth of a step. The *knee* is the highest step whose throughput still followed
+the offered rate; the *capacity at SLO* the highest step that met the SLO too. A step whose generator did
+not keep up (late starts, its CPU over 90 %) is marked generator-bound: from there on the figures are a
+lower bound for the LB.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -95,9 +98,31 @@ def stop_reason(step: RateStep, p95_limits_ms: Mapping[str, float], failure_rati
     return ""
 
 
+REFINE_ROUNDS = 3
+"""How many times the gap between the last step that held and the first that did not is halved."""
+
+
+def refine(held: float, gave_way: float, holds: Callable[[float], bool], rounds: int = REFINE_ROUNDS) -> list[float]:
+    """Bisect between an offered rate that ``held`` and one that ``gave_way``: each round runs the middle rate
+    (``holds``) and keeps the half where the change happens. Returns the rates tried, in order."""
+    tried = []
+    for _ in range(rounds):
+        middle = round((held + gave_way) / 2, 6)
+        if middle in (held, gave_way):
+            break
+        tried.append(middle)
+        if holds(middle):
+            held = middle
+        else:
+            gave_way = middle
+    return tried
+
+
 def verdict(steps: list[RateStep], p95_limits_ms: Mapping[str, float], failure_ratio: float,
             stopped_because: str) -> dict[str, Any]:
-    """The search's outcome: the knee, the capacity at SLO, the first step that broke the SLO, per-step figures."""
+    """The search's outcome: the knee, the capacity at SLO, the first step that broke the SLO, per-step figures
+    (ordered by offered rate: the refining steps run after the coarse ones)."""
+    steps = sorted(steps, key=lambda step: step.offered)
     following = [s for s in steps if s.follows]
     good = [s for s in following if not slo_breaches(s, p95_limits_ms, failure_ratio)]
     broke = next((s for s in steps if slo_breaches(s, p95_limits_ms, failure_ratio)), None)

@@ -30,6 +30,7 @@ from flowlb.errors import FlowlbError
 from flowlb.haproxy.layout import Layout
 from flowlb.haproxy.render import render
 from flowlb.lint.versions import VERSIONS
+from flowlb.load.options import CAPACITY_MAX_USERS, CAPACITY_STEP_SECONDS, CAPACITY_STEP_USERS
 from flowlb.spec import PROFILES, load_spec
 
 
@@ -172,9 +173,12 @@ def _load_command(commands: Any) -> None:
     load.add_argument("--failover-after", type=float, help="seconds of load before the failure (default: a third)")
     load.add_argument("--find-capacity", action="store_true",
                       help="step users up until the SLO breaks; report the capacity per path and the knee")
-    load.add_argument("--step-users", type=int, default=10, help="with --find-capacity: users added per step (10)")
-    load.add_argument("--step-seconds", type=int, default=10, help="with --find-capacity: seconds per step (10)")
-    load.add_argument("--max-users", type=int, default=200, help="with --find-capacity: where the search ends (200)")
+    load.add_argument("--step-users", type=int, default=CAPACITY_STEP_USERS,
+                      help=f"with --find-capacity: users added per step ({CAPACITY_STEP_USERS})")
+    load.add_argument("--step-seconds", type=int, default=CAPACITY_STEP_SECONDS,
+                      help=f"with --find-capacity: seconds per step ({CAPACITY_STEP_SECONDS})")
+    load.add_argument("--max-users", type=int, default=CAPACITY_MAX_USERS,
+                      help=f"with --find-capacity: where the search ends ({CAPACITY_MAX_USERS})")
     load.add_argument("--slo-p95-ms", default="",
                       help="p95 limits per path, e.g. https=200,stomp=100 (ms); --find-capacity's default: 200 on each")
     load.add_argument("--arrival-rate", type=float,

@@ -13,6 +13,12 @@ from typing import Any
 from urllib.parse import urlsplit
 
 SCENARIOS = ("api", "handshake", "stomp")
+
+CAPACITY_STEP_USERS = 10
+CAPACITY_STEP_SECONDS = 10
+CAPACITY_MAX_USERS = 200
+"""The capacity search's defaults, for Locust's ``--capacity-*``, ``flowlb load``'s ``--step-users``,
+``--step-seconds`` and ``--max-users``, and ``runner.CapacitySearch``: written once, here."""
 DEFAULT_MIX = "api=4,handshake=1,stomp=2"
 
 
@@ -42,12 +48,15 @@ def add_arguments(parser: Any) -> None:
     group.add_argument("--slo-failure-ratio", env_var="FLOWLB_SLO_FAILURE_RATIO", type=float, default=0.01,
                        help="highest tolerated share of failed requests (default 0.01); above it exit code 1")
     search = parser.add_argument_group("Capacity search", "loadtests/capacity.py steps users up until the SLO breaks")
-    search.add_argument("--capacity-step-users", env_var="FLOWLB_CAPACITY_STEP_USERS", type=int, default=10,
-                        help="users added at each step (default 10)")
-    search.add_argument("--capacity-step-seconds", env_var="FLOWLB_CAPACITY_STEP_SECONDS", type=int, default=10,
-                        help="seconds each step is measured, once its users are running (default 10)")
-    search.add_argument("--capacity-max-users", env_var="FLOWLB_CAPACITY_MAX_USERS", type=int, default=200,
-                        help="the search ends here if the SLO still holds (default 200)")
+    search.add_argument("--capacity-step-users", env_var="FLOWLB_CAPACITY_STEP_USERS", type=int,
+                        default=CAPACITY_STEP_USERS, help=f"users added at each step (default {CAPACITY_STEP_USERS})")
+    search.add_argument("--capacity-step-seconds", env_var="FLOWLB_CAPACITY_STEP_SECONDS", type=int,
+                        default=CAPACITY_STEP_SECONDS,
+                        help="seconds each step is measured, once its users are running "
+                             f"(default {CAPACITY_STEP_SECONDS})")
+    search.add_argument("--capacity-max-users", env_var="FLOWLB_CAPACITY_MAX_USERS", type=int,
+                        default=CAPACITY_MAX_USERS,
+                        help=f"the search ends here if the SLO still holds (default {CAPACITY_MAX_USERS})")
     search.add_argument("--capacity-file", env_var="FLOWLB_CAPACITY_FILE", default="",
                         help="JSON file for the steps and the verdict, rewritten after every step")
 

@@ -37,7 +37,7 @@ from flowlb.load import report as load_report
 from flowlb.load.arrivalresult import arrival_environment, fold_arrival
 from flowlb.load.baseline import fold_baseline
 from flowlb.load.credentials import REFUSAL_FILE_VARIABLE, LoadLogin
-from flowlb.load.options import parse_weights
+from flowlb.load.options import CAPACITY_MAX_USERS, CAPACITY_STEP_SECONDS, CAPACITY_STEP_USERS, parse_weights
 from flowlb.load.paths import PATHS
 from flowlb.load.results import LoadResult, failover_summary, read_history
 from flowlb.net import free_port, wait_until
@@ -94,9 +94,9 @@ class LoadPlan:
 class CapacitySearch:
     """``--find-capacity``: the steps of users and the SLO each step is judged by."""
 
-    step_users: int = 10
-    step_seconds: int = 10
-    max_users: int = 200
+    step_users: int = CAPACITY_STEP_USERS
+    step_seconds: int = CAPACITY_STEP_SECONDS
+    max_users: int = CAPACITY_MAX_USERS
     slo_p95_ms: str = ""
 
     def validate(self) -> None:

@@ -79,7 +79,7 @@ _CLUSTER_OPTIONS = (
             "survive silence where HAProxy's timers for it cannot be read (a live LB)", "FLOWLB_STOMP_IDLE_S", "45"),
     _Option("--long-request-seconds", "flowlb_long_request", "how long a Flow API call on 8000 and 8443 may take "
             "and still get its answer (the mock node answers after this long; at most 600; default: the policy's "
-            "long_request_s, 75)", "FLOWLB_LONG_REQUEST_S"),
+            f"long_request_s, {policy.LONG_REQUEST_S:g})", "FLOWLB_LONG_REQUEST_S"),
     _Option("--stomp-vhost", "flowlb_stomp_vhost", "CONNECT's host header on 61613 (default: the LB's address; a "
             "RabbitMQ behind the LB wants '/')", "FLOWLB_STOMP_VHOST"),
     _Option("--management-networks", "flowlb_management_networks", "CIDRs of your management networks, e.g. "

@@ -109,6 +109,25 @@ class _SSLForStomp(ModuleType):
         return getattr(ssl, name)
 
 
+class _NamedSSLForStomp(ModuleType):
+    """The ``ssl`` module as stomp.py sees it under gevent: gevent's own, but contexts apply :func:`verify_as`."""
+
+    def __init__(self, name: str) -> None:
+        super().__init__(name)
+        base: Any = ssl.SSLContext  # gevent's, once gevent has patched the ssl module
+
+        class _NamedContext(base):  # type: ignore[misc]
+            def wrap_socket(self, sock: Any, *args: Any, server_hostname: Any = None, **kwargs: Any) -> Any:
+                if isinstance(server_hostname, str):
+                    server_hostname = SERVER_NAMES.get(server_hostname, server_hostname)
+                return super().wrap_socket(sock, *args, server_hostname=server_hostname, **kwargs)
+
+        self.SSLContext = _NamedContext
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(ssl, name)
+
+
 def _gevent_patched() -> bool:
     """True inside Locust: gevent runs stomp.py's "threads" as greenlets, one at a time."""
     monkey = sys.modules.get("gevent.monkey")
@@ -123,7 +142,9 @@ def install() -> None:
     """
     import stomp.transport
 
-    if _gevent_patched():
+    if _gevent_patched():  # only the LB's name for SNI and verification (verify_as), on gevent's own SSL
+        if not isinstance(stomp.transport.ssl, _NamedSSLForStomp):
+            stomp.transport.ssl = _NamedSSLForStomp("ssl")
         return
     if not isinstance(stomp.transport.ssl, _SSLForStomp):
         stomp.transport.ssl = _SSLForStomp("ssl")

@@ -15,9 +15,25 @@ from locust import FastHttpUser
 from locust.env import Environment
 
 
-def _verifying_context(ca_file: str, cafile: str | None = None) -> gevent.ssl.SSLContext:
-    """An SSL context trusting ``ca_file`` only (geventhttpclient passes its own ``cafile``: ignored)."""
-    return gevent.ssl.create_default_context(cafile=ca_file or None)
+class _NamedContext(gevent.ssl.SSLContext):
+    """A client context that sends and verifies ``server_name`` (``--lb-name``) whatever host was dialled."""
+
+    server_name = ""
+
+    def wrap_socket(self, sock: Any, *args: Any, server_hostname: str | None = None, **kwargs: Any) -> Any:
+        return super().wrap_socket(sock, *args, server_hostname=self.server_name or server_hostname, **kwargs)
+
+
+def _verifying_context(ca_file: str, server_name: str = "", cafile: str | None = None) -> gevent.ssl.SSLContext:
+    """An SSL context trusting ``ca_file`` only (geventhttpclient passes its own ``cafile``: ignored), verifying
+    the certificate for ``server_name`` when given (an LB reached by its address)."""
+    context = _NamedContext(gevent.ssl.PROTOCOL_TLS_CLIENT)
+    if ca_file:
+        context.load_verify_locations(cafile=ca_file)
+    else:
+        context.load_default_certs()
+    context.server_name = server_name
+    return context
 
 
 class FlowHttpsUser(FastHttpUser):
@@ -29,7 +45,7 @@ class FlowHttpsUser(FastHttpUser):
         options: Any = environment.parsed_options
         self.insecure = bool(options.insecure)
         if not self.insecure:
-            self.ssl_context_factory = partial(_verifying_context, options.ca_file)
+            self.ssl_context_factory = partial(_verifying_context, options.ca_file, getattr(options, "lb_name", ""))
         self.message_size = int(options.message_size)
         super().__init__(environment)
 

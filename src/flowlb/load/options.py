@@ -27,6 +27,9 @@ def add_arguments(parser: Any) -> None:
     group = parser.add_argument_group("Flow load balancer", "flowlb's scenarios on 8443 (HTTPS) and 61613 (STOMP)")
     group.add_argument("--ca-file", env_var="FLOWLB_CA_FILE", default="",
                        help="CA that signed the LB certificate; verification is on unless --insecure")
+    group.add_argument("--lb-name", env_var="FLOWLB_LB_NAME", default="",
+                       help="the name the LB's certificate is for, sent as SNI and verified (default: the host "
+                            "dialled; give it when --host and --stomp-host are the LB's address)")
     group.add_argument("--insecure", env_var="FLOWLB_INSECURE", action="store_true", default=False,
                        help="do not verify the LB certificate (opt-out, for a staging LB with a private CA you lack)")
     group.add_argument("--flow-mix", env_var="FLOWLB_MIX", default=DEFAULT_MIX,
@@ -72,6 +75,7 @@ class StompTarget:
     verify: bool
     destination: str
     vhost: str = ""
+    server_name: str = ""  # --lb-name: what the certificate is verified against, when not the host dialled
 
 
 def parse_weights(text: str, names: tuple[str, ...], what: str) -> dict[str, float]:
@@ -113,6 +117,7 @@ def stomp_target(options: Any, host_url: str) -> StompTarget:
         verify=not options.insecure,
         destination=options.stomp_destination,
         vhost=options.stomp_vhost,
+        server_name=getattr(options, "lb_name", "") or "",
     )
 
 

@@ -191,6 +191,7 @@ def locust_environment(target: Target, mix: str = "", login: LoadLogin | None = 
         "FLOWLB_CA_FILE": str(target.ca_file),
         "FLOWLB_STOMP_HOST": target.endpoints.stomp.host,
         "FLOWLB_STOMP_PORT": str(target.endpoints.stomp.port),
+        "FLOWLB_LB_NAME": target.endpoints.server_name,  # the certificate's name, whatever address is dialled
         **(login or LoadLogin()).variables(target.kind),
     })
     if mix:

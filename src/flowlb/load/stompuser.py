@@ -76,6 +76,7 @@ class StompClient:
                 vhost=self.target.vhost or None,
                 login=self.login.user if self.login else None,
                 passcode=self.login.password if self.login else None,
+                server_name=self.target.server_name or None,
             )
             for destination in self.subscriptions:
                 self.session.subscribe(destination, subscription_id=destination)

@@ -34,7 +34,7 @@ from typing import Any
 from flowlb.checks import catalogue
 from flowlb.haproxy.config import HAProxyConfig, Line, Section
 from flowlb.lint.rules import RULES, Finding
-from flowlb.spec import LB_ROLES, ClusterSpec
+from flowlb.spec import LB_ROLES, TLS_ROLES, ClusterSpec
 
 FAILED = ("failed", "error")
 """Outcomes that count as a failure (an error is a check that could not finish: it failed too)."""
@@ -62,7 +62,6 @@ backend in different modes, say) joins by adding its function name here."""
 REFUSED = "FLOW000"
 
 _NODE_ROLES = {"web": ("https",), "server": ("server", "server_tls"), "stomp": ("stomp",)}
-_TLS_ROLES = ("https", "server_tls", "stomp")
 
 
 @dataclass(frozen=True)
@@ -415,7 +414,7 @@ def group_failures(results: Iterable[CheckOutcome], spec: ClusterSpec | None = N
 
 
 def _port_hint(role: str, port: str, share: float) -> str:
-    tls = " (`ssl crt` on a TLS port)" if role in _TLS_ROLES else ""
+    tls = " (`ssl crt` on a TLS port)" if role in TLS_ROLES else ""
     return (f"{share:.0%} of the checks that used the {role} port{port} failed: look first at what listens "
             f"there: its bind{tls}, the frontend's mode, and the backend it sends to")
 

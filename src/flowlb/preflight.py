@@ -21,6 +21,7 @@ from pathlib import Path
 
 from flowlb.errors import FlowlbError
 from flowlb.net import Endpoint
+from flowlb.spec import TLS_ROLES, LBPorts
 from flowlb.stompclient import StompError, StompSession, open_session
 from flowlb.targets.base import Endpoints
 from flowlb.tls import handshake
@@ -30,11 +31,9 @@ SESSION = "session"
 LAYERS = (TLS, SESSION)
 """What a check can need of a port: a completed TLS handshake, or (61613) a STOMP session over it."""
 
-TLS_ROLES = ("https", "server_tls", "stomp")
 HANDSHAKE_WITHIN_S = 5.0  # as long as a TLS check waits for one handshake
 STOMP_WITHIN_S = 10.0  # as long as a check waits for CONNECTED (StompSession's timeout)
 
-PORT_NAMES = {"https": "443", "server_tls": "8443", "stomp": "61613"}
 
 
 @dataclass(frozen=True)
@@ -48,7 +47,8 @@ class RoleState:
     session: str = ""
 
     def why(self, layer: str) -> str:
-        where = f"the LB's {PORT_NAMES.get(self.role, self.role)} port ({self.role}, reached at port {self.port})"
+        usual = LBPorts().by_role().get(self.role, self.role)  # the port an operator knows it by
+        where = f"the LB's {usual} port ({self.role}, reached at port {self.port})"
         if self.tls:
             return f"{where} completed no TLS handshake at the start of the run: {self.tls}"
         if layer == SESSION and self.session:

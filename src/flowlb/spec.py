@@ -23,6 +23,8 @@ from flowlb.inputs import read_input
 PROFILES = ("kb", "hardened")
 LB_ROLES = ("http", "https", "server", "server_tls", "stomp")
 NODE_ROLES = ("web", "server", "stomp")
+TLS_ROLES = ("https", "server_tls", "stomp")
+"""The LB roles whose port ends TLS."""
 _HOSTNAME = re.compile(
     r"^(?=.{1,253}$)[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$"
 )

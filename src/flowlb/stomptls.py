@@ -83,6 +83,11 @@ stomp.py verifies the LB's certificate against the host it dials; a live LB reac
 HTTP checks verify against. :func:`verify_as` makes stomp.py's sessions to that host do the same."""
 
 
+def _named(server_hostname: Any) -> Any:
+    """The name a session to ``server_hostname`` verifies against (:func:`verify_as`), else that host."""
+    return SERVER_NAMES.get(server_hostname, server_hostname) if isinstance(server_hostname, str) else server_hostname
+
+
 def verify_as(host: str, server_name: str) -> None:
     """STOMP sessions dialled to ``host`` send ``server_name`` as SNI and verify the certificate for it."""
     if server_name and server_name != host:
@@ -95,9 +100,8 @@ class _SerializedContext(ssl.SSLContext):
     def wrap_socket(self, sock: socket.socket, server_side: bool = False, do_handshake_on_connect: bool = True,
                     suppress_ragged_eofs: bool = True, server_hostname: str | bytes | None = None,
                     session: ssl.SSLSession | None = None) -> ssl.SSLSocket:
-        named = SERVER_NAMES.get(server_hostname, server_hostname) if isinstance(server_hostname, str) else \
-            server_hostname
-        return super().wrap_socket(sock, server_side, do_handshake_on_connect, suppress_ragged_eofs, named, session)
+        return super().wrap_socket(sock, server_side, do_handshake_on_connect, suppress_ragged_eofs,
+                                   _named(server_hostname), session)
 
 
 class _SSLForStomp(ModuleType):
@@ -118,9 +122,7 @@ class _NamedSSLForStomp(ModuleType):
 
         class _NamedContext(base):  # type: ignore[misc]
             def wrap_socket(self, sock: Any, *args: Any, server_hostname: Any = None, **kwargs: Any) -> Any:
-                if isinstance(server_hostname, str):
-                    server_hostname = SERVER_NAMES.get(server_hostname, server_hostname)
-                return super().wrap_socket(sock, *args, server_hostname=server_hostname, **kwargs)
+                return super().wrap_socket(sock, *args, server_hostname=_named(server_hostname), **kwargs)
 
         self.SSLContext = _NamedContext
 

@@ -16,11 +16,10 @@ from flowlb.haproxy.runtime import RuntimeAPI
 from flowlb.interrupts import within
 from flowlb.lbclient import lb_pool
 from flowlb.plugin.fixtures import ON_HARNESS
-from flowlb.spec import ClusterSpec
+from flowlb.spec import TLS_ROLES, ClusterSpec
 from flowlb.stompclient import StompError, StompSession, open_session
 from flowlb.targets.base import Target
 
-TLS_ROLES = ("https", "server_tls", "stomp")
 CLOSE_WITHIN_S = 10.0  # a check's HTTP pools close within this, even when an interrupt left a pool's lock held
 
 

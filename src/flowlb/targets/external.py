@@ -28,7 +28,7 @@ from flowlb.haproxy.runtime import RuntimeAPI, StatsPage
 from flowlb.haproxy.version import HAProxyBuild, from_show_info
 from flowlb.net import Endpoint
 from flowlb.processgroup import stop_group
-from flowlb.spec import LB_ROLES, ClusterSpec
+from flowlb.spec import LB_ROLES, TLS_ROLES, ClusterSpec
 from flowlb.targets.base import Endpoints
 
 ROLE_NAMES = {role.replace("_", "-"): role for role in LB_ROLES}
@@ -64,7 +64,6 @@ def dead_ports(host: str, ports: dict[str, int], timeout: float = REACH_TIMEOUT_
     return {role: why for role, why in outcomes.items() if why}
 
 
-TLS_ROLES = ("https", "server_tls", "stomp")
 PLAIN_PROBE = b"HEAD / HTTP/1.0\r\n\r\n"
 STOMP_PROBE = b"CONNECT\naccept-version:1.2\nhost:flowlb-probe\n\n\x00"
 

@@ -13,16 +13,11 @@ import pytest
 
 from flowlb.checks.exposure import accepting, is_private, serves_stats
 from flowlb.haproxy.remap import ExtraListener
-from flowlb.tls import CertificateFiles, make_certificates
+from flowlb.tls import CertificateFiles
 from tests.checks.servers import http_server, refusing_port
 
 STATS = b"<html><title>Statistics Report for HAProxy on lb</title></html>"
 STUB_STATUS = b"Active connections: 1\nserver accepts handled requests\n 1 1 1\nReading: 0 Writing: 1 Waiting: 0\n"
-
-
-@pytest.fixture(scope="module")
-def certificates(tmp_path_factory: pytest.TempPathFactory) -> CertificateFiles:
-    return make_certificates(tmp_path_factory.mktemp("tls"), ["lb.test"])
 
 
 def test_only_ports_that_accept_are_open() -> None:

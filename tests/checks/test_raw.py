@@ -9,19 +9,12 @@ completes TLS handshakes.
 
 from __future__ import annotations
 
-import pytest
-
 from flowlb.checks.raw import RawReply, completes_tls_handshake, exchange, lb_refused, plaintext_refusal
-from flowlb.tls import CertificateFiles, make_certificates
+from flowlb.tls import CertificateFiles
 from tests.checks.servers import http_server, raw_server
 
 REQUEST = b"GET / HTTP/1.1\r\nHost: lb\r\n\r\n"
 LB_400 = b"HTTP/1.1 400 Bad request\r\nContent-Length: 11\r\ncontent-type: text/plain\r\n\r\nBad request"
-
-
-@pytest.fixture(scope="module")
-def certificates(tmp_path_factory: pytest.TempPathFactory) -> CertificateFiles:
-    return make_certificates(tmp_path_factory.mktemp("tls"), ["lb.test"])
 
 
 def test_status_and_headers_are_read_from_the_first_response_only() -> None:

@@ -119,3 +119,47 @@ def test_refined_steps_are_judged_in_rate_order() -> None:
     outcome = ratesteps.verdict(steps, LIMITS, 0.01, "plateau")
     assert outcome["knee"]["offered"] == 600
     assert [s["offered"] for s in outcome["steps"]] == [400, 600, 700, 800]
+
+
+class Draining:
+    """A runtime API whose backends hold ``left[0]``, then ``left[1]``... sessions, one answer per ``show stat``."""
+
+    def __init__(self, *left: int) -> None:
+        self.left = list(left)
+        self.asked = 0
+
+    def command(self, text: str) -> str:
+        assert text == "show stat"
+        held = self.left[min(self.asked, len(self.left) - 1)]
+        self.asked += 1
+        return (f"# pxname,svname,qcur,scur\nflow,node1,0,{held}\nflow,BACKEND,{held // 2},{held - held // 2}\n"
+                f"fe,FRONTEND,,{held}\n")
+
+
+def test_a_step_waits_until_the_last_steps_sessions_have_drained_from_the_backends() -> None:
+    """A broken step leaves sessions queued on the servers; the next waits on show stat until none is left
+    (queued ones count, the frontend's do not). Fails when it starts at once or counts the wrong rows."""
+    runtime = Draining(40, 3, 1, 0)
+    slept: list[float] = []
+    now = [0.0]
+
+    def sleep(seconds: float) -> None:
+        slept.append(seconds)
+        now[0] += seconds
+
+    assert haproxysteps.settle(runtime, 30.0, lambda: now[0], sleep) == 0
+    assert runtime.asked == 4 and len(slept) == 3
+
+
+def test_a_step_waits_no_longer_than_its_bound_and_says_what_is_left() -> None:
+    now = [0.0]
+    left = haproxysteps.settle(Draining(9), 1.0, lambda: now[0], lambda s: now.__setitem__(0, now[0] + s))
+    assert left == 9 and now[0] >= 1.0
+
+
+def test_without_a_runtime_api_a_step_starts_at_once() -> None:
+    class Broken:
+        def command(self, text: str) -> str:
+            raise OSError("gone")
+
+    assert haproxysteps.settle(Broken(), 30.0) == 0

@@ -5,12 +5,21 @@ backend rows: the highest queue (``qmax``), retries (``wretr``), redispatches (`
 answers (``hrsp_5xx``) and connection errors (``econ``); from ``show info``: the session, connection
 and TLS handshake rates of the last second (``SessRate``, ``ConnRate``, ``SslRate``), sampled every second
 while the step runs, their highest kept.
+
+Before each step the LB must be quiet: a step that broke leaves requests queued and sessions open on the
+servers for a while, and a step measured on top of them breaks too (:func:`settle` waits until ``show
+stat`` shows none, bounded).
 """
 
 from __future__ import annotations
 
 import csv
+import time
+from collections.abc import Callable
 from typing import Any
+
+SETTLE_S = 30.0  # the longest a step waits for the LB to drain the last one's sessions
+SETTLE_POLL_S = 0.2
 
 STAT_SUMS = {"retries": "wretr", "redispatches": "wredis", "http_5xx": "hrsp_5xx", "connect_errors": "econ"}
 INFO_RATES = {"sess_rate": "SessRate", "conn_rate": "ConnRate", "ssl_rate": "SslRate"}
@@ -57,3 +66,25 @@ def read(runtime: Any) -> dict[str, float]:
         return {**parse_stat(runtime.command("show stat")), **parse_info(runtime.command("show info"))}
     except Exception:  # noqa: BLE001 - counters are extra evidence; a step is judged without them
         return {}
+
+
+def in_flight(text: str) -> int:
+    """Sessions the backends still hold or queue (``scur`` + ``qcur`` of ``show stat``'s backend rows)."""
+    rows = [r for r in csv.DictReader(text.lstrip("# ").splitlines()) if r.get("svname") == "BACKEND"]
+    return sum(int(r.get("scur") or 0) + int(r.get("qcur") or 0) for r in rows)
+
+
+def settle(runtime: Any, timeout: float = SETTLE_S, clock: Callable[[], float] = time.monotonic,
+           sleep: Callable[[float], Any] = time.sleep) -> int:
+    """Wait until the backends hold and queue no session (the last step's drained), at most ``timeout`` seconds.
+    Returns the sessions still there: 0 when the LB settled (or its runtime API does not answer: no evidence to
+    wait on)."""
+    deadline = clock() + timeout
+    while True:
+        try:
+            left = in_flight(runtime.command("show stat"))
+        except Exception:  # noqa: BLE001 - without the runtime API a step starts at once
+            return 0
+        if left == 0 or clock() >= deadline:
+            return left
+        sleep(SETTLE_POLL_S)

@@ -2,9 +2,10 @@
 stops following it (a plateau), one open-model Locust run per step on the same cluster.
 
 Each step runs ``--step-seconds`` (plus a 2 s warm-up left out) at its rate, in ``step-NN/`` of the run
-directory with its own ``arrival.json`` and ``.hgrm`` files; HAProxy's counters are zeroed before it and
-read after it (:mod:`flowlb.load.haproxysteps`). The steps are judged by :mod:`flowlb.load.ratesteps`;
-``summary.json`` gets ``rate_capacity``. Exit code 0 when a capacity at SLO was found, else 1.
+directory with its own ``arrival.json`` and ``.hgrm`` files. It starts once the last step's sessions have
+drained from the LB; HAProxy's counters are zeroed before it and read after it (:mod:`flowlb.load.haproxysteps`).
+The steps are judged by :mod:`flowlb.load.ratesteps`; ``summary.json`` gets ``rate_capacity``. Exit code 0
+when a capacity at SLO was found, else 1.
 """
 
 from __future__ import annotations
@@ -57,6 +58,10 @@ def _step(plan: Any, target: Target, rate: float, step_dir: Path, runtime: Any,
     environment = {**locust_environment(target, plan.mix), **arrival_environment(rate, seconds, step_dir),
                    "FLOWLB_ARRIVAL_WARMUP": str(WARMUP_S)}
     if runtime is not None:
+        left = haproxysteps.settle(runtime)
+        if left:
+            print(f"flowlb: {left} sessions of the last step were still on the LB's servers after "
+                  f"{haproxysteps.SETTLE_S:g} s; the step at {rate:g} req/s starts on top of them", flush=True)
         haproxysteps.start(runtime)
     command = [*locust_command(step_plan, target, step_dir / "locust"), "--loglevel", "WARNING"]
     process = subprocess.Popen(command, env=environment, start_new_session=True)

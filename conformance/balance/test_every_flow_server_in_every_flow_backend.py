@@ -1,15 +1,4 @@
-"""Balancing: every Flow server that serves one Flow port is in every Flow backend (8000/8443 and STOMP).
-
-The cluster's Flow nodes are the union over the Flow backends, not each backend's own list: the
-spread checks balance over the servers a backend has, so a node forgotten in the 8000/8443 backend
-but present in STOMP (config drift after adding a node) passes them while it takes no API call.
-From HAProxy's own word (``show stat``, ``show servers state``): a Flow backend is one with a server
-on the Flow server or STOMP node port, a node is the host a server reaches. Fails naming the backend,
-its line, the missing node and the line of a backend that has it. Not required everywhere: a node
-that is only a ``backup`` (a standby kept for some ports), or only in maintenance (``disabled`` or
-drained: taken out on purpose), and a web-only server (the UI tier is no Flow backend). A node that
-a backend has as ``backup`` or in maintenance is not missing from it.
-"""
+"""Check `balance/every_flow_server_in_every_flow_backend`: its text is its entry in flowlb/checks/catalogue.toml."""
 
 from __future__ import annotations
 

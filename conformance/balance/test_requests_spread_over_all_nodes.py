@@ -1,13 +1,4 @@
-"""Balancing: requests on 443, 8000 and 8443 spread over every healthy node.
-
-Measured twice: from the node that answered each request, and from HAProxy's own per-server
-counters (``stot`` in ``show stat``), which must agree with the nodes. Tolerance: with N requests
-and k nodes, every node gets between half and one and a half times its fair share N/k. Fails
-with `balance source` (all of this client's requests go to one node), `weight 0`, or a server in
-`disabled` state. The nodes are the backend's primary servers, as the config names them; backups
-take no share, and one server has nothing to balance. A node left out of the backend altogether is
-`balance/every_flow_server_in_every_flow_backend`'s.
-"""
+"""Check `balance/requests_spread_over_all_nodes`: its text is its entry in flowlb/checks/catalogue.toml."""
 
 from __future__ import annotations
 

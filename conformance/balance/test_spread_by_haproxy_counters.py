@@ -1,11 +1,4 @@
-"""Balancing, by HAProxy's own counters: requests on 443, 8000 and 8443 spread over every UP server.
-
-The node-side balance check needs nodes that say who answered; this one reads only HAProxy's
-per-server session totals, so it also runs against a live LB in front of real Flow servers (with
-``--runtime-api`` or ``--stats-url``). Fails when a primary server UP in the backend behind the port
-gets less than half or more than twice its even share of a bounded burst of requests. Backup servers
-take no share while a primary is UP; a backend with one primary server has nothing to balance (skip).
-"""
+"""Check `balance/spread_by_haproxy_counters`: its text is its entry in flowlb/checks/catalogue.toml."""
 
 from __future__ import annotations
 

@@ -1,21 +1,4 @@
-"""Web sessions on 443: a browser stays on its web node, new browsers spread, a dead node's browsers move on.
-
-CloudBees' own deployment puts cookie affinity in front of the web tier ("any ingress that supports
-sticky sessions will suffice"): a user's UI session lives on the web node that started it. Policy:
-the policy file's ``web_affinity``, else the spec's ``lb.web_affinity``; with ``"cookie"`` (the
-default) a browser, that is a cookie jar that sends back what the LB set, must be answered by one
-node for all its requests, while new browsers
-(no cookie yet) reach more than one node. When a browser's node dies, its next requests must all
-succeed on a healthy node, where it then stays. Fails without cookie persistence (every request is
-balanced anew), with `balance source` (every browser of one address on one node), and when the LB
-sends a dead node's browsers an error (no `option redispatch` / `retry-on`, or `option persist`).
-
-On a live LB in front of real Flow servers (no node names itself), a browser staying is judged from
-HAProxy's counters, with ``--runtime-api`` or ``--stats-url``: the backend whose session totals grew by
-every new browser's first request is the web backend, more than one of its servers must have taken new
-browsers, and for each browser one server must have grown by all its requests. Other clients' traffic
-only adds to the counts: no server growing that much is a split session for sure; several is inconclusive.
-"""
+"""Check `balance/web_sessions_stick`: its text is its entry in flowlb/checks/catalogue.toml."""
 
 from __future__ import annotations
 

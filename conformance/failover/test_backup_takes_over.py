@@ -1,12 +1,4 @@
-"""Failover to a backup: a `backup` server gets no request while a primary is UP, and takes them all when none is.
-
-Operators keep a standby Flow server as `backup` in the server backend. While any primary server
-is UP, the backup must get nothing (a share would mean it is not a backup); when every primary is out
-(put in maintenance through the runtime API, as for patching), requests on 8443 must all succeed on
-the backup. The primaries are always put back and awaited UP. Skips when the backend behind 8443 has
-no backup server. Fails when the backup takes requests while primaries serve, or when requests fail
-or go nowhere once the primaries are out (a backup whose check fails, `disabled`, or on a wrong port).
-"""
+"""Check `failover/backup_takes_over`: its text is its entry in flowlb/checks/catalogue.toml."""
 
 from __future__ import annotations
 

@@ -1,11 +1,4 @@
-"""Failover without killing anything: a server put in maintenance gets no request, the others take them all.
-
-The operator's own way to take a Flow node out (patching, restarts) is `set server <backend>/<server>
-state maint`. Requests on 8443 must then all succeed on the other servers and none reach the drained
-one. The server is always put back (`state ready`) and the check waits until HAProxy has it UP again,
-even when the check fails or is interrupted. On a live LB this needs ``--destructive`` and the
-runtime API; it never kills or stops a node.
-"""
+"""Check `failover/drained_server_gets_no_traffic`: its text is its entry in flowlb/checks/catalogue.toml."""
 
 from __future__ import annotations
 

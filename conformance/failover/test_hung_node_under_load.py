@@ -1,13 +1,4 @@
-"""Failover under load: a Flow node freezes (SIGSTOP / `docker pause`) while clients stream on 8443.
-
-A frozen node still holds its TCP connections but never answers. Requests already sent to it wait
-for `timeout server` (or are retried on `response-timeout`). The check streams GETs (4 workers, 2 s
-client read timeout, at most 30 s), freezes one node, and waits for HAProxy to mark it DOWN (limit:
-``(inter + timeout check) x fall``, at most 30 s by policy, plus one interval and 1 s, as each check
-waits out its timeout). It reports detection time and failed requests. After detection plus one
-client timeout, every request must succeed. Fails when HAProxy never takes the node out (TCP-only
-checks: the kernel still accepts) or keeps routing to it.
-"""
+"""Check `failover/hung_node_under_load`: its text is its entry in flowlb/checks/catalogue.toml."""
 
 from __future__ import annotations
 

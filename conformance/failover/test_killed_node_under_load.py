@@ -1,15 +1,4 @@
-"""Failover under load: a Flow node is killed while clients stream requests on 8443.
-
-A bounded stream of idempotent GETs runs on keep-alive connections (4 workers, at most 20,000
-requests or 30 s). Slow requests (2 s at the node) are then started on every primary server, so the
-node that dies has requests in flight (that node is one HAProxy counts such a request on). One node
-is killed (SIGKILL or `docker kill`), the check waits for HAProxy to mark it DOWN, then runs on
-until the in-flight requests are answered. The policy: no idempotent request is lost when a node
-dies. Fails, each with its own message, when a request sent after the kill fails (no `retries` with
-`option redispatch`: the article), when a request in flight on the node when it died is lost (no
-`retry-on ... empty-response`, lint FLOW033), or when detection is slower than ``inter x fall`` plus
-one interval and 1 s.
-"""
+"""Check `failover/killed_node_under_load`: its text is its entry in flowlb/checks/catalogue.toml."""
 
 from __future__ import annotations
 

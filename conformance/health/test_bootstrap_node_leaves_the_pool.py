@@ -1,11 +1,4 @@
-"""Health checks: a Flow server in bootstrap mode (health 503) leaves the pool in time and comes back.
-
-HAProxy must mark the server DOWN within ``inter x fall`` (plus one interval for the phase of the
-check timer and 1 s of tolerance). While it is down, no request on 8000 or 8443 may reach it. Once
-healthy again it must be UP within ``inter x rise`` (same tolerance). Times come from the spec's
-``[health]``; ``rise``/``fall`` are read from HAProxy itself. Fails with a TCP-only check, an
-expectation that accepts 503, or checks too slow for the stated timing.
-"""
+"""Check `health/bootstrap_node_leaves_the_pool`: its text is its entry in flowlb/checks/catalogue.toml."""
 
 from __future__ import annotations
 

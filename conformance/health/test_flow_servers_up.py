@@ -1,9 +1,4 @@
-"""Health: HAProxy sees every Flow server UP in every backend (its own word, from the runtime API or stats).
-
-Before a change window the first question is whether the LB can reach every node at all. A server
-DOWN or in MAINT here means a node that is off, unreachable from the LB, failing its health URL
-(bootstrap mode), or drained and forgotten. Fails naming each such server with HAProxy's check status.
-"""
+"""Check `health/flow_servers_up`: its text is its entry in flowlb/checks/catalogue.toml."""
 
 from __future__ import annotations
 

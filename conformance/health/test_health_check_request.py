@@ -1,16 +1,4 @@
-"""Health checks: HAProxy checks each Flow server with `GET /commanderRequest/health`, an HTTP check.
-
-Flow answers that URL with 503 in bootstrap mode (no cluster membership), while its port still
-accepts TCP connections. A bare TCP check (the article's default `check`) or a check of another URL
-never sees it. Evidence from both sides: HAProxy reports a layer-7 check result (``L7OK``) for every
-server behind 8000/8443, and while no client sends anything, every request a node's server port
-receives is exactly that check. Fails with a TCP-only check, `option httpchk GET /`, `HEAD`, or
-another path.
-
-On a live LB (no node control) only HAProxy's side is there: the backend that takes requests on 8000
-(from its session totals) must report an HTTP check result for every server, else the check fails; the
-request itself is seen only at the node, so with HTTP checks it then skips, saying where it runs whole.
-"""
+"""Check `health/health_check_request`: its text is its entry in flowlb/checks/catalogue.toml."""
 
 from __future__ import annotations
 

@@ -1,11 +1,4 @@
-"""Health checks: a Flow server whose health URL hangs (accepts, never answers) is taken out.
-
-A server stuck in a long GC pause or a deadlock accepts connections but never answers. The check
-must time out and count as failed. Limit: ``fall`` checks, each lasting at most one interval plus
-its own timeout (``(inter + timeout check) x fall``, at most 30 s by policy), plus one interval and
-1 s. No request may reach the server once it is DOWN. Fails with a TCP-only check (the port still
-accepts) or a `timeout check` longer than the interval allows.
-"""
+"""Check `health/hung_health_url_is_taken_out`: its text is its entry in flowlb/checks/catalogue.toml."""
 
 from __future__ import annotations
 

@@ -1,11 +1,4 @@
-"""Loads: HAProxy accepts the configuration and starts with it, before anything is asked of it.
-
-"Loads" is reported apart from "behaves": a config HAProxy refuses fails here with HAProxy's own
-reason and the offending line, and every other check is skipped. The article's config as printed
-fails here: `!{ssl_fc}` needs spaces, `!{ ssl_fc }` (docs/findings.md, article 1). HAProxy's
-warnings about the config (`haproxy -c -dW`: what zero-warning mode would refuse, and what differs
-between versions) are listed as a figure; `--strict-warnings` makes them fail this check.
-"""
+"""Check `loads/config_loads`: its text is its entry in flowlb/checks/catalogue.toml."""
 
 from __future__ import annotations
 

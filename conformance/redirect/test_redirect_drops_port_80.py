@@ -1,9 +1,4 @@
-"""Redirect (80): the Location does not carry port 80 into https (docs/findings.md, article 7).
-
-A client that sends ``Host: flow-lb:80`` (many tools do) must be sent to ``https://flow-lb/``, not to
-``https://flow-lb:80/``, where nothing speaks TLS. The article's ``redirect scheme https`` keeps the
-Host header's port, so it fails here; so does any redirect that copies Host verbatim.
-"""
+"""Check `redirect/redirect_drops_port_80`: its text is its entry in flowlb/checks/catalogue.toml."""
 
 from __future__ import annotations
 

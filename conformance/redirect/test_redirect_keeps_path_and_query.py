@@ -1,8 +1,4 @@
-"""Redirect (80): the https Location keeps the path and the query string.
-
-A bookmarked ``http://flow-lb/commander/link/jobDetails/jobs/42?s=Jobs`` must open the same page over
-https. Fails when the redirect drops the path or the query (e.g. a fixed ``location https://host/``).
-"""
+"""Check `redirect/redirect_keeps_path_and_query`: its text is its entry in flowlb/checks/catalogue.toml."""
 
 from __future__ import annotations
 

@@ -1,9 +1,4 @@
-"""Redirect (80): plain HTTP is sent to https on the same host, with a redirect code, for every method.
-
-Guards the first thing a browser does: ``http://flow-lb/`` must land on ``https://flow-lb/``. Fails
-when port 80 serves content instead of redirecting, when the Location is not https or names another
-host, when the code is not a redirect (301, 302, 307, 308), or when HEAD or POST are not redirected.
-"""
+"""Check `redirect/redirect_to_https`: its text is its entry in flowlb/checks/catalogue.toml."""
 
 from __future__ import annotations
 

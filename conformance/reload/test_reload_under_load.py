@@ -1,20 +1,4 @@
-"""Reload under load: a change-window reload loses no request, keeps STOMP sessions and server states.
-
-Operators change the LB by reloading HAProxy the way its service does (master-worker mode, the
-master CLI's `reload`, which SIGUSR2 also triggers; on a live LB, `--reload-command` runs your own
-procedure). While GETs stream on 8443 and STOMP sessions are open, one Flow server is drained into
-maintenance through the runtime API and, on a test cluster, another is DOWN (its health URL
-answers 503, bootstrap mode); the server state is dumped where the config reloads it from
-(`server-state-file`), a header is added to the config, and HAProxy is reloaded. Then: no
-idempotent request fails (each is sent once more when its keep-alive connection closes under it,
-as HTTP clients do); neither server gets a request from the new worker (a reload without kept
-state brings every server back UP, and a node in bootstrap mode gets traffic until it is detected
-again); the new config answers; and the STOMP sessions still carry messages
-``policy.current().reload_observe_s`` later (old workers keep them up to `hard-stop-after`, which the policy
-wants at least ``reload_sessions_min_s``). Everything is put back. Fails with
-`hard-stop-after 1s` or without `load-server-state-from-file`. On a live LB it needs
-`--destructive`, `--runtime-api` and `--master-cli` or `--reload-command`.
-"""
+"""Check `reload/reload_under_load`: its text is its entry in flowlb/checks/catalogue.toml."""
 
 from __future__ import annotations
 

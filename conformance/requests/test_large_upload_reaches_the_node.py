@@ -1,11 +1,4 @@
-"""Large uploads: a 256 MiB request body on 8443 reaches the node byte for byte.
-
-Flow takes artifacts and plugin uploads through its API (CloudBees' own ingress allows request
-bodies up to 10 GB). A 256 MiB body is streamed to the LB's 8443 (never held in memory); the node
-digests it as it arrives and reports its size and sha256, which must be what was sent. Fails with
-a deny on the body size (413, or any other refusal), a body cut short or altered on the way, or a
-`timeout` that ends the transfer.
-"""
+"""Check `requests/large_upload_reaches_the_node`: its text is its entry in flowlb/checks/catalogue.toml."""
 
 from __future__ import annotations
 

@@ -1,16 +1,4 @@
-"""Routing: 443 reaches the nodes' web servers (port 80); 8000 and 8443 reach the Flow server port.
-
-"A 200" is not enough: the web server and the Flow server answer different APIs, so a frontend
-wired to the wrong backend breaks the UI or every client. Each mock node says which of its ports
-answered. Fails when any request on a port lands on the wrong node port.
-
-On a live LB in front of real Flow servers (which do not say so), HAProxy's counters decide, with
-``--runtime-api`` or ``--stats-url``: a burst of requests goes through the port, and the backend whose
-session totals grew by the whole burst must have its servers on the spec's node port for that role
-(``node_ports``). Other clients' traffic can only add to those totals; when it makes backends of both
-kinds grow by a whole burst, the check skips as inconclusive. Where HAProxy gives no server addresses
-(a stats page without ``stats show-legends``), 443 must not share its backend with 8000 or 8443.
-"""
+"""Check `routing/ports_reach_the_right_backend`: its text is its entry in flowlb/checks/catalogue.toml."""
 
 from __future__ import annotations
 

@@ -1,15 +1,4 @@
-"""Exposure: the LB answers on none of Flow's internal ports, and its usual stats ports are private.
-
-Flow servers talk among themselves on ZooKeeper (2181, 2888, 3888), with agents (7800), the
-repository (8200) and analytics (9200, 9500). An LB that answers on one of them lets clients reach
-what only the cluster's machines should. The usual stats ports (1936, 8404, 9000, 9101) may answer
-only behind a password. The LB's address is connect-scanned on those ports, every port at once,
-each bounded by the policy's ``scan_timeout_s``: the live LB's address (``--target external``, nothing is
-changed), the HAProxy container's own address, or on the local target the config's binds on those
-ports. A bind the config puts on loopback or on a ``--management-networks`` address is not counted.
-Fails when an internal port accepts a connection, or a stats port serves HAProxy's stats page, CSV
-or metrics without credentials.
-"""
+"""Check `security/internal_ports_not_exposed`: its text is its entry in flowlb/checks/catalogue.toml."""
 
 from __future__ import annotations
 

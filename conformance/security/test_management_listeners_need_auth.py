@@ -1,13 +1,4 @@
-"""Security: a stats listener or exporter outside the five Flow ports is private or asks for a password.
-
-Operators add `listen stats` on :1936 or :8404, or a Prometheus exporter, next to the Flow ports.
-On an address clients reach, with no `stats auth` (or `http-request auth`), it shows anyone the
-servers, their addresses, states and traffic, and with `stats admin` lets them take Flow servers
-out. Each such bind of the config under test is mapped to a loopback port and asked for the stats
-page (its own `stats uri` and the usual ones), the CSV and the metrics. A bind to loopback, or to
-an address in `--management-networks`, passes without a probe. Fails when a listener on any other
-address answers with the stats page, its CSV or HAProxy's metrics without credentials.
-"""
+"""Check `security/management_listeners_need_auth`: its text is its entry in flowlb/checks/catalogue.toml."""
 
 from __future__ import annotations
 

@@ -1,11 +1,4 @@
-"""Security: a request with an oversized header gets a 4xx from the LB, not a 5xx, a hang or the node.
-
-A 40 KiB header is far above anything a Flow client sends. The policy (`flowlb.policy`, and lint's
-FLOW025) lets an operator raise `tune.bufsize` to 32 KiB, not more; HAProxy refuses any header that
-does not fit its buffer. So the LB must refuse this one itself, quickly, with a 4xx. Fails when the
-request reaches a node (the buffer is larger than the policy allows: header floods reach the servers),
-or the LB answers 5xx or not at all within 5 s.
-"""
+"""Check `security/oversized_header_rejected`: its text is its entry in flowlb/checks/catalogue.toml."""
 
 from __future__ import annotations
 

@@ -1,16 +1,4 @@
-"""Security: requests with ambiguous framing (Content-Length vs Transfer-Encoding) cannot desync the LB.
-
-Request smuggling needs the LB and the server to disagree on where a request ends. The LB must
-refuse two Content-Length headers that differ, a Transfer-Encoding it does not fully
-understand (`xchunked`, `chunked, identity`), and either header with whitespace before its colon
-(`Transfer-Encoding : chunked`, which lenient servers still honour). It must never forward a request that carries both
-Content-Length and Transfer-Encoding: reject it, or keep only Transfer-Encoding (RFC 9112 §6.1).
-Refusing means what the RFCs allow: a 4xx; for a transfer coding the LB does not implement, also 501
-Not Implemented (RFC 9112 §6.1, nginx's answer); or closing the connection without an answer (HAProxy
-3.2 does that for two Content-Lengths). The request never reaches a node either way. Fails when such a
-request reaches a Flow node, e.g. with HAProxy's `option accept-invalid-http-request`, or the LB
-answers it otherwise (a 2xx, a 3xx, a 501 to anything but an unknown coding) or not at all.
-"""
+"""Check `security/request_smuggling_rejected`: its text is its entry in flowlb/checks/catalogue.toml."""
 
 from __future__ import annotations
 

@@ -1,12 +1,4 @@
-"""Security: the LB's stats or status page (HAProxy's stats, nginx's stub_status) is not public.
-
-The article puts `stats enable` in the web and server backends. That publishes HAProxy's stats page
-(server names, addresses, states, and in admin mode the power to disable servers) at
-`/haproxy?stats` on 443, 8000 and 8443, with no password (docs/findings.md, article 2); nginx's
-`stub_status` in a public server block shows its connection counts the same way. Fails when any
-usual status URI, or one the config sets with `stats uri`, on any public HTTP port answers with an
-LB's status page without credentials.
-"""
+"""Check `security/stats_page_not_public`: its text is its entry in flowlb/checks/catalogue.toml."""
 
 from __future__ import annotations
 

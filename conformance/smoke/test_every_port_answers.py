@@ -1,10 +1,4 @@
-"""Smoke: each of the LB's five ports is wired to the right place.
-
-One request per port, proving the cluster is up before the real checks run: 80 answers with a
-redirect to https, 443 reaches a node's web port, 8000 and 8443 reach a node's Flow server port,
-61613 gives a STOMP session over TLS verified against the run's CA. Any wrong backend, a dead
-port or a certificate that does not verify for the LB name fails it.
-"""
+"""Check `smoke/every_port_answers`: its text is its entry in flowlb/checks/catalogue.toml."""
 
 from __future__ import annotations
 

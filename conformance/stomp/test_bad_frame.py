@@ -1,10 +1,4 @@
-"""STOMP (61613): a garbage frame gets an ERROR and a close, and other sessions carry on.
-
-A broken client must not disturb anyone else through the LB. The garbage frame reaches the node,
-which answers ERROR and closes (a broker that keeps the session is fine on a live LB). A second
-session opened before it still gets RECEIPTs. Fails when the LB turns one bad session into an
-outage for others, or hides the node's ERROR.
-"""
+"""Check `stomp/bad_frame`: its text is its entry in flowlb/checks/catalogue.toml."""
 
 from __future__ import annotations
 

@@ -1,17 +1,4 @@
-"""STOMP (61613): sessions on a dead, frozen or cut-off node are closed, and a reconnect lands on a
-healthy node.
-
-A frozen Flow server (SIGSTOP / `docker pause`) keeps its TCP connections open, and so does one
-whose host drops off the network (a crashed VM, a partition; the containers target takes the
-node's address off its network). Without `on-marked-down shutdown-sessions` its STOMP clients wait
-forever on a session that will never answer. Once HAProxy marks it DOWN (limit ``(inter + timeout
-check) x fall``, at most 30 s by policy, plus one interval and 1 s, as its checks time out), the LB
-must close those sessions. A client that reconnects must land on a healthy node within the same
-limit. It may retry, as Flow agents do: an attempt that reaches the dead node before it is marked
-DOWN is closed, or (HAProxy 3.0.11, with a cut-off node) never answered, so each attempt waits at
-most the policy's ``stomp_connect_attempt_s`` for CONNECTED. When a node is killed, its clients must see
-the disconnect within that limit too.
-"""
+"""Check `stomp/dead_node_sessions`: its text is its entry in flowlb/checks/catalogue.toml."""
 
 from __future__ import annotations
 

@@ -1,10 +1,4 @@
-"""STOMP (61613): heart-beats are negotiated through the LB and keep the session up.
-
-The client asks for 1 s heart-beats both ways. The server's `CONNECTED` answer must arrive with its
-own `heart-beat` header, and the session must stay up across 3 periods, with heart-beats flowing
-both ways, and still carry a SEND/RECEIPT afterwards. Fails when the LB cuts a session that only
-exchanges heart-beats, or mangles the CONNECTED frame.
-"""
+"""Check `stomp/heartbeats`: its text is its entry in flowlb/checks/catalogue.toml."""
 
 from __future__ import annotations
 

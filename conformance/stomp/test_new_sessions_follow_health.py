@@ -1,15 +1,4 @@
-"""STOMP (61613): a Flow server whose health URL fails gets no new STOMP sessions.
-
-A server in bootstrap mode answers `/commanderRequest/health` with 503 but still accepts TCP on
-8000 and 61613. The article checks the STOMP servers with `check port 8000`, a bare TCP connect, so
-sessions keep going to a server that cannot serve them (docs/findings.md, article 3). HAProxy must mark the
-server DOWN in the STOMP backend within ``inter x fall`` (plus one interval and 1 s), and then no
-new session may land on it.
-
-On a live LB (no node can be put in bootstrap mode) only HAProxy's side is there: the backend that takes
-the STOMP sessions (from its session totals) must report an HTTP check result for every server, else the
-check fails (the article's bare `check port 8000` shows as L4OK); with HTTP checks it then skips.
-"""
+"""Check `stomp/new_sessions_follow_health`: its text is its entry in flowlb/checks/catalogue.toml."""
 
 from __future__ import annotations
 

@@ -1,11 +1,4 @@
-"""STOMP (61613): the protocol works end to end through the LB.
-
-`CONNECT` and `STOMP` both get `CONNECTED` with version 1.2. `SEND` with a receipt gets its
-`RECEIPT`. `SUBSCRIBE` then `SEND` on the same session delivers the `MESSAGE` with the body intact:
-text, 1 MiB (log-file transfer sizes), and binary with NUL bytes framed by `content-length`.
-`DISCONNECT` with a receipt closes cleanly. Fails when the LB truncates or delays data, or closes the
-session early.
-"""
+"""Check `stomp/protocol_through_the_lb`: its text is its entry in flowlb/checks/catalogue.toml."""
 
 from __future__ import annotations
 

@@ -1,11 +1,4 @@
-"""STOMP (61613): the session through the LB is TLS, verified against the CA; plaintext is refused.
-
-Flow servers are told `stompClientUri = stomp+ssl://LB:61613`. A STOMP client (stomp.py, a real
-third-party client) must get a TLS session whose chain verifies against the CA. The socket is
-checked to really be TLS, because stomp.py can silently dial loopback in plaintext (docs/findings.md).
-A client speaking plaintext STOMP to 61613 must get no session. Fails when the `ssl crt` is missing
-on the 61613 bind.
-"""
+"""Check `stomp/session_is_tls`: its text is its entry in flowlb/checks/catalogue.toml."""
 
 from __future__ import annotations
 

@@ -1,17 +1,4 @@
-"""STOMP (61613): new sessions are spread over every healthy node.
-
-Three sessions per node are opened and held. The `server` header of each CONNECTED names the node,
-and HAProxy's current-session counters for the STOMP backend must agree. Every node gets between
-half and one and a half times its fair share (`leastconn` and `roundrobin` both give exactly the
-fair share). Fails with `balance source`. A node missing from the STOMP backend altogether is
-`balance/every_flow_server_in_every_flow_backend`'s.
-
-On a live LB in front of real Flow servers (no node names itself), HAProxy's counters decide, with
-``--runtime-api`` or ``--stats-url``: the backend whose session totals grew by every session opened is
-the STOMP backend, and its UP primary servers' current sessions must be as level after the sessions
-opened as before, within one fair share (other clients' sessions there were placed before; `leastconn`
-levels them, `roundrobin` keeps the difference, `balance source` piles all of ours on one server).
-"""
+"""Check `stomp/sessions_spread_over_nodes`: its text is its entry in flowlb/checks/catalogue.toml."""
 
 from __future__ import annotations
 

@@ -1,10 +1,4 @@
-"""TLS termination (443, 8443, 61613): the LB presents a chain that verifies for its name.
-
-Clients send the LB's name as SNI and verify the chain against the CA. Fails when a TLS port
-does not speak TLS, serves a certificate from another CA, or one without the LB's name
-(clients then fail with "certificate verify failed"). Connecting with a name that is not on the
-certificate must fail too: that proves verification is really on.
-"""
+"""Check `tls/certificate_verifies_for_lb_name`: its text is its entry in flowlb/checks/catalogue.toml."""
 
 from __future__ import annotations
 

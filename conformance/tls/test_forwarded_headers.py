@@ -1,10 +1,4 @@
-"""TLS termination: the node learns the original scheme and client (X-Forwarded-Proto / -For) on 443, 8443.
-
-Behind a TLS-terminating LB, Flow sees every request as plain HTTP from the LB's address. Without
-`X-Forwarded-Proto: https` it builds http:// links and redirects. Without `X-Forwarded-For` its audit
-log names the LB instead of the user. Fails when either header is missing, when XFP is not `https`,
-or when XFF is not the client's address as the LB saw it.
-"""
+"""Check `tls/forwarded_headers`: its text is its entry in flowlb/checks/catalogue.toml."""
 
 from __future__ import annotations
 

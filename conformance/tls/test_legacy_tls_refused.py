@@ -1,10 +1,4 @@
-"""TLS floor: TLS 1.0 and 1.1 are refused on 443, 8443 and 61613.
-
-Both are deprecated (RFC 8996). The client here really offers them: OpenSSL 3 refuses them on
-the client side by default, so the check first proves, against a loopback server of its own, that
-it can negotiate the version. Otherwise "refused" would pass for the wrong reason. Fails
-when the LB completes a TLS 1.0 or 1.1 handshake, e.g. after `ssl-min-ver TLSv1.0`.
-"""
+"""Check `tls/legacy_tls_refused`: its text is its entry in flowlb/checks/catalogue.toml."""
 
 from __future__ import annotations
 

@@ -1,8 +1,4 @@
-"""TLS termination: TLS 1.2 and TLS 1.3 are both accepted on 443, 8443 and 61613.
-
-Flow agents, browsers and CLI tools use either. Fails when the LB refuses one of them, for
-instance with `ssl-max-ver TLSv1.2` (no TLS 1.3) or `ssl-min-ver TLSv1.3` (older Java clients lost).
-"""
+"""Check `tls/modern_tls_accepted`: its text is its entry in flowlb/checks/catalogue.toml."""
 
 from __future__ import annotations
 

@@ -1,9 +1,4 @@
-"""TLS termination: on 443 and 8443 TLS ends at the LB and the node receives plain HTTP.
-
-The Flow web and server ports behind the LB speak plain HTTP, as the article's config assumes.
-Fails when the LB passes TLS through to the node (the node cannot parse it, so there is no answer) or
-changes the request on the way (method, path, query or body).
-"""
+"""Check `tls/node_receives_plain_http`: its text is its entry in flowlb/checks/catalogue.toml."""
 
 from __future__ import annotations
 

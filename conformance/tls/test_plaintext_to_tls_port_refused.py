@@ -1,15 +1,4 @@
-"""TLS termination: plaintext spoken to a TLS port (443, 8443, 61613) is refused, never served.
-
-A port that answers both plaintext and TLS lets credentials travel in clear when a client is set
-up wrongly. A TLS port closes the connection or answers with a TLS record (an alert). An LB may also
-answer a plaintext HTTP request on its TLS port with its own 4xx and end the connection (nginx: `400
-The plain HTTP request was sent to HTTPS port`, `Connection: close`): that is a refusal when the
-port really is a TLS port, that is when it completes a TLS handshake. Fails when a node's answer
-comes back; when a port that completes no TLS handshake answers plaintext at all, whatever it says
-(a 404 or a STOMP ERROR is still a port speaking plaintext; e.g. the `ssl` keyword is missing on
-the bind line); or when a port that does complete one answers plaintext with anything but such a
-refusal (a 2xx, a 4xx on a connection kept open, a STOMP frame: plaintext served).
-"""
+"""Check `tls/plaintext_to_tls_port_refused`: its text is its entry in flowlb/checks/catalogue.toml."""
 
 from __future__ import annotations
 

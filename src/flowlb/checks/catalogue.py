@@ -2,7 +2,8 @@
 
 The report takes each check's title, what it guards and its fix from here; ``flowlb lint`` says which
 checks show a finding live; the mutant sweep and the operator corpus test link mutants and lint rules
-to checks through it; the README's table of checks is generated from it::
+to checks through it; the README's table of checks is generated from it. It is the only text of a check: a
+check's test file points at its entry and says nothing of its own (``tests/test_check_texts.py``)::
 
     check = by_file("redirect/test_redirect_drops_port_80.py")
     check.id, check.area, check.fix, check.lint, check.level

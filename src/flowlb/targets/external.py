@@ -314,6 +314,10 @@ class ExternalTarget:
     def replace_config(self, text: str) -> None:
         raise FlowlbError("the live LB's config is not flowlb's to change")
 
+    def config_warnings(self) -> list[str]:
+        """None told: the live LB's config is its own, and flowlb does not run ``haproxy -c`` on it."""
+        return []
+
     def port_on_lb(self, port: int) -> Endpoint | None:
         """The live LB's own address: the one clients use, the only one the run sends anything to."""
         return Endpoint(self.host, port)

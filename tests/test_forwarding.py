@@ -10,7 +10,7 @@ from typing import Any, Protocol
 import pytest
 
 from flowlb.node_contract import HealthState
-from flowlb.targets.base import HAProxyControl, NodeControl, Target
+from flowlb.targets.base import FAILOVERS, FAILURES, HAProxyControl, NodeControl, Target, fail_node
 from flowlb.targets.forwarding import forwards, members
 from flowlb.targets.shared import ClusterHost, SharedTarget
 
@@ -100,3 +100,17 @@ def test_the_view_passes_its_calls_to_the_host_and_keeps_its_own() -> None:
     assert view.config_text == "global\n"
     assert [call[:2] for call in view._host.calls] == [("counters", ("node1",)), ("replace_config", ("global\n",))]
     assert methodcaller("echoes")(view) is True  # not control: answered here, not asked of the host
+
+
+@pytest.mark.parametrize("failure", list(FAILURES))
+def test_a_failure_by_name_calls_the_node_control_member_of_that_name(failure: str) -> None:
+    nodes: Any = Recorder()
+    fail_node(nodes, failure, "node3")
+    assert [call[:2] for call in nodes.calls] == [(failure, ("node3",))]
+    assert failure in members(NodeControl)
+
+
+def test_a_failure_no_member_makes_is_refused_and_load_runs_choose_among_the_failures() -> None:
+    with pytest.raises(KeyError):
+        fail_node(Recorder(), "reset", "node1")  # a member, but not a failure
+    assert set(FAILOVERS) <= set(FAILURES)

@@ -32,6 +32,7 @@ from flowlb.haproxy.render import render
 from flowlb.lint.versions import VERSIONS
 from flowlb.load.options import CAPACITY_MAX_USERS, CAPACITY_STEP_SECONDS, CAPACITY_STEP_USERS
 from flowlb.spec import PROFILES, load_spec
+from flowlb.targets.base import FAILOVERS
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -169,7 +170,7 @@ def _load_command(commands: Any) -> None:
     load.add_argument("--spawn-rate", type=float, default=20.0, help="users started per second (default 20)")
     load.add_argument("--mix", default="", help="scenario weights, e.g. api=4,handshake=1,stomp=2 (0 leaves one out)")
     load.add_argument("--processes", type=int, default=0, help="Locust worker processes (Locust's --processes)")
-    load.add_argument("--failover", choices=("kill", "hang"), help="kill or freeze one node once load flows")
+    load.add_argument("--failover", choices=FAILOVERS, help="kill or freeze one node once load flows")
     load.add_argument("--failover-after", type=float, help="seconds of load before the failure (default: a third)")
     load.add_argument("--find-capacity", action="store_true",
                       help="step users up until the SLO breaks; report the capacity per path and the knee")

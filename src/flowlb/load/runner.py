@@ -43,7 +43,7 @@ from flowlb.load.results import LoadResult, failover_summary, read_history
 from flowlb.net import free_port, wait_until
 from flowlb.processgroup import stop_group
 from flowlb.reporting import discard, fresh_directory, publish
-from flowlb.targets.base import Target
+from flowlb.targets.base import FAILOVERS, Target, fail_node
 
 DEFAULT_LOCUSTFILE = paths.folder("loadtests") / "flow.py"
 CAPACITY_LOCUSTFILE = paths.folder("loadtests") / "capacity.py"
@@ -215,7 +215,7 @@ def inject_failover(plan: LoadPlan, target: Target, timeline: Timeline, deadline
     after = plan.failover_after if plan.failover_after is not None else plan.seconds() / 3
     wait_until(lambda: time.time() >= timeline.load_seen + after, after + 1.0, "the failover moment")
     victim = target.node_names()[0]
-    getattr(nodes, plan.failover)(victim)
+    fail_node(nodes, plan.failover, victim)
     timeline.mark(f"{'killed' if plan.failover == 'kill' else 'froze'} {victim}", FAILURE, node=victim,
                   action=plan.failover)
     rows = [s for s in runtime.stats() if s.server == victim]
@@ -245,7 +245,7 @@ def run(plan: LoadPlan, target: Target, report_root: Path, tested: dict[str, Any
 
         return ratesearch.run(plan, target, report_root)
     seconds = plan.seconds()
-    if plan.failover not in ("", "kill", "hang"):
+    if plan.failover not in ("", *FAILOVERS):
         raise FlowlbError(f"--failover {plan.failover!r}: choose kill or hang")
     if not plan.locustfile.is_file():
         raise FlowlbError(f"no locustfile at {plan.locustfile}")

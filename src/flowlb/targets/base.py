@@ -59,6 +59,18 @@ class NodeControl(Protocol):
         """Every node running, healthy, counters zeroed."""
 
 
+FAILURES = {"hang": "frozen", "kill": "killed", "cut_off": "cut off from the network"}
+"""The ways a node can be made to fail (the :class:`NodeControl` member of that name), and what it then is."""
+FAILOVERS = ("kill", "hang")
+"""What ``flowlb load --failover`` may do to a node: the failures every target with node control can make."""
+
+
+def fail_node(nodes: NodeControl, failure: str, name: str) -> None:
+    """Make node ``name`` fail the way ``failure`` (a key of :data:`FAILURES`) says."""
+    members = {"kill": nodes.kill, "hang": nodes.hang, "cut_off": nodes.cut_off}
+    members[failure](name)
+
+
 class HAProxyControl(Protocol):
     """What the checks ask of the LB's HAProxy itself: which build it is, what it warns about, a reload."""
 

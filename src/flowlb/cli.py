@@ -30,7 +30,7 @@ from flowlb.errors import FlowlbError
 from flowlb.haproxy.layout import Layout
 from flowlb.haproxy.render import render
 from flowlb.lint.versions import VERSIONS
-from flowlb.load.options import CAPACITY_MAX_USERS, CAPACITY_STEP_SECONDS, CAPACITY_STEP_USERS
+from flowlb.load import searchoptions
 from flowlb.spec import PROFILES, load_spec
 from flowlb.targets.base import FAILOVERS
 
@@ -174,12 +174,7 @@ def _load_command(commands: Any) -> None:
     load.add_argument("--failover-after", type=float, help="seconds of load before the failure (default: a third)")
     load.add_argument("--find-capacity", action="store_true",
                       help="step users up until the SLO breaks; report the capacity per path and the knee")
-    load.add_argument("--step-users", type=int, default=CAPACITY_STEP_USERS,
-                      help=f"with --find-capacity: users added per step ({CAPACITY_STEP_USERS})")
-    load.add_argument("--step-seconds", type=int, default=CAPACITY_STEP_SECONDS,
-                      help=f"with --find-capacity: seconds per step ({CAPACITY_STEP_SECONDS})")
-    load.add_argument("--max-users", type=int, default=CAPACITY_MAX_USERS,
-                      help=f"with --find-capacity: where the search ends ({CAPACITY_MAX_USERS})")
+    searchoptions.add_cli_options(load)  # --step-users, --step-seconds, --max-users: one table with Locust's
     load.add_argument("--slo-p95-ms", default="",
                       help="p95 limits per path, e.g. https=200,stomp=100 (ms); --find-capacity's default: 200 on each")
     load.add_argument("--arrival-rate", type=float,
@@ -339,7 +334,7 @@ def _load(options: argparse.Namespace) -> int:
     if options.find_capacity:
         if options.failover:
             raise FlowlbError("--find-capacity and --failover do not mix: a search needs a steady LB")
-        plan.search = CapacitySearch(options.step_users, options.step_seconds, options.max_users, options.slo_p95_ms)
+        plan.search = CapacitySearch(**searchoptions.from_cli(options), slo_p95_ms=options.slo_p95_ms)
         plan.search.validate()
     elif options.slo_p95_ms:
         plan.extra = ["--slo-p95-ms", options.slo_p95_ms, *plan.extra]

@@ -34,10 +34,11 @@ from flowlb.evidence import DOWN, FAILURE, NOTE, timeline_event
 from flowlb.haproxy.runtime import RuntimeAPI
 from flowlb.interrupts import deferred_signals
 from flowlb.load import report as load_report
+from flowlb.load import searchoptions
 from flowlb.load.arrivalresult import arrival_environment, fold_arrival
 from flowlb.load.baseline import fold_baseline
 from flowlb.load.credentials import REFUSAL_FILE_VARIABLE, LoadLogin
-from flowlb.load.options import CAPACITY_MAX_USERS, CAPACITY_STEP_SECONDS, CAPACITY_STEP_USERS, parse_weights
+from flowlb.load.options import parse_weights
 from flowlb.load.paths import PATHS
 from flowlb.load.results import LoadResult, failover_summary, read_history
 from flowlb.net import free_port, wait_until
@@ -92,19 +93,20 @@ class LoadPlan:
 
 @dataclass
 class CapacitySearch:
-    """``--find-capacity``: the steps of users and the SLO each step is judged by."""
+    """``--find-capacity``: the steps of users (``searchoptions``) and the SLO each step is judged by."""
 
-    step_users: int = CAPACITY_STEP_USERS
-    step_seconds: int = CAPACITY_STEP_SECONDS
-    max_users: int = CAPACITY_MAX_USERS
+    step_users: int = searchoptions.DEFAULTS["step_users"]
+    step_seconds: int = searchoptions.DEFAULTS["step_seconds"]
+    max_users: int = searchoptions.DEFAULTS["max_users"]
     slo_p95_ms: str = ""
 
+    def steps_asked(self) -> dict[str, int]:
+        """The stepping options' values, by their names in ``searchoptions``."""
+        return {name: value for name, value in asdict(self).items() if name in searchoptions.DEFAULTS}
+
     def validate(self) -> None:
-        if self.step_users < 1 or self.step_seconds < 1:
-            raise FlowlbError("--step-users and --step-seconds must be at least 1")
-        if self.max_users < self.step_users:
-            raise FlowlbError(f"--max-users {self.max_users} is below one step of {self.step_users} users")
         try:
+            searchoptions.check(self.steps_asked(), lambda option: option.flag)
             parse_weights(self.slo_p95_ms, PATHS, "--slo-p95-ms")
         except ValueError as exc:
             raise FlowlbError(str(exc)) from None
@@ -121,9 +123,7 @@ class CapacitySearch:
 
     def environment(self, output: Path) -> dict[str, str]:
         return {
-            "FLOWLB_CAPACITY_STEP_USERS": str(self.step_users),
-            "FLOWLB_CAPACITY_STEP_SECONDS": str(self.step_seconds),
-            "FLOWLB_CAPACITY_MAX_USERS": str(self.max_users),
+            **searchoptions.environment(self.steps_asked()),
             "FLOWLB_CAPACITY_FILE": str(output),
             **({"FLOWLB_SLO_P95_MS": self.slo_p95_ms} if self.slo_p95_ms else {}),
         }

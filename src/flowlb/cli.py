@@ -1,9 +1,9 @@
 """``flowlb``: the command line. Every failure is one line on stderr and a non-zero exit.
 
 flowlb generate [--spec PATH] [--profile kb|hardened] [--cert PATH] [-o FILE]
-flowlb up [--target auto|containers|local] [--spec PATH] [--profile kb|hardened] [--hold]
-flowlb lint PATH [--spec PATH] [--format text|json|sarif|junit] [--haproxy-version 2.6|3.0|3.2] [--fail-on recommended]
-flowlb matrix [--haproxy-cfg PATH] [--versions 2.6,3.0,3.2] [--report-dir DIR] [-- PYTEST-ARGS]
+flowlb up [--target TARGET] [--spec PATH] [--profile kb|hardened] [--hold]
+flowlb lint PATH [--spec PATH] [--format text|json|sarif|junit] [--haproxy-version VERSION] [--fail-on recommended]
+flowlb matrix [--haproxy-cfg PATH] [--versions V,V,...] [--report-dir DIR] [-- PYTEST-ARGS]
 flowlb compare BEFORE AFTER [--out DIR] [--figure-rel 0.25] [--figure-abs 0.5]
 flowlb load [--target ...] [--haproxy-cfg PATH] [--run-time 30s] [--users N | --arrival-rate R] [--mix api=4,stomp=2]
             [--failover kill|hang] [--find-capacity] [--baseline REPORT]
@@ -29,10 +29,11 @@ from typing import Any, NoReturn
 from flowlb.errors import FlowlbError
 from flowlb.haproxy.layout import Layout
 from flowlb.haproxy.render import render
-from flowlb.lint.versions import VERSIONS
+from flowlb.haproxy.version import VERSIONS
 from flowlb.load import searchoptions
 from flowlb.spec import PROFILES, load_spec
 from flowlb.targets.base import FAILOVERS
+from flowlb.targets.select import CLUSTER_TARGETS, TARGETS
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -117,7 +118,7 @@ def _lint_command(commands: Any) -> None:
                       help="also exit 1 on recommended findings ('recommended') or when haproxy could not check "
                       "the file ('partial'); repeat or comma-separate. A core finding always fails")
     lint.add_argument("--haproxy-version", choices=VERSIONS, help="also flag what this HAProxy line does "
-                      "differently or warns about (2.6, 3.0, 3.2)")
+                      f"differently or warns about ({', '.join(VERSIONS)})")
     lint.add_argument("--policy", type=Path, default=os.environ.get("FLOWLB_POLICY") or None,
                       help="your policy file (TOML; also FLOWLB_POLICY): its numbers, its levels for FLOW rules and "
                       "its waivers of FLOW rules; see fixtures/policy.example.toml")
@@ -129,7 +130,8 @@ def _matrix_command(commands: Any) -> None:
     matrix = commands.add_parser("matrix", help="the conformance suite on HAProxy 2.6, 3.0 and 3.2 (containers), "
                                  "one side-by-side report")
     matrix.add_argument("--haproxy-cfg", type=Path, help="your haproxy.cfg (default: the hardened profile)")
-    matrix.add_argument("--versions", default=",".join(VERSIONS), help="comma-separated (default 2.6,3.0,3.2)")
+    matrix.add_argument("--versions", default=",".join(VERSIONS),
+                        help=f"comma-separated (default {','.join(VERSIONS)})")
     matrix.add_argument("--report-dir", type=Path, default=Path("reports"), help="where reports go (default reports/)")
     matrix.add_argument("pytest_args", nargs="*", help="after --: options for each suite run")
     matrix.set_defaults(run=_matrix)
@@ -154,7 +156,7 @@ def _load_command(commands: Any) -> None:
     """flowlb load: its options."""
     load = commands.add_parser("load", help="run loadtests/flow.py headless on flowlb's cluster (a profile or your "
                                "--haproxy-cfg) or on a live LB (--target external), write reports/")
-    _cluster_options(load, ("auto", "containers", "local", "external"))
+    _cluster_options(load, TARGETS)
     load.add_argument("--haproxy-cfg", type=Path, help="load YOUR haproxy.cfg on flowlb's cluster, sized from it and "
                       "remapped and contained as the conformance suite runs it")
     live = load.add_argument_group("--target external", "a live LB flowlb did not start (the suite's options)")
@@ -195,8 +197,7 @@ def _load_command(commands: Any) -> None:
     load.set_defaults(run=_load)
 
 
-def _cluster_options(parser: argparse.ArgumentParser, targets: tuple[str, ...] = ("auto", "containers", "local")
-                     ) -> None:
+def _cluster_options(parser: argparse.ArgumentParser, targets: tuple[str, ...] = CLUSTER_TARGETS) -> None:
     """The options of a command that starts the default cluster: where, from which spec, which profile."""
     parser.add_argument("--target", choices=targets, default="auto")
     parser.add_argument("--spec", type=Path, help="cluster spec (TOML); default fixtures/cluster.toml")

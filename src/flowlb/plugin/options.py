@@ -14,9 +14,9 @@ import pytest
 
 from flowlb import levels, policy, policyfile
 from flowlb.errors import FlowlbError
+from flowlb.haproxy.version import DEBIAN_SUITES, VERSIONS
 from flowlb.inputs import check_input
 from flowlb.interrupts import cleanup_done, hold_signals_until_started, interrupt_once
-from flowlb.lint.versions import VERSIONS
 from flowlb.plugin.keys import LONG_WAIT_MARK, NEEDS_ROLE_MARK, POLICY_KEY
 from flowlb.plugin.report import open_report
 from flowlb.spec import PROFILES
@@ -69,7 +69,8 @@ _CLUSTER_OPTIONS = (
     _Option("--report-dir", "flowlb_report_dir", "where each run's report goes (junit.xml, index.html, "
             "summary.json); 'none' for no report", "FLOWLB_REPORT_DIR", "reports"),
     _Option("--haproxy-version", "flowlb_haproxy_version", "the HAProxy LTS line the containers target runs, built "
-            "offline from Debian (2.6 bookworm, 3.0 trixie, 3.2 sid)", "FLOWLB_HAPROXY_VERSION",
+            "offline from Debian (" + ", ".join(f"{version} {suite}" for version, suite in DEBIAN_SUITES.items()) + ")",
+            "FLOWLB_HAPROXY_VERSION",
             choices=VERSIONS),
     _Option("--haproxy-image", "flowlb_haproxy_image", "run HAProxy from this image on the containers target "
             "instead of flowlb's own, e.g. haproxy:3.2 (pulled if it is not in the engine); it reads "

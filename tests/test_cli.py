@@ -93,3 +93,12 @@ def test_the_choices_come_from_their_owners() -> None:
     assert HAPROXY_BASES["3.0"] == "debian:trixie-slim"
     matrix = run_flowlb("matrix", "--help").stdout
     assert f"(default {','.join(VERSIONS)})" in " ".join(matrix.split())
+
+
+def test_the_lb_ports_help_is_the_syntax_parse_ports_reads_with_the_specs_ports() -> None:
+    from flowlb.spec import LBPorts
+    from flowlb.targets.external import LB_PORTS_SYNTAX, parse_ports
+
+    assert parse_ports(LB_PORTS_SYNTAX, {}) == LBPorts().by_role()
+    assert LB_PORTS_SYNTAX == "http=80,https=443,server=8000,server-tls=8443,stomp=61613"
+    assert LB_PORTS_SYNTAX in "".join(run_flowlb("load", "--help").stdout.split())  # argparse wraps at hyphens

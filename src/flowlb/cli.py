@@ -33,6 +33,7 @@ from flowlb.haproxy.version import VERSIONS
 from flowlb.load import searchoptions
 from flowlb.spec import PROFILES, load_spec
 from flowlb.targets.base import FAILOVERS
+from flowlb.targets.external import LB_PORTS_SYNTAX
 from flowlb.targets.select import CLUSTER_TARGETS, TARGETS
 
 
@@ -161,8 +162,7 @@ def _load_command(commands: Any) -> None:
                       "remapped and contained as the conformance suite runs it")
     live = load.add_argument_group("--target external", "a live LB flowlb did not start (the suite's options)")
     live.add_argument("--lb-host", help="address of the live LB")
-    live.add_argument("--lb-ports", default="", help="its ports where they differ from the spec: "
-                      "http=80,https=443,server=8000,server-tls=8443,stomp=61613")
+    live.add_argument("--lb-ports", default="", help=f"its ports where they differ from the spec: {LB_PORTS_SYNTAX}")
     live.add_argument("--lb-name", help="the name its certificate must carry (SNI); default: --lb-host")
     live.add_argument("--ca-file", type=Path, help="CA that signed the LB's certificate; default: the system store")
     load.add_argument("--stomp-vhost", default="", help="CONNECT's host header on 61613 (default: the LB's address; "

@@ -20,6 +20,7 @@ from flowlb.interrupts import cleanup_done, hold_signals_until_started, interrup
 from flowlb.plugin.keys import LONG_WAIT_MARK, NEEDS_ROLE_MARK, POLICY_KEY
 from flowlb.plugin.report import open_report
 from flowlb.spec import PROFILES
+from flowlb.targets.external import LB_PORTS_SYNTAX
 from flowlb.targets.select import TARGETS
 
 
@@ -99,8 +100,8 @@ _CLUSTER_OPTIONS = (
 )
 _EXTERNAL_OPTIONS = (
     _Option("--lb-host", "flowlb_lb_host", "address of the live LB", "FLOWLB_LB_HOST"),
-    _Option("--lb-ports", "flowlb_lb_ports", "its ports where they differ from the spec: "
-            "http=80,https=443,server=8000,server-tls=8443,stomp=61613", "FLOWLB_LB_PORTS", ""),
+    _Option("--lb-ports", "flowlb_lb_ports", f"its ports where they differ from the spec: {LB_PORTS_SYNTAX}",
+            "FLOWLB_LB_PORTS", ""),
     _Option("--lb-name", "flowlb_lb_name", "the name its certificate must carry (SNI); default: --lb-host",
             "FLOWLB_LB_NAME"),
     _Option("--ca-file", "flowlb_ca_file", "CA that signed the LB's certificate; default: the system store",

@@ -28,10 +28,12 @@ from flowlb.haproxy.runtime import RuntimeAPI, StatsPage
 from flowlb.haproxy.version import HAProxyBuild, from_show_info
 from flowlb.net import Endpoint
 from flowlb.processgroup import stop_group
-from flowlb.spec import LB_ROLES, TLS_ROLES, ClusterSpec
+from flowlb.spec import LB_ROLES, TLS_ROLES, ClusterSpec, LBPorts
 from flowlb.targets.base import Endpoints
 
 ROLE_NAMES = {role.replace("_", "-"): role for role in LB_ROLES}
+LB_PORTS_SYNTAX = ",".join(f"{name}={LBPorts().by_role()[role]}" for name, role in ROLE_NAMES.items())
+"""What ``--lb-ports`` takes, with the spec's default ports: ``http=80,https=443,...,stomp=61613``."""
 
 
 def parse_ports(text: str, defaults: dict[str, int]) -> dict[str, int]:

@@ -31,6 +31,7 @@ from flowlb.haproxy.layout import Layout
 from flowlb.haproxy.render import render
 from flowlb.haproxy.version import VERSIONS
 from flowlb.load import searchoptions
+from flowlb.load.plan import LoadPlan
 from flowlb.spec import PROFILES, load_spec
 from flowlb.targets.base import FAILOVERS
 from flowlb.targets.external import LB_PORTS_SYNTAX
@@ -167,9 +168,12 @@ def _load_command(commands: Any) -> None:
     live.add_argument("--ca-file", type=Path, help="CA that signed the LB's certificate; default: the system store")
     load.add_argument("--stomp-vhost", default="", help="CONNECT's host header on 61613 (default: the LB's address; "
                       "a RabbitMQ behind the LB wants '/')")
-    load.add_argument("--run-time", default="30s", help="how long the load runs (Locust syntax: 30s, 5m); default 30s")
-    load.add_argument("--users", type=int, default=20, help="concurrent Locust users (default 20)")
-    load.add_argument("--spawn-rate", type=float, default=20.0, help="users started per second (default 20)")
+    load.add_argument("--run-time", default=LoadPlan.run_time,
+                      help=f"how long the load runs (Locust syntax: 30s, 5m); default {LoadPlan.run_time}")
+    load.add_argument("--users", type=int, default=LoadPlan.users,
+                      help=f"concurrent Locust users (default {LoadPlan.users})")
+    load.add_argument("--spawn-rate", type=float, default=LoadPlan.spawn_rate,
+                      help=f"users started per second (default {LoadPlan.spawn_rate:g})")
     load.add_argument("--mix", default="", help="scenario weights, e.g. api=4,handshake=1,stomp=2 (0 leaves one out)")
     load.add_argument("--processes", type=int, default=0, help="Locust worker processes (Locust's --processes)")
     load.add_argument("--failover", choices=FAILOVERS, help="kill or freeze one node once load flows")
@@ -315,7 +319,7 @@ def _load(options: argparse.Namespace) -> int:
     from flowlb.interrupts import deferred_signals, interrupt_once
     from flowlb.load.credentials import LoadLogin
     from flowlb.load.options import check_locustfile, check_mix, check_options
-    from flowlb.load.runner import CAPACITY_LOCUSTFILE, DEFAULT_LOCUSTFILE, CapacitySearch, LoadPlan
+    from flowlb.load.plan import CAPACITY_LOCUSTFILE, DEFAULT_LOCUSTFILE, CapacitySearch
     from flowlb.load.runner import run as run_load
     from flowlb.load.target import TargetChoice
     from flowlb.reporting import writable_root
@@ -386,8 +390,8 @@ def _open_model_options(options: argparse.Namespace, plan: Any) -> None:
             raise FlowlbError("--arrival-rate needs the hdrhistogram package (scripts/setup.sh installs it)")
         plan.arrival_rate = options.arrival_rate
         if options.find_capacity:
+            from flowlb.load.plan import DEFAULT_LOCUSTFILE
             from flowlb.load.ratesearch import rates
-            from flowlb.load.runner import DEFAULT_LOCUSTFILE
 
             plan.locustfile = options.locustfile or DEFAULT_LOCUSTFILE  # steps of rate, not capacity.py's users
             plan.rate_step = options.rate_step or options.arrival_rate

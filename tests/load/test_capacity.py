@@ -13,7 +13,7 @@ from flowlb.errors import FlowlbError
 from flowlb.load import capacity, report
 from flowlb.load.capacity import PathStep, Policy, SearchPlan, Step
 from flowlb.load.paths import HANDSHAKE_PREFIX
-from flowlb.load.runner import CapacitySearch
+from flowlb.load.plan import CapacitySearch
 
 POLICY = Policy({"https": 200.0, "stomp": 100.0}, 0.01)
 

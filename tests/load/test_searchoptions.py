@@ -13,7 +13,7 @@ from tests.support.suite import REPO
 from flowlb.cli import _parser
 from flowlb.errors import FlowlbError
 from flowlb.load import searchoptions
-from flowlb.load.runner import CapacitySearch
+from flowlb.load.plan import CapacitySearch
 from flowlb.load.searchoptions import SEARCH_OPTIONS
 
 

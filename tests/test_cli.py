@@ -102,3 +102,16 @@ def test_the_lb_ports_help_is_the_syntax_parse_ports_reads_with_the_specs_ports(
     assert parse_ports(LB_PORTS_SYNTAX, {}) == LBPorts().by_role()
     assert LB_PORTS_SYNTAX == "http=80,https=443,server=8000,server-tls=8443,stomp=61613"
     assert LB_PORTS_SYNTAX in "".join(run_flowlb("load", "--help").stdout.split())  # argparse wraps at hyphens
+
+
+def test_flowlb_load_and_the_suite_say_the_same_of_the_options_that_name_the_lb() -> None:
+    from flowlb.cli import _parser
+    from flowlb.plugin.options import _CLUSTER_OPTIONS, _EXTERNAL_OPTIONS
+    from flowlb.targets.external import LB_OPTION_HELP
+
+    subcommands = next(a for a in _parser()._actions if a.dest == "command")
+    load = subcommands.choices["load"]  # type: ignore[index]
+    suite = {option.flag: option.help for option in (*_CLUSTER_OPTIONS, *_EXTERNAL_OPTIONS)}
+    for flag, text in LB_OPTION_HELP.items():
+        assert next(a.help for a in load._actions if flag in a.option_strings) == text, flag
+        assert suite[flag] == text, flag

@@ -34,7 +34,7 @@ from flowlb.load import searchoptions
 from flowlb.load.plan import LoadPlan
 from flowlb.spec import PROFILES, load_spec
 from flowlb.targets.base import FAILOVERS
-from flowlb.targets.external import LB_PORTS_SYNTAX
+from flowlb.targets.external import LB_OPTION_HELP
 from flowlb.targets.select import CLUSTER_TARGETS, TARGETS
 
 
@@ -162,12 +162,11 @@ def _load_command(commands: Any) -> None:
     load.add_argument("--haproxy-cfg", type=Path, help="load YOUR haproxy.cfg on flowlb's cluster, sized from it and "
                       "remapped and contained as the conformance suite runs it")
     live = load.add_argument_group("--target external", "a live LB flowlb did not start (the suite's options)")
-    live.add_argument("--lb-host", help="address of the live LB")
-    live.add_argument("--lb-ports", default="", help=f"its ports where they differ from the spec: {LB_PORTS_SYNTAX}")
-    live.add_argument("--lb-name", help="the name its certificate must carry (SNI); default: --lb-host")
-    live.add_argument("--ca-file", type=Path, help="CA that signed the LB's certificate; default: the system store")
-    load.add_argument("--stomp-vhost", default="", help="CONNECT's host header on 61613 (default: the LB's address; "
-                      "a RabbitMQ behind the LB wants '/')")
+    live.add_argument("--lb-host", help=LB_OPTION_HELP["--lb-host"])
+    live.add_argument("--lb-ports", default="", help=LB_OPTION_HELP["--lb-ports"])
+    live.add_argument("--lb-name", help=LB_OPTION_HELP["--lb-name"])
+    live.add_argument("--ca-file", type=Path, help=LB_OPTION_HELP["--ca-file"])
+    load.add_argument("--stomp-vhost", default="", help=LB_OPTION_HELP["--stomp-vhost"])
     load.add_argument("--run-time", default=LoadPlan.run_time,
                       help=f"how long the load runs (Locust syntax: 30s, 5m); default {LoadPlan.run_time}")
     load.add_argument("--users", type=int, default=LoadPlan.users,

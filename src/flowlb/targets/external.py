@@ -34,6 +34,14 @@ from flowlb.targets.base import Endpoints
 ROLE_NAMES = {role.replace("_", "-"): role for role in LB_ROLES}
 LB_PORTS_SYNTAX = ",".join(f"{name}={LBPorts().by_role()[role]}" for name, role in ROLE_NAMES.items())
 """What ``--lb-ports`` takes, with the spec's default ports: ``http=80,https=443,...,stomp=61613``."""
+LB_OPTION_HELP = {
+    "--lb-host": "address of the live LB",
+    "--lb-ports": f"its ports where they differ from the spec: {LB_PORTS_SYNTAX}",
+    "--lb-name": "the name its certificate must carry (SNI); default: --lb-host",
+    "--ca-file": "CA that signed the LB's certificate; default: the system store",
+    "--stomp-vhost": "CONNECT's host header on 61613 (default: the LB's address; a RabbitMQ behind the LB wants '/')",
+}
+"""What the options that name the LB and reach it mean: one text for the suite's help and ``flowlb load``'s."""
 
 
 def parse_ports(text: str, defaults: dict[str, int]) -> dict[str, int]:

@@ -235,6 +235,7 @@ class SharedTarget(NodeControl, HAProxyControl):
         return self._api
 
     def replace_config(self, text: str) -> None:
+        """Forwarded like the other members, and remembered: :attr:`config_text` is what the next reload runs."""
         self._host.replace_config(text)
         self.config_text = text
 

@@ -18,7 +18,7 @@ from typing import Any
 class SearchOption:
     """One stepping option: its name, default, accepted range and what it does."""
 
-    name: str  # the field of runner.CapacitySearch and capacity.SearchPlan
+    name: str  # the field of plan.CapacitySearch and capacity.SearchPlan
     default: int
     low: int
     high: int

@@ -30,9 +30,10 @@ from pathlib import Path
 from flowlb.load import haproxysteps, ratesteps
 from flowlb.load.arrivalresult import arrival_environment, read
 from flowlb.load.paths import PATHS
+from flowlb.load.plan import CapacitySearch, LoadPlan
 from flowlb.load.ratesearch import FAILURE_RATIO, WARMUP_S
 from flowlb.load.ratesearch import run as search
-from flowlb.load.runner import CapacitySearch, LoadPlan, locust_command, locust_environment
+from flowlb.load.runner import locust_command, locust_environment
 from flowlb.spec import load_spec
 from flowlb.targets.base import Target
 from flowlb.targets.select import start_target

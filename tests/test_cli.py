@@ -68,3 +68,50 @@ def test_a_usage_error_is_one_line_and_exit_2(args: list[str]) -> None:
     assert result.returncode == 2
     assert result.stdout == "" and len(result.stderr.splitlines()) == 1, result.stderr
     assert result.stderr.startswith("flowlb"), result.stderr
+
+
+def _choices(command: str, flag: str) -> tuple[str, ...] | None:
+    """The choices ``flowlb COMMAND`` offers for ``flag``, as its parser holds them."""
+    from flowlb.cli import _parser
+
+    subcommands = next(a for a in _parser()._actions if a.dest == "command")
+    action = next(a for a in subcommands.choices[command]._actions if flag in a.option_strings)  # type: ignore[index]
+    return tuple(action.choices) if action.choices is not None else None
+
+
+def test_the_choices_come_from_their_owners() -> None:
+    """Target names from targets.select, HAProxy lines from haproxy.version, failures from targets.base."""
+    from flowlb.haproxy.version import DEBIAN_SUITES, VERSIONS
+    from flowlb.targets.base import FAILOVERS
+    from flowlb.targets.images import HAPROXY_BASES
+    from flowlb.targets.select import CLUSTER_TARGETS, TARGETS
+
+    assert _choices("up", "--target") == CLUSTER_TARGETS == ("auto", "containers", "local")
+    assert _choices("load", "--target") == TARGETS == (*CLUSTER_TARGETS, "external")
+    assert _choices("lint", "--haproxy-version") == VERSIONS == tuple(HAPROXY_BASES) == tuple(DEBIAN_SUITES)
+    assert _choices("load", "--failover") == FAILOVERS
+    assert HAPROXY_BASES["3.0"] == "debian:trixie-slim"
+    matrix = run_flowlb("matrix", "--help").stdout
+    assert f"(default {','.join(VERSIONS)})" in " ".join(matrix.split())
+
+
+def test_the_lb_ports_help_is_the_syntax_parse_ports_reads_with_the_specs_ports() -> None:
+    from flowlb.spec import LBPorts
+    from flowlb.targets.external import LB_PORTS_SYNTAX, parse_ports
+
+    assert parse_ports(LB_PORTS_SYNTAX, {}) == LBPorts().by_role()
+    assert LB_PORTS_SYNTAX == "http=80,https=443,server=8000,server-tls=8443,stomp=61613"
+    assert LB_PORTS_SYNTAX in "".join(run_flowlb("load", "--help").stdout.split())  # argparse wraps at hyphens
+
+
+def test_flowlb_load_and_the_suite_say_the_same_of_the_options_that_name_the_lb() -> None:
+    from flowlb.cli import _parser
+    from flowlb.plugin.options import _CLUSTER_OPTIONS, _EXTERNAL_OPTIONS
+    from flowlb.targets.external import LB_OPTION_HELP
+
+    subcommands = next(a for a in _parser()._actions if a.dest == "command")
+    load = subcommands.choices["load"]  # type: ignore[index]
+    suite = {option.flag: option.help for option in (*_CLUSTER_OPTIONS, *_EXTERNAL_OPTIONS)}
+    for flag, text in LB_OPTION_HELP.items():
+        assert next(a.help for a in load._actions if flag in a.option_strings) == text, flag
+        assert suite[flag] == text, flag

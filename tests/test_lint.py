@@ -10,6 +10,7 @@ import pytest
 
 from flowlb.haproxy.layout import Layout
 from flowlb.haproxy.render import render
+from flowlb.haproxy.version import VERSIONS
 from flowlb.lint.run import lint
 from flowlb.spec import load_spec
 from tests.conftest import REPO, run_flowlb
@@ -136,7 +137,7 @@ def test_version_rules_start_at_their_version(edit: tuple[str, str], rule: str, 
     text = HARDENED.replace(*edit, 1)
     path = tmp_path / "haproxy.cfg"
     path.write_text(text)
-    for version in ("2.6", "3.0", "3.2"):
+    for version in VERSIONS:
         found = {finding.rule for finding in lint(path, SPEC, version)}
         expected = tuple(map(int, version.split("."))) >= tuple(map(int, first_version.split(".")))
         assert (rule in found) is expected, (version, sorted(found))

@@ -18,7 +18,7 @@ def test_every_flow_server_is_in_every_flow_backend(
     lb: Target, runtime: RuntimeAPI, flowlb_spec: ClusterSpec, record_property: Callable[[str, object], None]
 ) -> None:
     try:
-        servers = flow_servers(runtime, node_finder(getattr(lb, "layout", None), flowlb_spec))
+        servers = flow_servers(runtime, node_finder(lb.layout, flowlb_spec))
     except TargetError as exc:
         pytest.skip(f"needs `show servers state` (HAProxy's runtime API) to know which server reaches which node: "
                     f"{exc}")

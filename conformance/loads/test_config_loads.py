@@ -17,8 +17,7 @@ def test_haproxy_loads_the_config(
 ) -> None:
     if isinstance(cluster_start, HAProxyConfigError):
         pytest.fail(str(cluster_start), pytrace=False)
-    warnings_of = getattr(cluster_start, "config_warnings", None)
-    warnings = warnings_of() if warnings_of is not None else []
+    warnings = cluster_start.config_warnings()
     record_property("haproxy_warnings", warnings)
     for warning in warnings:
         print(f"HAProxy warns: {warning}")

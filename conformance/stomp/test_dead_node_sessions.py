@@ -10,7 +10,7 @@ import pytest
 from flowlb import policy
 from flowlb.checks.backend import Backend
 from flowlb.stompclient import StompError, StompSession, open_session
-from flowlb.targets.base import NodeControl, Target
+from flowlb.targets.base import FAILURES, NodeControl, Target, fail_node
 
 pytestmark = [pytest.mark.stomp, pytest.mark.needs_role(role="stomp")]
 
@@ -20,9 +20,6 @@ def _sessions_on(victim: str, stomp_session: Callable[..., StompSession], count:
     on_victim = [s for s in sessions if s.node == victim]
     assert on_victim, f"no session of {count} landed on {victim}: {[s.node for s in sessions]}"
     return on_victim
-
-
-FAILURES = {"hang": "frozen", "kill": "killed", "cut_off": "cut off from the network"}
 
 
 @pytest.mark.parametrize("failure", list(FAILURES))
@@ -43,7 +40,7 @@ def test_sessions_of_a_dead_node_are_closed(
     limit = timing.down_limit_s(check_hangs=True) if failure == "kill" else timing.hung_limit_s()
     doomed = _sessions_on(victim, stomp_session, 2 * len(stomp_backend.primaries()))
     started = time.monotonic()
-    getattr(node_control, failure)(victim)
+    fail_node(node_control, failure, victim)
     closed = doomed[0].wait_for_disconnect(limit)
     took = time.monotonic() - started
     assert closed, (

@@ -1,9 +1,9 @@
 """``flowlb``: the command line. Every failure is one line on stderr and a non-zero exit.
 
 flowlb generate [--spec PATH] [--profile kb|hardened] [--cert PATH] [-o FILE]
-flowlb up [--target auto|containers|local] [--spec PATH] [--profile kb|hardened] [--hold]
-flowlb lint PATH [--spec PATH] [--format text|json|sarif|junit] [--haproxy-version 2.6|3.0|3.2] [--fail-on recommended]
-flowlb matrix [--haproxy-cfg PATH] [--versions 2.6,3.0,3.2] [--report-dir DIR] [-- PYTEST-ARGS]
+flowlb up [--target TARGET] [--spec PATH] [--profile kb|hardened] [--hold]
+flowlb lint PATH [--spec PATH] [--format text|json|sarif|junit] [--haproxy-version VERSION] [--fail-on recommended]
+flowlb matrix [--haproxy-cfg PATH] [--versions V,V,...] [--report-dir DIR] [-- PYTEST-ARGS]
 flowlb compare BEFORE AFTER [--out DIR] [--figure-rel 0.25] [--figure-abs 0.5]
 flowlb load [--target ...] [--haproxy-cfg PATH] [--run-time 30s] [--users N | --arrival-rate R] [--mix api=4,stomp=2]
             [--failover kill|hang] [--find-capacity] [--baseline REPORT]
@@ -29,9 +29,13 @@ from typing import Any, NoReturn
 from flowlb.errors import FlowlbError
 from flowlb.haproxy.layout import Layout
 from flowlb.haproxy.render import render
-from flowlb.lint.versions import VERSIONS
-from flowlb.load.options import CAPACITY_MAX_USERS, CAPACITY_STEP_SECONDS, CAPACITY_STEP_USERS
+from flowlb.haproxy.version import VERSIONS
+from flowlb.load import searchoptions
+from flowlb.load.plan import LoadPlan
 from flowlb.spec import PROFILES, load_spec
+from flowlb.targets.base import FAILOVERS
+from flowlb.targets.external import LB_OPTION_HELP
+from flowlb.targets.select import CLUSTER_TARGETS, TARGETS
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -116,7 +120,7 @@ def _lint_command(commands: Any) -> None:
                       help="also exit 1 on recommended findings ('recommended') or when haproxy could not check "
                       "the file ('partial'); repeat or comma-separate. A core finding always fails")
     lint.add_argument("--haproxy-version", choices=VERSIONS, help="also flag what this HAProxy line does "
-                      "differently or warns about (2.6, 3.0, 3.2)")
+                      f"differently or warns about ({', '.join(VERSIONS)})")
     lint.add_argument("--policy", type=Path, default=os.environ.get("FLOWLB_POLICY") or None,
                       help="your policy file (TOML; also FLOWLB_POLICY): its numbers, its levels for FLOW rules and "
                       "its waivers of FLOW rules; see fixtures/policy.example.toml")
@@ -128,7 +132,8 @@ def _matrix_command(commands: Any) -> None:
     matrix = commands.add_parser("matrix", help="the conformance suite on HAProxy 2.6, 3.0 and 3.2 (containers), "
                                  "one side-by-side report")
     matrix.add_argument("--haproxy-cfg", type=Path, help="your haproxy.cfg (default: the hardened profile)")
-    matrix.add_argument("--versions", default=",".join(VERSIONS), help="comma-separated (default 2.6,3.0,3.2)")
+    matrix.add_argument("--versions", default=",".join(VERSIONS),
+                        help=f"comma-separated (default {','.join(VERSIONS)})")
     matrix.add_argument("--report-dir", type=Path, default=Path("reports"), help="where reports go (default reports/)")
     matrix.add_argument("pytest_args", nargs="*", help="after --: options for each suite run")
     matrix.set_defaults(run=_matrix)
@@ -153,32 +158,28 @@ def _load_command(commands: Any) -> None:
     """flowlb load: its options."""
     load = commands.add_parser("load", help="run loadtests/flow.py headless on flowlb's cluster (a profile or your "
                                "--haproxy-cfg) or on a live LB (--target external), write reports/")
-    _cluster_options(load, ("auto", "containers", "local", "external"))
+    _cluster_options(load, TARGETS)
     load.add_argument("--haproxy-cfg", type=Path, help="load YOUR haproxy.cfg on flowlb's cluster, sized from it and "
                       "remapped and contained as the conformance suite runs it")
     live = load.add_argument_group("--target external", "a live LB flowlb did not start (the suite's options)")
-    live.add_argument("--lb-host", help="address of the live LB")
-    live.add_argument("--lb-ports", default="", help="its ports where they differ from the spec: "
-                      "http=80,https=443,server=8000,server-tls=8443,stomp=61613")
-    live.add_argument("--lb-name", help="the name its certificate must carry (SNI); default: --lb-host")
-    live.add_argument("--ca-file", type=Path, help="CA that signed the LB's certificate; default: the system store")
-    load.add_argument("--stomp-vhost", default="", help="CONNECT's host header on 61613 (default: the LB's address; "
-                      "a RabbitMQ behind the LB wants '/')")
-    load.add_argument("--run-time", default="30s", help="how long the load runs (Locust syntax: 30s, 5m); default 30s")
-    load.add_argument("--users", type=int, default=20, help="concurrent Locust users (default 20)")
-    load.add_argument("--spawn-rate", type=float, default=20.0, help="users started per second (default 20)")
+    live.add_argument("--lb-host", help=LB_OPTION_HELP["--lb-host"])
+    live.add_argument("--lb-ports", default="", help=LB_OPTION_HELP["--lb-ports"])
+    live.add_argument("--lb-name", help=LB_OPTION_HELP["--lb-name"])
+    live.add_argument("--ca-file", type=Path, help=LB_OPTION_HELP["--ca-file"])
+    load.add_argument("--stomp-vhost", default="", help=LB_OPTION_HELP["--stomp-vhost"])
+    load.add_argument("--run-time", default=LoadPlan.run_time,
+                      help=f"how long the load runs (Locust syntax: 30s, 5m); default {LoadPlan.run_time}")
+    load.add_argument("--users", type=int, default=LoadPlan.users,
+                      help=f"concurrent Locust users (default {LoadPlan.users})")
+    load.add_argument("--spawn-rate", type=float, default=LoadPlan.spawn_rate,
+                      help=f"users started per second (default {LoadPlan.spawn_rate:g})")
     load.add_argument("--mix", default="", help="scenario weights, e.g. api=4,handshake=1,stomp=2 (0 leaves one out)")
     load.add_argument("--processes", type=int, default=0, help="Locust worker processes (Locust's --processes)")
-    load.add_argument("--failover", choices=("kill", "hang"), help="kill or freeze one node once load flows")
+    load.add_argument("--failover", choices=FAILOVERS, help="kill or freeze one node once load flows")
     load.add_argument("--failover-after", type=float, help="seconds of load before the failure (default: a third)")
     load.add_argument("--find-capacity", action="store_true",
                       help="step users up until the SLO breaks; report the capacity per path and the knee")
-    load.add_argument("--step-users", type=int, default=CAPACITY_STEP_USERS,
-                      help=f"with --find-capacity: users added per step ({CAPACITY_STEP_USERS})")
-    load.add_argument("--step-seconds", type=int, default=CAPACITY_STEP_SECONDS,
-                      help=f"with --find-capacity: seconds per step ({CAPACITY_STEP_SECONDS})")
-    load.add_argument("--max-users", type=int, default=CAPACITY_MAX_USERS,
-                      help=f"with --find-capacity: where the search ends ({CAPACITY_MAX_USERS})")
+    searchoptions.add_cli_options(load)  # --step-users, --step-seconds, --max-users: one table with Locust's
     load.add_argument("--slo-p95-ms", default="",
                       help="p95 limits per path, e.g. https=200,stomp=100 (ms); --find-capacity's default: 200 on each")
     load.add_argument("--arrival-rate", type=float,
@@ -199,8 +200,7 @@ def _load_command(commands: Any) -> None:
     load.set_defaults(run=_load)
 
 
-def _cluster_options(parser: argparse.ArgumentParser, targets: tuple[str, ...] = ("auto", "containers", "local")
-                     ) -> None:
+def _cluster_options(parser: argparse.ArgumentParser, targets: tuple[str, ...] = CLUSTER_TARGETS) -> None:
     """The options of a command that starts the default cluster: where, from which spec, which profile."""
     parser.add_argument("--target", choices=targets, default="auto")
     parser.add_argument("--spec", type=Path, help="cluster spec (TOML); default fixtures/cluster.toml")
@@ -318,7 +318,7 @@ def _load(options: argparse.Namespace) -> int:
     from flowlb.interrupts import deferred_signals, interrupt_once
     from flowlb.load.credentials import LoadLogin
     from flowlb.load.options import check_locustfile, check_mix, check_options
-    from flowlb.load.runner import CAPACITY_LOCUSTFILE, DEFAULT_LOCUSTFILE, CapacitySearch, LoadPlan
+    from flowlb.load.plan import CAPACITY_LOCUSTFILE, DEFAULT_LOCUSTFILE, CapacitySearch
     from flowlb.load.runner import run as run_load
     from flowlb.load.target import TargetChoice
     from flowlb.reporting import writable_root
@@ -338,7 +338,7 @@ def _load(options: argparse.Namespace) -> int:
     if options.find_capacity:
         if options.failover:
             raise FlowlbError("--find-capacity and --failover do not mix: a search needs a steady LB")
-        plan.search = CapacitySearch(options.step_users, options.step_seconds, options.max_users, options.slo_p95_ms)
+        plan.search = CapacitySearch(**searchoptions.from_cli(options), slo_p95_ms=options.slo_p95_ms)
         plan.search.validate()
     elif options.slo_p95_ms:
         plan.extra = ["--slo-p95-ms", options.slo_p95_ms, *plan.extra]
@@ -389,8 +389,8 @@ def _open_model_options(options: argparse.Namespace, plan: Any) -> None:
             raise FlowlbError("--arrival-rate needs the hdrhistogram package (scripts/setup.sh installs it)")
         plan.arrival_rate = options.arrival_rate
         if options.find_capacity:
+            from flowlb.load.plan import DEFAULT_LOCUSTFILE
             from flowlb.load.ratesearch import rates
-            from flowlb.load.runner import DEFAULT_LOCUSTFILE
 
             plan.locustfile = options.locustfile or DEFAULT_LOCUSTFILE  # steps of rate, not capacity.py's users
             plan.rate_step = options.rate_step or options.arrival_rate

@@ -13,7 +13,7 @@ from flowlb.errors import FlowlbError
 from flowlb.load import capacity, report
 from flowlb.load.capacity import PathStep, Policy, SearchPlan, Step
 from flowlb.load.paths import HANDSHAKE_PREFIX
-from flowlb.load.runner import CapacitySearch
+from flowlb.load.plan import CapacitySearch
 
 POLICY = Policy({"https": 200.0, "stomp": 100.0}, 0.01)
 
@@ -94,14 +94,15 @@ def test_the_search_plan_defaults_to_200_ms_on_every_path_and_refuses_bad_values
     plan = SearchPlan.from_options(plan_options())
     assert plan.policy.p95_ms == {"https": 200.0, "handshake": 200.0, "stomp": 200.0}
     assert SearchPlan.from_options(plan_options(slo_p95_ms="stomp=50")).policy.p95_ms == {"stomp": 50.0}
-    for bad, message in [({"capacity_step_users": 0}, "at least 1"), ({"capacity_max_users": 5}, "below one step"),
+    for bad, message in [({"capacity_step_users": 0}, "--capacity-step-users 0: give a number from 1"),
+                         ({"capacity_max_users": 5}, "--capacity-max-users 5 is below one step"),
                          ({"slo_failure_ratio": 1.5}, "below 1"), ({"slo_p95_ms": "web=1"}, "'web=1'")]:
         with pytest.raises(ValueError, match=message):
             SearchPlan.from_options(plan_options(**bad))
 
 
 @pytest.mark.parametrize(("search", "message"), [
-    (CapacitySearch(step_users=0), "at least 1"),
+    (CapacitySearch(step_users=0), "--step-users 0: give a number from 1"),
     (CapacitySearch(step_users=50, max_users=20), "below one step"),
     (CapacitySearch(slo_p95_ms="https=fast"), "'fast'"),
     (CapacitySearch(step_users=1, step_seconds=600, max_users=100), "over 4 h"),

@@ -27,7 +27,8 @@ from tests.conftest import REPO
 from flowlb import paths
 from flowlb.errors import FlowlbError
 from flowlb.load.credentials import LoadLogin
-from flowlb.load.runner import LoadPlan, locust_command
+from flowlb.load.plan import LoadPlan
+from flowlb.load.runner import locust_command
 from flowlb.load.runner import run as run_load
 from flowlb.net import Endpoint
 from flowlb.node_contract import parse_ready_line

@@ -265,7 +265,7 @@ def test_bad_options_are_one_line_and_leave_nothing(
         ("FLOWLB_STOMP_PORT=abc", "argument --stomp-port: invalid int value: 'abc'"),
         ("FLOWLB_MESSAGE_SIZE=-1", "--message-size (FLOWLB_MESSAGE_SIZE) -1: give a number from 0"),
         ("FLOWLB_SLO_FAILURE_RATIO=nan", "--slo-failure-ratio (FLOWLB_SLO_FAILURE_RATIO) nan"),
-        ("FLOWLB_CAPACITY_STEP_USERS=0", "FLOWLB_CAPACITY_STEP_USERS 0: give a number from 1"),
+        ("FLOWLB_CAPACITY_STEP_USERS=0", "--capacity-step-users (FLOWLB_CAPACITY_STEP_USERS) 0: give a number from 1"),
     ],
 )
 def test_bad_variables_locust_would_read_are_one_line_before_anything_starts(

@@ -11,8 +11,8 @@ import pytest
 from flowlb.errors import FlowlbError
 from flowlb.load.options import parse_weights
 from flowlb.load.paths import HANDSHAKE_PREFIX, path_of
+from flowlb.load.plan import parse_duration
 from flowlb.load.results import LoadResult, percentile
-from flowlb.load.runner import parse_duration
 
 
 @pytest.mark.parametrize(("text", "seconds"), [("90", 90), ("30s", 30), ("5m", 300), ("1h30m", 5400), ("1m5s", 65)])

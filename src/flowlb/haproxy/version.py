@@ -12,6 +12,11 @@ import re
 import subprocess
 from dataclasses import dataclass
 
+DEBIAN_SUITES = {"2.6": "bookworm", "3.0": "trixie", "3.2": "sid"}
+"""The HAProxy LTS lines flowlb runs (``--haproxy-version``, ``flowlb matrix``) and lints for, each by the Debian
+suite whose ``haproxy`` package gives it (the containers target builds its image from that suite)."""
+VERSIONS = tuple(DEBIAN_SUITES)
+
 _VERSION = re.compile(r"^HA-?Proxy version (\S+)", re.MULTILINE)
 # "OpenSSL version" up to 3.0, "SSL library version" from 3.1 on
 _BUILT = re.compile(r"^Built with (?:OpenSSL|SSL library) version : (.+)$", re.MULTILINE)

@@ -16,8 +16,6 @@ from collections.abc import Iterator
 from flowlb.haproxy.config import HAProxyConfig
 from flowlb.lint.rules import Finding
 
-VERSIONS = ("2.6", "3.0", "3.2")
-
 
 def _at_least(version: str, minimum: str) -> bool:
     return tuple(map(int, version.split("."))) >= tuple(map(int, minimum.split(".")))

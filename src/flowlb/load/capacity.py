@@ -18,6 +18,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass, field
 from typing import Any, Protocol
 
+from flowlb.load import searchoptions
 from flowlb.load.options import parse_weights
 from flowlb.load.paths import PATHS, path_of
 from flowlb.load.results import percentile
@@ -156,10 +157,11 @@ DEFAULT_P95_MS = 200.0  # the SLO of every path when --slo-p95-ms is not given
 
 @dataclass(frozen=True)
 class SearchPlan:
-    """How the search steps: users added per step, the judged window, the ceiling, the policy, the output."""
+    """How the search steps: users added per step, the judged window, the ceiling (``searchoptions``), the policy,
+    the output."""
 
     step_users: int
-    hold_s: int
+    step_seconds: int
     max_users: int
     policy: Policy
     file: str = ""
@@ -167,18 +169,14 @@ class SearchPlan:
     @classmethod
     def from_options(cls, options: Any) -> SearchPlan:
         """From Locust's parsed options (``--capacity-*``, ``--slo-*``); a bad value raises ``ValueError``."""
+        steps = searchoptions.from_locust(options)
+        searchoptions.check(steps, lambda option: option.locust_flag)
         plan = cls(
-            step_users=int(options.capacity_step_users),
-            hold_s=int(options.capacity_step_seconds),
-            max_users=int(options.capacity_max_users),
+            **steps,
             policy=Policy(parse_weights(options.slo_p95_ms or "", PATHS, "--slo-p95-ms")
                           or dict.fromkeys(PATHS, DEFAULT_P95_MS), float(options.slo_failure_ratio)),
             file=str(options.capacity_file or ""),
         )
-        if plan.step_users < 1 or plan.hold_s < 1:
-            raise ValueError("--capacity-step-users and --capacity-step-seconds must be at least 1")
-        if plan.max_users < plan.step_users:
-            raise ValueError(f"--capacity-max-users {plan.max_users} is below one step of {plan.step_users} users")
         if not 0 <= plan.policy.failure_ratio < 1:
             raise ValueError(f"--slo-failure-ratio {plan.policy.failure_ratio:g} must be at least 0 and below 1")
         return plan

@@ -12,13 +12,9 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-SCENARIOS = ("api", "handshake", "stomp")
+from flowlb.load import searchoptions
 
-CAPACITY_STEP_USERS = 10
-CAPACITY_STEP_SECONDS = 10
-CAPACITY_MAX_USERS = 200
-"""The capacity search's defaults, for Locust's ``--capacity-*``, ``flowlb load``'s ``--step-users``,
-``--step-seconds`` and ``--max-users``, and ``runner.CapacitySearch``: written once, here."""
+SCENARIOS = ("api", "handshake", "stomp")
 DEFAULT_MIX = "api=4,handshake=1,stomp=2"
 
 
@@ -51,15 +47,7 @@ def add_arguments(parser: Any) -> None:
     group.add_argument("--slo-failure-ratio", env_var="FLOWLB_SLO_FAILURE_RATIO", type=float, default=0.01,
                        help="highest tolerated share of failed requests (default 0.01); above it exit code 1")
     search = parser.add_argument_group("Capacity search", "loadtests/capacity.py steps users up until the SLO breaks")
-    search.add_argument("--capacity-step-users", env_var="FLOWLB_CAPACITY_STEP_USERS", type=int,
-                        default=CAPACITY_STEP_USERS, help=f"users added at each step (default {CAPACITY_STEP_USERS})")
-    search.add_argument("--capacity-step-seconds", env_var="FLOWLB_CAPACITY_STEP_SECONDS", type=int,
-                        default=CAPACITY_STEP_SECONDS,
-                        help="seconds each step is measured, once its users are running "
-                             f"(default {CAPACITY_STEP_SECONDS})")
-    search.add_argument("--capacity-max-users", env_var="FLOWLB_CAPACITY_MAX_USERS", type=int,
-                        default=CAPACITY_MAX_USERS,
-                        help=f"the search ends here if the SLO still holds (default {CAPACITY_MAX_USERS})")
+    searchoptions.add_locust_options(search)  # --capacity-step-users and the others: one table with flowlb load's
     search.add_argument("--capacity-file", env_var="FLOWLB_CAPACITY_FILE", default="",
                         help="JSON file for the steps and the verdict, rewritten after every step")
 
@@ -191,12 +179,10 @@ def check_here(argv: list[str]) -> None:
         ("--slo-failure-ratio (FLOWLB_SLO_FAILURE_RATIO)", parsed.slo_failure_ratio, 0, 1),
         ("--stomp-port (FLOWLB_STOMP_PORT)", parsed.stomp_port, 1, 65535),
         ("--message-size (FLOWLB_MESSAGE_SIZE)", parsed.message_size, 0, 16 << 20),
-        ("FLOWLB_CAPACITY_STEP_USERS", parsed.capacity_step_users, 1, 100_000),
-        ("FLOWLB_CAPACITY_STEP_SECONDS", parsed.capacity_step_seconds, 1, 3600),
-        ("FLOWLB_CAPACITY_MAX_USERS", parsed.capacity_max_users, 1, 1_000_000),
     ):
         if not low <= value <= high:  # NaN too
             raise ValueError(f"{name} {value!r}: give a number from {low} to {high}")
+    searchoptions.check(searchoptions.from_locust(parsed), lambda option: f"{option.locust_flag} ({option.variable})")
 
 
 def _locustfile_of(argv: list[str]) -> str:

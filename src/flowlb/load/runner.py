@@ -19,7 +19,6 @@ from __future__ import annotations
 import json
 import math
 import os
-import re
 import signal
 import subprocess
 import sys
@@ -28,7 +27,6 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from flowlb import paths
 from flowlb.errors import FlowlbError
 from flowlb.evidence import DOWN, FAILURE, NOTE, timeline_event
 from flowlb.haproxy.runtime import RuntimeAPI
@@ -37,96 +35,15 @@ from flowlb.load import report as load_report
 from flowlb.load.arrivalresult import arrival_environment, fold_arrival
 from flowlb.load.baseline import fold_baseline
 from flowlb.load.credentials import REFUSAL_FILE_VARIABLE, LoadLogin
-from flowlb.load.options import CAPACITY_MAX_USERS, CAPACITY_STEP_SECONDS, CAPACITY_STEP_USERS, parse_weights
-from flowlb.load.paths import PATHS
+from flowlb.load.plan import LoadPlan
 from flowlb.load.results import LoadResult, failover_summary, read_history
 from flowlb.net import free_port, wait_until
 from flowlb.processgroup import stop_group
 from flowlb.reporting import discard, fresh_directory, publish
-from flowlb.targets.base import Target
+from flowlb.targets.base import FAILOVERS, Target, fail_node
 
-DEFAULT_LOCUSTFILE = paths.folder("loadtests") / "flow.py"
-CAPACITY_LOCUSTFILE = paths.folder("loadtests") / "capacity.py"
-MAX_RUN_TIME_S = 4 * 3600  # every load loop is bounded
 STARTUP_MARGIN_S = 60.0  # Locust's start, spawning and its own stop, on top of --run-time
 ARRIVAL_MARGIN_S = 30.0  # an arrival-rate run's Locust bound beyond its schedule: the drain, the reports, the stop
-
-
-def parse_duration(text: str) -> float:
-    """Locust's run-time syntax (``90``, ``30s``, ``5m``, ``1h30m``) in seconds; bad text raises FlowlbError."""
-    match = re.fullmatch(r"\s*(?:(\d+)h)?\s*(?:(\d+)m)?\s*(?:(\d+)s?)?\s*", text)
-    if not text.strip() or match is None:
-        raise FlowlbError(f"--run-time {text!r} is not a duration like 30s, 5m or 1h30m")
-    hours, minutes, seconds = (int(g) if g else 0 for g in match.groups())
-    total = float(hours * 3600 + minutes * 60 + seconds)
-    if not 0 < total <= MAX_RUN_TIME_S:
-        raise FlowlbError(f"--run-time {text!r} must be between 1 s and {MAX_RUN_TIME_S // 3600} h")
-    return total
-
-
-@dataclass
-class LoadPlan:
-    """What to run: Locust's knobs plus the Flow mix and an optional failover."""
-
-    run_time: str = "30s"
-    users: int = 20
-    spawn_rate: float = 20.0
-    mix: str = ""
-    processes: int = 0
-    failover: str = ""  # "", "kill" or "hang"
-    failover_after: float | None = None  # seconds of load before the failure; default a third of the run
-    locustfile: Path = DEFAULT_LOCUSTFILE
-    extra: list[str] = field(default_factory=list)
-    search: CapacitySearch | None = None  # --find-capacity: a stepped search instead of a fixed load
-    login: LoadLogin = field(default_factory=LoadLogin)  # --flow-user, --flow-password-file, --allow-writes
-    arrival_rate: float = 0.0  # --arrival-rate: an open model at this many requests per second (flowlb.load.openmodel)
-    baseline: Path | None = None  # --baseline: an earlier load report to compare p99 and errors with
-    rate_step: float = 0.0  # --find-capacity --arrival-rate: req/s added per step (default: the first rate)
-    max_rate: float = 0.0  # ... and where the rate search ends (default: 20 times the first rate)
-
-    def seconds(self) -> float:
-        if self.search is not None:
-            return self.search.most_seconds()
-        return parse_duration(self.run_time)
-
-
-@dataclass
-class CapacitySearch:
-    """``--find-capacity``: the steps of users and the SLO each step is judged by."""
-
-    step_users: int = CAPACITY_STEP_USERS
-    step_seconds: int = CAPACITY_STEP_SECONDS
-    max_users: int = CAPACITY_MAX_USERS
-    slo_p95_ms: str = ""
-
-    def validate(self) -> None:
-        if self.step_users < 1 or self.step_seconds < 1:
-            raise FlowlbError("--step-users and --step-seconds must be at least 1")
-        if self.max_users < self.step_users:
-            raise FlowlbError(f"--max-users {self.max_users} is below one step of {self.step_users} users")
-        try:
-            parse_weights(self.slo_p95_ms, PATHS, "--slo-p95-ms")
-        except ValueError as exc:
-            raise FlowlbError(str(exc)) from None
-        if self.most_seconds() > MAX_RUN_TIME_S:
-            raise FlowlbError(f"the search could take {self.most_seconds():.0f} s, over {MAX_RUN_TIME_S // 3600} h: "
-                              "take bigger steps or fewer users")
-
-    def steps(self) -> int:
-        return self.max_users // self.step_users
-
-    def most_seconds(self) -> float:
-        """A bound on the whole search: every step ramping (spawn, settle, report lag) and measured."""
-        return float(self.steps() * (self.step_seconds + 15))
-
-    def environment(self, output: Path) -> dict[str, str]:
-        return {
-            "FLOWLB_CAPACITY_STEP_USERS": str(self.step_users),
-            "FLOWLB_CAPACITY_STEP_SECONDS": str(self.step_seconds),
-            "FLOWLB_CAPACITY_MAX_USERS": str(self.max_users),
-            "FLOWLB_CAPACITY_FILE": str(output),
-            **({"FLOWLB_SLO_P95_MS": self.slo_p95_ms} if self.slo_p95_ms else {}),
-        }
 
 
 @dataclass
@@ -215,7 +132,7 @@ def inject_failover(plan: LoadPlan, target: Target, timeline: Timeline, deadline
     after = plan.failover_after if plan.failover_after is not None else plan.seconds() / 3
     wait_until(lambda: time.time() >= timeline.load_seen + after, after + 1.0, "the failover moment")
     victim = target.node_names()[0]
-    getattr(nodes, plan.failover)(victim)
+    fail_node(nodes, plan.failover, victim)
     timeline.mark(f"{'killed' if plan.failover == 'kill' else 'froze'} {victim}", FAILURE, node=victim,
                   action=plan.failover)
     rows = [s for s in runtime.stats() if s.server == victim]
@@ -245,7 +162,7 @@ def run(plan: LoadPlan, target: Target, report_root: Path, tested: dict[str, Any
 
         return ratesearch.run(plan, target, report_root)
     seconds = plan.seconds()
-    if plan.failover not in ("", "kill", "hang"):
+    if plan.failover not in ("", *FAILOVERS):
         raise FlowlbError(f"--failover {plan.failover!r}: choose kill or hang")
     if not plan.locustfile.is_file():
         raise FlowlbError(f"no locustfile at {plan.locustfile}")

@@ -98,7 +98,7 @@ class CapacityShape(LoadTestShape):
             self._phase, self._deadline = "settle", now + SETTLE_S + self.lag_s
         elif self._phase == "settle" and now >= self._deadline:
             start = math.ceil(now - self.lag_s)
-            self._window = (start, start + self.plan.hold_s)
+            self._window = (start, start + self.plan.step_seconds)
             self._phase, self._deadline = "window", self._window[1] + self.lag_s
             self._before = capacity.counts(self._entries())
             assert self._cpu is not None

@@ -14,12 +14,13 @@ import pytest
 
 from flowlb import levels, policy, policyfile
 from flowlb.errors import FlowlbError
+from flowlb.haproxy.version import DEBIAN_SUITES, VERSIONS
 from flowlb.inputs import check_input
 from flowlb.interrupts import cleanup_done, hold_signals_until_started, interrupt_once
-from flowlb.lint.versions import VERSIONS
 from flowlb.plugin.keys import LONG_WAIT_MARK, NEEDS_ROLE_MARK, POLICY_KEY
 from flowlb.plugin.report import open_report
 from flowlb.spec import PROFILES
+from flowlb.targets.external import LB_OPTION_HELP
 from flowlb.targets.select import TARGETS
 
 
@@ -69,7 +70,8 @@ _CLUSTER_OPTIONS = (
     _Option("--report-dir", "flowlb_report_dir", "where each run's report goes (junit.xml, index.html, "
             "summary.json); 'none' for no report", "FLOWLB_REPORT_DIR", "reports"),
     _Option("--haproxy-version", "flowlb_haproxy_version", "the HAProxy LTS line the containers target runs, built "
-            "offline from Debian (2.6 bookworm, 3.0 trixie, 3.2 sid)", "FLOWLB_HAPROXY_VERSION",
+            "offline from Debian (" + ", ".join(f"{version} {suite}" for version, suite in DEBIAN_SUITES.items()) + ")",
+            "FLOWLB_HAPROXY_VERSION",
             choices=VERSIONS),
     _Option("--haproxy-image", "flowlb_haproxy_image", "run HAProxy from this image on the containers target "
             "instead of flowlb's own, e.g. haproxy:3.2 (pulled if it is not in the engine); it reads "
@@ -80,8 +82,7 @@ _CLUSTER_OPTIONS = (
     _Option("--long-request-seconds", "flowlb_long_request", "how long a Flow API call on 8000 and 8443 may take "
             "and still get its answer (the mock node answers after this long; at most 600; default: the policy's "
             f"long_request_s, {policy.LONG_REQUEST_S:g})", "FLOWLB_LONG_REQUEST_S"),
-    _Option("--stomp-vhost", "flowlb_stomp_vhost", "CONNECT's host header on 61613 (default: the LB's address; a "
-            "RabbitMQ behind the LB wants '/')", "FLOWLB_STOMP_VHOST"),
+    _Option("--stomp-vhost", "flowlb_stomp_vhost", LB_OPTION_HELP["--stomp-vhost"], "FLOWLB_STOMP_VHOST"),
     _Option("--management-networks", "flowlb_management_networks", "CIDRs of your management networks, e.g. "
             "10.9.0.0/16: a stats listener your config binds to an address in them may serve without a password "
             "(default: the policy file's management_networks, else loopback only)", "FLOWLB_MANAGEMENT_NETWORKS", ""),
@@ -97,13 +98,10 @@ _CLUSTER_OPTIONS = (
             "start; a config that does not fit it gets a cluster of its own", type=Path),
 )
 _EXTERNAL_OPTIONS = (
-    _Option("--lb-host", "flowlb_lb_host", "address of the live LB", "FLOWLB_LB_HOST"),
-    _Option("--lb-ports", "flowlb_lb_ports", "its ports where they differ from the spec: "
-            "http=80,https=443,server=8000,server-tls=8443,stomp=61613", "FLOWLB_LB_PORTS", ""),
-    _Option("--lb-name", "flowlb_lb_name", "the name its certificate must carry (SNI); default: --lb-host",
-            "FLOWLB_LB_NAME"),
-    _Option("--ca-file", "flowlb_ca_file", "CA that signed the LB's certificate; default: the system store",
-            "FLOWLB_CA_FILE", type=Path),
+    _Option("--lb-host", "flowlb_lb_host", LB_OPTION_HELP["--lb-host"], "FLOWLB_LB_HOST"),
+    _Option("--lb-ports", "flowlb_lb_ports", LB_OPTION_HELP["--lb-ports"], "FLOWLB_LB_PORTS", ""),
+    _Option("--lb-name", "flowlb_lb_name", LB_OPTION_HELP["--lb-name"], "FLOWLB_LB_NAME"),
+    _Option("--ca-file", "flowlb_ca_file", LB_OPTION_HELP["--ca-file"], "FLOWLB_CA_FILE", type=Path),
     _Option("--runtime-api", "flowlb_runtime_api", "HAProxy's runtime API: a UNIX socket path or tcp:HOST:PORT "
             "(evidence; needed for --destructive)", "FLOWLB_RUNTIME_API"),
     _Option("--stats-url", "flowlb_stats_url", "HAProxy's stats page (read-only evidence)", "FLOWLB_STATS_URL"),

@@ -12,7 +12,7 @@ from flowlb.haproxy.version import HAProxyBuild
 from flowlb.net import Endpoint
 from flowlb.node_contract import Counters, HealthState
 
-__all__ = ["Endpoint", "Endpoints", "HealthState", "NodeControl", "Target"]
+__all__ = ["Endpoint", "Endpoints", "HAProxyControl", "HealthState", "NodeControl", "Target"]
 from flowlb.spec import LB_ROLES, ClusterSpec
 
 
@@ -59,7 +59,38 @@ class NodeControl(Protocol):
         """Every node running, healthy, counters zeroed."""
 
 
-class Target(Protocol):
+FAILURES = {"hang": "frozen", "kill": "killed", "cut_off": "cut off from the network"}
+"""The ways a node can be made to fail (the :class:`NodeControl` member of that name), and what it then is."""
+FAILOVERS = ("kill", "hang")
+"""What ``flowlb load --failover`` may do to a node: the failures every target with node control can make."""
+
+
+def fail_node(nodes: NodeControl, failure: str, name: str) -> None:
+    """Make node ``name`` fail the way ``failure`` (a key of :data:`FAILURES`) says."""
+    members = {"kill": nodes.kill, "hang": nodes.hang, "cut_off": nodes.cut_off}
+    members[failure](name)
+
+
+class HAProxyControl(Protocol):
+    """What the checks ask of the LB's HAProxy itself: which build it is, what it warns about, a reload."""
+
+    def can_reload(self) -> bool:
+        """True when :meth:`reload` can reload HAProxy here (a test cluster; a live LB given a way to)."""
+
+    def reload(self, timeout: float) -> float:
+        """Reload HAProxy as its service does; return the seconds until a new worker answers the runtime API."""
+
+    def replace_config(self, text: str) -> None:
+        """Put ``text`` where HAProxy reads its config, for the next reload (test clusters only)."""
+
+    def haproxy_build(self) -> HAProxyBuild | None:
+        """Which HAProxy (and OpenSSL) runs the LB, ``None`` where it cannot be told."""
+
+    def config_warnings(self) -> list[str]:
+        """HAProxy's warnings about the config it runs (zero-warning mode would refuse it); empty where not told."""
+
+
+class Target(HAProxyControl, Protocol):
     """A running cluster behind a load balancer, as the checks see it."""
 
     kind: str
@@ -97,18 +128,6 @@ class Target(Protocol):
 
     def evidence(self) -> RuntimeAPI | None:
         """HAProxy's runtime API, or ``None`` where it cannot be reached."""
-
-    def can_reload(self) -> bool:
-        """True when :meth:`reload` can reload HAProxy here (a test cluster; a live LB given a way to)."""
-
-    def reload(self, timeout: float) -> float:
-        """Reload HAProxy as its service does; return the seconds until a new worker answers the runtime API."""
-
-    def replace_config(self, text: str) -> None:
-        """Put ``text`` where HAProxy reads its config, for the next reload (test clusters only)."""
-
-    def haproxy_build(self) -> HAProxyBuild | None:
-        """Which HAProxy (and OpenSSL) runs the LB, ``None`` where it cannot be told."""
 
     def echoes(self) -> bool:
         """True when the nodes are flowlb's mock nodes: they name themselves and echo what reached them."""

@@ -28,10 +28,20 @@ from flowlb.haproxy.runtime import RuntimeAPI, StatsPage
 from flowlb.haproxy.version import HAProxyBuild, from_show_info
 from flowlb.net import Endpoint
 from flowlb.processgroup import stop_group
-from flowlb.spec import LB_ROLES, TLS_ROLES, ClusterSpec
+from flowlb.spec import LB_ROLES, TLS_ROLES, ClusterSpec, LBPorts
 from flowlb.targets.base import Endpoints
 
 ROLE_NAMES = {role.replace("_", "-"): role for role in LB_ROLES}
+LB_PORTS_SYNTAX = ",".join(f"{name}={LBPorts().by_role()[role]}" for name, role in ROLE_NAMES.items())
+"""What ``--lb-ports`` takes, with the spec's default ports: ``http=80,https=443,...,stomp=61613``."""
+LB_OPTION_HELP = {
+    "--lb-host": "address of the live LB",
+    "--lb-ports": f"its ports where they differ from the spec: {LB_PORTS_SYNTAX}",
+    "--lb-name": "the name its certificate must carry (SNI); default: --lb-host",
+    "--ca-file": "CA that signed the LB's certificate; default: the system store",
+    "--stomp-vhost": "CONNECT's host header on 61613 (default: the LB's address; a RabbitMQ behind the LB wants '/')",
+}
+"""What the options that name the LB and reach it mean: one text for the suite's help and ``flowlb load``'s."""
 
 
 def parse_ports(text: str, defaults: dict[str, int]) -> dict[str, int]:
@@ -313,6 +323,10 @@ class ExternalTarget:
 
     def replace_config(self, text: str) -> None:
         raise FlowlbError("the live LB's config is not flowlb's to change")
+
+    def config_warnings(self) -> list[str]:
+        """None told: the live LB's config is its own, and flowlb does not run ``haproxy -c`` on it."""
+        return []
 
     def port_on_lb(self, port: int) -> Endpoint | None:
         """The live LB's own address: the one clients use, the only one the run sends anything to."""

@@ -18,6 +18,7 @@ import docker.errors
 
 from flowlb import paths
 from flowlb.errors import TargetError
+from flowlb.haproxy.version import DEBIAN_SUITES
 from flowlb.targets.dockerenv import LABEL
 
 DEFAULT_BASE = "debian:bookworm-slim"
@@ -31,7 +32,7 @@ class Images:
     flownode: str
 
 
-HAPROXY_BASES = {"2.6": "debian:bookworm-slim", "3.0": "debian:trixie-slim", "3.2": "debian:sid-slim"}
+HAPROXY_BASES = {version: f"debian:{suite}-slim" for version, suite in DEBIAN_SUITES.items()}
 """The HAProxy LTS lines Debian ships, by the Debian image whose package gives each."""
 
 
@@ -43,7 +44,7 @@ def ensure_images(
 ) -> Images:
     """Build whatever image is missing; return the tags. Raises :class:`TargetError` on failure.
 
-    ``haproxy_version`` (2.6, 3.0, 3.2) picks the Debian release the HAProxy image is built from; the
+    ``haproxy_version`` (one of ``VERSIONS``) picks the Debian release the HAProxy image is built from; the
     mock node image stays on ``base`` (bookworm by default) whatever HAProxy runs. ``haproxy_image``
     is the user's own HAProxy image instead, pulled when the engine does not have it.
     """

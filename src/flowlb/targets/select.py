@@ -10,7 +10,10 @@ from flowlb.haproxy.operator import OperatorConfig
 from flowlb.spec import ClusterSpec
 from flowlb.targets.base import Target
 
-TARGETS = ("auto", "containers", "local", "external")  # external: see flowlb.targets.external
+CLUSTER_TARGETS = ("auto", "containers", "local")
+"""Where flowlb starts a cluster of its own (``flowlb up``, the suite, ``flowlb load``)."""
+TARGETS = (*CLUSTER_TARGETS, "external")
+"""Every target a run may name: a cluster of flowlb's own, or a live LB (:mod:`flowlb.targets.external`)."""
 
 
 def choose_target(requested: str) -> str:

@@ -30,6 +30,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from multiprocessing import AuthenticationError
 from multiprocessing.managers import BaseManager
+from operator import methodcaller
 from pathlib import Path
 from types import TracebackType
 from typing import Any, TypeVar
@@ -40,12 +41,11 @@ from flowlb.haproxy.layout import Layout
 from flowlb.haproxy.operator import OperatorConfig, send_commands
 from flowlb.haproxy.render import render
 from flowlb.haproxy.runtime import RuntimeAPI
-from flowlb.haproxy.version import HAProxyBuild
 from flowlb.net import Endpoint
-from flowlb.node_contract import Counters, HealthState
 from flowlb.spec import ClusterSpec, load_spec
 from flowlb.targets import processes
-from flowlb.targets.base import Endpoints
+from flowlb.targets.base import Endpoints, HAProxyControl, NodeControl
+from flowlb.targets.forwarding import forwards
 
 T = TypeVar("T")
 
@@ -61,10 +61,16 @@ class SharedState:
     layout: Layout
 
 
-class ClusterHost:
+def _on_owner_thread(host: ClusterHost, call: methodcaller) -> Any:
+    """A node or HAProxy control call, made on the cluster's target on the host's one thread."""
+    return host._on_thread(lambda: call(host._target))
+
+
+@forwards(NodeControl, HAProxyControl, through=_on_owner_thread)
+class ClusterHost(NodeControl, HAProxyControl):
     """The cluster, in the process that owns it. Every call runs on one long-lived thread: the kernel kills a
     child when the thread that started it ends (``PR_SET_PDEATHSIG``), and a restarted node must outlive the
-    connection that asked for it."""
+    connection that asked for it. Node and HAProxy control are forwarded to its target (:func:`forwards`)."""
 
     def __init__(self, spec_path: str | None) -> None:
         from flowlb.targets.local import LocalTarget
@@ -89,45 +95,6 @@ class ClusterHost:
 
         self._on_thread(lambda: self._target.load_config(text, config_name, after_start if commands else None))
 
-    def kill(self, name: str) -> None:
-        self._on_thread(lambda: self._target.kill(name))
-
-    def hang(self, name: str) -> None:
-        self._on_thread(lambda: self._target.hang(name))
-
-    def can_cut_off(self) -> bool:
-        return bool(self._target.can_cut_off())
-
-    def cut_off(self, name: str) -> None:
-        self._on_thread(lambda: self._target.cut_off(name))
-
-    def restart(self, name: str) -> None:
-        self._on_thread(lambda: self._target.restart(name))
-
-    def set_health(self, name: str, state: HealthState, delay_ms: int = 0) -> None:
-        self._on_thread(lambda: self._target.set_health(name, state, delay_ms))
-
-    def counters(self, name: str) -> Counters:
-        return self._on_thread(lambda: self._target.counters(name))
-
-    def reset(self) -> None:
-        self._on_thread(self._target.reset)
-
-    def reload(self, timeout: float) -> float:
-        return self._on_thread(lambda: self._target.reload(timeout))
-
-    def replace_config(self, text: str) -> None:
-        self._on_thread(lambda: self._target.replace_config(text))
-
-    def save_server_state(self) -> bool:
-        return self._on_thread(self._target.save_server_state)
-
-    def config_warnings(self) -> list[str]:
-        return self._on_thread(self._target.config_warnings)
-
-    def haproxy_build(self) -> HAProxyBuild | None:
-        return self._on_thread(self._target.haproxy_build)
-
     def close(self) -> None:
         self._on_thread(self._target.close)
         self._thread.shutdown()
@@ -145,7 +112,7 @@ def serve(ticket: Path, spec_path: str | None) -> None:
     until stdin closes (the owner stopped us, or died), then stop it."""
     signal.signal(signal.SIGTERM, signal.default_int_handler)  # stopped: the cluster goes as after Ctrl-C
     raw = json.loads(ticket.read_text())
-    host = ClusterHost(spec_path)
+    host = ClusterHost(spec_path)  # type: ignore[abstract]  # @forwards made the rest
     try:
         _Manager.register("host", callable=lambda: host)
         server = _Manager(address=raw["address"], authkey=bytes.fromhex(raw["authkey"])).get_server()
@@ -230,8 +197,15 @@ def misfit(state: SharedState, spec: ClusterSpec, operator: OperatorConfig | Non
     return None
 
 
-class SharedTarget:
-    """A suite run's view of the shared cluster: the Target interface, each call made in the owner's process."""
+def _in_owner_process(view: SharedTarget, call: methodcaller) -> Any:
+    """A node or HAProxy control call, made on the :class:`ClusterHost` in the owner's process."""
+    return call(view._host)
+
+
+@forwards(NodeControl, HAProxyControl, through=_in_owner_process)
+class SharedTarget(NodeControl, HAProxyControl):
+    """A suite run's view of the shared cluster: the Target interface, node and HAProxy control made in the
+    owner's process (:func:`forwards`)."""
 
     kind = "local"
     haproxy_image = ""
@@ -260,53 +234,13 @@ class SharedTarget:
     def evidence(self) -> RuntimeAPI:
         return self._api
 
-    def can_reload(self) -> bool:
-        return True
-
-    def reload(self, timeout: float) -> float:
-        return float(self._host.reload(timeout))
-
     def replace_config(self, text: str) -> None:
+        """Forwarded like the other members, and remembered: :attr:`config_text` is what the next reload runs."""
         self._host.replace_config(text)
         self.config_text = text
 
-    def save_server_state(self) -> bool:
-        return bool(self._host.save_server_state())
-
-    def config_warnings(self) -> list[str]:
-        return list(self._host.config_warnings())
-
-    def haproxy_build(self) -> HAProxyBuild | None:
-        build: HAProxyBuild | None = self._host.haproxy_build()
-        return build
-
     def echoes(self) -> bool:
         return True
-
-    def reset(self) -> None:
-        self._host.reset()
-
-    def kill(self, name: str) -> None:
-        self._host.kill(name)
-
-    def hang(self, name: str) -> None:
-        self._host.hang(name)
-
-    def can_cut_off(self) -> bool:
-        return bool(self._host.can_cut_off())
-
-    def cut_off(self, name: str) -> None:
-        self._host.cut_off(name)
-
-    def restart(self, name: str) -> None:
-        self._host.restart(name)
-
-    def set_health(self, name: str, state: HealthState, delay_ms: int = 0) -> None:
-        self._host.set_health(name, state, delay_ms)
-
-    def counters(self, name: str) -> Counters:
-        counters: Counters = self._host.counters(name)
-        return counters
 
     def keep_running(self) -> None:
         """The shared cluster outlives this run anyway: its owner stops it; this view is closed."""
@@ -333,7 +267,7 @@ def attach(ticket: Path, spec: ClusterSpec, profile: str, operator: OperatorConf
     else:
         text, name, commands = render(spec, profile, state.layout), "haproxy.cfg", ()
     host.load(text, name, commands)
-    return SharedTarget(host, state, spec, profile, text)
+    return SharedTarget(host, state, spec, profile, text)  # type: ignore[abstract]  # @forwards made the rest
 
 
 if __name__ == "__main__":

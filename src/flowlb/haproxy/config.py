@@ -385,8 +385,14 @@ def _apply_setenv(env: dict[str, str], words: list[str]) -> None:
 
 def parsed(text: str) -> HAProxyConfig:
     """The model of ``text`` under this process's environment, parsed once for every reader of the same text (the
-    remap, the checks, the causes): the model is immutable, so one copy serves them all."""
-    return _parsed(text, tuple(sorted(os.environ.items())))
+    remap, the checks, the causes): the model is immutable, so one copy serves them all. The variables whose names
+    occur in the text are part of the key (``"$VAR"``); the others, which change under pytest, are not."""
+    return _parsed(text, tuple(sorted((name, value) for name, value in os.environ.items() if name in text)))
+
+
+def model_of(config: HAProxyConfig | str) -> HAProxyConfig:
+    """``config`` itself when it is a model already, else the model of its text (:func:`parsed`)."""
+    return parsed(config) if isinstance(config, str) else config
 
 
 @functools.lru_cache(maxsize=16)

@@ -39,7 +39,7 @@ from pathlib import Path
 from typing import NoReturn
 
 from flowlb.errors import FlowlbError
-from flowlb.haproxy.config import HAProxyConfig, Line, Server, looks_like_address, model_of, parse_address, parsed
+from flowlb.haproxy.config import HAProxyConfig, Line, Server, looks_like_address, model_of, parse_address
 from flowlb.haproxy.layout import Layout, ServerAddress
 from flowlb.haproxy.plan import ClusterPlan
 from flowlb.haproxy.sandbox import COMMENT_OUT, code_lines
@@ -110,6 +110,10 @@ class RemapResult:
             for c in self.changes
         )
 
+    def disarmed_lines(self) -> list[str]:
+        """``line N: `text`: why`` per line changed so that it runs no code and reaches nothing off this machine."""
+        return [f"line {change.line}: `{change.original.strip()}`: {change.why}" for change in self.disarmed]
+
 
 @dataclass(frozen=True)
 class ExtraListener:
@@ -132,18 +136,6 @@ def remap_config(config: HAProxyConfig | str, spec: ClusterSpec, layout: Layout,
     what cannot be mapped.
     """
     return _Remapper(model_of(config), spec, layout, source).run()
-
-
-def config_source(path: Path, spec: ClusterSpec) -> Callable[[Layout], str]:
-    """A target's config source that runs the operator's file at ``path``, remapped for each layout.
-
-    The file is read once, and remapped once at once against the production layout of its plan, so
-    that a config that cannot be mapped fails here rather than after the target has started its nodes.
-    """
-    text = read_config_file(path)
-    plan = ClusterPlan.of(parsed(text), spec)
-    remap_config(text, spec, Layout.for_spec(plan.spec, extra_ports=plan.extra_ports), str(path))
-    return lambda layout: remap_config(text, spec, layout, str(path)).text
 
 
 def read_config_file(path: Path) -> str:

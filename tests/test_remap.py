@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 import subprocess
-from dataclasses import replace
+from dataclasses import FrozenInstanceError, replace
 from pathlib import Path
 
 import pytest
@@ -19,9 +19,10 @@ from flowlb.errors import FlowlbError
 from flowlb.haproxy.config import HAProxyConfig
 from flowlb.haproxy.layout import Layout, ServerAddress
 from flowlb.haproxy.messages import Diagnosis
+from flowlb.haproxy.operator import OperatorConfig
 from flowlb.haproxy.plan import ClusterPlan
 from flowlb.haproxy.reload import EMPTY_SERVER_STATE
-from flowlb.haproxy.remap import RemapResult, config_source, remap_config
+from flowlb.haproxy.remap import RemapResult, remap_config
 from flowlb.spec import load_spec
 from flowlb.tls import make_certificates
 
@@ -307,18 +308,24 @@ def test_what_operators_write_is_mapped(config: str, line: int, expected: str) -
     assert result.text.split("\n")[offset + line - 1] == expected
 
 
-def test_config_source_reads_once_and_fails_early(tmp_path: Path) -> None:
+def test_the_operator_config_reads_once_fails_early_and_renders_purely(tmp_path: Path) -> None:
     with pytest.raises(FlowlbError, match=r"^.*/absent\.cfg: no such file$"):
-        config_source(tmp_path / "absent.cfg", SPEC)
+        OperatorConfig.load(tmp_path / "absent.cfg", SPEC)
     bad = tmp_path / "bad.cfg"
     bad.write_text("frontend f\n  bind :8000-8010\nbackend b\n  server s flow1:8000\n")
-    with pytest.raises(FlowlbError, match=r"bad\.cfg:2: bind address ':8000-8010' has no single port"):
-        config_source(bad, SPEC)  # before any target starts
+    with pytest.raises(FlowlbError, match=r"bad\.cfg"):
+        OperatorConfig.load(bad, SPEC)  # before any target starts
     good = tmp_path / "good.cfg"
     good.write_text(OPERATOR)
-    source = config_source(good, SPEC)
+    operator = OperatorConfig.load(good, SPEC)
     good.unlink()
-    assert source(layout_for(OPERATOR)) == remap_config(OPERATOR, SPEC, layout_for(OPERATOR), str(good)).text
+    first = operator.render(layout_for(OPERATOR))
+    assert first == remap_config(OPERATOR, SPEC, layout_for(OPERATOR), str(good))
+    assert operator.render(replace(layout_for(OPERATOR), cert_path="/elsewhere.pem")) != first
+    assert operator.render(layout_for(OPERATOR)) == first  # rendering for another layout changed nothing
+    assert operator.label == "operator:good.cfg"
+    with pytest.raises(FrozenInstanceError):
+        operator.text = ""  # type: ignore[misc]
 
 
 def _local_layout(tmp_path: Path) -> Layout:
@@ -345,8 +352,10 @@ def test_haproxy_loads_the_remapped_config(name: str, haproxy_bin: str, tmp_path
 def test_local_target_runs_the_operators_file(haproxy_bin: str) -> None:
     from flowlb.targets.local import LocalTarget
 
-    target = LocalTarget(SPEC, "hardened", config_source=config_source(GOLDEN / "hardened.cfg", SPEC))
+    target = LocalTarget(SPEC, "hardened", operator=OperatorConfig.load(GOLDEN / "hardened.cfg", SPEC))
     try:
+        assert target.rendered is not None and target.rendered.text == target.config_text
+        assert target.profile == "operator:hardened.cfg"
         assert str(target.socket_path) in target.config_text
         assert "/etc/haproxy/server.pem" not in target.config_text
         stats = target.evidence().stats()

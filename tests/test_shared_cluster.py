@@ -63,6 +63,8 @@ def test_each_run_loads_its_config_by_a_reload_not_a_restart(shared: SharedClust
     assert master_pid(second) == master
     assert running_pid(second.evidence()) not in (None, worker)
     assert "balance source" in second.config_text
+    assert second.rendered is not None and second.rendered.text == second.config_text  # what runs, from the host
+    assert second.profile == "operator:13-balance-source.cfg"
     running = Path(str(second.layout.runtime_socket)).parent / "haproxy.cfg"
     assert running.read_text() == second.config_text
 

@@ -8,7 +8,7 @@ import pytest
 
 from flowlb.checks.topology import Forgotten, flow_servers, forgotten_servers, node_finder
 from flowlb.errors import TargetError
-from flowlb.haproxy.config import HAProxyConfig
+from flowlb.haproxy.config import parsed
 from flowlb.haproxy.runtime import RuntimeAPI
 from flowlb.spec import ClusterSpec
 from flowlb.targets.base import Target
@@ -44,7 +44,7 @@ def _section_lines(config_text: str) -> dict[str, dict[str, int]]:
     if not config_text:
         return {}
     found: dict[str, dict[str, int]] = {}
-    for section in HAProxyConfig.parse(config_text).of_kind("backend", "listen"):
+    for section in parsed(config_text).of_kind("backend", "listen"):
         found[section.name] = {"": section.number, **{s.name: s.line.number for s in section.servers()}}
     return found
 

@@ -14,7 +14,7 @@ from flowlb.checks.backend import Backend
 from flowlb.checks.counters import measure_spread
 from flowlb.checks.settings import section_for_role
 from flowlb.checks.stream import RequestStream
-from flowlb.haproxy.config import HAProxyConfig, parse_time_s
+from flowlb.haproxy.config import parse_time_s, parsed
 from flowlb.haproxy.runtime import RuntimeAPI
 from flowlb.interrupts import deferred_signals
 from flowlb.net import wait_until
@@ -33,7 +33,7 @@ SESSION_FIX = "Fix: `hard-stop-after 1h` (or longer than your longest session), 
 
 def _hard_stop_allows_sessions(config_text: str) -> None:
     """Fails from the config alone when `hard-stop-after` cuts sessions too soon, yet too late to observe here."""
-    lines = [line for section in HAProxyConfig.parse(config_text).of_kind("global")
+    lines = [line for section in parsed(config_text).of_kind("global")
              for line in section.own("hard-stop-after")]
     hard_stop = parse_time_s(lines[-1].value(1)) if lines else None
     rules = policy.current()

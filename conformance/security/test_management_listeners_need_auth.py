@@ -8,13 +8,13 @@ import pytest
 
 from flowlb.checks.applies import does_not_apply
 from flowlb.checks.exposure import USUAL_URIS, is_private, serves_stats
-from flowlb.haproxy.config import HAProxyConfig
+from flowlb.haproxy.config import parsed
 from flowlb.haproxy.remap import ExtraListener
 from flowlb.targets.base import Target
 
 
 def _uris(lb: Target, listener: ExtraListener) -> list[str]:
-    section = HAProxyConfig.parse(lb.config_text).section_at(listener.line)
+    section = parsed(lb.config_text).section_at(listener.line)
     own = [line.value(2) for line in section.own("stats", "uri")] if section is not None else []
     return own + [uri for uri in USUAL_URIS if uri not in own]
 

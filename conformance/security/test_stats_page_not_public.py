@@ -8,7 +8,7 @@ import pytest
 import urllib3
 
 from flowlb.checks.exposure import status_page
-from flowlb.haproxy.config import HAProxyConfig
+from flowlb.haproxy.config import parsed
 from flowlb.targets.base import Target
 
 STATS_URIS = ["/haproxy?stats", "/stats", "/haproxy-stats", "/haproxy?stats;csv", "/admin?stats", "/nginx_status",
@@ -19,7 +19,7 @@ STATS_URIS = ["/haproxy?stats", "/stats", "/haproxy-stats", "/haproxy?stats;csv"
 def test_stats_page_is_not_served(lb: Target, http: Callable[..., urllib3.HTTPConnectionPool], role: str) -> None:
     pool = http(role)
     exposed = []
-    configured = [line.value(2) for s in HAProxyConfig.parse(lb.config_text).sections for line in s.own("stats", "uri")]
+    configured = [line.value(2) for s in parsed(lb.config_text).sections for line in s.own("stats", "uri")]
     for uri in [*configured, *STATS_URIS]:
         reply = pool.request("GET", uri, headers={"Host": lb.endpoints.server_name}, redirect=False)
         page = status_page(reply.data)

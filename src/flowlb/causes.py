@@ -32,7 +32,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from flowlb.checks import catalogue
-from flowlb.haproxy.config import HAProxyConfig, Line, Section
+from flowlb.haproxy.config import HAProxyConfig, Line, Section, parsed
 from flowlb.lint.rules import RULES, Finding
 from flowlb.spec import LB_ROLES, TLS_ROLES, ClusterSpec
 
@@ -162,7 +162,7 @@ def attribute(config_text: str, spec: ClusterSpec, results: Iterable[CheckOutcom
     findings). When the run's ``loads/config_loads`` failed and no ``FLOW000`` is given, HAProxy's own
     refusal in that check's message becomes the cause of everything.
     """
-    config = HAProxyConfig.parse(config_text)
+    config = parsed(config_text)
     results = list(results)
     failed = {r.check: r for r in results if r.failed}
     found = findings_by_rule(config, spec) + [("", finding) for finding in extra]

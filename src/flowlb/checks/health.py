@@ -14,7 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from flowlb import policy
-from flowlb.haproxy.config import HAProxyConfig
+from flowlb.haproxy.config import parsed
 from flowlb.haproxy.runtime import RuntimeAPI, ServerStat
 from flowlb.haproxy.timing import check_interval_s, detection_limit_s
 from flowlb.net import wait_until
@@ -63,7 +63,7 @@ def check_timing(runtime: RuntimeAPI, config_text: str, spec: ClusterSpec, backe
     if not config_text:
         return CheckTiming(spec.health.inter_ms / 1000, stat.check_fall or spec.health.fall,
                            stat.check_rise or spec.health.rise)
-    config = HAProxyConfig.parse(config_text)
+    config = parsed(config_text)
     proxy = config.proxy(backend)
     return CheckTiming(check_interval_s(config, backend, server), stat.check_fall or spec.health.fall,
                        stat.check_rise or spec.health.rise, proxy.timeout_s("check") if proxy else None)

@@ -38,6 +38,7 @@ from flowlb import policy
 from flowlb.checks.settings import backend_of, idle_cut_s, section_for_role
 from flowlb.checks.slowheaders import slow_client
 from flowlb.errors import TargetError
+from flowlb.haproxy.config import parsed
 from flowlb.haproxy.streams import StreamTimers, find_stream
 from flowlb.lbclient import echo, lb_pool
 from flowlb.net import wait_until
@@ -117,10 +118,11 @@ def long_request_timer_failure(port: str, cut_s: float, timer_name: str, long_re
 def idle_cut_reason(target: Target) -> str:
     """Which setting of the config under test bounds a silent STOMP session (for messages), or ``""``."""
     layout = target.layout
-    front = section_for_role(target.config_text, layout, "stomp") if layout and target.config_text else None
-    if front is None:
+    config = parsed(target.config_text) if layout and target.config_text else None
+    front = section_for_role(config, layout, "stomp") if config is not None and layout else None
+    if config is None or front is None:
         return ""
-    cut, why = idle_cut_s(front, backend_of(target.config_text, front))
+    cut, why = idle_cut_s(front, backend_of(config, front))
     return f"; {front.where}: {why}" if cut is not None else ""
 
 

@@ -3,20 +3,20 @@
 The harness wrote each LB role's test address into the ``bind`` line, so the frontend (or listen
 section) behind a role is the one whose ``bind`` carries that address::
 
-    front = section_for_role(lb.config_text, lb.layout, "server")
+    front = section_for_role(parsed(lb.config_text), lb.layout, "server")
     front.timeout_s("http-request")       # seconds, or None when the config sets none
 """
 
 from __future__ import annotations
 
-from flowlb.haproxy.config import HAProxyConfig, Section
+from flowlb.haproxy.config import HAProxyConfig, Section, model_of
 from flowlb.haproxy.layout import Layout
 
 
-def section_for_role(config_text: str, layout: Layout, role: str) -> Section | None:
-    """The frontend or listen section bound to ``role``'s test address; ``None`` when none is."""
+def section_for_role(config: HAProxyConfig | str, layout: Layout, role: str) -> Section | None:
+    """The frontend or listen section of ``config`` bound to ``role``'s test address; ``None`` when none is."""
     address = layout.binds[role]
-    for section in HAProxyConfig.parse(config_text).of_kind("frontend", "listen"):
+    for section in model_of(config).of_kind("frontend", "listen"):
         for line in section.own("bind"):
             if address in line.value(1).split(","):
                 return section
@@ -28,12 +28,13 @@ def header_timeout_s(section: Section) -> float | None:
     return section.timeout_s("http-request") or section.timeout_s("client")
 
 
-def backend_of(config_text: str, front: Section) -> Section | None:
-    """Where ``front`` sends a plain request: itself for a listen section, else its ``default_backend``."""
+def backend_of(config: HAProxyConfig | str, front: Section) -> Section | None:
+    """Where ``front`` of ``config`` sends a plain request: itself for a listen section, else its
+    ``default_backend``."""
     if front.kind == "listen":
         return front
     names = [line.value(1) for line in front.effective("default_backend")]
-    return HAProxyConfig.parse(config_text).proxy(names[-1]) if names else None
+    return model_of(config).proxy(names[-1]) if names else None
 
 
 def idle_cut_s(front: Section, backend: Section | None) -> tuple[float | None, str]:

@@ -5,7 +5,7 @@ quotes group, ``\\`` escapes, ``"$VAR"`` expands, an unquoted ``#`` starts a com
 keeps its byte offsets in the line so that a rewrite touches nothing else, and every line keeps its
 number so that HAProxy's "line N" is the operator's line N. Sections know the ``defaults`` they inherit from::
 
-    config = HAProxyConfig.parse(Path("haproxy.cfg").read_text())
+    config = parsed(Path("haproxy.cfg").read_text())       # parsed once per text; the model is immutable
     backend = config.proxy("commander-server-backend")
     backend.effective("option", "httpchk")      # lines here, else in its defaults
     parse_time_s(backend.timeout("server").value(2))
@@ -13,6 +13,7 @@ number so that HAProxy's "line N" is the operator's line N. Sections know the ``
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 import os
 import re
@@ -165,14 +166,14 @@ class Server:
         return self.address.port if self.address else None
 
 
-@dataclass
+@dataclass(frozen=True)
 class Section:
     """``global``, ``defaults``, a proxy or another section, with its directives and inherited ``defaults``."""
 
     kind: str
     name: str
     number: int
-    lines: list[Line] = field(default_factory=list)
+    lines: tuple[Line, ...] = ()
     defaults: Section | None = None
 
     @property
@@ -275,24 +276,26 @@ def _template_names(prefix: str, count: str) -> list[str]:
     return [f"{prefix}{n}" for n in range(first, min(last, first + 63) + 1)]
 
 
-@dataclass
+@dataclass(frozen=True)
 class HAProxyConfig:
-    """Every line and every section of one file, in order."""
+    """Every line and every section of one file, in order; immutable, so one model serves every reader."""
 
     text: str
-    lines: list[Line]
-    sections: list[Section]
+    lines: tuple[Line, ...]
+    sections: tuple[Section, ...]
 
     @classmethod
     def parse(cls, text: str, environ: Mapping[str, str] | None = None) -> HAProxyConfig:
         """The model of ``text``; ``"$VAR"`` expands from ``environ`` (default: this process's environment,
-        which HAProxy inherits) as changed by the file's own ``setenv``-family lines, in order."""
+        which HAProxy inherits) as changed by the file's own ``setenv``-family lines, in order.
+
+        Readers of a config call :func:`parsed` instead, which parses each text once."""
         env = dict(os.environ if environ is None else environ)
         lines: list[Line] = []
-        sections: list[Section] = []
-        current: Section | None = None
-        named_defaults: dict[str, Section] = {}
-        last_defaults: Section | None = None
+        drafts: list[_Draft] = []
+        current: _Draft | None = None
+        named_defaults: dict[str, int] = {}
+        last_defaults: int | None = None
         parts = text.split("\n")
         for index, part in enumerate(parts):
             eol = "\n" if index < len(parts) - 1 else ""
@@ -305,21 +308,23 @@ class HAProxyConfig:
                 _apply_setenv(env, [token.value for token in tokens])
             if keyword in SECTION_KINDS:
                 name = tokens[1].value if len(tokens) > 1 and tokens[1].value != "from" else ""
-                current = Section(keyword, name, index + 1)
-                parent = _from(tokens, named_defaults) or (last_defaults if keyword != "defaults" else None)
+                current = _Draft(keyword, name, index + 1)
+                parent = _from(tokens, named_defaults)
+                if parent is None and keyword != "defaults":
+                    parent = last_defaults
                 if keyword == "defaults":
                     current.defaults = parent
-                    last_defaults = current
+                    last_defaults = len(drafts)
                     if name:
-                        named_defaults[name] = current
+                        named_defaults[name] = len(drafts)
                 elif keyword in PROXY_KINDS:
                     current.defaults = parent
-                sections.append(current)
+                drafts.append(current)
             line = Line(index + 1, body, eol, tokens, current.kind if current else "", current.name if current else "")
             lines.append(line)
             if current is not None and tokens and keyword not in SECTION_KINDS:
                 current.lines.append(line)
-        return cls(text, lines, sections)
+        return cls(text, tuple(lines), _sections(drafts))
 
     def of_kind(self, *kinds: str) -> list[Section]:
         return [section for section in self.sections if section.kind in kinds]
@@ -378,8 +383,45 @@ def _apply_setenv(env: dict[str, str], words: list[str]) -> None:
             del env[name]
 
 
-def _from(tokens: tuple[Token, ...], named: dict[str, Section]) -> Section | None:
-    """The named ``defaults`` a section inherits with ``from NAME`` (HAProxy 2.4+)."""
+def parsed(text: str) -> HAProxyConfig:
+    """The model of ``text`` under this process's environment, parsed once for every reader of the same text (the
+    remap, the checks, the causes): the model is immutable, so one copy serves them all. The variables whose names
+    occur in the text are part of the key (``"$VAR"``); the others, which change under pytest, are not."""
+    return _parsed(text, tuple(sorted((name, value) for name, value in os.environ.items() if name in text)))
+
+
+def model_of(config: HAProxyConfig | str) -> HAProxyConfig:
+    """``config`` itself when it is a model already, else the model of its text (:func:`parsed`)."""
+    return parsed(config) if isinstance(config, str) else config
+
+
+@functools.lru_cache(maxsize=16)
+def _parsed(text: str, environment: tuple[tuple[str, str], ...]) -> HAProxyConfig:
+    return HAProxyConfig.parse(text, dict(environment))
+
+
+@dataclass
+class _Draft:
+    """A section while its lines are read; ``defaults`` is the index of the draft it inherits from."""
+
+    kind: str
+    name: str
+    number: int
+    lines: list[Line] = field(default_factory=list)
+    defaults: int | None = None
+
+
+def _sections(drafts: list[_Draft]) -> tuple[Section, ...]:
+    """The drafts frozen in order: a section's ``defaults`` always comes before it."""
+    done: list[Section] = []
+    for draft in drafts:
+        parent = done[draft.defaults] if draft.defaults is not None else None
+        done.append(Section(draft.kind, draft.name, draft.number, tuple(draft.lines), parent))
+    return tuple(done)
+
+
+def _from(tokens: tuple[Token, ...], named: dict[str, int]) -> int | None:
+    """The named ``defaults`` a section inherits with ``from NAME`` (HAProxy 2.4+), as its draft's index."""
     words = [t.value for t in tokens]
     if "from" in words[1:-1]:
         return named.get(words[words.index("from", 1) + 1])

@@ -6,7 +6,9 @@ for one run: ``*:8443`` on a real LB or in a container, ``127.0.0.1:41234`` for 
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from flowlb.spec import ClusterSpec
 
@@ -70,6 +72,27 @@ class Layout:
             },
             cert_path=cert_path,
             extra_binds={port: f"*:{port}" for port in extra_ports},
+        )
+
+    @classmethod
+    def on_loopback(
+        cls, lb_ports: Mapping[str, int], node_ports: Mapping[str, tuple[int, int, int]],
+        extra_ports: Mapping[int, int], cert_path: str, ca_path: str, run_dir: Path,
+    ) -> Layout:
+        """The harness's layout on this machine, everything on 127.0.0.1: each LB role on its port in
+        ``lb_ports``, each node at its ``(web, server, stomp)`` ports, each extra listener (original port) on its
+        port in ``extra_ports``; the test certificate and CA; the runtime API, HAProxy's log and the config's
+        UNIX sockets in ``run_dir``. The local target and lint's ``haproxy -c`` both run a config on it."""
+        return cls(
+            binds={role: f"127.0.0.1:{port}" for role, port in lb_ports.items()},
+            servers={name: ServerAddress("127.0.0.1", *ports) for name, ports in node_ports.items()},
+            cert_path=cert_path,
+            runtime_socket=str(run_dir / "admin.sock"),
+            log_target="stdout format raw local0",
+            harness=True,
+            extra_binds={port: f"127.0.0.1:{test_port}" for port, test_port in extra_ports.items()},
+            ca_path=ca_path,
+            socket_dir=str(run_dir),
         )
 
     def node_at(self, host: str, port: int | None) -> tuple[str, str] | None:

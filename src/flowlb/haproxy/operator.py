@@ -1,14 +1,14 @@
-"""An operator's own haproxy.cfg as the config under test: loaded, sized, checked, remapped per run.
+"""An operator's own haproxy.cfg as the config under test: loaded, sized, checked, rendered per layout.
 
 "Loads" and "behaves" are reported separately. The test cluster is sized from the file (one mock
 node per distinct Flow host, see :class:`~flowlb.haproxy.plan.ClusterPlan`). When the config cannot
 even be mapped onto a test cluster, HAProxy itself is asked whether it loads: the operator hears
-HAProxy's reason and line, not ours::
+HAProxy's reason and line, not ours. The loaded config is a value: it is read and parsed once, and
+rendering it for a target's layout returns a result and changes nothing::
 
     config = OperatorConfig.load(Path("my.cfg"), spec)      # raises HAProxyConfigError: does not load
-    target = LocalTarget(config.spec, "operator", config_source=config.source,
-                         extra_ports=config.plan.extra_ports)
-    config.last.relevant_lines()                            # what the harness rewrote, for a failure
+    target = start_target("local", spec, "hardened", config)
+    target.rendered.relevant_lines()                        # what the harness rewrote, for a failure
 """
 
 from __future__ import annotations
@@ -16,11 +16,11 @@ from __future__ import annotations
 import shutil
 import subprocess
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 from flowlb.errors import ClusterTooBig, FlowlbError, HAProxyConfigError
-from flowlb.haproxy.config import HAProxyConfig
+from flowlb.haproxy.config import HAProxyConfig, parsed
 from flowlb.haproxy.layout import Layout
 from flowlb.haproxy.messages import Diagnosis, one_line_error
 from flowlb.haproxy.plan import MAX_NODES, ClusterPlan
@@ -30,32 +30,46 @@ from flowlb.haproxy.sandbox import disarmed
 from flowlb.interrupts import temporary_directory
 from flowlb.spec import ClusterSpec
 
+LABEL_PREFIX = "operator:"
 
-@dataclass
+
+def operator_label(path: Path | str) -> str:
+    """What a run of the operator's file at ``path`` is called in reports (``operator:haproxy.cfg``)."""
+    return f"{LABEL_PREFIX}{Path(path).name}"
+
+
+@dataclass(frozen=True)
 class OperatorConfig:
-    """The operator's file, the test cluster it asks for, and the last remap the harness made of it.
+    """The operator's file, read and parsed once, and the test cluster it asks for.
 
     ``spec`` is the user's spec with the plan's nodes; ``base_spec`` the spec as given (its ports).
+    ``unavailable`` names the lines whose code flowlb does not run and that others may need (the same for
+    every layout: a refused start is explained by them before any target renders the file).
     """
 
     path: Path
     text: str
+    model: HAProxyConfig
     base_spec: ClusterSpec
     plan: ClusterPlan
-    last: RemapResult | None = field(default=None)
+    unavailable: tuple[str, ...] = ()
 
     @property
     def spec(self) -> ClusterSpec:
         return self.plan.spec
+
+    @property
+    def label(self) -> str:
+        return operator_label(self.path)
 
     @classmethod
     def load(cls, path: Path, spec: ClusterSpec) -> OperatorConfig:
         """Read ``path``, size its cluster and make sure it can be mapped; one line when it cannot."""
         text = read_config_file(path)
         try:
-            config = HAProxyConfig.parse(text)
+            config = parsed(text)
             plan = ClusterPlan.of(config, spec, max_nodes=MAX_NODES)  # one mock node per Flow host
-            remap_config(text, spec, Layout.for_spec(plan.spec, extra_ports=plan.extra_ports), str(path))
+            trial = remap_config(config, spec, Layout.for_spec(plan.spec, extra_ports=plan.extra_ports), str(path))
             _require_an_lb_port(config, spec, path)
         except ClusterTooBig as exc:
             raise ClusterTooBig(f"{path}: {exc}") from None  # HAProxy's word on the unmapped file would hide it
@@ -64,23 +78,11 @@ class OperatorConfig:
             if refusal is not None:
                 raise HAProxyConfigError(refusal) from None
             raise
-        return cls(path, text, spec, plan)
+        return cls(path, text, config, spec, plan, trial.unavailable)
 
-    def disarmed_lines(self) -> list[str]:
-        """``line N: `text`: why`` per line the last remap changed so that it runs no code and reaches nothing
-        off this machine."""
-        if self.last is None:
-            return []
-        return [f"line {change.line}: `{change.original.strip()}`: {change.why}" for change in self.last.disarmed]
-
-    def after_start(self, api: RuntimeAPI) -> None:
-        """Send the runtime API commands the last remap asked for (``server-template`` servers' nodes)."""
-        send_commands(api, self.last.after_start if self.last else (), self.path)
-
-    def source(self, layout: Layout) -> str:
-        """The config source a target calls: the file remapped for that target's layout."""
-        self.last = remap_config(self.text, self.base_spec, layout, str(self.path))
-        return self.last.text
+    def render(self, layout: Layout) -> RemapResult:
+        """The file remapped for ``layout``: the text HAProxy runs there and what was changed; changes nothing."""
+        return remap_config(self.model, self.base_spec, layout, str(self.path))
 
 
 def send_commands(api: RuntimeAPI, commands: Iterable[str], path: Path) -> None:

@@ -7,7 +7,7 @@ the article's style) or made by ``server-template`` are one node per server name
 outside the five LB roles (stats listeners, exporters, ``monitor-uri`` frontends) are listed to get
 a free loopback port of their own::
 
-    plan = ClusterPlan.of(HAProxyConfig.parse(text), spec)
+    plan = ClusterPlan.of(parsed(text), spec)
     plan.nodes                           # ("web1", "flow1", "flow2", ...)
     plan.node_of[("commander-stomp-backend", "flow2")]   # "flow2"
     plan.spec                            # the spec with exactly those nodes

@@ -12,7 +12,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from flowlb.errors import TargetError
-from flowlb.haproxy.config import HAProxyConfig
+from flowlb.haproxy.config import HAProxyConfig, model_of
 from flowlb.haproxy.runtime import RuntimeAPI
 from flowlb.net import wait_until
 
@@ -58,8 +58,7 @@ def reload_and_wait(trigger: Callable[[], None], runtime: RuntimeAPI, timeout: f
 def server_state_file(config: str | HAProxyConfig) -> str | None:
     """Where the config keeps server state across reloads (``server-state-file``, under ``server-state-base``),
     ``None`` when it keeps none or loads none (no ``load-server-state-from-file`` in any proxy or defaults)."""
-    if isinstance(config, str):
-        config = HAProxyConfig.parse(config)
+    config = model_of(config)
     glob = config.of_kind("global")
     files = [line.value(1) for section in glob for line in section.own("server-state-file")]
     bases = [line.value(1) for section in glob for line in section.own("server-state-base")]

@@ -25,7 +25,7 @@ kept from running code or reaching out are :attr:`RemapResult.disarmed`, named i
 Every other byte stays as written, and no line moves: a missing ``stats socket`` goes into a
 ``global`` section appended at the end, so HAProxy's "line N" is the operator's line N::
 
-    result = remap_config(Path("haproxy.cfg").read_text(), spec, layout)
+    result = remap_config(parsed(Path("haproxy.cfg").read_text()), spec, layout)
     result.text                      # what HAProxy runs
     print(result.relevant_lines())   # each rewritten line next to what it was
 """
@@ -39,7 +39,7 @@ from pathlib import Path
 from typing import NoReturn
 
 from flowlb.errors import FlowlbError
-from flowlb.haproxy.config import HAProxyConfig, Line, Server, looks_like_address, parse_address
+from flowlb.haproxy.config import HAProxyConfig, Line, Server, looks_like_address, model_of, parse_address
 from flowlb.haproxy.layout import Layout, ServerAddress
 from flowlb.haproxy.plan import ClusterPlan
 from flowlb.haproxy.sandbox import COMMENT_OUT, code_lines
@@ -110,6 +110,10 @@ class RemapResult:
             for c in self.changes
         )
 
+    def disarmed_lines(self) -> list[str]:
+        """``line N: `text`: why`` per line changed so that it runs no code and reaches nothing off this machine."""
+        return [f"line {change.line}: `{change.original.strip()}`: {change.why}" for change in self.disarmed]
+
 
 @dataclass(frozen=True)
 class ExtraListener:
@@ -122,26 +126,16 @@ class ExtraListener:
     tls: bool
 
 
-def remap_config(text: str, spec: ClusterSpec, layout: Layout, source: str = "haproxy.cfg") -> RemapResult:
-    """``text`` with its addresses, certificates and process settings mapped onto ``layout``.
+def remap_config(config: HAProxyConfig | str, spec: ClusterSpec, layout: Layout,
+                 source: str = "haproxy.cfg") -> RemapResult:
+    """``config`` (its model, or its text) with its addresses, certificates and process settings mapped onto
+    ``layout``; a pure function of its arguments.
 
     ``spec`` gives the LB and node ports; the layout's servers are the plan's nodes
     (:meth:`ClusterPlan.of`). Raises :class:`FlowlbError` (``"<source>:<line>: <problem>"``) for
     what cannot be mapped.
     """
-    return _Remapper(HAProxyConfig.parse(text), spec, layout, source).run()
-
-
-def config_source(path: Path, spec: ClusterSpec) -> Callable[[Layout], str]:
-    """A target's config source that runs the operator's file at ``path``, remapped for each layout.
-
-    The file is read once, and remapped once at once against the production layout of its plan, so
-    that a config that cannot be mapped fails here rather than after the target has started its nodes.
-    """
-    text = read_config_file(path)
-    plan = ClusterPlan.of(HAProxyConfig.parse(text), spec)
-    remap_config(text, spec, Layout.for_spec(plan.spec, extra_ports=plan.extra_ports), str(path))
-    return lambda layout: remap_config(text, spec, layout, str(path)).text
+    return _Remapper(model_of(config), spec, layout, source).run()
 
 
 def read_config_file(path: Path) -> str:

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from flowlb.haproxy.config import HAProxyConfig, Line
+from flowlb.haproxy.config import HAProxyConfig, Line, parsed
 
 COMMENT_OUT = "# flowlb: "
 _GLOBAL = {
@@ -82,7 +82,7 @@ def code_lines(config: HAProxyConfig) -> list[CodeLine]:
 
 def disarmed(text: str) -> str:
     """``text`` with every line that runs code commented out; no line moves."""
-    config = HAProxyConfig.parse(text)
+    config = parsed(text)
     numbers = {code.line.number for code in code_lines(config)}
     out = []
     for line in config.lines:

@@ -9,7 +9,7 @@ read from the config: the ``server`` line, else the ``default-server`` lines tha
 
 from __future__ import annotations
 
-from flowlb.haproxy.config import HAProxyConfig, parse_time_s
+from flowlb.haproxy.config import HAProxyConfig, model_of, parse_time_s
 
 HAPROXY_DEFAULT_INTER_S = 2.0
 
@@ -43,7 +43,7 @@ def check_fall(config: HAProxyConfig, backend: str, server: str, default: int = 
 
 def check_interval_s(config: str | HAProxyConfig, backend: str, server: str) -> float:
     """The ``inter`` that applies to ``backend/server`` in ``config``, in seconds."""
-    model = HAProxyConfig.parse(config) if isinstance(config, str) else config
+    model = model_of(config)
     proxy = model.proxy(backend)
     if proxy is None:
         return HAPROXY_DEFAULT_INTER_S

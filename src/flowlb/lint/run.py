@@ -23,8 +23,8 @@ from datetime import date
 from pathlib import Path
 
 from flowlb.errors import FlowlbError
-from flowlb.haproxy.config import HAProxyConfig
-from flowlb.haproxy.layout import Layout, ServerAddress
+from flowlb.haproxy.config import HAProxyConfig, parsed
+from flowlb.haproxy.layout import Layout
 from flowlb.haproxy.operator import haproxy_refusal
 from flowlb.haproxy.plan import ClusterPlan
 from flowlb.haproxy.remap import read_config_file, remap_config
@@ -40,7 +40,7 @@ from flowlb.spec import ClusterSpec
 from flowlb.tls import make_certificates
 
 
-def haproxy_check(text: str, path: Path, spec: ClusterSpec) -> Finding | None:
+def haproxy_check(config: HAProxyConfig, path: Path, spec: ClusterSpec) -> Finding | None:
     """``FLOW000`` when HAProxy refuses the file; ``None`` when it loads (or no haproxy binary is here).
 
     The file is mapped as ``--haproxy-cfg`` maps it, so what exists only on the real LB (certificates,
@@ -51,27 +51,19 @@ def haproxy_check(text: str, path: Path, spec: ClusterSpec) -> Finding | None:
     with temporary_directory("flowlb-lint-") as directory:
         certs = make_certificates(Path(directory), spec.lb.names)
         try:
-            plan = ClusterPlan.of(HAProxyConfig.parse(text), spec)
-            layout = Layout(
-                binds={role: f"127.0.0.1:{port}" for role, port in spec.lb.ports.by_role().items()},
-                servers={name: ServerAddress("127.0.0.1", spec.node_ports.web, spec.node_ports.server,
-                                             spec.node_ports.stomp) for name in plan.nodes},
-                cert_path=str(certs.server_pem),
-                runtime_socket=str(Path(directory) / "admin.sock"),
-                log_target="stdout format raw local0",
-                harness=True,
-                extra_binds={port: f"127.0.0.1:{port}" for port in plan.extra_ports},
-                ca_path=str(certs.ca_file),
-                socket_dir=directory,
-            )
-            candidate = remap_config(text, spec, layout, str(path)).text
+            plan = ClusterPlan.of(config, spec)
+            node_ports = (spec.node_ports.web, spec.node_ports.server, spec.node_ports.stomp)
+            layout = Layout.on_loopback(spec.lb.ports.by_role(), dict.fromkeys(plan.nodes, node_ports),
+                                        {port: port for port in plan.extra_ports}, str(certs.server_pem),
+                                        str(certs.ca_file), Path(directory))
+            candidate = remap_config(config, spec, layout, str(path)).text
         except FlowlbError:
-            candidate = text  # not mappable: let HAProxy judge the file as written
+            candidate = config.text  # not mappable: let HAProxy judge the file as written
         refusal = haproxy_refusal(candidate, path)
     if refusal is None:
         return None
     line = _line_of(refusal)
-    needed = [code.line.number for code in code_lines(HAProxyConfig.parse(text)) if code.others_may_need_it]
+    needed = [code.line.number for code in code_lines(config) if code.others_may_need_it]
     if needed:  # HAProxy was asked without the code, which the line it names may need
         listed = ", ".join(str(number) for number in needed)
         refusal += f" (asked without line(s) {listed}: flowlb runs no code from the config; see FLOW043)"
@@ -92,11 +84,11 @@ def lint(path: Path, spec: ClusterSpec, haproxy_version: str | None = None) -> l
 
 def _findings(text: str, path: Path, spec: ClusterSpec,
               haproxy_version: str | None) -> tuple[list[Finding], list[Suppression]]:
-    config = HAProxyConfig.parse(text)
+    config = parsed(text)
     findings = [finding for rule in RULES for finding in rule(config, spec)]
     if haproxy_version is not None:
         findings += version_findings(config, haproxy_version)
-    refusal = haproxy_check(text, path, spec)
+    refusal = haproxy_check(config, path, spec)
     if refusal is not None:
         findings.append(refusal)
     suppressions, problems = suppress.read(config)

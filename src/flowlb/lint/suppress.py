@@ -17,6 +17,7 @@ nothing; one that names no rule flowlb has, or cannot apply, is ``FLOW901``.
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from flowlb.haproxy.config import HAProxyConfig, Line
@@ -106,7 +107,7 @@ def _usable(rules: list[str], written: str, number: int, target: int | None, pro
     return usable
 
 
-def _directive_below(lines: list[Line], index: int) -> int | None:
+def _directive_below(lines: Sequence[Line], index: int) -> int | None:
     """The line of the first directive below ``lines[index]``, across comment lines only (not blank lines)."""
     for line in lines[index + 1 :]:
         if line.tokens:

@@ -29,6 +29,7 @@ from typing import Any
 
 from flowlb.errors import FlowlbError
 from flowlb.evidence import DOWN, FAILURE, NOTE, timeline_event
+from flowlb.haproxy.operator import LABEL_PREFIX
 from flowlb.haproxy.runtime import RuntimeAPI
 from flowlb.interrupts import deferred_signals
 from flowlb.load import report as load_report
@@ -230,7 +231,7 @@ def _run_environment(plan: LoadPlan, target: Target, directory: Path, seconds: f
 
 def run_label(target: Target) -> str:
     """The run directory's name after its time: the target, and the operator's config when one was loaded."""
-    config = target.profile.removeprefix("operator:") if target.profile.startswith("operator:") else ""
+    config = target.profile.removeprefix(LABEL_PREFIX) if target.profile.startswith(LABEL_PREFIX) else ""
     label = f"{target.kind}-{config}" if config else target.kind
     return "".join(c if c.isalnum() or c in "-_." else "_" for c in label)
 

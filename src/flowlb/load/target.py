@@ -98,7 +98,7 @@ class TargetChoice:
         try:
             target = start_target(kind, spec, self.profile or spec.profile, operator)
         except HAProxyConfigError as exc:
-            unavailable = operator.last.unavailable if operator is not None and operator.last is not None else []
+            unavailable = operator.unavailable if operator is not None else ()
             if unavailable:
                 raise HAProxyConfigError(f"the config cannot run on the test cluster: {'; '.join(unavailable)} "
                                          f"(HAProxy: {exc})") from None
@@ -116,7 +116,7 @@ def _what_runs(target: Target, operator: OperatorConfig | None) -> dict[str, Any
     tested: dict[str, Any] = {"nodes": target.node_names(), "egress_fence": target.egress_fence}
     if operator is not None:
         tested.update(config=str(operator.path), config_sha256=hashlib.sha256(operator.text.encode()).hexdigest(),
-                      disarmed=operator.disarmed_lines())
+                      disarmed=target.rendered.disarmed_lines() if target.rendered is not None else [])
     else:
         tested.update(config=f"profile {target.profile}",
                       config_sha256=hashlib.sha256(target.config_text.encode()).hexdigest())

@@ -17,7 +17,7 @@ from flowlb.checks.drill import Drill
 from flowlb.checks.longwaits import WaitOutcome
 from flowlb.haproxy.remap import ExtraListener
 from flowlb.haproxy.runtime import RuntimeAPI, StatsPage
-from flowlb.plugin.keys import LONG_WAITS_KEY, NEEDS_ROLE_MARK, OPERATOR_KEY
+from flowlb.plugin.keys import LONG_WAITS_KEY, NEEDS_ROLE_MARK
 from flowlb.plugin.options import parse_management_networks
 from flowlb.preflight import SESSION, RoleState, probe, why_dead
 from flowlb.targets.base import NodeControl, Target
@@ -29,8 +29,7 @@ T = TypeVar("T")
 def lb(cluster: Target, request: pytest.FixtureRequest) -> Target:
     """The cluster, reset to its starting state for this test; a check of how servers are health-checked skips
     when the harness could not keep the config's health checks (an ``external-check`` it does not run)."""
-    operator = request.config.stash.get(OPERATOR_KEY, None)
-    changed = operator.last.health_checks_changed if operator is not None and operator.last is not None else ""
+    changed = cluster.rendered.health_checks_changed if cluster.rendered is not None else ""
     if changed and catalogue.by_file(request.node.nodeid) in catalogue.checks_showing("FLOW003"):
         pytest.skip(changed)
     cluster.reset()
@@ -62,10 +61,7 @@ def _needs_live_role(request: pytest.FixtureRequest) -> None:
 @pytest.fixture
 def extra_listeners(lb: Target, pytestconfig: pytest.Config) -> list[ExtraListener]:
     """The operator config's binds outside the five LB roles (stats listeners, exporters), as mapped."""
-    operator = pytestconfig.stash.get(OPERATOR_KEY, None)
-    if operator is None or operator.last is None:
-        return []
-    return list(operator.last.extra_listeners)
+    return list(lb.rendered.extra_listeners) if lb.rendered is not None else []
 
 
 @pytest.fixture(scope="session")

@@ -8,11 +8,13 @@ import pytest
 from flowlb import policyfile
 from flowlb.checks.longwaits import LongWaits
 from flowlb.haproxy.operator import OperatorConfig
+from flowlb.targets.base import Target
 
 LONG_WAITS_KEY = pytest.StashKey[LongWaits | None]()
 KEPT_KEY = pytest.StashKey[str]()  # --keep-cluster: how to reach and remove the cluster left running
 SHARED_KEY = pytest.StashKey[str]()  # --shared-cluster: how this run's config ran on it
 OPERATOR_KEY = pytest.StashKey[OperatorConfig | None]()
+TARGET_KEY = pytest.StashKey[Target]()  # the running target: what it runs (``rendered``) is asked of it
 POLICY_KEY = pytest.StashKey[policyfile.PolicyFile | None]()  # --policy, as loaded
 
 NEEDS_ROLE_MARK = "needs_role"

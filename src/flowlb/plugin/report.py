@@ -13,8 +13,9 @@ import pytest
 
 from flowlb import causes, levels, policyfile
 from flowlb.checks import catalogue
+from flowlb.haproxy.operator import operator_label
 from flowlb.interrupts import deferred_signals, interrupted
-from flowlb.plugin.keys import KEPT_KEY, OPERATOR_KEY, SHARED_KEY
+from flowlb.plugin.keys import KEPT_KEY, OPERATOR_KEY, SHARED_KEY, TARGET_KEY
 from flowlb.reporting import CheckResult, RunInfo, discard, finish, run_directory
 from flowlb.spec import ClusterSpec
 from flowlb.verdict import Judgement, judge
@@ -29,7 +30,7 @@ def open_report(config: pytest.Config, loaded: policyfile.PolicyFile | None, fai
     cfg = config.getoption("flowlb_haproxy_cfg")
     info = RunInfo(
         target=config.getoption("flowlb_target"),
-        config=f"operator:{Path(cfg).name}" if cfg else (config.getoption("flowlb_profile") or "spec profile"),
+        config=operator_label(cfg) if cfg else (config.getoption("flowlb_profile") or "spec profile"),
         spec=str(config.getoption("flowlb_spec") or "fixtures/cluster.toml"),
         policy_path=loaded.path if loaded else "", policy_sha256=loaded.sha256 if loaded else "",
     )
@@ -218,8 +219,9 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> Any:
 
 
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter, config: pytest.Config) -> None:
-    operator = config.stash.get(OPERATOR_KEY, None)
-    for line in operator.disarmed_lines() if operator is not None else []:
+    target = config.stash.get(TARGET_KEY, None)
+    rendered = target.rendered if target is not None else None
+    for line in rendered.disarmed_lines() if rendered is not None else []:
         terminalreporter.write_line(f"flowlb: disarmed {line}")  # what of the config this run did not test
     for key in (SHARED_KEY, KEPT_KEY):
         note = config.stash.get(key, None)
@@ -233,7 +235,9 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
     outcome = yield
     report = outcome.get_result()
     operator = item.config.stash.get(OPERATOR_KEY, None)
-    if report.failed and call.when == "call" and operator is not None and operator.last is not None:
+    target = item.config.stash.get(TARGET_KEY, None)
+    rendered = target.rendered if target is not None else None
+    if report.failed and call.when == "call" and operator is not None and rendered is not None:
         report.sections.append(
-            (f"flowlb: lines of {operator.path} rewritten for the test cluster", operator.last.relevant_lines())
+            (f"flowlb: lines of {operator.path} rewritten for the test cluster", rendered.relevant_lines())
         )

@@ -14,7 +14,7 @@ from flowlb.checks.longwaits import LongWaits
 from flowlb.errors import FlowlbError, HAProxyConfigError
 from flowlb.haproxy.operator import OperatorConfig
 from flowlb.interrupts import deferred_signals
-from flowlb.plugin.keys import KEPT_KEY, LONG_WAIT_MARK, LONG_WAITS_KEY, OPERATOR_KEY, SHARED_KEY
+from flowlb.plugin.keys import KEPT_KEY, LONG_WAIT_MARK, LONG_WAITS_KEY, OPERATOR_KEY, SHARED_KEY, TARGET_KEY
 from flowlb.plugin.report import REPORT_KEY, remember_config
 from flowlb.spec import ClusterSpec, load_spec
 from flowlb.targets.base import Target
@@ -49,6 +49,7 @@ def cluster_start(
         remember_config(pytestconfig, flowlb_spec, None)
         if kind == "external":
             live = _external_target(pytestconfig, flowlb_spec)
+            pytestconfig.stash[TARGET_KEY] = live
             _describe_run(pytestconfig, live, None, record_testsuite_property)
             waits = _start_long_waits(request, lambda: live, owns_target=False)
             try:
@@ -65,17 +66,18 @@ def cluster_start(
             pytestconfig.getoption("flowlb_haproxy_image"), keep=bool(pytestconfig.getoption("flowlb_keep")))
     except HAProxyConfigError as refused:
         missing = pytestconfig.stash.get(OPERATOR_KEY, None)
-        if missing is not None and missing.last is not None and missing.last.unavailable:
-            pytest.skip(f"the config cannot run on the test cluster: {'; '.join(missing.last.unavailable)} "
+        if missing is not None and missing.unavailable:
+            pytest.skip(f"the config cannot run on the test cluster: {'; '.join(missing.unavailable)} "
                         f"(HAProxy: {refused})")
         yield refused
         return
     except FlowlbError as exc:
         pytest.exit(f"flowlb: {exc}", returncode=2)
 
+    pytestconfig.stash[TARGET_KEY] = target
+
     def twin() -> Target:
-        again = OperatorConfig.load(Path(cfg_path), flowlb_spec) if cfg_path else None
-        return start_target(kind, flowlb_spec, profile, again, pytestconfig.getoption("flowlb_haproxy_version"),
+        return start_target(kind, flowlb_spec, profile, operator, pytestconfig.getoption("flowlb_haproxy_version"),
                             pytestconfig.getoption("flowlb_haproxy_image"))
 
     waits = None
@@ -138,12 +140,12 @@ def _describe_run(
     """What was tested, into the report, JUnit's properties and the output: the target, HAProxy and OpenSSL, the
     config and its sha256, the nodes and where each extra listener was tested."""
     listeners = {}
-    if operator is not None and operator.last is not None:
-        for listener in operator.last.extra_listeners:
-            endpoint = target.extra_endpoints.get(listener.port)
-            where = f"{listener.original} ({listener.section}, line {listener.line})"
-            listeners[where] = f"{endpoint.host}:{endpoint.port}" if endpoint else "not published"
-    disarmed = operator.disarmed_lines() if operator is not None else []
+    rendered = target.rendered
+    for listener in rendered.extra_listeners if rendered is not None else ():
+        endpoint = target.extra_endpoints.get(listener.port)
+        where = f"{listener.original} ({listener.section}, line {listener.line})"
+        listeners[where] = f"{endpoint.host}:{endpoint.port}" if endpoint else "not published"
+    disarmed = rendered.disarmed_lines() if rendered is not None else []
     build = target.haproxy_build()
     if operator is not None:
         config_path, digest = str(operator.path), hashlib.sha256(operator.text.encode()).hexdigest()

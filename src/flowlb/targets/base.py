@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Protocol
 
 from flowlb.haproxy.layout import Layout
+from flowlb.haproxy.remap import RemapResult
 from flowlb.haproxy.runtime import RuntimeAPI
 from flowlb.haproxy.version import HAProxyBuild
 from flowlb.net import Endpoint
@@ -104,6 +105,11 @@ class Target(HAProxyControl, Protocol):
     @property
     def layout(self) -> Layout | None:
         """Where the config binds and reaches the nodes on this target; ``None`` on a live LB (its own config)."""
+
+    @property
+    def rendered(self) -> RemapResult | None:
+        """The operator's file as remapped for this target (the text it runs, what was rewritten or disarmed, the
+        extra listeners); ``None`` for a generated profile or a live LB."""
 
     @property
     def haproxy_image(self) -> str:

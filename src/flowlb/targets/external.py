@@ -220,6 +220,7 @@ class ExternalTarget:
     extra_endpoints: dict[int, Endpoint] = field(default_factory=dict)
     _echoes: bool | None = field(default=None, init=False, repr=False)
     layout = None  # the LB runs its own config: no layout of flowlb's
+    rendered = None  # nor a config flowlb rendered
     haproxy_image = ""
     egress_fence = ""  # the LB is not flowlb's to fence
 

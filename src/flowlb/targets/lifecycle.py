@@ -20,6 +20,7 @@ from types import TracebackType
 from flowlb.errors import HAProxyConfigError, TargetError
 from flowlb.haproxy.layout import Layout
 from flowlb.haproxy.messages import Diagnosis, one_line_error
+from flowlb.haproxy.operator import OperatorConfig
 from flowlb.haproxy.reload import (
     EMPTY_SERVER_STATE,
     master_reload,
@@ -27,7 +28,7 @@ from flowlb.haproxy.reload import (
     save_server_state,
     server_state_file,
 )
-from flowlb.haproxy.render import render
+from flowlb.haproxy.remap import RemapResult
 from flowlb.haproxy.runtime import RuntimeAPI
 from flowlb.haproxy.version import HAProxyBuild, parse_vv
 from flowlb.interrupts import deferred_signals
@@ -36,6 +37,7 @@ from flowlb.node_contract import Counters, HealthState
 from flowlb.spec import ClusterSpec
 from flowlb.targets.base import Endpoints
 from flowlb.targets.nodeclient import MockNodeClient
+from flowlb.targets.prepare import prepare
 from flowlb.targets.readiness import HAProxyExited, wait_for_haproxy
 from flowlb.tls import CertificateFiles, make_certificates
 
@@ -54,18 +56,20 @@ class HarnessTarget:
         spec: ClusterSpec,
         profile: str,
         config_source: ConfigSource | None = None,
-        config_name: str = "haproxy.cfg",
         ready_timeout: float = 30.0,
-        extra_ports: tuple[int, ...] = (),
-        after_start: Callable[[RuntimeAPI], None] | None = None,
+        operator: OperatorConfig | None = None,
     ) -> None:
-        self.spec = spec
-        self.profile = profile
-        self.config_name = config_name
+        """Start the cluster for ``profile`` (rendered for ``spec``), or for the ``operator``'s own file on the
+        cluster its plan asks for; ``config_source`` gives the text outright (the tests' broken configs)."""
+        self._prepared = prepare(spec, profile, operator)
+        self.spec = self._prepared.spec
+        self.profile = self._prepared.profile
+        self.config_name = self._prepared.config_name
         self.ready_timeout = ready_timeout
-        self.extra_ports = extra_ports
-        self.after_start = after_start
+        self.extra_ports = self._prepared.extra_ports
+        self.after_start: Callable[[RuntimeAPI], None] | None = None
         self.config_text = ""
+        self.rendered: RemapResult | None = None  # the operator's file as remapped here; None for a profile
         self.egress_fence = ""  # how HAProxy is kept from sending past loopback, or why it is not
         self.extra_endpoints: dict[int, Endpoint] = {}
         self._clients: dict[str, MockNodeClient] = {}
@@ -75,7 +79,7 @@ class HarnessTarget:
             self.run_dir = Path(tempfile.mkdtemp(prefix=f"flowlb-{self.kind}-"))
         try:
             self._open()
-            self._start(config_source or (lambda layout: render(spec, profile, layout)))
+            self._start(config_source)
         except BaseException:
             with deferred_signals():  # the first Ctrl-C may come now: it must not cut the teardown short
                 self.close()
@@ -83,12 +87,16 @@ class HarnessTarget:
 
     # -- the lifecycle ---------------------------------------------------------------------------
 
-    def _start(self, config_source: ConfigSource) -> None:
+    def _start(self, config_source: ConfigSource | None) -> None:
         certs = make_certificates(self.run_dir / "tls", self.spec.lb.names)
         self.ca_file = certs.ca_file
         self._start_nodes()
         self.layout = self._layout(certs)
-        self.config_text = config_source(self.layout)
+        if config_source is not None:
+            self.config_text = config_source(self.layout)
+        else:
+            self.config_text, self.rendered = self._prepared.render(self.layout)
+            self.after_start = self._prepared.after_start(self.rendered)
         try:
             self._start_haproxy(certs)
             self._baseline = wait_for_haproxy(

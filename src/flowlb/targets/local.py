@@ -17,12 +17,13 @@ import subprocess
 import sys
 import tempfile
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 from flowlb import paths
 from flowlb.errors import HAProxyConfigError, TargetError
-from flowlb.haproxy.layout import Layout, ServerAddress
+from flowlb.haproxy.layout import Layout
 from flowlb.haproxy.messages import one_line_error
 from flowlb.haproxy.reload import EMPTY_SERVER_STATE, master_reload, reload_and_wait
 from flowlb.haproxy.runtime import RuntimeAPI
@@ -71,20 +72,14 @@ class LocalTarget(HarnessTarget):
             server_name=self.spec.lb.name,
         )
         self.extra_endpoints = {port: Endpoint("127.0.0.1", free_port()) for port in self.extra_ports}
-        self.socket_path = self.run_dir / "admin.sock"
-        return Layout(
-            binds={role: f"127.0.0.1:{port}" for role, port in lb_ports.items()},
-            servers={
-                name: ServerAddress("127.0.0.1", ports["web"], ports["server"], ports["stomp"])
-                for name, ports in self._ports.items()
-            },
-            cert_path=str(certs.server_pem),
-            runtime_socket=str(self.socket_path),
-            log_target="stdout format raw local0",
-            harness=True,
-            extra_binds={port: f"127.0.0.1:{e.port}" for port, e in self.extra_endpoints.items()},
-            ca_path=str(certs.ca_file),
-            socket_dir=str(self.run_dir),
+        layout = Layout.on_loopback(
+            lb_ports, {name: (ports["web"], ports["server"], ports["stomp"]) for name, ports in self._ports.items()},
+            {port: endpoint.port for port, endpoint in self.extra_endpoints.items()}, str(certs.server_pem),
+            str(certs.ca_file), self.run_dir,
+        )
+        self.socket_path = Path(str(layout.runtime_socket))
+        return replace(
+            layout,
             dead_port=free_port(),
             spare_ports=tuple(free_port() for _ in range(8)),
             max_open_files=resource.getrlimit(resource.RLIMIT_NOFILE)[1],

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import shutil
-from typing import Any
 
 from flowlb.errors import FlowlbError
 from flowlb.haproxy.operator import OperatorConfig
@@ -43,19 +42,10 @@ def start_target(
 ) -> Target:
     """Start the cluster on the named target (``containers`` or ``local``).
 
-    With ``operator``, the operator's own config runs (remapped) instead of the ``profile``.
+    With ``operator``, the operator's own config runs (remapped) instead of the ``profile``, on the cluster its
+    plan asks for (:func:`~flowlb.targets.prepare.prepare`).
     ``haproxy_version`` or ``haproxy_image`` (not both) choose the HAProxy the containers target runs.
     """
-    extra: dict[str, Any] = {}
-    if operator is not None:
-        extra = {
-            "config_source": operator.source,
-            "config_name": operator.path.name,
-            "extra_ports": operator.plan.extra_ports,
-            "after_start": operator.after_start,
-        }
-        profile = f"operator:{operator.path.name}"
-        spec = operator.spec
     if haproxy_version and haproxy_image:
         raise FlowlbError(f"--haproxy-version {haproxy_version} and --haproxy-image {haproxy_image} both choose the "
                           "HAProxy to run: give one")
@@ -65,7 +55,7 @@ def start_target(
         from flowlb.targets.containers import ContainersTarget
 
         return ContainersTarget(spec, profile, haproxy_version=haproxy_version, haproxy_image=haproxy_image, keep=keep,
-                                **extra)
+                                operator=operator)
     if haproxy_image:
         raise FlowlbError(f"--haproxy-image {haproxy_image} needs the containers target; the local target runs "
                           "the haproxy on PATH (its version is in the report)")
@@ -74,4 +64,4 @@ def start_target(
                           "the haproxy on PATH (its version is in the report)")
     from flowlb.targets.local import LocalTarget
 
-    return LocalTarget(spec, profile, **extra)
+    return LocalTarget(spec, profile, operator=operator)

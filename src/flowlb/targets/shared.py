@@ -39,13 +39,14 @@ from flowlb import paths
 from flowlb.errors import TargetError
 from flowlb.haproxy.layout import Layout
 from flowlb.haproxy.operator import OperatorConfig, send_commands
-from flowlb.haproxy.render import render
+from flowlb.haproxy.remap import RemapResult
 from flowlb.haproxy.runtime import RuntimeAPI
 from flowlb.net import Endpoint
 from flowlb.spec import ClusterSpec, load_spec
 from flowlb.targets import processes
 from flowlb.targets.base import Endpoints, HAProxyControl, NodeControl
 from flowlb.targets.forwarding import forwards
+from flowlb.targets.prepare import Prepared, prepare
 
 T = TypeVar("T")
 
@@ -185,15 +186,15 @@ def connect(ticket: Path) -> Any:
     return manager.host()  # type: ignore[attr-defined]
 
 
-def misfit(state: SharedState, spec: ClusterSpec, operator: OperatorConfig | None) -> str | None:
+def misfit(state: SharedState, prepared: Prepared) -> str | None:
     """Why a run's config cannot run on the shared cluster, ``None`` when it can."""
-    wanted = operator.spec if operator is not None else spec
+    wanted = prepared.spec
     if tuple(wanted.node_names()) != state.node_names:
         return f"it needs the nodes {', '.join(wanted.node_names())}; the shared one {', '.join(state.node_names)}"
     if wanted.lb.names != state.lb_names:
         return f"its LB is named {', '.join(wanted.lb.names)}; the shared certificate {', '.join(state.lb_names)}"
-    if operator is not None and operator.plan.extra_ports:
-        return f"it binds extra listeners ({', '.join(map(str, operator.plan.extra_ports))})"
+    if prepared.extra_ports:
+        return f"it binds extra listeners ({', '.join(map(str, prepared.extra_ports))})"
     return None
 
 
@@ -211,9 +212,11 @@ class SharedTarget(NodeControl, HAProxyControl):
     haproxy_image = ""
     egress_fence = ""  # not told: the fence, if any, is the owner's
 
-    def __init__(self, host: Any, state: SharedState, spec: ClusterSpec, profile: str, config_text: str) -> None:
+    def __init__(self, host: Any, state: SharedState, spec: ClusterSpec, profile: str, config_text: str,
+                 rendered: RemapResult | None = None) -> None:
         self._host = host
         self.spec, self.profile, self.config_text = spec, profile, config_text
+        self.rendered = rendered
         self.endpoints, self.ca_file, self.layout = state.endpoints, state.ca_file, state.layout
         self.extra_endpoints: dict[int, Endpoint] = {}
         assert state.layout.runtime_socket is not None
@@ -257,17 +260,14 @@ def attach(ticket: Path, spec: ClusterSpec, profile: str, operator: OperatorConf
     """
     host = connect(ticket)
     state: SharedState = host.describe()
-    reason = misfit(state, spec, operator)
+    prepared = prepare(spec, profile, operator)
+    reason = misfit(state, prepared)
     if reason is not None:
         return reason
-    if operator is not None:
-        text, name = operator.source(state.layout), operator.path.name
-        commands = tuple(operator.last.after_start) if operator.last else ()
-        spec, profile = operator.spec, f"operator:{name}"
-    else:
-        text, name, commands = render(spec, profile, state.layout), "haproxy.cfg", ()
-    host.load(text, name, commands)
-    return SharedTarget(host, state, spec, profile, text)  # type: ignore[abstract]  # @forwards made the rest
+    text, rendered = prepared.render(state.layout)
+    host.load(text, prepared.config_name, rendered.after_start if rendered is not None else ())
+    # mypy cannot see the node and HAProxy control that @forwards made
+    return SharedTarget(host, state, prepared.spec, prepared.profile, text, rendered)  # type: ignore[abstract]
 
 
 if __name__ == "__main__":

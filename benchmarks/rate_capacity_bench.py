@@ -50,8 +50,12 @@ def manual_step(target: Target, rate: float, args: argparse.Namespace, work: Pat
            "FLOWLB_ARRIVAL_WARMUP": str(WARMUP_S)}
     haproxysteps.settle(target.evidence())  # as the search does: the last step's sessions drained first
     print(f"$ manual step at {rate:g} req/s", flush=True)
+    # a session of its own, as flowlb load and the search start Locust: where Linux groups CPU time by session
+    # (autogroup), a generator in the cluster's session got a share the search's never gets, and held 5800 req/s
+    # where the search plateaued at 4800
     subprocess.run([*locust_command(plan, target, step_dir / "locust"), "--loglevel", "ERROR"], env=env,
-                   timeout=seconds + 90, check=False, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                   timeout=seconds + 90, check=False, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                   start_new_session=True)
     arrival = read(step_dir)
     assert arrival is not None, f"the manual step at {rate:g} wrote no arrival.json"
     return ratesteps.RateStep.of(arrival)

@@ -413,7 +413,8 @@ def _outcome_lines(summary: dict[str, Any]) -> list[str]:
     rate = summary.get("rate") or {}
     if rate:
         lines.append(f"arrival rate: offered {rate['offered']:g} req/s, achieved {rate['achieved']:g}; "
-                     f"{rate['late']} late, {rate['dropped']} dropped, {rate['missed']} missed")
+                     f"{rate['late']} late, {rate.get('waited', 0)} waited for a connection, "
+                     f"{rate['dropped']} dropped, {rate['missed']} missed")
     for path, figures in (summary.get("latency_ms") or {}).items():
         lines.append(f"{path}: p50 {figures['p50']:g} ms, p90 {figures['p90']:g}, p99 {figures['p99']:g}, "
                      f"p99.9 {figures['p99.9']:g}, max {figures['max']:g} (from the intended send time)")

@@ -10,7 +10,10 @@ What the scheduler cannot do is counted, never hidden (:class:`Counts`):
 
 - **late**: a start more than :data:`LATE_BOUND_MS` after its intended time (the generator fell
   behind; its latency still counts from the intended time);
-- **dropped**: the pool was exhausted (every slot waiting on an answer), so the request never went out;
+- **dropped**: too many requests were already in flight (waiting for a connection or for their answer), so the
+  request never went out;
+- **waited**: a request found every connection busy and waited for one longer than the late bound (its wait is
+  in its latency, as in wrk2: connections are a fixed pool, not opened on demand under stress);
 - **missed**: the run ended (Locust stopped) before the request's intended time came round.
 
 Pure bookkeeping on an injected clock and sleep: gevent and Locust live in :mod:`flowlb.load.openmodel`.
@@ -75,7 +78,8 @@ class Counts:
     offered: int = 0  # due in the measured window
     started: int = 0  # went out (on time or late)
     late: int = 0  # of those started, how many started later than the bound
-    dropped: int = 0  # not started: the pool was exhausted
+    waited: int = 0  # of those started, how many waited for a free connection longer than the bound
+    dropped: int = 0  # not started: too many requests in flight
     missed: int = 0  # not started: the run ended before they were due
     completed: int = 0  # answered or failed, with a latency recorded
     failed: int = 0  # of those completed, how many failed
@@ -103,7 +107,11 @@ Slot = TypeVar("Slot")
 
 
 class SlotPool(Generic[Slot]):
-    """At most ``size`` slots (a connection, a session), made on demand and reused once free."""
+    """At most ``size`` slots (a connection, a session), made on demand and reused once free.
+
+    Fixed, so that a stall does not make the generator open hundreds of new TLS connections at once: their
+    handshakes would load the LB (and a generator on the same machine) with work no steady client gives it,
+    and turn a short stall into a collapse."""
 
     def __init__(self, size: int, make: Callable[[], Slot]) -> None:
         if size < 1:
@@ -187,6 +195,11 @@ class Scheduler:
         if self.last_measured_lateness is None:
             return 0.0
         return self.schedule.measured_seconds + max(self.last_measured_lateness, 0.0)
+
+    def waited(self, index: int) -> None:
+        """Request ``index`` waited for a free connection longer than the late bound."""
+        counts = self.counts if self.schedule.measured(index) else self.warmup
+        counts.waited += 1
 
     def done(self, index: int, failed: bool, finished: bool = True) -> None:
         """Request ``index`` completed (answered, or failed), or was unanswered at the end (``finished`` False)."""

@@ -6,8 +6,10 @@ its share of R by the mix (:func:`flowlb.load.arrival.split_rate`) and runs one
 :class:`~flowlb.load.arrival.Scheduler` per scenario. A request is one task of the scenario's own
 user class (``FlowApiUser``'s weighted tasks, a handshake, a STOMP SEND), run on a *slot*: an
 instance of that class, with its own connection or session, made on demand up to
-``--arrival-max-in-flight`` and reused when free. Latency counts from the intended send time into
-an HdrHistogram per path (:mod:`flowlb.load.hdr`); Locust's own stats still count every request.
+``--arrival-connections`` and reused when free (a request that finds none free waits for one, as in
+wrk2); at most ``--arrival-max-in-flight`` requests wait or run at once, further starts are dropped.
+Latency counts from the intended send time into an HdrHistogram per path (:mod:`flowlb.load.hdr`);
+Locust's own stats still count every request.
 
 At its end a generator reports its counts, histograms and CPU once: to the master in a custom
 message (``flowlb_arrival``), or directly on a local runner. When every generator has reported,
@@ -30,13 +32,14 @@ from typing import Any, ClassVar
 
 import gevent
 import psutil
+from gevent.lock import Semaphore
 from gevent.pool import Group
 from locust import User
 from locust.exception import StopUser
 from locust.runners import MasterRunner, WorkerRunner
 
 from flowlb.load import arrivalresult
-from flowlb.load.arrival import Counts, Schedule, Scheduler, SlotPool, split_rate
+from flowlb.load.arrival import LATE_BOUND_MS, Counts, Schedule, Scheduler, SlotPool, split_rate
 from flowlb.load.options import SCENARIOS, parse_weights
 from flowlb.load.validity import INVALID_EXIT_CODE, busy_percent, machine_times
 
@@ -46,6 +49,7 @@ DRAIN_S = 10.0  # after the last start, how long answers are awaited; the rest c
 OVERRUN_S = 5.0  # a generator still starting requests this long after its schedule's end stops; the rest are missed
 SCENARIO_PATH = {"api": "https", "handshake": "handshake", "stomp": "stomp"}
 MAX_INTERVALS = 120  # "latency over time" has at most this many points
+DEFAULT_CONNECTIONS = 100  # per generator: ample for a rate at healthy latency, few enough that a stall opens no storm
 
 
 def add_arguments(parser: Any) -> None:
@@ -57,8 +61,11 @@ def add_arguments(parser: Any) -> None:
                        help=f"how long requests are started (default: --run-time less {DRAIN_S:g} s)")
     group.add_argument("--arrival-warmup", env_var="FLOWLB_ARRIVAL_WARMUP", type=float, default=-1.0,
                        help="seconds at the start left out of the figures (default: a fifth of the run, at most 5)")
+    group.add_argument("--arrival-connections", env_var="FLOWLB_ARRIVAL_CONNECTIONS", type=int,
+                       default=DEFAULT_CONNECTIONS, help="connections (STOMP sessions) per generator, split by the "
+                       "mix, opened as needed and reused; a request finding none free waits, its wait in its latency")
     group.add_argument("--arrival-max-in-flight", env_var="FLOWLB_ARRIVAL_MAX_IN_FLIGHT", type=int, default=1000,
-                       help="concurrent requests per generator, split by the mix; beyond, starts are dropped")
+                       help="requests waiting or running per generator, split by the mix; beyond, starts are dropped")
     group.add_argument("--arrival-file", env_var="FLOWLB_ARRIVAL_FILE", default="",
                        help="where arrival.json and the .hgrm files go (default: the current directory)")
     group.add_argument("--arrival-generators", env_var="FLOWLB_ARRIVAL_GENERATORS", type=int, default=0,
@@ -75,6 +82,7 @@ class ArrivalPlan:
     max_in_flight: int
     directory: Path
     generators: int
+    connections: int = DEFAULT_CONNECTIONS
 
     @classmethod
     def from_options(cls, options: Any) -> ArrivalPlan:
@@ -94,9 +102,14 @@ class ArrivalPlan:
             raise ValueError(f"--arrival-warmup {warmup:g} must be shorter than the run's {seconds:g} s")
         if not 1 <= int(options.arrival_max_in_flight) <= 100_000:
             raise ValueError(f"--arrival-max-in-flight {options.arrival_max_in_flight}: give 1 to 100000")
+        connections = int(getattr(options, "arrival_connections", DEFAULT_CONNECTIONS))
+        if not 1 <= connections <= int(options.arrival_max_in_flight):
+            raise ValueError(f"--arrival-connections {connections}: give 1 to --arrival-max-in-flight "
+                             f"({options.arrival_max_in_flight})")
         file = Path(options.arrival_file) if options.arrival_file else Path(arrivalresult.FILE)
         generators = int(options.arrival_generators or getattr(options, "num_users", None) or 1)
-        return cls(rate, seconds, warmup, int(options.arrival_max_in_flight), file.parent, max(1, generators))
+        return cls(rate, seconds, warmup, int(options.arrival_max_in_flight), file.parent, max(1, generators),
+                   connections)
 
     @property
     def interval_s(self) -> float:
@@ -135,6 +148,9 @@ class Generation:
         self.requests = Group()
         self.failures: dict[Any, bool] = {}  # request greenlet -> whether a Locust request in it failed
         self.pools: dict[str, SlotPool[_Slot]] = {}
+        self.free: dict[str, Semaphore] = {}  # per scenario: a free connection, or a wait for one
+        self.in_flight: dict[str, int] = {}
+        self.bounds: dict[str, int] = {}  # per scenario: the most requests waiting or running
 
     def _on_request(self, exception: Any = None, **_: Any) -> None:
         current = gevent.getcurrent()
@@ -153,9 +169,12 @@ class Generation:
         share = sum(self.rates.values())
         for scenario, rate in self.rates.items():
             cls = self.classes[scenario]
-            size = max(1, math.ceil(self.plan.max_in_flight * rate / share))
+            size = max(1, math.ceil(self.plan.connections * rate / share))
             pool: SlotPool[_Slot] = SlotPool(size, partial(_Slot, cls))
             self.pools[scenario] = pool
+            self.free[scenario] = Semaphore(size)
+            self.in_flight[scenario] = 0
+            self.bounds[scenario] = max(size, math.ceil(self.plan.max_in_flight * rate / share))
             latency = latencies.setdefault(SCENARIO_PATH.get(scenario, scenario), PathLatency(self.plan.interval_s))
             scheduler = Scheduler(Schedule(start, rate, self.plan.seconds, self.plan.warmup_s), time.monotonic,
                                   gevent.sleep, partial(self._start, scenario, pool, latency))
@@ -195,35 +214,44 @@ class Generation:
         }
 
     def _start(self, scenario: str, pool: SlotPool[_Slot], latency: Any, index: int, intended: float) -> bool:
-        slot = pool.acquire()
-        if slot is None:
+        if self.in_flight[scenario] >= self.bounds[scenario]:
             return False
-        self.requests.spawn(self._request, scenario, pool, slot, latency, index, intended)
+        self.in_flight[scenario] += 1
+        self.requests.spawn(self._request, scenario, pool, latency, index, intended)
         return True
 
-    def _request(self, scenario: str, pool: SlotPool[_Slot], slot: _Slot, latency: Any, index: int,
-                 intended: float) -> None:
+    def _request(self, scenario: str, pool: SlotPool[_Slot], latency: Any, index: int, intended: float) -> None:
         scheduler = self.schedulers[scenario]
         me = gevent.getcurrent()
         self.failures[me] = False
         finished = False
         failed = True
+        slot: _Slot | None = None
         try:
-            user = slot.prepare(self.environment)
-            random.choice(slot.cls.tasks)(user)
-            failed = self.failures.get(me, False)
-            finished = True
+            asked = time.monotonic()
+            with self.free[scenario]:
+                if time.monotonic() - asked > LATE_BOUND_MS / 1000.0:
+                    scheduler.waited(index)
+                slot = pool.acquire()
+                assert slot is not None, "the semaphore admits no more requests than the pool has slots"
+                try:
+                    user = slot.prepare(self.environment)
+                    random.choice(slot.cls.tasks)(user)
+                    failed = self.failures.get(me, False)
+                    finished = True
+                finally:
+                    pool.release(slot)
         except gevent.GreenletExit:
             raise
         except Exception as exc:  # noqa: BLE001 - a task may raise anything; it is a failed request
             finished = True
             log.debug("%s request failed: %s: %s", scenario, type(exc).__name__, exc)
         finally:
+            self.in_flight[scenario] -= 1
             self.failures.pop(me, None)
             milliseconds = (time.monotonic() - intended) * 1000.0
             latency.record(intended - scheduler.schedule.start, milliseconds, scheduler.schedule.measured(index))
             scheduler.done(index, failed, finished)
-            pool.release(slot)
 
     def _close_slots(self) -> None:
         for pool in self.pools.values():
@@ -345,8 +373,8 @@ class Controller:
         assert self.result is not None
         rate = self.result.get("rate", {})
         if rate:
-            log.info("arrival rate: offered %g req/s, achieved %g, %d late, %d dropped, %d missed", rate["offered"],
-                     rate["achieved"], rate["late"], rate["dropped"], rate["missed"])
+            log.info("arrival rate: offered %g req/s, achieved %g, %d late, %d waited, %d dropped, %d missed",
+                     rate["offered"], rate["achieved"], rate["late"], rate["waited"], rate["dropped"], rate["missed"])
         for path, figures in self.result.get("latency_ms", {}).items():
             log.info("latency from the intended send time on %s: p50 %g ms, p99 %g ms, p99.9 %g ms, max %g ms",
                      path, figures["p50"], figures["p99"], figures["p99.9"], figures["max"])

@@ -65,7 +65,8 @@ class OpenModel:
             valid=bool(validity.get("valid")),
             reasons=list(validity.get("reasons", [])),
             rate=[(key, f"{rate[key]:g}" if isinstance(rate[key], float) else str(rate[key]))
-                  for key in ("offered", "achieved", "late", "dropped", "missed", "unfinished", "worst_late_ms")
+                  for key in ("offered", "achieved", "late", "waited", "dropped", "missed", "unfinished",
+                              "worst_late_ms")
                   if key in rate] if rate else [],
             latency=[[path, *(f"{figures.get(key, 0):g}" for key in LATENCY_KEYS), str(figures.get("count", 0)),
                       str(figures.get("failed", 0))]

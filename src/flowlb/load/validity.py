@@ -117,6 +117,7 @@ def rate_summary(facts: RunFacts) -> dict[str, Any]:
         "offered": round(facts.offered_rate, 3),
         "achieved": round(facts.achieved_rate, 3),
         "late": counts.late,
+        "waited": counts.waited,
         "dropped": counts.dropped,
         "missed": counts.missed,
         "offered_requests": counts.offered,

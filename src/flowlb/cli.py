@@ -26,6 +26,7 @@ import tempfile
 from pathlib import Path
 from typing import Any, NoReturn
 
+from flowlb import paths
 from flowlb.errors import FlowlbError
 from flowlb.haproxy.layout import Layout
 from flowlb.haproxy.render import render
@@ -35,7 +36,7 @@ from flowlb.load.plan import LoadPlan
 from flowlb.spec import PROFILES, load_spec
 from flowlb.targets.base import FAILOVERS
 from flowlb.targets.external import LB_OPTION_HELP
-from flowlb.targets.select import CLUSTER_TARGETS, TARGETS
+from flowlb.targets.select import CLUSTER_TARGETS, DEFAULT_TARGET, TARGETS
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -134,7 +135,7 @@ def _matrix_command(commands: Any) -> None:
     matrix.add_argument("--haproxy-cfg", type=Path, help="your haproxy.cfg (default: the hardened profile)")
     matrix.add_argument("--versions", default=",".join(VERSIONS),
                         help=f"comma-separated (default {','.join(VERSIONS)})")
-    matrix.add_argument("--report-dir", type=Path, default=Path("reports"), help="where reports go (default reports/)")
+    matrix.add_argument("--report-dir", type=Path, default=paths.REPORTS, help="where reports go (default reports/)")
     matrix.add_argument("pytest_args", nargs="*", help="after --: options for each suite run")
     matrix.set_defaults(run=_matrix)
 
@@ -191,7 +192,7 @@ def _load_command(commands: Any) -> None:
                       help="with --find-capacity --arrival-rate: where the rate search ends (default: 20 x the first)")
     load.add_argument("--baseline", type=Path,
                       help="an earlier load report (directory or summary.json): exit 1 when p99 or errors regress")
-    load.add_argument("--report-dir", type=Path, default=Path("reports"), help="where the run directory goes")
+    load.add_argument("--report-dir", type=Path, default=paths.REPORTS, help="where the run directory goes")
     load.add_argument("--locustfile", type=Path, help="default: loadtests/flow.py")
     load.add_argument("locust_args", nargs=argparse.REMAINDER, help="after --: more Locust options")
     from flowlb.load.credentials import add_load_options
@@ -202,7 +203,7 @@ def _load_command(commands: Any) -> None:
 
 def _cluster_options(parser: argparse.ArgumentParser, targets: tuple[str, ...] = CLUSTER_TARGETS) -> None:
     """The options of a command that starts the default cluster: where, from which spec, which profile."""
-    parser.add_argument("--target", choices=targets, default="auto")
+    parser.add_argument("--target", choices=targets, default=DEFAULT_TARGET)
     parser.add_argument("--spec", type=Path, help="cluster spec (TOML); default fixtures/cluster.toml")
     parser.add_argument("--profile", choices=PROFILES, help="default: the spec's")
 

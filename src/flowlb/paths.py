@@ -17,6 +17,8 @@ from pathlib import Path
 from typing import Literal
 
 _PACKAGE = Path(__file__).resolve().parent
+REPORTS = Path("reports")
+"""Where runs' reports go unless told otherwise (``--report-dir``), relative to where flowlb runs."""
 
 
 def package_parent() -> Path:

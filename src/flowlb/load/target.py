@@ -28,6 +28,7 @@ from flowlb.haproxy.operator import OperatorConfig
 from flowlb.inputs import check_input
 from flowlb.spec import ClusterSpec
 from flowlb.targets.base import Target
+from flowlb.targets.select import DEFAULT_TARGET
 
 EXTERNAL_FLAGS = {"lb_host": "--lb-host", "lb_ports": "--lb-ports", "lb_name": "--lb-name", "ca_file": "--ca-file"}
 
@@ -36,7 +37,7 @@ EXTERNAL_FLAGS = {"lb_host": "--lb-host", "lb_ports": "--lb-ports", "lb_name": "
 class TargetChoice:
     """What ``flowlb load``'s options ask to load, before anything is started."""
 
-    kind: str = "auto"  # auto, containers, local or external
+    kind: str = DEFAULT_TARGET  # or containers, local, external (flowlb.targets.select.TARGETS)
     profile: str | None = None
     haproxy_cfg: Path | None = None
     lb_host: str | None = None

@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from flowlb import levels, policy, policyfile
+from flowlb import levels, paths, policy, policyfile
 from flowlb.errors import FlowlbError
 from flowlb.haproxy.version import DEBIAN_SUITES, VERSIONS
 from flowlb.inputs import check_input
@@ -21,7 +21,7 @@ from flowlb.plugin.keys import LONG_WAIT_MARK, NEEDS_ROLE_MARK, POLICY_KEY
 from flowlb.plugin.report import open_report
 from flowlb.spec import PROFILES
 from flowlb.targets.external import LB_OPTION_HELP
-from flowlb.targets.select import TARGETS
+from flowlb.targets.select import DEFAULT_TARGET, TARGETS
 
 
 @dataclass(frozen=True)
@@ -60,7 +60,7 @@ class _Option:
 _CLUSTER_OPTIONS = (
     _Option("--target", "flowlb_target", "where the cluster runs: containers (Docker), local (haproxy + processes on "
             "loopback), auto = containers when a Docker engine answers, else local; external: a live LB",
-            "FLOWLB_TARGET", "auto", choices=TARGETS),
+            "FLOWLB_TARGET", DEFAULT_TARGET, choices=TARGETS),
     _Option("--profile", "flowlb_profile", "config to render: kb (the article) or hardened (default: the spec's)",
             "FLOWLB_PROFILE", choices=PROFILES),
     _Option("--spec", "flowlb_spec", "cluster spec (TOML; default fixtures/cluster.toml)", "FLOWLB_SPEC", type=Path),
@@ -68,7 +68,7 @@ _CLUSTER_OPTIONS = (
             "cluster is sized from it, its binds, servers and certificate paths are mapped onto it, everything else "
             "runs as written", "FLOWLB_HAPROXY_CFG", type=Path),
     _Option("--report-dir", "flowlb_report_dir", "where each run's report goes (junit.xml, index.html, "
-            "summary.json); 'none' for no report", "FLOWLB_REPORT_DIR", "reports"),
+            "summary.json); 'none' for no report", "FLOWLB_REPORT_DIR", str(paths.REPORTS)),
     _Option("--haproxy-version", "flowlb_haproxy_version", "the HAProxy LTS line the containers target runs, built "
             "offline from Debian (" + ", ".join(f"{version} {suite}" for version, suite in DEBIAN_SUITES.items()) + ")",
             "FLOWLB_HAPROXY_VERSION",

@@ -18,7 +18,7 @@ from flowlb.plugin.keys import KEPT_KEY, LONG_WAIT_MARK, LONG_WAITS_KEY, OPERATO
 from flowlb.plugin.report import REPORT_KEY, remember_config
 from flowlb.spec import ClusterSpec, load_spec
 from flowlb.targets.base import Target
-from flowlb.targets.select import choose_target, start_target
+from flowlb.targets.select import DEFAULT_TARGET, choose_target, start_target
 
 
 @pytest.fixture(scope="session")
@@ -45,7 +45,7 @@ def cluster_start(
     try:
         requested = pytestconfig.getoption("flowlb_target")
         shared = pytestconfig.getoption("flowlb_shared_cluster") is not None
-        kind = choose_target("local" if shared and requested == "auto" else requested)
+        kind = choose_target("local" if shared and requested == DEFAULT_TARGET else requested)
         remember_config(pytestconfig, flowlb_spec, None)
         if kind == "external":
             live = _external_target(pytestconfig, flowlb_spec)

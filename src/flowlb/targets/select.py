@@ -9,7 +9,9 @@ from flowlb.haproxy.operator import OperatorConfig
 from flowlb.spec import ClusterSpec
 from flowlb.targets.base import Target
 
-CLUSTER_TARGETS = ("auto", "containers", "local")
+DEFAULT_TARGET = "auto"
+"""Containers when a Docker engine answers, else local (:func:`choose_target`): every command's default."""
+CLUSTER_TARGETS = (DEFAULT_TARGET, "containers", "local")
 """Where flowlb starts a cluster of its own (``flowlb up``, the suite, ``flowlb load``)."""
 TARGETS = (*CLUSTER_TARGETS, "external")
 """Every target a run may name: a cluster of flowlb's own, or a live LB (:mod:`flowlb.targets.external`)."""
@@ -17,7 +19,7 @@ TARGETS = (*CLUSTER_TARGETS, "external")
 
 def choose_target(requested: str) -> str:
     """Resolve ``auto``: containers when a Docker engine answers, else local when haproxy is installed."""
-    if requested != "auto":
+    if requested != DEFAULT_TARGET:
         return requested
     from flowlb.targets.dockerenv import docker_answers
 

@@ -226,7 +226,6 @@ class Generation:
         self.failures[me] = False
         finished = False
         failed = True
-        slot: _Slot | None = None
         try:
             asked = time.monotonic()
             with self.free[scenario]:

@@ -18,6 +18,11 @@ from typing import Any
 from flowlb.errors import FlowlbError, TargetError
 
 
+def stat_rows(text: str) -> list[dict[str, str]]:
+    """The rows of ``show stat``'s CSV (its header starts with ``# ``), as dicts by column name."""
+    return list(csv.DictReader(text.lstrip("# ").splitlines()))
+
+
 @dataclass(frozen=True)
 class ServerStat:
     """One row of ``show stat`` for a server: what HAProxy thinks of it and what it sent it."""
@@ -102,8 +107,7 @@ class RuntimeAPI:
 
     def stats(self) -> list[ServerStat]:
         """Every server row of ``show stat`` (frontend and backend summary rows left out)."""
-        text = self.command("show stat").lstrip("# ")
-        rows = csv.DictReader(text.splitlines())
+        rows = stat_rows(self.command("show stat"))
         return [
             ServerStat(
                 backend=row["pxname"],
@@ -198,7 +202,7 @@ class StatsPage(RuntimeAPI):
     def server_addresses(self, backend: str) -> dict[str, tuple[str, int]]:
         """The ``addr`` column of the stats CSV, which HAProxy fills on a stats page with ``stats show-legends``;
         a :class:`TargetError` where it is empty (the page does not say where its servers are)."""
-        rows = [row for row in csv.DictReader(self.command("show stat").lstrip("# ").splitlines())
+        rows = [row for row in stat_rows(self.command("show stat"))
                 if row.get("pxname") == backend and row.get("svname") not in (None, "FRONTEND", "BACKEND")]
         found: dict[str, tuple[str, int]] = {}
         for row in rows:

@@ -13,10 +13,11 @@ stat`` shows none, bounded).
 
 from __future__ import annotations
 
-import csv
 import time
 from collections.abc import Callable
 from typing import Any
+
+from flowlb.haproxy.runtime import stat_rows
 
 SETTLE_S = 30.0  # the longest a step waits for the LB to drain the last one's sessions
 SETTLE_POLL_S = 0.2
@@ -27,7 +28,7 @@ INFO_RATES = {"sess_rate": "SessRate", "conn_rate": "ConnRate", "ssl_rate": "Ssl
 
 def parse_stat(text: str) -> dict[str, float]:
     """The backend rows of ``show stat`` summed (the queue: its highest)."""
-    rows = [r for r in csv.DictReader(text.lstrip("# ").splitlines()) if r.get("svname") == "BACKEND"]
+    rows = [r for r in stat_rows(text) if r.get("svname") == "BACKEND"]
     figures = {name: float(sum(int(r.get(column) or 0) for r in rows)) for name, column in STAT_SUMS.items()}
     figures["queue_max"] = float(max((int(r.get("qmax") or 0) for r in rows), default=0))
     return figures
@@ -47,7 +48,7 @@ def start(runtime: Any) -> None:
 
 def parse_request_rate(text: str) -> dict[str, float]:
     """HTTP requests per second over the last second, summed over ``show stat``'s frontend rows (``req_rate``)."""
-    rows = [r for r in csv.DictReader(text.lstrip("# ").splitlines()) if r.get("svname") == "FRONTEND"]
+    rows = [r for r in stat_rows(text) if r.get("svname") == "FRONTEND"]
     return {"http_req_rate": float(sum(int(r.get("req_rate") or 0) for r in rows))}
 
 
@@ -70,7 +71,7 @@ def read(runtime: Any) -> dict[str, float]:
 
 def in_flight(text: str) -> int:
     """Sessions the backends still hold or queue (``scur`` + ``qcur`` of ``show stat``'s backend rows)."""
-    rows = [r for r in csv.DictReader(text.lstrip("# ").splitlines()) if r.get("svname") == "BACKEND"]
+    rows = [r for r in stat_rows(text) if r.get("svname") == "BACKEND"]
     return sum(int(r.get("scur") or 0) + int(r.get("qcur") or 0) for r in rows)
 
 
